@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tessera needs to build, run and test.
+# Idempotent: when everything is present it only checks and exits in about a second.
+# Used by the Makefile, the Dockerfile and CI (.ci/run -> make test).
+#
+#   scripts/install-deps.sh           build + run + test dependencies
+#   scripts/install-deps.sh --runtime only what the server needs at run time (Docker final stage)
+set -euo pipefail
+
+runtime=(
+  gstreamer1.0-tools
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-nice
+  gstreamer1.0-libav
+  ca-certificates
+)
+build=(
+  build-essential
+  pkg-config
+  libglib2.0-dev
+  libgstreamer1.0-dev
+  libgstreamer-plugins-base1.0-dev
+  libgstreamer-plugins-bad1.0-dev
+  libssl-dev
+  curl
+)
+
+pkgs=("${runtime[@]}")
+if [[ "${1:-}" != "--runtime" ]]; then
+  pkgs+=("${build[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,281 @@
+//! Configuration: command-line flags, `TESSERA_*` environment variables and a TOML file.
+//!
+//! Precedence: flag > environment > file > built-in default. Every setting has a default that
+//! works for a local try, so `tessera serve` needs no flag.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::layout::Size;
+
+/// Settings of `tessera serve`; each may come from a flag, the environment or the config file.
+#[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// TOML file with any of these settings (snake_case keys).
+    #[arg(long, env = "TESSERA_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// HTTP/WebSocket listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "TESSERA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Local IP addresses ICE gathers candidates on, comma-separated
+    /// [default: 127.0.0.1 and the address of the default route].
+    #[arg(long, env = "TESSERA_ICE_ADDRESSES", value_delimiter = ',')]
+    pub ice_addresses: Option<Vec<IpAddr>>,
+    /// Public IP announced in host candidates instead of the local one (1:1 NAT, containers).
+    #[arg(long, env = "TESSERA_ANNOUNCE_IP")]
+    pub announce_ip: Option<IpAddr>,
+    /// UDP port range for media, `MIN-MAX` [default: any port].
+    #[arg(long, env = "TESSERA_UDP_PORTS")]
+    pub udp_ports: Option<PortRange>,
+    /// STUN server, `stun://host:port`.
+    #[arg(long, env = "TESSERA_STUN")]
+    pub stun: Option<String>,
+    /// TURN servers, `turn(s)://user:password@host:port`, comma-separated.
+    #[arg(long, env = "TESSERA_TURN", value_delimiter = ',')]
+    pub turn: Option<Vec<String>>,
+    /// Composite canvas size, `WIDTHxHEIGHT` [default: 1280x720].
+    #[arg(long, env = "TESSERA_CANVAS")]
+    pub canvas: Option<Canvas>,
+    /// Composite frame rate [default: 30].
+    #[arg(long, env = "TESSERA_FPS")]
+    pub fps: Option<u32>,
+    /// Composite video bitrate in kbit/s [default: 1500].
+    #[arg(long, env = "TESSERA_VIDEO_BITRATE")]
+    pub video_bitrate: Option<u32>,
+    /// Audio bitrate per encoded mix in kbit/s [default: 32].
+    #[arg(long, env = "TESSERA_AUDIO_BITRATE")]
+    pub audio_bitrate: Option<u32>,
+    /// Receive jitter-buffer latency in milliseconds [default: 50].
+    #[arg(long, env = "TESSERA_JITTER_MS")]
+    pub jitter_ms: Option<u32>,
+    /// Directory of the browser client [default: ./assets, else the source tree's].
+    #[arg(long, env = "TESSERA_ASSETS_DIR")]
+    pub assets_dir: Option<PathBuf>,
+}
+
+/// An inclusive UDP port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PortRange {
+    /// Lowest port.
+    pub min: u16,
+    /// Highest port.
+    pub max: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s.split_once('-').ok_or("expected MIN-MAX")?;
+        let min: u16 = a.trim().parse().map_err(|_| "bad MIN port")?;
+        let max: u16 = b.trim().parse().map_err(|_| "bad MAX port")?;
+        if min == 0 || min > max {
+            return Err("need 0 < MIN <= MAX".into());
+        }
+        Ok(Self { min, max })
+    }
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// A canvas size written `WIDTHxHEIGHT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Canvas(pub Size);
+
+impl FromStr for Canvas {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT")?;
+        let w: u32 = w.trim().parse().map_err(|_| "bad width")?;
+        let h: u32 = h.trim().parse().map_err(|_| "bad height")?;
+        if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) || w % 2 == 1 || h % 2 == 1 {
+            return Err("canvas must be even, 16x16 to 3840x2160".into());
+        }
+        Ok(Self(Size::new(w, h)))
+    }
+}
+
+impl TryFrom<String> for Canvas {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// The resolved configuration of a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP/WebSocket listen address.
+    pub listen: SocketAddr,
+    /// Directory served at `/`.
+    pub assets_dir: PathBuf,
+    /// Everything the media layer needs.
+    pub media: MediaConfig,
+}
+
+/// Media settings shared by every room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaConfig {
+    /// Local addresses ICE gathers on.
+    pub ice_addresses: Vec<IpAddr>,
+    /// Address written into host candidates instead of the local one.
+    pub announce_ip: Option<IpAddr>,
+    /// UDP port range for ICE.
+    pub udp_ports: Option<PortRange>,
+    /// STUN server URI.
+    pub stun: Option<String>,
+    /// TURN server URIs.
+    pub turn: Vec<String>,
+    /// Composite size.
+    pub canvas: Size,
+    /// Composite frame rate.
+    pub fps: u32,
+    /// Composite video bitrate, kbit/s.
+    pub video_bitrate_kbps: u32,
+    /// Audio bitrate per mix, kbit/s.
+    pub audio_bitrate_kbps: u32,
+    /// Receive jitter-buffer latency, ms.
+    pub jitter_ms: u32,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            ice_addresses: default_ice_addresses(),
+            announce_ip: None,
+            udp_ports: None,
+            stun: None,
+            turn: Vec::new(),
+            canvas: Size::new(1280, 720),
+            fps: 30,
+            video_bitrate_kbps: 1500,
+            audio_bitrate_kbps: 32,
+            jitter_ms: 50,
+        }
+    }
+}
+
+/// Loopback plus the address of the default route, if the machine has one. Found by
+/// "connecting" a UDP socket, which sends nothing.
+pub fn default_ice_addresses() -> Vec<IpAddr> {
+    let mut out = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let routed = UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+        .and_then(|s| s.local_addr());
+    if let Ok(addr) = routed {
+        let ip = addr.ip();
+        if !ip.is_loopback() && !ip.is_unspecified() {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+impl ServeArgs {
+    /// Resolves flags and environment (already in `self`) over the config file over defaults.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => ServeArgs::default(),
+        };
+        let d = MediaConfig::default();
+        macro_rules! pick {
+            ($field:ident) => {
+                self.$field.or(file.$field)
+            };
+        }
+        let media = MediaConfig {
+            ice_addresses: pick!(ice_addresses).unwrap_or(d.ice_addresses),
+            announce_ip: pick!(announce_ip),
+            udp_ports: pick!(udp_ports),
+            stun: pick!(stun),
+            turn: pick!(turn).unwrap_or_default(),
+            canvas: pick!(canvas).map(|c| c.0).unwrap_or(d.canvas),
+            fps: pick!(fps).unwrap_or(d.fps).clamp(1, 60),
+            video_bitrate_kbps: pick!(video_bitrate).unwrap_or(d.video_bitrate_kbps).max(50),
+            audio_bitrate_kbps: pick!(audio_bitrate).unwrap_or(d.audio_bitrate_kbps).clamp(6, 510),
+            jitter_ms: pick!(jitter_ms).unwrap_or(d.jitter_ms).min(2000),
+        };
+        Ok(Config {
+            listen: pick!(listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            assets_dir: pick!(assets_dir).unwrap_or_else(default_assets_dir),
+            media,
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<ServeArgs> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+/// `./assets` when it exists (run from a checkout or the container's work dir), else the
+/// source tree's `assets/`.
+fn default_assets_dir() -> PathBuf {
+    let local = PathBuf::from("assets");
+    if local.join("index.html").exists() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_flag() {
+        let c = ServeArgs::default().resolve().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.media.canvas, Size::new(1280, 720));
+        assert_eq!(c.media.fps, 30);
+        assert!(c.media.ice_addresses.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+
+    #[test]
+    fn file_is_overridden_by_flags() {
+        let dir = std::env::temp_dir().join(format!("tessera-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\ncanvas = \"640x360\"\nfps = 25\nudp_ports = \"20000-20100\"\n\
+             turn = [\"turn://u:p@h:3478\"]\nice_addresses = [\"10.0.0.1\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs { config: Some(path.clone()), fps: Some(15), ..Default::default() };
+        let c = args.resolve().unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.media.canvas, Size::new(640, 360));
+        assert_eq!(c.media.fps, 15, "the flag wins over the file");
+        assert_eq!(c.media.udp_ports, Some(PortRange { min: 20000, max: 20100 }));
+        assert_eq!(c.media.turn.len(), 1);
+        assert_eq!(c.media.ice_addresses, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        std::fs::write(&path, "bogus_key = 1\n").unwrap();
+        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("bogus_key"), "{err:#}");
+    }
+
+    #[test]
+    fn parsers() {
+        assert_eq!("1920x1080".parse::<Canvas>().unwrap().0, Size::new(1920, 1080));
+        assert!("1921x1080".parse::<Canvas>().is_err());
+        assert!("big".parse::<Canvas>().is_err());
+        assert!("10-5".parse::<PortRange>().is_err());
+        assert_eq!("5-10".parse::<PortRange>().unwrap(), PortRange { min: 5, max: 10 });
+    }
+}

@@ -1,0 +1,145 @@
+//! Identifiers: validated room names and server-assigned participant ids.
+//!
+//! Both are newtypes so a room name can never be passed where a participant id is expected, and
+//! a `RoomId` that exists is always valid (`[A-Za-z0-9_-]`, 1–64 characters).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Longest room name accepted.
+pub const MAX_ROOM_LEN: usize = 64;
+/// Longest display name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A room's name, validated on construction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId(String);
+
+impl RoomId {
+    /// Validates `name` as a room id: 1–64 characters from `[A-Za-z0-9_-]`.
+    pub fn parse(name: &str) -> Result<Self, InvalidId> {
+        let ok_len = (1..=MAX_ROOM_LEN).contains(&name.len());
+        let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok_len && ok_chars {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(InvalidId)
+        }
+    }
+
+    /// The room name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RoomId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoomId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(|_| serde::de::Error::custom("invalid room id"))
+    }
+}
+
+/// The error for a string that is not a valid id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid identifier")]
+pub struct InvalidId;
+
+/// A participant's id, unique within the process; shown and sent as `p<n>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParticipantId(u64);
+
+impl ParticipantId {
+    /// A fresh id, never handed out before in this process.
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+impl FromStr for ParticipantId {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        s.strip_prefix('p').and_then(|n| n.parse().ok()).map(Self).ok_or(InvalidId)
+    }
+}
+
+impl Serialize for ParticipantId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ParticipantId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(|_| serde::de::Error::custom("invalid participant id"))
+    }
+}
+
+/// Validates a display name: trimmed, 1–64 characters, no control characters.
+pub fn validate_name(name: &str) -> Result<String, InvalidId> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(InvalidId);
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids() {
+        assert!(RoomId::parse("a").is_ok());
+        assert!(RoomId::parse("Team_room-42").is_ok());
+        assert!(RoomId::parse(&"x".repeat(64)).is_ok());
+        assert!(RoomId::parse(&"x".repeat(65)).is_err());
+        assert!(RoomId::parse("").is_err());
+        assert!(RoomId::parse("has space").is_err());
+        assert!(RoomId::parse("slash/").is_err());
+        assert!(RoomId::parse("é").is_err());
+    }
+
+    #[test]
+    fn participant_ids_round_trip() {
+        let id = ParticipantId::next();
+        assert_eq!(id.to_string().parse::<ParticipantId>(), Ok(id));
+        assert_ne!(ParticipantId::next(), id);
+        assert!("q1".parse::<ParticipantId>().is_err());
+        assert!("p".parse::<ParticipantId>().is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("  Ada  ").unwrap(), "Ada");
+        assert!(validate_name("李小龍 🎉").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("   ").is_err());
+        assert!(validate_name(&"n".repeat(65)).is_err());
+        assert!(validate_name("bell\u{7}").is_err());
+    }
+}

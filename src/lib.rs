@@ -1,0 +1,58 @@
+//! Tessera: a WebRTC MCU. Participants' video is decoded and composited, their audio mixed,
+//! and the result encoded **once** per room and sent back to everyone (each publisher hears
+//! everyone but themselves).
+//!
+//! # Layout
+//! - [`protocol`], [`signaling`]: the WebSocket JSON protocol and the pure handler that
+//!   validates it; [`http`]: warp routes and the socket glue.
+//! - [`registry`], [`room`]: rooms by id; each room is a task owning its pipeline and
+//!   participants, reached through a [`room::RoomHandle`].
+//! - [`media`]: the GStreamer graph of a room (ingress, mixers, egress), fed by the room task.
+//! - [`layout`]: pure tile geometry. [`config`]: flags, environment and TOML.
+//! - [`client`]: a real `webrtcbin` peer speaking the protocol, for tests and load generation.
+//! - `pipelines/`: the fixed GStreamer chains as launch strings.
+
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod layout;
+pub mod media;
+pub mod protocol;
+pub mod registry;
+pub mod room;
+pub mod signaling;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::registry::Registry;
+
+/// Serves Tessera on `listener` until `shutdown` completes, then tells every client, tears
+/// down every room and returns (within about 5 s).
+pub async fn run(listener: tokio::net::TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    gst::init()?;
+    let registry = Registry::new(Arc::new(config.media));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone() };
+    let routes = http::routes(state, config.assets_dir);
+    let mut server_stop = stop_rx;
+    let server = warp::serve(routes).incoming(listener).graceful(async move {
+        let _ = server_stop.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(server.run());
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(3), registry.shutdown()).await.is_err() {
+        tracing::warn!("rooms did not stop within 3 s");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Ghost pads for request pads of elements inside bins (compositor, audiomixer, tee inputs
+//! and outputs), so per-participant bins link to shared mixers across bin boundaries.
+
+use anyhow::{Context, anyhow};
+use gst::prelude::*;
+
+/// Requests a pad from `element` (a child of `bin`) and exposes it on `bin` as `name`.
+/// The ghost pad is activated, so this works on a running bin.
+pub fn request(bin: &gst::Bin, element: &gst::Element, template: &str, name: &str) -> anyhow::Result<gst::GhostPad> {
+    let target = element
+        .request_pad_simple(template)
+        .with_context(|| format!("requesting {template} on {}", element.name()))?;
+    expose(bin, &target, name).inspect_err(|_| element.release_request_pad(&target))
+}
+
+/// Exposes an existing pad of a child of `bin` as a ghost pad named `name`.
+pub fn expose(bin: &gst::Bin, target: &gst::Pad, name: &str) -> anyhow::Result<gst::GhostPad> {
+    let ghost = gst::GhostPad::builder_with_target(target)?.name(name).build();
+    ghost.set_active(true)?;
+    bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    Ok(ghost)
+}
+
+/// Releases the request pad behind `ghost` from `element`, then removes the ghost from `bin`.
+/// Releasing the request pad first stops data (a tee deactivates the pad under its stream lock).
+pub fn release(bin: &gst::Bin, element: &gst::Element, ghost: &gst::GhostPad) {
+    if let Some(target) = ghost.target() {
+        element.release_request_pad(&target);
+    }
+    let _ = ghost.set_target(None::<&gst::Pad>);
+    let _ = ghost.set_active(false);
+    let _ = bin.remove_pad(ghost);
+}

@@ -1,0 +1,86 @@
+//! Ingress: a publisher's incoming RTP stream → decoded raw video or audio.
+//!
+//! Built inside the publisher's bin when webrtcbin exposes a receive pad. Decoding runs in the
+//! jitter buffer's streaming thread, so each publisher decodes on its own thread.
+
+use anyhow::{Context, bail};
+use gst::prelude::*;
+
+use super::codecs::MIX_AUDIO_CAPS;
+use crate::ids::ParticipantId;
+
+/// A decoded stream ready to be linked to the mixers.
+#[derive(Debug)]
+pub enum Decoded {
+    /// Raw video; `src` is a ghost pad on the publisher's bin.
+    Video {
+        /// Ghost src pad on the publisher's bin.
+        src: gst::GhostPad,
+    },
+    /// Raw mixer-format audio behind a tee whose src pads feed the mixes.
+    Audio {
+        /// The tee, inside the publisher's bin.
+        tee: gst::Element,
+    },
+}
+
+fn make(kind: &str, role: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
+    gst::ElementFactory::make(kind)
+        .name(format!("{role}-{id}"))
+        .build()
+        .with_context(|| format!("creating {kind}"))
+}
+
+/// Builds the decode chain for `pad` (a webrtcbin receive pad) inside `bin`, links it and
+/// starts it. The caller unblocks `pad` afterwards.
+pub fn build(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
+    let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None))).context("no caps")?;
+    let s = caps.structure(0).context("empty caps")?;
+    let media = s.get::<&str>("media").unwrap_or("");
+    let encoding = s.get::<&str>("encoding-name").unwrap_or("").to_ascii_uppercase();
+    match (media, encoding.as_str()) {
+        ("video", "VP8") => vp8(bin, id, pad),
+        ("audio", "OPUS") => opus(bin, id, pad),
+        _ => bail!("unsupported incoming stream {media}/{encoding}"),
+    }
+}
+
+fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element]) -> anyhow::Result<()> {
+    bin.add_many(chain)?;
+    gst::Element::link_many(chain)?;
+    for e in chain {
+        e.sync_state_with_parent()?;
+    }
+    pad.link(&chain[0].static_pad("sink").unwrap())?;
+    Ok(())
+}
+
+fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
+    let depay = make("rtpvp8depay", "vp8depay", id)?;
+    depay.set_property("request-keyframe", true);
+    depay.set_property("wait-for-keyframe", true);
+    let dec = make("vp8dec", "vp8dec", id)?;
+    // VP8 is BT.601 whatever the resolution; 1.22's vp8dec labels HD as BT.709, which would
+    // make the compositor convert colour matrices on every frame.
+    let colour = make("capssetter", "colorimetry", id)?;
+    colour.set_property("caps", gst::Caps::builder("video/x-raw").field("colorimetry", "bt601").build());
+    let chain = [depay, dec, colour];
+    start_chain(bin, pad, &chain)?;
+    let src = super::ghost::expose(bin, &chain[2].static_pad("src").unwrap(), "video_out")?;
+    Ok(Decoded::Video { src })
+}
+
+fn opus(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
+    let depay = make("rtpopusdepay", "opusdepay", id)?;
+    let dec = make("opusdec", "opusdec", id)?;
+    dec.set_property("plc", true);
+    dec.set_property("use-inband-fec", true);
+    let convert = make("audioconvert", "audioconvert", id)?;
+    let resample = make("audioresample", "audioresample", id)?;
+    let caps = make("capsfilter", "audiocaps", id)?;
+    caps.set_property("caps", MIX_AUDIO_CAPS.parse::<gst::Caps>()?);
+    let tee = make("tee", "audio-tee", id)?;
+    tee.set_property("allow-not-linked", true);
+    start_chain(bin, pad, &[depay, dec, convert, resample, caps, tee.clone()])?;
+    Ok(Decoded::Audio { tee })
+}

@@ -1,0 +1,155 @@
+//! The shared mixers of a room: the composite video chain and the audio mix chains.
+//!
+//! Each is a bin parsed from a fixed launch string in `pipelines/`; per-participant inputs are
+//! request pads on its compositor or audiomixer, exposed as ghost pads on the bin.
+
+use anyhow::{Context, anyhow};
+use gst::prelude::*;
+
+use super::ghost;
+use crate::config::MediaConfig;
+use crate::ids::ParticipantId;
+use crate::layout::Rect;
+
+/// `pipelines/video-mix.txt`: compositor → canvas caps → vp8enc → rtpvp8pay.
+pub const VIDEO_MIX: &str = include_str!("../../pipelines/video-mix.txt");
+/// `pipelines/audio-mix.txt`: audiomixer (+ silence) → opusenc → rtpopuspay.
+pub const AUDIO_MIX: &str = include_str!("../../pipelines/audio-mix.txt");
+
+/// Parses a `pipelines/*.txt` fragment (lines starting with `#` are comments) into a bin whose
+/// unlinked pads are ghosted.
+pub fn parse_fragment(text: &str) -> anyhow::Result<gst::Bin> {
+    let desc: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    gst::parse::bin_from_description(&desc, true).context("parsing pipeline fragment")
+}
+
+fn child(bin: &gst::Bin, name: &str) -> anyhow::Result<gst::Element> {
+    bin.by_name(name).ok_or_else(|| anyhow!("fragment has no element named {name}"))
+}
+
+fn ms(ms: u32) -> u64 {
+    u64::from(ms) * 1_000_000
+}
+
+/// The composite: one compositor, one VP8 encoder and payloader for the whole room.
+#[derive(Debug)]
+pub struct VideoMix {
+    /// The bin, a child of the room pipeline; its `src` pad carries VP8 RTP.
+    pub bin: gst::Bin,
+    compositor: gst::Element,
+}
+
+impl VideoMix {
+    /// Builds the chain for `config`'s canvas, frame rate and bitrate.
+    pub fn new(config: &MediaConfig) -> anyhow::Result<Self> {
+        let bin = parse_fragment(VIDEO_MIX)?;
+        bin.set_property("name", "video-mix");
+        let compositor = child(&bin, "compositor")?;
+        let frame_ns = 1_000_000_000u64 / u64::from(config.fps);
+        compositor.set_property("latency", frame_ns);
+        compositor.set_property("min-upstream-latency", ms(config.jitter_ms));
+        let canvas = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", config.canvas.width as i32)
+            .field("height", config.canvas.height as i32)
+            .field("framerate", gst::Fraction::new(config.fps as i32, 1))
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            // VP8 is BT.601; pin it so no input's label (1.22 vp8dec calls HD BT.709) shifts colours.
+            .field("colorimetry", "bt601")
+            .build();
+        child(&bin, "canvas")?.set_property("caps", &canvas);
+        let bps = (config.video_bitrate_kbps as i32).saturating_mul(1000);
+        child(&bin, "vp8enc")?.set_property("target-bitrate", bps);
+        Ok(Self { bin, compositor })
+    }
+
+    /// Adds a compositor input for `participant`, placed at `rect`.
+    pub fn add_input(&self, participant: ParticipantId, rect: Rect) -> anyhow::Result<gst::GhostPad> {
+        let pad = ghost::request(&self.bin, &self.compositor, "sink_%u", &format!("video-{participant}"))?;
+        self.place(&pad, rect);
+        Ok(pad)
+    }
+
+    /// Moves and scales an input to `rect`.
+    pub fn place(&self, input: &gst::GhostPad, rect: Rect) {
+        if let Some(pad) = input.target() {
+            pad.set_property("xpos", rect.x as i32);
+            pad.set_property("ypos", rect.y as i32);
+            pad.set_property("width", rect.w as i32);
+            pad.set_property("height", rect.h as i32);
+        }
+    }
+
+    /// Releases an input; its upstream must already be stopped.
+    pub fn remove_input(&self, input: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.compositor, input);
+    }
+}
+
+/// One audio mix: an audiomixer with a silent input, one Opus encoder and payloader.
+#[derive(Debug)]
+pub struct AudioMix {
+    /// The bin; its `src` pad carries Opus RTP.
+    pub bin: gst::Bin,
+    mixer: gst::Element,
+}
+
+impl AudioMix {
+    /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`).
+    pub fn new(name: &str, config: &MediaConfig) -> anyhow::Result<Self> {
+        let bin = parse_fragment(AUDIO_MIX)?;
+        bin.set_property("name", name);
+        let mixer = child(&bin, "mixer")?;
+        mixer.set_property("latency", ms(20));
+        mixer.set_property("min-upstream-latency", ms(config.jitter_ms));
+        let bps = (config.audio_bitrate_kbps as i32).saturating_mul(1000);
+        child(&bin, "opusenc")?.set_property("bitrate", bps);
+        Ok(Self { bin, mixer })
+    }
+
+    /// The RTP output pad.
+    pub fn src(&self) -> gst::Pad {
+        self.bin.static_pad("src").expect("fragment ghosts its src pad")
+    }
+
+    /// Adds a mixer input for `participant`'s decoded audio.
+    pub fn add_input(&self, participant: ParticipantId) -> anyhow::Result<gst::GhostPad> {
+        ghost::request(&self.bin, &self.mixer, "sink_%u", &format!("audio-{participant}"))
+    }
+
+    /// Releases an input; its upstream must already be cut or stopped.
+    pub fn remove_input(&self, input: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.mixer, input);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file in `pipelines/` parses, and each named element the code looks up exists.
+    #[test]
+    fn every_pipeline_fragment_parses() {
+        gst::init().unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            parse_fragment(&text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            seen += 1;
+        }
+        assert!(seen >= 2);
+        let config = MediaConfig::default();
+        let video = VideoMix::new(&config).unwrap();
+        assert!(video.bin.static_pad("src").is_some());
+        assert!(video.compositor.property::<bool>("force-live"));
+        let audio = AudioMix::new("audio-mix", &config).unwrap();
+        assert!(audio.mixer.property::<bool>("force-live"));
+        assert_eq!(audio.src().name(), "src");
+    }
+}

@@ -1,0 +1,127 @@
+//! The media layer: one GStreamer pipeline per room, owned by the room task.
+//!
+//! ```text
+//! peer-pN (publisher):  webrtcbin ─▶ vp8depay ▶ vp8dec ─────────────▶ video-mix (compositor ▶ vp8enc ▶ pay) ─▶ video-rtp tee ─┐
+//!                                 ─▶ opusdepay ▶ opusdec ▶ audio-tee ─▶ audio-mix (full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
+//!                                                          └────────▶ mixminus-pM (every publisher but M) ─▶ peer-pM ◀─────┤
+//! every peer:           egress-video queue ◀── video-rtp tee;  egress-audio queue ◀── own mix-minus | audio-rtp tee ◀───────┘
+//! ```
+//!
+//! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
+//! callbacks) into [`Notice`]s the room task acts on.
+
+pub mod codecs;
+mod ghost;
+pub mod ice;
+mod ingress;
+pub mod mixer;
+mod peer;
+mod room;
+
+pub use room::RoomMedia;
+
+use crate::ids::ParticipantId;
+
+/// Something a GStreamer callback observed, posted to the room task.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// `create-offer` finished.
+    OfferCreated {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+        /// The offer, or why there is none.
+        offer: Result<gst_webrtc::WebRTCSessionDescription, String>,
+    },
+    /// `set-remote-description` finished.
+    RemoteDescription {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+        /// Ok, or webrtcbin's error.
+        result: Result<(), String>,
+    },
+    /// webrtcbin gathered a local ICE candidate.
+    LocalCandidate {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+        /// m-line index.
+        mline: u32,
+        /// The `candidate:` line.
+        candidate: String,
+    },
+    /// webrtcbin exposed a receive pad; it is blocked by `probe` until linked.
+    IncomingStream {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+        /// The new src pad.
+        pad: gst::Pad,
+        /// The blocking probe to remove once linked.
+        probe: gst::PadProbeId,
+    },
+    /// The peer connection changed state.
+    ConnectionState {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+        /// The new state.
+        state: gst_webrtc::WebRTCPeerConnectionState,
+    },
+    /// A publisher's decoded video (re)negotiated its size.
+    VideoSize {
+        /// Whose video.
+        peer: ParticipantId,
+        /// Width, height.
+        size: crate::layout::Size,
+        /// Pixel aspect ratio.
+        par: (u32, u32),
+    },
+}
+
+/// What the room task must do after the media layer handled an event.
+#[derive(Debug)]
+pub enum Notice {
+    /// Send this offer to the participant, then call [`RoomMedia::set_local_description`].
+    Offer {
+        /// To whom.
+        peer: ParticipantId,
+        /// The offer.
+        offer: gst_webrtc::WebRTCSessionDescription,
+    },
+    /// Send this candidate to the participant.
+    Candidate {
+        /// To whom.
+        peer: ParticipantId,
+        /// m-line index.
+        mline: u32,
+        /// The `candidate:` line.
+        candidate: String,
+    },
+    /// The participant's answer was rejected; they stay until they send a valid one or leave.
+    AnswerRejected {
+        /// Whose answer.
+        peer: ParticipantId,
+        /// webrtcbin's reason.
+        reason: String,
+    },
+    /// The participant's media failed; remove them and tell them why.
+    Failed {
+        /// Who failed.
+        peer: ParticipantId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Errors of the media layer, carrying the participant involved.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The room's pipeline could not be built or started.
+    #[error("room pipeline: {0:#}")]
+    Pipeline(anyhow::Error),
+    /// A participant's branch could not be built or linked.
+    #[error("participant {participant}: {source:#}")]
+    Participant {
+        /// Who.
+        participant: ParticipantId,
+        /// What failed.
+        source: anyhow::Error,
+    },
+}

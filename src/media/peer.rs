@@ -1,0 +1,172 @@
+//! One participant's `webrtcbin`, wrapped in a bin with its egress queues.
+//!
+//! GStreamer callbacks here never touch room state: they post [`MediaEvent`]s to the room
+//! task, which owns the bin. Each element is named `{kind}-{participant}`.
+
+use anyhow::Context;
+use gst::glib;
+use gst::prelude::*;
+use gst_webrtc::WebRTCRTPTransceiverDirection as Direction;
+use gst_webrtc::prelude::*;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{MediaEvent, codecs};
+use crate::config::MediaConfig;
+use crate::ids::ParticipantId;
+use crate::protocol::Role;
+
+/// A participant's bin: `webrtcbin` plus one leaky queue per outgoing stream.
+#[derive(Debug)]
+pub struct PeerBin {
+    /// The bin, named `peer-{participant}`.
+    pub bin: gst::Bin,
+    /// The participant's `webrtcbin`.
+    pub webrtc: gst::Element,
+    /// Sink ghost pad taking the composite's VP8 RTP.
+    pub video_in: gst::GhostPad,
+    /// Sink ghost pad taking Opus RTP (mix-minus or full mix).
+    pub audio_in: gst::GhostPad,
+    /// The ICE agent, kept alive for the local addresses added to it.
+    _ice: gst_webrtc::WebRTCICE,
+}
+
+fn make(kind: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
+    gst::ElementFactory::make(kind)
+        .name(format!("{kind}-{id}"))
+        .build()
+        .with_context(|| format!("creating {kind}"))
+}
+
+/// A queue that drops the oldest data instead of blocking the shared tee when this peer is
+/// slow or not connected yet.
+fn egress_queue(name: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
+    let q = gst::ElementFactory::make("queue")
+        .name(format!("{name}-{id}"))
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 300_000_000u64)
+        .property_from_str("leaky", "downstream")
+        .build()?;
+    Ok(q)
+}
+
+impl PeerBin {
+    /// Builds the bin for `id`; `events` receives everything webrtcbin reports.
+    pub fn new(id: ParticipantId, role: Role, config: &MediaConfig, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
+        let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
+        let webrtc = make("webrtcbin", id)?;
+        webrtc.set_property_from_str("bundle-policy", "max-bundle");
+        webrtc.set_property("latency", config.jitter_ms);
+        if let Some(stun) = &config.stun {
+            webrtc.set_property("stun-server", stun);
+        }
+        for turn in &config.turn {
+            if !webrtc.emit_by_name::<bool>("add-turn-server", &[turn]) {
+                tracing::warn!(%turn, "webrtcbin refused TURN server");
+            }
+        }
+        let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
+        for addr in &config.ice_addresses {
+            ice.emit_add_local_ip_address(&addr.to_string());
+        }
+        if let Some(ports) = config.udp_ports {
+            ice.set_min_rtp_port(u32::from(ports.min));
+            ice.set_max_rtp_port(u32::from(ports.max));
+        }
+        let video_q = egress_queue("egress-video", id)?;
+        let audio_q = egress_queue("egress-audio", id)?;
+        bin.add_many([&webrtc, &video_q, &audio_q])?;
+
+        let direction = match role {
+            Role::Publisher => Direction::Sendrecv,
+            Role::Viewer => Direction::Sendonly,
+        };
+        for (queue, caps, nack) in [(&video_q, codecs::vp8_caps(), true), (&audio_q, codecs::opus_caps(), false)] {
+            let sink = webrtc.request_pad_simple("sink_%u").context("requesting webrtcbin sink")?;
+            let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
+            transceiver.set_codec_preferences(Some(&caps));
+            transceiver.set_direction(direction);
+            transceiver.set_property("do-nack", nack);
+            queue.static_pad("src").unwrap().link(&sink)?;
+        }
+        let video_in = super::ghost::expose(&bin, &video_q.static_pad("sink").unwrap(), "video_in")?;
+        let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
+        connect_signals(&webrtc, id, events);
+        Ok(Self { bin, webrtc, video_in, audio_in, _ice: ice })
+    }
+
+    /// Starts creating the offer; the result arrives as [`MediaEvent::OfferCreated`].
+    pub fn create_offer(&self, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let offer = match reply {
+                Ok(Some(s)) => s
+                    .get::<gst_webrtc::WebRTCSessionDescription>("offer")
+                    .map_err(|e| format!("no offer in reply: {e}")),
+                Ok(None) => Err("empty reply".to_owned()),
+                Err(e) => Err(format!("{e:?}")),
+            };
+            let _ = events.send(MediaEvent::OfferCreated { peer: id, offer });
+        });
+        self.webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+    }
+
+    /// Applies our offer as the local description (after it was sent to the client).
+    pub fn set_local_description(&self, offer: &gst_webrtc::WebRTCSessionDescription) {
+        self.webrtc.emit_by_name::<()>("set-local-description", &[offer, &None::<gst::Promise>]);
+    }
+
+    /// Applies the client's answer; the outcome arrives as [`MediaEvent::RemoteDescription`].
+    pub fn set_remote_answer(&self, id: ParticipantId, sdp: gst_sdp::SDPMessage, events: UnboundedSender<MediaEvent>) {
+        let answer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Answer, sdp);
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let result = match reply {
+                Ok(Some(s)) if s.has_field("error") => {
+                    let err = s.get::<glib::Error>("error").map(|e| e.to_string());
+                    Err(err.unwrap_or_else(|_| "rejected".to_owned()))
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!("{e:?}")),
+            };
+            let _ = events.send(MediaEvent::RemoteDescription { peer: id, result });
+        });
+        self.webrtc.emit_by_name::<()>("set-remote-description", &[&answer, &promise]);
+    }
+
+    /// Adds a remote ICE candidate.
+    pub fn add_candidate(&self, mline: u32, candidate: &str) {
+        self.webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
+    /// Asks the shared encoder for a keyframe on behalf of this receiver. The encoder's
+    /// `min-force-key-unit-interval` merges requests from many receivers into one keyframe.
+    pub fn request_keyframe(&self) {
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+        self.video_in.push_event(event);
+    }
+}
+
+fn connect_signals(webrtc: &gst::Element, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+    let tx = events.clone();
+    webrtc.connect("on-ice-candidate", false, move |args| {
+        let mline = args[1].get::<u32>().unwrap_or(0);
+        if let Ok(candidate) = args[2].get::<String>() {
+            let _ = tx.send(MediaEvent::LocalCandidate { peer: id, mline, candidate });
+        }
+        None
+    });
+    let tx = events.clone();
+    webrtc.connect_pad_added(move |_, pad| {
+        if pad.direction() != gst::PadDirection::Src {
+            return;
+        }
+        // Hold the stream until the room task has built and linked its decoder.
+        let probe = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| gst::PadProbeReturn::Ok);
+        if let Some(probe) = probe {
+            let _ = tx.send(MediaEvent::IncomingStream { peer: id, pad: pad.clone(), probe });
+        }
+    });
+    webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
+        let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+        let _ = events.send(MediaEvent::ConnectionState { peer: id, state });
+    });
+}

@@ -1,0 +1,226 @@
+//! The signaling protocol: every message a client and the server exchange over `/ws`.
+//!
+//! Messages are JSON objects tagged by `type` (camelCase). The server, the Rust test peer
+//! ([`crate::client`]) and the browser client all follow these types; `docs/protocol.md`
+//! documents them with an example session.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ParticipantId, RoomId};
+
+/// The largest text frame the server accepts, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// What a participant does in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Sends video and audio, appears in the composite, receives the composite and mix-minus.
+    Publisher,
+    /// Receive-only: gets the composite and the full mix, costs no decoder or tile.
+    Viewer,
+}
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ClientMessage {
+    /// Enter a room (created on first join) with a display name and a role.
+    Join {
+        /// Room name, `[A-Za-z0-9_-]{1,64}`.
+        room: String,
+        /// Display name, 1–64 characters.
+        name: String,
+        /// Publisher or viewer.
+        role: Role,
+    },
+    /// The client's SDP answer to the server's offer.
+    Answer {
+        /// The SDP text.
+        sdp: String,
+    },
+    /// A trickled ICE candidate of the client.
+    Ice {
+        /// The `candidate:` line (an empty string means end of candidates).
+        candidate: String,
+        /// Index of the m-line the candidate belongs to.
+        sdp_m_line_index: u32,
+    },
+    /// Leave the room; the server then closes the socket.
+    Leave,
+}
+
+impl ClientMessage {
+    /// The `type` tags a client may send, for telling an unknown type from a malformed one.
+    pub const TYPES: [&'static str; 4] = ["join", "answer", "ice", "leave"];
+}
+
+/// A participant as others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantInfo {
+    /// Server-assigned id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Publisher or viewer.
+    pub role: Role,
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ServerMessage {
+    /// The join succeeded; lists everyone already in the room (the joiner excluded).
+    Joined {
+        /// The joiner's own id.
+        participant_id: ParticipantId,
+        /// The room joined.
+        room: RoomId,
+        /// The others in the room.
+        participants: Vec<ParticipantInfo>,
+    },
+    /// The server's SDP offer; the client answers with `answer`.
+    Offer {
+        /// The SDP text.
+        sdp: String,
+    },
+    /// A trickled ICE candidate of the server.
+    Ice {
+        /// The `candidate:` line.
+        candidate: String,
+        /// Index of the m-line the candidate belongs to.
+        sdp_m_line_index: u32,
+    },
+    /// Someone joined the room.
+    ParticipantJoined {
+        /// Who joined.
+        participant: ParticipantInfo,
+    },
+    /// Someone left the room.
+    ParticipantLeft {
+        /// Who left.
+        participant_id: ParticipantId,
+    },
+    /// Something the client sent or caused failed; only this client gets it.
+    Error {
+        /// Stable machine-readable code.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// Shorthand for an [`ServerMessage::Error`].
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error { code, message: message.into() }
+    }
+}
+
+/// The stable error codes of [`ServerMessage::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON (or not text).
+    BadJson,
+    /// The JSON had a `type` the server does not know.
+    UnknownType,
+    /// A known message with missing or wrong-typed fields.
+    InvalidMessage,
+    /// A message that needs a joined session came before `join`.
+    NotJoined,
+    /// A second `join` on one socket.
+    AlreadyJoined,
+    /// The room name is not `[A-Za-z0-9_-]{1,64}`.
+    InvalidRoom,
+    /// The display name is empty, too long or has control characters.
+    InvalidName,
+    /// The SDP answer could not be parsed or was rejected.
+    InvalidSdp,
+    /// The ICE candidate was rejected.
+    InvalidCandidate,
+    /// A frame larger than [`MAX_MESSAGE_BYTES`].
+    MessageTooLarge,
+    /// The participant's media failed (bad stream, decoder error); the participant is removed.
+    MediaError,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// An unexpected server-side failure.
+    InternalError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip_client(msg: ClientMessage) {
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<ClientMessage>(&json).unwrap(), msg, "{json}");
+    }
+
+    fn round_trip_server(msg: ServerMessage) -> serde_json::Value {
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<ServerMessage>(&json).unwrap(), msg, "{json}");
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        round_trip_client(ClientMessage::Join {
+            room: "r1".into(),
+            name: "Ada".into(),
+            role: Role::Publisher,
+        });
+        round_trip_client(ClientMessage::Answer { sdp: "v=0\r\n".into() });
+        round_trip_client(ClientMessage::Ice { candidate: "candidate:1".into(), sdp_m_line_index: 1 });
+        round_trip_client(ClientMessage::Leave);
+    }
+
+    #[test]
+    fn client_wire_format() {
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"ice","candidate":"candidate:0 1 UDP 1 127.0.0.1 5000 typ host","sdpMLineIndex":0}"#,
+        )
+        .unwrap();
+        assert!(matches!(m, ClientMessage::Ice { sdp_m_line_index: 0, .. }));
+        let j: ClientMessage =
+            serde_json::from_str(r#"{"type":"join","room":"a","name":"b","role":"viewer"}"#).unwrap();
+        assert!(matches!(j, ClientMessage::Join { role: Role::Viewer, .. }));
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"leave"}"#).is_ok());
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let me = ParticipantId::next();
+        let other = ParticipantInfo { id: ParticipantId::next(), name: "Bo".into(), role: Role::Viewer };
+        let v = round_trip_server(ServerMessage::Joined {
+            participant_id: me,
+            room: RoomId::parse("r").unwrap(),
+            participants: vec![other.clone()],
+        });
+        assert_eq!(v["type"], "joined");
+        assert_eq!(v["participantId"], me.to_string());
+        assert_eq!(v["participants"][0]["role"], "viewer");
+        round_trip_server(ServerMessage::Offer { sdp: "v=0".into() });
+        let v = round_trip_server(ServerMessage::Ice { candidate: "c".into(), sdp_m_line_index: 0 });
+        assert_eq!(v["sdpMLineIndex"], 0);
+        let v = round_trip_server(ServerMessage::ParticipantJoined { participant: other });
+        assert_eq!(v["type"], "participantJoined");
+        let v = round_trip_server(ServerMessage::ParticipantLeft { participant_id: me });
+        assert_eq!(v["type"], "participantLeft");
+        let v = round_trip_server(ServerMessage::error(ErrorCode::BadJson, "nope"));
+        assert_eq!(v["code"], "bad_json");
+    }
+
+    #[test]
+    fn every_error_code_round_trips() {
+        use ErrorCode::*;
+        for code in [
+            BadJson, UnknownType, InvalidMessage, NotJoined, AlreadyJoined, InvalidRoom, InvalidName,
+            InvalidSdp, InvalidCandidate, MessageTooLarge, MediaError, ServerShutdown, InternalError,
+        ] {
+            round_trip_server(ServerMessage::error(code, "x"));
+        }
+    }
+}

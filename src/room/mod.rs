@@ -1,0 +1,117 @@
+//! Rooms: the actor that owns a room's pipeline and participants, and the handle to reach it.
+//!
+//! A room exists from its first join until its last participant leaves. Everything that
+//! changes it goes through a [`RoomHandle`] (an mpsc sender); the room task is the only code
+//! that touches its participants and pipeline.
+
+mod task;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ids::{ParticipantId, RoomId};
+use crate::protocol::{Role, ServerMessage};
+use crate::signaling::PeerCommand;
+
+pub(crate) use task::spawn;
+
+/// Where a room sends a participant's messages; dropping it closes their socket.
+pub type Outbound = mpsc::UnboundedSender<ServerMessage>;
+
+/// Why a join failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JoinError {
+    /// The room closed while the join was on its way; the registry retries with a new room.
+    #[error("room closed")]
+    Closed,
+    /// The server is shutting down.
+    #[error("server is shutting down")]
+    ShuttingDown,
+    /// The participant's media branch could not be built.
+    #[error("media setup failed: {0}")]
+    Media(String),
+}
+
+/// A command for a room task.
+#[derive(Debug)]
+pub enum RoomCommand {
+    /// Add a participant; the reply carries its id.
+    Join {
+        /// Display name (validated).
+        name: String,
+        /// Publisher or viewer.
+        role: Role,
+        /// The participant's message channel.
+        outbound: Outbound,
+        /// Gets the new participant's id, or why not.
+        reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+    },
+    /// A validated signaling command from a participant.
+    Peer {
+        /// From whom.
+        participant: ParticipantId,
+        /// What.
+        command: PeerCommand,
+    },
+    /// The participant's socket closed without `leave`.
+    Gone {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Tell everyone, tear down, reply when done.
+    Shutdown {
+        /// Completed when the pipeline is stopped.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A cheap, cloneable way to reach a room task.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    id: RoomId,
+    /// Distinguishes this room task from a later one with the same name.
+    uid: u64,
+    tx: mpsc::Sender<RoomCommand>,
+}
+
+impl RoomHandle {
+    /// The room's id.
+    pub fn id(&self) -> &RoomId {
+        &self.id
+    }
+
+    /// The instance number of the room task behind this handle.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// True once the room task has stopped taking commands.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Asks the room to add a participant.
+    pub async fn join(&self, name: String, role: Role, outbound: Outbound) -> Result<ParticipantId, JoinError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = RoomCommand::Join { name, role, outbound, reply };
+        self.tx.send(cmd).await.map_err(|_| JoinError::Closed)?;
+        rx.await.map_err(|_| JoinError::Closed)?
+    }
+
+    /// Forwards a participant's signaling command; a closed room drops it.
+    pub async fn peer(&self, participant: ParticipantId, command: PeerCommand) {
+        let _ = self.tx.send(RoomCommand::Peer { participant, command }).await;
+    }
+
+    /// Reports that a participant's socket is gone.
+    pub async fn gone(&self, participant: ParticipantId) {
+        let _ = self.tx.send(RoomCommand::Gone { participant }).await;
+    }
+
+    /// Shuts the room down and waits until its pipeline has stopped.
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(RoomCommand::Shutdown { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The signaling handler: turns a client's text frames into steps for the socket glue.
+//!
+//! Pure: it knows nothing about sockets, rooms or GStreamer pipelines. The glue in
+//! [`crate::http::ws`] feeds it frames and carries out the [`Step`]s it returns; every bad
+//! input becomes an [`ServerMessage::Error`] for that client alone.
+
+use crate::ids::{ParticipantId, RoomId, validate_name};
+use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
+
+/// Why a client's message was refused. Each maps to one stable [`ErrorCode`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SignalingError {
+    /// Not JSON, or a binary frame.
+    #[error("message is not valid JSON: {0}")]
+    BadJson(String),
+    /// A `type` the server does not know.
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    /// Missing or wrong-typed fields.
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    /// Anything but `join` before joining.
+    #[error("join a room first")]
+    NotJoined,
+    /// A second `join` on this socket.
+    #[error("this connection has already joined a room")]
+    AlreadyJoined,
+    /// Bad room name.
+    #[error("room must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")]
+    InvalidRoom,
+    /// Bad display name.
+    #[error("name must be 1-64 characters without control characters")]
+    InvalidName,
+    /// An SDP answer that does not parse or lacks what WebRTC needs.
+    #[error("invalid SDP answer: {0}")]
+    InvalidSdp(String),
+    /// A frame over the size limit.
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLarge(usize),
+}
+
+impl SignalingError {
+    /// The stable code sent to the client.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadJson(_) => ErrorCode::BadJson,
+            Self::UnknownType(_) => ErrorCode::UnknownType,
+            Self::InvalidMessage(_) => ErrorCode::InvalidMessage,
+            Self::NotJoined => ErrorCode::NotJoined,
+            Self::AlreadyJoined => ErrorCode::AlreadyJoined,
+            Self::InvalidRoom => ErrorCode::InvalidRoom,
+            Self::InvalidName => ErrorCode::InvalidName,
+            Self::InvalidSdp(_) => ErrorCode::InvalidSdp,
+            Self::TooLarge(_) => ErrorCode::MessageTooLarge,
+        }
+    }
+
+    /// The error as a message for the client.
+    pub fn to_message(&self) -> ServerMessage {
+        ServerMessage::error(self.code(), self.to_string())
+    }
+}
+
+/// A command for the participant's room, already validated.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// Apply the client's SDP answer.
+    Answer(gst_sdp::SDPMessage),
+    /// Add a remote ICE candidate.
+    Ice {
+        /// The `candidate:` line.
+        candidate: String,
+        /// Its m-line index.
+        mline: u32,
+    },
+    /// Leave the room.
+    Leave,
+}
+
+/// What the glue should do with one incoming frame.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this message to the client.
+    Reply(ServerMessage),
+    /// Join (or create) a room; report back with [`Session::joined`] or [`Session::join_failed`].
+    Join {
+        /// Validated room id.
+        room: RoomId,
+        /// Validated display name.
+        name: String,
+        /// Publisher or viewer.
+        role: Role,
+    },
+    /// Forward to the joined room on behalf of `participant`.
+    Room {
+        /// The room the session is in.
+        room: RoomId,
+        /// The session's participant.
+        participant: ParticipantId,
+        /// What to do.
+        command: PeerCommand,
+    },
+    /// Nothing to do.
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Idle,
+    Joining,
+    Joined { room: RoomId, participant: ParticipantId },
+    Left,
+}
+
+/// The signaling state of one WebSocket connection.
+#[derive(Debug)]
+pub struct Session {
+    state: State,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    /// A session that has not joined yet.
+    pub fn new() -> Self {
+        Self { state: State::Idle }
+    }
+
+    /// The room and participant, once joined.
+    pub fn membership(&self) -> Option<(&RoomId, ParticipantId)> {
+        match &self.state {
+            State::Joined { room, participant } => Some((room, *participant)),
+            _ => None,
+        }
+    }
+
+    /// Records a successful join.
+    pub fn joined(&mut self, room: RoomId, participant: ParticipantId) {
+        self.state = State::Joined { room, participant };
+    }
+
+    /// Records a failed join; the client may try again.
+    pub fn join_failed(&mut self) {
+        self.state = State::Idle;
+    }
+
+    /// Handles a frame of `len` bytes that the transport refused to read in full.
+    pub fn on_oversized(&mut self, len: usize) -> Step {
+        Step::Reply(SignalingError::TooLarge(len).to_message())
+    }
+
+    /// Handles one text frame.
+    pub fn on_text(&mut self, text: &str) -> Step {
+        match self.step(text) {
+            Ok(step) => step,
+            Err(e) => Step::Reply(e.to_message()),
+        }
+    }
+
+    fn step(&mut self, text: &str) -> Result<Step, SignalingError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(SignalingError::TooLarge(text.len()));
+        }
+        let msg = decode(text)?;
+        match (&self.state, msg) {
+            (State::Idle, ClientMessage::Join { room, name, role }) => {
+                let room = RoomId::parse(&room).map_err(|_| SignalingError::InvalidRoom)?;
+                let name = validate_name(&name).map_err(|_| SignalingError::InvalidName)?;
+                self.state = State::Joining;
+                Ok(Step::Join { room, name, role })
+            }
+            (State::Left, ClientMessage::Join { .. }) => Err(SignalingError::AlreadyJoined),
+            (State::Idle | State::Left, _) => Err(SignalingError::NotJoined),
+            (State::Joining | State::Joined { .. }, ClientMessage::Join { .. }) => {
+                Err(SignalingError::AlreadyJoined)
+            }
+            (State::Joining, _) => Err(SignalingError::NotJoined),
+            (State::Joined { room, participant }, msg) => {
+                let (room, participant) = (room.clone(), *participant);
+                let command = match msg {
+                    ClientMessage::Answer { sdp } => PeerCommand::Answer(parse_answer(&sdp)?),
+                    ClientMessage::Ice { candidate, .. } if candidate.trim().is_empty() => {
+                        return Ok(Step::Nothing);
+                    }
+                    ClientMessage::Ice { candidate, sdp_m_line_index } => {
+                        PeerCommand::Ice { candidate, mline: sdp_m_line_index }
+                    }
+                    ClientMessage::Leave => {
+                        self.state = State::Left;
+                        PeerCommand::Leave
+                    }
+                    ClientMessage::Join { .. } => unreachable!("matched above"),
+                };
+                Ok(Step::Room { room, participant, command })
+            }
+        }
+    }
+}
+
+/// Parses a frame into a [`ClientMessage`], telling malformed JSON, unknown types and bad
+/// fields apart.
+pub fn decode(text: &str) -> Result<ClientMessage, SignalingError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| SignalingError::BadJson(e.to_string()))?;
+    let kind = value
+        .get("type")
+        .ok_or_else(|| SignalingError::InvalidMessage("missing field `type`".into()))?
+        .as_str()
+        .ok_or_else(|| SignalingError::InvalidMessage("`type` must be a string".into()))?;
+    if !ClientMessage::TYPES.contains(&kind) {
+        return Err(SignalingError::UnknownType(kind.chars().take(64).collect()));
+    }
+    serde_json::from_value(value).map_err(|e| SignalingError::InvalidMessage(e.to_string()))
+}
+
+/// Parses an SDP answer and checks it carries what a WebRTC answer must: media sections,
+/// ICE credentials and a DTLS fingerprint.
+pub fn parse_answer(sdp: &str) -> Result<gst_sdp::SDPMessage, SignalingError> {
+    let bad = |why: &str| SignalingError::InvalidSdp(why.to_owned());
+    if !sdp.trim_start().starts_with("v=0") {
+        return Err(bad("must start with v=0"));
+    }
+    let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| bad("unparsable"))?;
+    if msg.medias_len() == 0 {
+        return Err(bad("no media sections"));
+    }
+    let session_has = |attr: &str| msg.attribute_val(attr).is_some();
+    for media in msg.medias() {
+        let has = |attr: &str| media.attribute_val(attr).is_some() || session_has(attr);
+        if !has("ice-ufrag") || !has("ice-pwd") {
+            return Err(bad("missing ICE credentials"));
+        }
+        if !has("fingerprint") {
+            return Err(bad("missing DTLS fingerprint"));
+        }
+    }
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANSWER: &str = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+        a=group:BUNDLE video0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n\
+        a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n\
+        a=fingerprint:sha-256 00:11\r\na=setup:active\r\na=mid:video0\r\na=recvonly\r\n\
+        a=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n";
+
+    fn error_code(step: Step) -> ErrorCode {
+        match step {
+            Step::Reply(ServerMessage::Error { code, .. }) => code,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    fn joined_session() -> Session {
+        let mut s = Session::new();
+        let step = s.on_text(r#"{"type":"join","room":"r1","name":"Ada","role":"publisher"}"#);
+        let Step::Join { room, .. } = step else { panic!("{step:?}") };
+        s.joined(room, ParticipantId::next());
+        s
+    }
+
+    #[test]
+    fn bad_frames_get_their_codes() {
+        let mut s = Session::new();
+        assert_eq!(error_code(s.on_text("{not json")), ErrorCode::BadJson);
+        assert_eq!(error_code(s.on_text(r#"{"type":"dance"}"#)), ErrorCode::UnknownType);
+        assert_eq!(error_code(s.on_text(r#"{"type":7}"#)), ErrorCode::InvalidMessage);
+        assert_eq!(error_code(s.on_text(r#"[1,2]"#)), ErrorCode::InvalidMessage);
+        assert_eq!(error_code(s.on_text(r#"{"type":"join","room":"r"}"#)), ErrorCode::InvalidMessage);
+        assert_eq!(
+            error_code(s.on_text(r#"{"type":"join","room":5,"name":"a","role":"viewer"}"#)),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            error_code(s.on_text(r#"{"type":"join","room":"r","name":"a","role":"king"}"#)),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(error_code(s.on_text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
+        assert_eq!(error_code(s.on_text(r#"{"type":"answer","sdp":"v=0"}"#)), ErrorCode::NotJoined);
+        let big = format!(r#"{{"type":"answer","sdp":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
+        assert_eq!(error_code(s.on_text(&big)), ErrorCode::MessageTooLarge);
+        assert_eq!(error_code(s.on_oversized(1 << 20)), ErrorCode::MessageTooLarge);
+    }
+
+    #[test]
+    fn join_validation() {
+        let mut s = Session::new();
+        let j = |room: &str, name: &str| format!(r#"{{"type":"join","room":"{room}","name":"{name}","role":"viewer"}}"#);
+        assert_eq!(error_code(s.on_text(&j("bad room", "a"))), ErrorCode::InvalidRoom);
+        assert_eq!(error_code(s.on_text(&j(&"r".repeat(65), "a"))), ErrorCode::InvalidRoom);
+        assert_eq!(error_code(s.on_text(&j("", "a"))), ErrorCode::InvalidRoom);
+        assert_eq!(error_code(s.on_text(&j("r", ""))), ErrorCode::InvalidName);
+        assert_eq!(error_code(s.on_text(&j("r", &"n".repeat(65)))), ErrorCode::InvalidName);
+        // Still idle after refused joins: a valid join goes through.
+        assert!(matches!(s.on_text(&j("r", "Ada")), Step::Join { role: Role::Viewer, .. }));
+        // A join while the first is pending is refused.
+        assert_eq!(error_code(s.on_text(&j("r", "Ada"))), ErrorCode::AlreadyJoined);
+    }
+
+    #[test]
+    fn joined_session_forwards_to_its_room() {
+        let mut s = joined_session();
+        let j = r#"{"type":"join","room":"r2","name":"Bo","role":"viewer"}"#;
+        assert_eq!(error_code(s.on_text(j)), ErrorCode::AlreadyJoined);
+        let answer = serde_json::json!({"type": "answer", "sdp": ANSWER}).to_string();
+        assert!(matches!(s.on_text(&answer), Step::Room { command: PeerCommand::Answer(_), .. }));
+        let ice = r#"{"type":"ice","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMLineIndex":0}"#;
+        assert!(matches!(s.on_text(ice), Step::Room { command: PeerCommand::Ice { mline: 0, .. }, .. }));
+        let end = r#"{"type":"ice","candidate":"","sdpMLineIndex":0}"#;
+        assert!(matches!(s.on_text(end), Step::Nothing));
+        assert!(matches!(s.on_text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));
+        assert_eq!(error_code(s.on_text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        assert!(parse_answer(ANSWER).is_ok());
+        for bad in ["", "hello", "v=0\r\n", &ANSWER.replace("a=fingerprint:sha-256 00:11\r\n", ""),
+            &ANSWER.replace("a=ice-ufrag:abcd\r\n", "")]
+        {
+            assert!(matches!(parse_answer(bad), Err(SignalingError::InvalidSdp(_))), "{bad:?}");
+        }
+        let mut s = joined_session();
+        let msg = serde_json::json!({"type": "answer", "sdp": "garbage"}).to_string();
+        assert_eq!(error_code(s.on_text(&msg)), ErrorCode::InvalidSdp);
+    }
+}
