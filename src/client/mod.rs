@@ -1,1 +1,230 @@
-//! placeholder
+//! A real WebRTC peer that speaks Tessera's protocol: the test peer of every integration test
+//! and the building block of load generation.
+//!
+//! It joins a room over `/ws`, answers the server's offer with its own `webrtcbin`, trickles
+//! ICE both ways, publishes a solid colour and a sine tone (publisher), and decodes what it
+//! receives so a test can sample pixels ([`Frame::rgb_at`]) and measure tones
+//! ([`tone_dbfs`]).
+//!
+//! ```no_run
+//! # async fn demo(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+//! use tessera::client::{PeerOptions, TestPeer};
+//! let peer = TestPeer::join(addr, PeerOptions::publisher("room", "red", [255, 0, 0], 440.0)).await?;
+//! peer.wait_for(std::time::Duration::from_secs(10), |p| p.received().frames() > 30).await?;
+//! let frame = peer.received().latest_frame().unwrap();
+//! println!("{:?}", frame.rgb_at(320, 180, 8));
+//! # Ok(()) }
+//! ```
+
+mod analysis;
+mod media;
+mod signaling;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
+pub use media::{PeerMedia, Received};
+pub use signaling::Signaling;
+
+use crate::ids::ParticipantId;
+use crate::protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage};
+
+/// What a test peer publishes.
+#[derive(Debug, Clone)]
+pub struct VideoSpec {
+    /// Solid colour, RGB.
+    pub rgb: [u8; 3],
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+/// How a test peer joins.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// Room to join.
+    pub room: String,
+    /// Display name.
+    pub name: String,
+    /// Publisher or viewer.
+    pub role: Role,
+    /// Video to publish (publishers only).
+    pub video: Option<VideoSpec>,
+    /// Sine tone to publish, in Hz (publishers only).
+    pub tone_hz: Option<f64>,
+}
+
+impl PeerOptions {
+    /// A publisher of a 320x180@30 solid colour and a sine tone.
+    pub fn publisher(room: &str, name: &str, rgb: [u8; 3], tone_hz: f64) -> Self {
+        Self {
+            room: room.into(),
+            name: name.into(),
+            role: Role::Publisher,
+            video: Some(VideoSpec { rgb, width: 320, height: 180, fps: 30 }),
+            tone_hz: Some(tone_hz),
+        }
+    }
+
+    /// A receive-only viewer.
+    pub fn viewer(room: &str, name: &str) -> Self {
+        Self { room: room.into(), name: name.into(), role: Role::Viewer, video: None, tone_hz: None }
+    }
+}
+
+/// A joined peer. Dropping it closes its socket and stops its pipeline.
+pub struct TestPeer {
+    id: ParticipantId,
+    others_at_join: Vec<ParticipantInfo>,
+    media: Arc<PeerMedia>,
+    messages: mpsc::UnboundedReceiver<ServerMessage>,
+    outgoing: mpsc::UnboundedSender<ClientMessage>,
+    driver: JoinHandle<()>,
+}
+
+impl TestPeer {
+    /// Connects to the server at `addr`, joins and starts negotiating. Returns once `joined`
+    /// arrived; media follows asynchronously.
+    pub async fn join(addr: SocketAddr, options: PeerOptions) -> anyhow::Result<Self> {
+        let mut sig = Signaling::connect(addr).await?;
+        sig.send(&ClientMessage::Join { room: options.room.clone(), name: options.name.clone(), role: options.role }).await?;
+        let (id, others_at_join) = match sig.recv_timeout(Duration::from_secs(10)).await? {
+            Some(ServerMessage::Joined { participant_id, participants, .. }) => (participant_id, participants),
+            Some(ServerMessage::Error { code, message }) => bail!("join refused: {code:?}: {message}"),
+            other => bail!("expected joined, got {other:?}"),
+        };
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (msg_tx, messages) = mpsc::unbounded_channel();
+        let media = Arc::new(PeerMedia::new(options, out_tx.clone())?);
+        let driver = tokio::spawn(drive(sig, out_rx, msg_tx, media.clone(), out_tx.clone()));
+        Ok(Self { id, others_at_join, media, messages, outgoing: out_tx, driver })
+    }
+
+    /// Our participant id.
+    pub fn id(&self) -> ParticipantId {
+        self.id
+    }
+
+    /// Who was in the room when we joined.
+    pub fn others_at_join(&self) -> &[ParticipantInfo] {
+        &self.others_at_join
+    }
+
+    /// What we have received.
+    pub fn received(&self) -> &Received {
+        &self.media.received
+    }
+
+    /// Our pipeline.
+    pub fn media(&self) -> &PeerMedia {
+        &self.media
+    }
+
+    /// The level of `freq` Hz in the last `ms` of received audio, in dBFS.
+    pub fn tone_dbfs(&self, freq: f64, ms: u32) -> f64 {
+        tone_dbfs(&self.received().last_audio(ms), 48_000.0, freq)
+    }
+
+    /// Polls `cond` every 20 ms until it holds; fails after `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Self) -> bool) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        while !cond(self) {
+            if start.elapsed() > timeout {
+                bail!("condition not met within {timeout:?} (frames {}, audio samples {})", self.received().frames(), self.received().audio_samples());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(start.elapsed())
+    }
+
+    /// The next non-negotiation message from the server (negotiation is handled internally),
+    /// or `None` after `timeout` or when the connection closed.
+    pub async fn next_message(&mut self, timeout: Duration) -> Option<ServerMessage> {
+        tokio::time::timeout(timeout, self.messages.recv()).await.ok().flatten()
+    }
+
+    /// Waits for a message matching `pred`, discarding others.
+    pub async fn wait_message(&mut self, timeout: Duration, pred: impl Fn(&ServerMessage) -> bool) -> anyhow::Result<ServerMessage> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_message(left).await {
+                Some(m) if pred(&m) => return Ok(m),
+                Some(_) => continue,
+                None => bail!("no matching message within {timeout:?}"),
+            }
+        }
+    }
+
+    /// Sends `leave` and waits for the server to close the connection.
+    pub async fn leave(mut self) -> anyhow::Result<()> {
+        self.outgoing.send(ClientMessage::Leave).context("connection already closed")?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.next_message(deadline.saturating_duration_since(Instant::now())).await.is_some() {}
+        tokio::time::timeout(Duration::from_secs(5), &mut self.driver).await.context("server kept the socket open")?.ok();
+        Ok(())
+    }
+}
+
+impl Drop for TestPeer {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// Runs the signaling connection: negotiation internally, everything else to `messages`.
+async fn drive(
+    sig: Signaling,
+    mut outgoing: mpsc::UnboundedReceiver<ClientMessage>,
+    messages: mpsc::UnboundedSender<ServerMessage>,
+    media: Arc<PeerMedia>,
+    answers: mpsc::UnboundedSender<ClientMessage>,
+) {
+    let (mut sink, mut stream) = sig.into_inner().split();
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(msg) = serde_json::from_str::<ServerMessage>(text.as_str()) else {
+                    tracing::error!("test peer got an unknown message: {text}");
+                    continue;
+                };
+                match msg {
+                    ServerMessage::Offer { sdp } => match media.answer(&sdp).await {
+                        Ok(answer) => {
+                            let sdp = answer.sdp().as_text().unwrap_or_default();
+                            let _ = answers.send(ClientMessage::Answer { sdp });
+                            media.set_local(&answer);
+                        }
+                        Err(e) => tracing::error!("test peer cannot answer: {e:#}"),
+                    },
+                    ServerMessage::Ice { candidate, sdp_m_line_index } => media.add_candidate(sdp_m_line_index, &candidate),
+                    other => {
+                        let _ = messages.send(other);
+                    }
+                }
+            }
+            Some(out) = outgoing.recv() => {
+                let text = serde_json::to_string(&out).expect("client messages serialize");
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The test peer's GStreamer side: a `webrtcbin` that publishes test sources and decodes what
+//! it receives into appsinks.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, anyhow, bail};
+use gst::prelude::*;
+use gst_webrtc::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::PeerOptions;
+use super::analysis::Frame;
+use crate::media::codecs::{MIX_AUDIO_CAPS, OPUS_PT, VP8_PT};
+use crate::protocol::{ClientMessage, Role};
+
+/// Seconds of received audio kept for analysis.
+const AUDIO_KEEP_SECS: usize = 3;
+
+/// What a peer has received so far; updated from GStreamer threads.
+#[derive(Debug, Default)]
+pub struct Received {
+    video: Mutex<VideoState>,
+    audio: Mutex<AudioState>,
+}
+
+#[derive(Debug, Default)]
+struct VideoState {
+    latest: Option<Frame>,
+    count: u64,
+    arrivals: VecDeque<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct AudioState {
+    samples: VecDeque<i16>,
+    total: u64,
+}
+
+impl Received {
+    /// Decoded video frames so far.
+    pub fn frames(&self) -> u64 {
+        self.video.lock().unwrap().count
+    }
+
+    /// The newest decoded frame.
+    pub fn latest_frame(&self) -> Option<Frame> {
+        self.video.lock().unwrap().latest.clone()
+    }
+
+    /// Arrival times of the last few hundred frames, oldest first.
+    pub fn frame_arrivals(&self) -> Vec<Instant> {
+        self.video.lock().unwrap().arrivals.iter().copied().collect()
+    }
+
+    /// Decoded audio samples (48 kHz mono) so far.
+    pub fn audio_samples(&self) -> u64 {
+        self.audio.lock().unwrap().total
+    }
+
+    /// The last `ms` milliseconds of received audio, 48 kHz mono S16.
+    pub fn last_audio(&self, ms: u32) -> Vec<i16> {
+        let audio = self.audio.lock().unwrap();
+        let n = (ms as usize * 48).min(audio.samples.len());
+        audio.samples.iter().skip(audio.samples.len() - n).copied().collect()
+    }
+}
+
+/// The test peer's pipeline.
+pub struct PeerMedia {
+    pipeline: gst::Pipeline,
+    webrtc: gst::Element,
+    options: PeerOptions,
+    /// What arrived.
+    pub received: Arc<Received>,
+    _ice: gst_webrtc::WebRTCICE,
+}
+
+fn promise() -> (gst::Promise, oneshot::Receiver<Result<Option<gst::Structure>, gst::PromiseError>>) {
+    let (tx, rx) = oneshot::channel();
+    let p = gst::Promise::with_change_func(move |reply| {
+        let _ = tx.send(reply.map(|s| s.map(|s| s.to_owned())));
+    });
+    (p, rx)
+}
+
+impl PeerMedia {
+    /// Builds the pipeline; local ICE candidates go to `outgoing`.
+    pub fn new(options: PeerOptions, outgoing: mpsc::UnboundedSender<ClientMessage>) -> anyhow::Result<Self> {
+        gst::init()?;
+        let pipeline = gst::Pipeline::builder().name(format!("peer-{}", options.name)).build();
+        let webrtc = gst::ElementFactory::make("webrtcbin").name("webrtcbin").build()?;
+        webrtc.set_property_from_str("bundle-policy", "max-bundle");
+        webrtc.set_property("latency", 50u32);
+        let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
+        ice.emit_add_local_ip_address("127.0.0.1");
+        pipeline.add(&webrtc)?;
+        webrtc.connect("on-ice-candidate", false, move |args| {
+            let mline = args[1].get::<u32>().unwrap_or(0);
+            let candidate = args[2].get::<String>().unwrap_or_default();
+            let _ = outgoing.send(ClientMessage::Ice { candidate, sdp_m_line_index: mline });
+            None
+        });
+        let received = Arc::new(Received::default());
+        let sink_state = received.clone();
+        let pipeline_weak = pipeline.downgrade();
+        webrtc.connect_pad_added(move |_, pad| {
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            let Some(pipeline) = pipeline_weak.upgrade() else { return };
+            if let Err(e) = receive_chain(&pipeline, pad, sink_state.clone()) {
+                tracing::error!("test peer cannot decode incoming stream: {e:#}");
+            }
+        });
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Self { pipeline, webrtc, options, received, _ice: ice })
+    }
+
+    /// Applies the server's offer, starts our sources (publisher), and returns our answer.
+    /// The caller sends the answer, then calls [`PeerMedia::set_local`].
+    pub async fn answer(&self, sdp: &str) -> anyhow::Result<gst_webrtc::WebRTCSessionDescription> {
+        let sdp = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| anyhow!("server offer does not parse"))?;
+        let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
+        let (p, rx) = promise();
+        self.webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &p]);
+        if let Ok(Some(s)) = rx.await.context("set-remote-description dropped")? {
+            if s.has_field("error") {
+                bail!("server offer rejected: {s}");
+            }
+        }
+        if self.options.role == Role::Publisher {
+            self.start_sources()?;
+        }
+        let (p, rx) = promise();
+        self.webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &p]);
+        let reply = rx.await.context("create-answer dropped")?.map_err(|e| anyhow!("create-answer: {e:?}"))?;
+        let reply = reply.context("create-answer gave nothing")?;
+        reply.get::<gst_webrtc::WebRTCSessionDescription>("answer").with_context(|| format!("no answer in {reply}"))
+    }
+
+    /// Sets our answer as the local description; ICE candidates start flowing.
+    pub fn set_local(&self, answer: &gst_webrtc::WebRTCSessionDescription) {
+        self.webrtc.emit_by_name::<()>("set-local-description", &[answer, &None::<gst::Promise>]);
+    }
+
+    /// Adds one of the server's ICE candidates.
+    pub fn add_candidate(&self, mline: u32, candidate: &str) {
+        self.webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
+    /// Links the colour and tone sources to the transceivers the offer created (m-line 0 is
+    /// video, 1 is audio, as the server always offers).
+    fn start_sources(&self) -> anyhow::Result<()> {
+        let mut chains = Vec::new();
+        if let Some(v) = &self.options.video {
+            let [r, g, b] = v.rgb;
+            let argb = 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b);
+            chains.push((0, format!(
+                "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
+                 ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
+                 ! vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
+                   lag-in-frames=0 keyframe-max-dist=600 error-resilient=default \
+                 ! rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200",
+                v.width, v.height, v.fps
+            )));
+        }
+        if let Some(freq) = self.options.tone_hz {
+            chains.push((1, format!(
+                "audiotestsrc is-live=true wave=sine freq={freq} volume=0.3 samplesperbuffer=960 \
+                 ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 \
+                 ! rtpopuspay pt={OPUS_PT}"
+            )));
+        }
+        for (mline, desc) in chains {
+            let bin = gst::parse::bin_from_description(&desc, true)?;
+            let sink = self
+                .webrtc
+                .request_pad_simple(&format!("sink_{mline}"))
+                .with_context(|| format!("requesting sink_{mline}"))?;
+            let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
+            transceiver.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendrecv);
+            self.pipeline.add(&bin)?;
+            bin.static_pad("src").context("source has no src")?.link(&sink)?;
+            bin.sync_state_with_parent()?;
+        }
+        Ok(())
+    }
+
+    /// The pipeline (for tests that inspect or disturb it).
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Drop for PeerMedia {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Decodes one incoming stream into an appsink that records it in `received`.
+fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>) -> anyhow::Result<()> {
+    let caps = pad.current_caps().context("incoming pad without caps")?;
+    let media = caps.structure(0).and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
+    let desc = match media.as_str() {
+        "video" => "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec \
+                    ! appsink name=sink sync=false max-buffers=2 drop=true caps=video/x-raw,format=I420",
+        "audio" => &format!("rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample \
+                    ! appsink name=sink sync=false caps={MIX_AUDIO_CAPS}"),
+        other => bail!("unexpected media {other}"),
+    };
+    let bin = gst::parse::bin_from_description(desc, true)?;
+    let sink = bin.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let video = media == "video";
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if video { record_video(&received, &sample) } else { record_audio(&received, &sample) }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    pipeline.add(&bin)?;
+    bin.sync_state_with_parent()?;
+    pad.link(&bin.static_pad("sink").unwrap())?;
+    Ok(())
+}
+
+fn record_video(received: &Received, sample: &gst::Sample) {
+    let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else { return };
+    let Ok(info) = gst_video::VideoInfo::from_caps(caps) else { return };
+    let mut v = received.video.lock().unwrap();
+    v.latest = Some(Frame::new(buffer, info));
+    v.count += 1;
+    v.arrivals.push_back(Instant::now());
+    if v.arrivals.len() > 600 {
+        v.arrivals.pop_front();
+    }
+}
+
+fn record_audio(received: &Received, sample: &gst::Sample) {
+    let Some(buffer) = sample.buffer() else { return };
+    let Ok(map) = buffer.map_readable() else { return };
+    let mut a = received.audio.lock().unwrap();
+    for pair in map.chunks_exact(2) {
+        a.samples.push_back(i16::from_le_bytes([pair[0], pair[1]]));
+    }
+    a.total += (map.len() / 2) as u64;
+    let keep = AUDIO_KEEP_SECS * 48_000;
+    let excess = a.samples.len().saturating_sub(keep);
+    a.samples.drain(..excess);
+}
