@@ -62,6 +62,13 @@ impl VideoMix {
             .field("colorimetry", "bt601")
             .build();
         child(&bin, "canvas")?.set_property("caps", &canvas);
+        let background = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 16)
+            .field("height", 16)
+            .field("framerate", gst::Fraction::new(config.fps as i32, 1))
+            .build();
+        child(&bin, "background-caps")?.set_property("caps", &background);
         let bps = (config.video_bitrate_kbps as i32).saturating_mul(1000);
         child(&bin, "vp8enc")?.set_property("target-bitrate", bps);
         Ok(Self { bin, compositor })
