@@ -34,6 +34,9 @@ pub enum SignalingError {
     /// An SDP answer that does not parse or lacks what WebRTC needs.
     #[error("invalid SDP answer: {0}")]
     InvalidSdp(String),
+    /// An ICE candidate line that is not `candidate:<foundation> <component> <transport> ...`.
+    #[error("invalid ICE candidate: {0}")]
+    InvalidCandidate(String),
     /// A frame over the size limit.
     #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
     TooLarge(usize),
@@ -51,6 +54,7 @@ impl SignalingError {
             Self::InvalidRoom => ErrorCode::InvalidRoom,
             Self::InvalidName => ErrorCode::InvalidName,
             Self::InvalidSdp(_) => ErrorCode::InvalidSdp,
+            Self::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
             Self::TooLarge(_) => ErrorCode::MessageTooLarge,
         }
     }
@@ -187,6 +191,7 @@ impl Session {
                         return Ok(Step::Nothing);
                     }
                     ClientMessage::Ice { candidate, sdp_m_line_index } => {
+                        check_candidate(&candidate)?;
                         PeerCommand::Ice { candidate, mline: sdp_m_line_index }
                     }
                     ClientMessage::Leave => {
@@ -217,6 +222,24 @@ pub fn decode(text: &str) -> Result<ClientMessage, SignalingError> {
     serde_json::from_value(value).map_err(|e| SignalingError::InvalidMessage(e.to_string()))
 }
 
+/// Checks the shape of an ICE candidate line (RFC 8839 §5.1): `candidate:` (the prefix may be
+/// omitted), foundation, component, transport, priority, address, port, `typ`, type.
+pub fn check_candidate(candidate: &str) -> Result<(), SignalingError> {
+    let line = candidate.trim();
+    let line = line.strip_prefix("a=").unwrap_or(line);
+    let line = line.strip_prefix("candidate:").unwrap_or(line);
+    let f: Vec<&str> = line.split_ascii_whitespace().collect();
+    let ok = f.len() >= 8
+        && f[1].parse::<u8>().is_ok_and(|c| c >= 1)
+        && ["udp", "tcp"].contains(&f[2].to_ascii_lowercase().as_str())
+        && f[3].parse::<u32>().is_ok()
+        && !f[4].is_empty()
+        && f[5].parse::<u16>().is_ok()
+        && f[6] == "typ"
+        && ["host", "srflx", "prflx", "relay"].contains(&f[7]);
+    if ok { Ok(()) } else { Err(SignalingError::InvalidCandidate(candidate.chars().take(100).collect())) }
+}
+
 /// Parses an SDP answer and checks it carries what a WebRTC answer must: media sections,
 /// ICE credentials and a DTLS fingerprint.
 pub fn parse_answer(sdp: &str) -> Result<gst_sdp::SDPMessage, SignalingError> {
@@ -224,6 +247,8 @@ pub fn parse_answer(sdp: &str) -> Result<gst_sdp::SDPMessage, SignalingError> {
     if !sdp.trim_start().starts_with("v=0") {
         return Err(bad("must start with v=0"));
     }
+    // The SDP parser asserts GStreamer is initialized; init is idempotent and cheap.
+    gst::init().map_err(|e| bad(&format!("GStreamer unavailable: {e}")))?;
     let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| bad("unparsable"))?;
     if msg.medias_len() == 0 {
         return Err(bad("no media sections"));
@@ -317,6 +342,19 @@ mod tests {
         assert!(matches!(s.on_text(end), Step::Nothing));
         assert!(matches!(s.on_text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));
         assert_eq!(error_code(s.on_text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
+    }
+
+    #[test]
+    fn candidates_are_checked() {
+        assert!(check_candidate("candidate:1 1 UDP 2015363327 127.0.0.1 40215 typ host").is_ok());
+        assert!(check_candidate("candidate:842163049 1 udp 1677729535 a1b2.local 55000 typ srflx raddr 0.0.0.0 rport 0 generation 0").is_ok());
+        assert!(check_candidate("candidate:3 1 TCP 1015023871 10.0.0.5 9 typ host tcptype active").is_ok());
+        for bad in ["garbage", "candidate:1 1 UDP x 1.2.3.4 5 typ host", "candidate:1 1 UDP 1 1.2.3.4 99999 typ host", "candidate:1 1 SCTP 1 h 5 typ host"] {
+            assert!(check_candidate(bad).is_err(), "{bad}");
+        }
+        let mut s = joined_session();
+        let msg = r#"{"type":"ice","candidate":"nonsense","sdpMLineIndex":0}"#;
+        assert_eq!(error_code(s.on_text(msg)), ErrorCode::InvalidCandidate);
     }
 
     #[test]
