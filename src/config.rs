@@ -171,9 +171,8 @@ impl Default for MediaConfig {
 /// "connecting" a UDP socket, which sends nothing.
 pub fn default_ice_addresses() -> Vec<IpAddr> {
     let mut out = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let routed = UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
-        .and_then(|s| s.local_addr());
+    let routed =
+        UdpSocket::bind("0.0.0.0:0").and_then(|s| s.connect("192.0.2.1:9").map(|_| s)).and_then(|s| s.local_addr());
     if let Ok(addr) = routed {
         let ip = addr.ip();
         if !ip.is_loopback() && !ip.is_unspecified() {
@@ -217,8 +216,7 @@ impl ServeArgs {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<ServeArgs> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
 }
 
@@ -226,11 +224,7 @@ fn load_file(path: &Path) -> anyhow::Result<ServeArgs> {
 /// source tree's `assets/`.
 fn default_assets_dir() -> PathBuf {
     let local = PathBuf::from("assets");
-    if local.join("index.html").exists() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
-    }
+    if local.join("index.html").exists() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("assets") }
 }
 
 #[cfg(test)]

@@ -23,11 +23,7 @@ impl RoomId {
     pub fn parse(name: &str) -> Result<Self, InvalidId> {
         let ok_len = (1..=MAX_ROOM_LEN).contains(&name.len());
         let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok_len && ok_chars {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(InvalidId)
-        }
+        if ok_len && ok_chars { Ok(Self(name.to_owned())) } else { Err(InvalidId) }
     }
 
     /// The room name as a string.

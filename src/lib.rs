@@ -36,8 +36,13 @@ use crate::registry::Registry;
 
 /// Serves Tessera on `listener` until `shutdown` completes, then tells every client, tears
 /// down every room and returns (within about 5 s).
-pub async fn run(listener: tokio::net::TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     gst::init()?;
+    route_glib_logs();
     let registry = Registry::new(Arc::new(config.media));
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone() };
@@ -55,4 +60,24 @@ pub async fn run(listener: tokio::net::TcpListener, config: Config, shutdown: im
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
     Ok(())
+}
+
+/// Sends GLib/GStreamer warnings printed with `g_warning` to `tracing` instead of raw stderr.
+/// "loop detected in the graph" is expected and harmless in 1.22: a publisher's webrtcbin sits
+/// both before and after the mixers, so it is logged at debug level only.
+fn route_glib_logs() {
+    use gst::glib::{LogLevels, log_set_handler};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let levels = LogLevels::LEVEL_WARNING | LogLevels::LEVEL_CRITICAL;
+        log_set_handler(Some("GStreamer"), levels, false, false, |domain, level, message| {
+            if message.contains("loop detected in the graph") {
+                tracing::debug!(domain, "{message}");
+            } else if level == gst::glib::LogLevel::Critical {
+                tracing::error!(domain, "{message}");
+            } else {
+                tracing::warn!(domain, "{message}");
+            }
+        });
+    });
 }

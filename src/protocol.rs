@@ -167,11 +167,7 @@ mod tests {
 
     #[test]
     fn client_messages_round_trip() {
-        round_trip_client(ClientMessage::Join {
-            room: "r1".into(),
-            name: "Ada".into(),
-            role: Role::Publisher,
-        });
+        round_trip_client(ClientMessage::Join { room: "r1".into(), name: "Ada".into(), role: Role::Publisher });
         round_trip_client(ClientMessage::Answer { sdp: "v=0\r\n".into() });
         round_trip_client(ClientMessage::Ice { candidate: "candidate:1".into(), sdp_m_line_index: 1 });
         round_trip_client(ClientMessage::Leave);
@@ -217,8 +213,19 @@ mod tests {
     fn every_error_code_round_trips() {
         use ErrorCode::*;
         for code in [
-            BadJson, UnknownType, InvalidMessage, NotJoined, AlreadyJoined, InvalidRoom, InvalidName,
-            InvalidSdp, InvalidCandidate, MessageTooLarge, MediaError, ServerShutdown, InternalError,
+            BadJson,
+            UnknownType,
+            InvalidMessage,
+            NotJoined,
+            AlreadyJoined,
+            InvalidRoom,
+            InvalidName,
+            InvalidSdp,
+            InvalidCandidate,
+            MessageTooLarge,
+            MediaError,
+            ServerShutdown,
+            InternalError,
         ] {
             round_trip_server(ServerMessage::error(code, "x"));
         }

@@ -33,7 +33,13 @@ impl Registry {
     }
 
     /// Adds a participant to `room`, creating the room if needed.
-    pub async fn join(&self, room: &RoomId, name: String, role: Role, outbound: Outbound) -> Result<(RoomHandle, ParticipantId), JoinError> {
+    pub async fn join(
+        &self,
+        room: &RoomId,
+        name: String,
+        role: Role,
+        outbound: Outbound,
+    ) -> Result<(RoomHandle, ParticipantId), JoinError> {
         // A room that closes between lookup and join refuses with `Closed`; the next lookup
         // then creates a fresh one.
         for _ in 0..3 {

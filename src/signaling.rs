@@ -179,9 +179,7 @@ impl Session {
             }
             (State::Left, ClientMessage::Join { .. }) => Err(SignalingError::AlreadyJoined),
             (State::Idle | State::Left, _) => Err(SignalingError::NotJoined),
-            (State::Joining | State::Joined { .. }, ClientMessage::Join { .. }) => {
-                Err(SignalingError::AlreadyJoined)
-            }
+            (State::Joining | State::Joined { .. }, ClientMessage::Join { .. }) => Err(SignalingError::AlreadyJoined),
             (State::Joining, _) => Err(SignalingError::NotJoined),
             (State::Joined { room, participant }, msg) => {
                 let (room, participant) = (room.clone(), *participant);
@@ -209,8 +207,7 @@ impl Session {
 /// Parses a frame into a [`ClientMessage`], telling malformed JSON, unknown types and bad
 /// fields apart.
 pub fn decode(text: &str) -> Result<ClientMessage, SignalingError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| SignalingError::BadJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SignalingError::BadJson(e.to_string()))?;
     let kind = value
         .get("type")
         .ok_or_else(|| SignalingError::InvalidMessage("missing field `type`".into()))?
@@ -317,7 +314,8 @@ mod tests {
     #[test]
     fn join_validation() {
         let mut s = Session::new();
-        let j = |room: &str, name: &str| format!(r#"{{"type":"join","room":"{room}","name":"{name}","role":"viewer"}}"#);
+        let j =
+            |room: &str, name: &str| format!(r#"{{"type":"join","room":"{room}","name":"{name}","role":"viewer"}}"#);
         assert_eq!(error_code(s.on_text(&j("bad room", "a"))), ErrorCode::InvalidRoom);
         assert_eq!(error_code(s.on_text(&j(&"r".repeat(65), "a"))), ErrorCode::InvalidRoom);
         assert_eq!(error_code(s.on_text(&j("", "a"))), ErrorCode::InvalidRoom);
@@ -347,9 +345,19 @@ mod tests {
     #[test]
     fn candidates_are_checked() {
         assert!(check_candidate("candidate:1 1 UDP 2015363327 127.0.0.1 40215 typ host").is_ok());
-        assert!(check_candidate("candidate:842163049 1 udp 1677729535 a1b2.local 55000 typ srflx raddr 0.0.0.0 rport 0 generation 0").is_ok());
+        assert!(
+            check_candidate(
+                "candidate:842163049 1 udp 1677729535 a1b2.local 55000 typ srflx raddr 0.0.0.0 rport 0 generation 0"
+            )
+            .is_ok()
+        );
         assert!(check_candidate("candidate:3 1 TCP 1015023871 10.0.0.5 9 typ host tcptype active").is_ok());
-        for bad in ["garbage", "candidate:1 1 UDP x 1.2.3.4 5 typ host", "candidate:1 1 UDP 1 1.2.3.4 99999 typ host", "candidate:1 1 SCTP 1 h 5 typ host"] {
+        for bad in [
+            "garbage",
+            "candidate:1 1 UDP x 1.2.3.4 5 typ host",
+            "candidate:1 1 UDP 1 1.2.3.4 99999 typ host",
+            "candidate:1 1 SCTP 1 h 5 typ host",
+        ] {
             assert!(check_candidate(bad).is_err(), "{bad}");
         }
         let mut s = joined_session();
@@ -360,9 +368,13 @@ mod tests {
     #[test]
     fn answers_are_checked() {
         assert!(parse_answer(ANSWER).is_ok());
-        for bad in ["", "hello", "v=0\r\n", &ANSWER.replace("a=fingerprint:sha-256 00:11\r\n", ""),
-            &ANSWER.replace("a=ice-ufrag:abcd\r\n", "")]
-        {
+        for bad in [
+            "",
+            "hello",
+            "v=0\r\n",
+            &ANSWER.replace("a=fingerprint:sha-256 00:11\r\n", ""),
+            &ANSWER.replace("a=ice-ufrag:abcd\r\n", ""),
+        ] {
             assert!(matches!(parse_answer(bad), Err(SignalingError::InvalidSdp(_))), "{bad:?}");
         }
         let mut s = joined_session();

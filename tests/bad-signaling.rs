@@ -72,7 +72,9 @@ async fn bad_input_gets_error_codes_and_harms_nobody() -> anyhow::Result<()> {
     // The same socket can still join, then misbehave inside the room.
     bad.send_text(join("steady", "troublemaker")).await?;
     let joined = bad.recv_timeout(secs(5)).await?;
-    let Some(ServerMessage::Joined { participant_id: bad_id, .. }) = joined else { panic!("expected joined, got {joined:?}") };
+    let Some(ServerMessage::Joined { participant_id: bad_id, .. }) = joined else {
+        panic!("expected joined, got {joined:?}")
+    };
     steady.wait_message(secs(5), |m| matches!(m, ServerMessage::ParticipantJoined { .. })).await?;
     loop {
         if let Some(ServerMessage::Offer { .. }) = bad.recv_timeout(secs(5)).await? {
@@ -91,7 +93,10 @@ async fn bad_input_gets_error_codes_and_harms_nobody() -> anyhow::Result<()> {
     // Vanishing without `leave`: the others are told.
     drop(bad);
     let left = steady
-        .wait_message(secs(5), |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == bad_id))
+        .wait_message(
+            secs(5),
+            |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == bad_id),
+        )
         .await;
     assert!(left.is_ok(), "steady participant was not told the vanished peer left");
 
@@ -99,13 +104,11 @@ async fn bad_input_gets_error_codes_and_harms_nobody() -> anyhow::Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let frames = steady.received().frames() - frames_before;
     let arrivals = steady.received().frame_arrivals();
-    let max_gap = arrivals
-        .windows(2)
-        .filter(|w| w[0] >= start)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default();
-    println!("steady peer: {frames} frames in {elapsed:.1} s ({:.1} fps), largest gap {max_gap:?}", frames as f64 / elapsed);
+    let max_gap = arrivals.windows(2).filter(|w| w[0] >= start).map(|w| w[1] - w[0]).max().unwrap_or_default();
+    println!(
+        "steady peer: {frames} frames in {elapsed:.1} s ({:.1} fps), largest gap {max_gap:?}",
+        frames as f64 / elapsed
+    );
     assert!(frames as f64 >= 25.0 * elapsed, "frame rate dropped during bad input");
     assert!(max_gap < Duration::from_millis(300), "video stalled for {max_gap:?}");
     server.stop().await;

@@ -19,8 +19,11 @@ async fn remaining_publisher_gets_full_canvas_within_2s() -> anyhow::Result<()> 
 
     let left_at = Instant::now();
     blue.leave().await?;
-    red.wait_message(secs(2), |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == blue_id))
-        .await?;
+    red.wait_message(
+        secs(2),
+        |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == blue_id),
+    )
+    .await?;
     // One tile over the whole canvas: red at the centre and where blue used to be.
     let full = |p: &TestPeer| {
         p.received().latest_frame().is_some_and(|f| {

@@ -42,7 +42,10 @@ async fn two_rooms_stay_isolated() -> anyhow::Result<()> {
         let frame = peer.received().latest_frame().unwrap();
         for i in 0..2 {
             let c = colour_in(&frame, tile(i, 2));
-            assert!(foreign_colours.iter().all(|f| !tessera::client::close_to(c, *f, TOLERANCE)), "{c:?} from the other room");
+            assert!(
+                foreign_colours.iter().all(|f| !tessera::client::close_to(c, *f, TOLERANCE)),
+                "{c:?} from the other room"
+            );
         }
     }
     drop((a1, a2, b1, b2));

@@ -56,11 +56,7 @@ impl Frame {
 pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     let (y, u, v) = (f64::from(y) - 16.0, f64::from(u) - 128.0, f64::from(v) - 128.0);
     let clamp = |x: f64| x.round().clamp(0.0, 255.0) as u8;
-    [
-        clamp(1.164 * y + 1.596 * v),
-        clamp(1.164 * y - 0.392 * u - 0.813 * v),
-        clamp(1.164 * y + 2.017 * u),
-    ]
+    [clamp(1.164 * y + 1.596 * v), clamp(1.164 * y - 0.392 * u - 0.813 * v), clamp(1.164 * y + 2.017 * u)]
 }
 
 /// True when every channel of `got` is within `tolerance` of `want`.
@@ -95,7 +91,9 @@ mod tests {
     use super::*;
 
     fn sine(freq: f64, amp: f64, n: usize) -> Vec<i16> {
-        (0..n).map(|i| (amp * 32767.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / 48000.0).sin()) as i16).collect()
+        (0..n)
+            .map(|i| (amp * 32767.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / 48000.0).sin()) as i16)
+            .collect()
     }
 
     #[test]

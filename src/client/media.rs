@@ -121,14 +121,15 @@ impl PeerMedia {
     /// Applies the server's offer, starts our sources (publisher), and returns our answer.
     /// The caller sends the answer, then calls [`PeerMedia::set_local`].
     pub async fn answer(&self, sdp: &str) -> anyhow::Result<gst_webrtc::WebRTCSessionDescription> {
-        let sdp = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| anyhow!("server offer does not parse"))?;
+        let sdp =
+            gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| anyhow!("server offer does not parse"))?;
         let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
         let (p, rx) = promise();
         self.webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &p]);
-        if let Ok(Some(s)) = rx.await.context("set-remote-description dropped")? {
-            if s.has_field("error") {
-                bail!("server offer rejected: {s}");
-            }
+        if let Ok(Some(s)) = rx.await.context("set-remote-description dropped")?
+            && s.has_field("error")
+        {
+            bail!("server offer rejected: {s}");
         }
         if self.options.role == Role::Publisher {
             self.start_sources()?;
@@ -157,21 +158,27 @@ impl PeerMedia {
         if let Some(v) = &self.options.video {
             let [r, g, b] = v.rgb;
             let argb = 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b);
-            chains.push((0, format!(
-                "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
+            chains.push((
+                0,
+                format!(
+                    "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
                  ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
                  ! vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
                    lag-in-frames=0 keyframe-max-dist=600 error-resilient=default \
                  ! rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200",
-                v.width, v.height, v.fps
-            )));
+                    v.width, v.height, v.fps
+                ),
+            ));
         }
         if let Some(freq) = self.options.tone_hz {
-            chains.push((1, format!(
-                "audiotestsrc is-live=true wave=sine freq={freq} volume=0.3 samplesperbuffer=960 \
+            chains.push((
+                1,
+                format!(
+                    "audiotestsrc is-live=true wave=sine freq={freq} volume=0.3 samplesperbuffer=960 \
                  ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 \
                  ! rtpopuspay pt={OPUS_PT}"
-            )));
+                ),
+            ));
         }
         for (mline, desc) in chains {
             let bin = gst::parse::bin_from_description(&desc, true)?;
@@ -205,10 +212,14 @@ fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Receive
     let caps = pad.current_caps().context("incoming pad without caps")?;
     let media = caps.structure(0).and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
     let desc = match media.as_str() {
-        "video" => "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec \
-                    ! appsink name=sink sync=false max-buffers=2 drop=true caps=video/x-raw,format=I420",
-        "audio" => &format!("rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample \
-                    ! appsink name=sink sync=false caps={MIX_AUDIO_CAPS}"),
+        "video" => {
+            "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec \
+                    ! appsink name=sink sync=false max-buffers=2 drop=true caps=video/x-raw,format=I420"
+        }
+        "audio" => &format!(
+            "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample \
+                    ! appsink name=sink sync=false caps={MIX_AUDIO_CAPS}"
+        ),
         other => bail!("unexpected media {other}"),
     };
     let bin = gst::parse::bin_from_description(desc, true)?;
@@ -218,7 +229,11 @@ fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Receive
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if video { record_video(&received, &sample) } else { record_audio(&received, &sample) }
+                if video {
+                    record_video(&received, &sample)
+                } else {
+                    record_audio(&received, &sample)
+                }
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),

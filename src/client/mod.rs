@@ -98,7 +98,8 @@ impl TestPeer {
     /// arrived; media follows asynchronously.
     pub async fn join(addr: SocketAddr, options: PeerOptions) -> anyhow::Result<Self> {
         let mut sig = Signaling::connect(addr).await?;
-        sig.send(&ClientMessage::Join { room: options.room.clone(), name: options.name.clone(), role: options.role }).await?;
+        sig.send(&ClientMessage::Join { room: options.room.clone(), name: options.name.clone(), role: options.role })
+            .await?;
         let (id, others_at_join) = match sig.recv_timeout(Duration::from_secs(10)).await? {
             Some(ServerMessage::Joined { participant_id, participants, .. }) => (participant_id, participants),
             Some(ServerMessage::Error { code, message }) => bail!("join refused: {code:?}: {message}"),
@@ -141,7 +142,11 @@ impl TestPeer {
         let start = Instant::now();
         while !cond(self) {
             if start.elapsed() > timeout {
-                bail!("condition not met within {timeout:?} (frames {}, audio samples {})", self.received().frames(), self.received().audio_samples());
+                bail!(
+                    "condition not met within {timeout:?} (frames {}, audio samples {})",
+                    self.received().frames(),
+                    self.received().audio_samples()
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -155,7 +160,11 @@ impl TestPeer {
     }
 
     /// Waits for a message matching `pred`, discarding others.
-    pub async fn wait_message(&mut self, timeout: Duration, pred: impl Fn(&ServerMessage) -> bool) -> anyhow::Result<ServerMessage> {
+    pub async fn wait_message(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&ServerMessage) -> bool,
+    ) -> anyhow::Result<ServerMessage> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -172,7 +181,10 @@ impl TestPeer {
         self.outgoing.send(ClientMessage::Leave).context("connection already closed")?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.next_message(deadline.saturating_duration_since(Instant::now())).await.is_some() {}
-        tokio::time::timeout(Duration::from_secs(5), &mut self.driver).await.context("server kept the socket open")?.ok();
+        tokio::time::timeout(Duration::from_secs(5), &mut self.driver)
+            .await
+            .context("server kept the socket open")?
+            .ok();
         Ok(())
     }
 }

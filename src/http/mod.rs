@@ -25,19 +25,20 @@ pub struct AppState {
 }
 
 /// All routes of the server.
-pub fn routes(state: AppState, assets: PathBuf) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
-    let healthz = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({ "status": "ok" })));
-    let signaling = warp::path!("ws")
-        .and(warp::ws())
-        .and(warp::any().map(move || state.clone()))
-        .map(|upgrade: warp::ws::Ws, state: AppState| {
+pub fn routes(
+    state: AppState,
+    assets: PathBuf,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+    let healthz =
+        warp::path!("healthz").and(warp::get()).map(|| warp::reply::json(&serde_json::json!({ "status": "ok" })));
+    let signaling = warp::path!("ws").and(warp::ws()).and(warp::any().map(move || state.clone())).map(
+        |upgrade: warp::ws::Ws, state: AppState| {
             upgrade
                 .max_message_size(TRANSPORT_LIMIT)
                 .max_frame_size(TRANSPORT_LIMIT)
                 .on_upgrade(move |socket| ws::serve(socket, state))
-        });
+        },
+    );
     let client = warp::get().and(warp::fs::dir(assets));
     healthz.or(signaling).or(client)
 }

@@ -7,9 +7,8 @@ use gst::prelude::*;
 /// Requests a pad from `element` (a child of `bin`) and exposes it on `bin` as `name`.
 /// The ghost pad is activated, so this works on a running bin.
 pub fn request(bin: &gst::Bin, element: &gst::Element, template: &str, name: &str) -> anyhow::Result<gst::GhostPad> {
-    let target = element
-        .request_pad_simple(template)
-        .with_context(|| format!("requesting {template} on {}", element.name()))?;
+    let target =
+        element.request_pad_simple(template).with_context(|| format!("requesting {template} on {}", element.name()))?;
     expose(bin, &target, name).inspect_err(|_| element.release_request_pad(&target))
 }
 

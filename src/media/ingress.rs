@@ -25,10 +25,7 @@ pub enum Decoded {
 }
 
 fn make(kind: &str, role: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
-    gst::ElementFactory::make(kind)
-        .name(format!("{role}-{id}"))
-        .build()
-        .with_context(|| format!("creating {kind}"))
+    gst::ElementFactory::make(kind).name(format!("{role}-{id}")).build().with_context(|| format!("creating {kind}"))
 }
 
 /// Builds the decode chain for `pad` (a webrtcbin receive pad) inside `bin`, links it and

@@ -19,11 +19,7 @@ pub const AUDIO_MIX: &str = include_str!("../../pipelines/audio-mix.txt");
 /// Parses a `pipelines/*.txt` fragment (lines starting with `#` are comments) into a bin whose
 /// unlinked pads are ghosted.
 pub fn parse_fragment(text: &str) -> anyhow::Result<gst::Bin> {
-    let desc: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let desc: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join(" ");
     gst::parse::bin_from_description(&desc, true).context("parsing pipeline fragment")
 }
 

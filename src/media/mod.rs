@@ -11,6 +11,7 @@
 //! callbacks) into [`Notice`]s the room task acts on.
 
 pub mod codecs;
+mod events;
 mod ghost;
 pub mod ice;
 mod ingress;

@@ -31,10 +31,7 @@ pub struct PeerBin {
 }
 
 fn make(kind: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
-    gst::ElementFactory::make(kind)
-        .name(format!("{kind}-{id}"))
-        .build()
-        .with_context(|| format!("creating {kind}"))
+    gst::ElementFactory::make(kind).name(format!("{kind}-{id}")).build().with_context(|| format!("creating {kind}"))
 }
 
 /// A queue that drops the oldest data instead of blocking the shared tee when this peer is
@@ -52,7 +49,12 @@ fn egress_queue(name: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
 
 impl PeerBin {
     /// Builds the bin for `id`; `events` receives everything webrtcbin reports.
-    pub fn new(id: ParticipantId, role: Role, config: &MediaConfig, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
+    pub fn new(
+        id: ParticipantId,
+        role: Role,
+        config: &MediaConfig,
+        events: UnboundedSender<MediaEvent>,
+    ) -> anyhow::Result<Self> {
         let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
         let webrtc = make("webrtcbin", id)?;
         webrtc.set_property_from_str("bundle-policy", "max-bundle");

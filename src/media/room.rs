@@ -12,10 +12,9 @@ use anyhow::Context;
 use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::ingress::{self, Decoded};
 use super::mixer::{AudioMix, VideoMix};
 use super::peer::PeerBin;
-use super::{MediaError, MediaEvent, Notice, ghost};
+use super::{MediaError, MediaEvent, ghost};
 use crate::config::MediaConfig;
 use crate::ids::ParticipantId;
 use crate::layout::{self, Size};
@@ -23,7 +22,7 @@ use crate::protocol::Role;
 
 /// Where a publisher's decoded audio goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mix {
+pub(super) enum Mix {
     /// The full mix (viewers).
     Full,
     /// This publisher's mix-minus.
@@ -38,33 +37,51 @@ struct Tap {
     sink: gst::GhostPad,
 }
 
+/// A publisher's decoded video in the composite.
 #[derive(Debug)]
-struct Peer {
-    role: Role,
-    bin: PeerBin,
+pub(super) struct VideoInput {
+    /// The compositor input (ghost pad on the video-mix bin).
+    pub(super) pad: gst::GhostPad,
+    /// Last negotiated source size and pixel aspect ratio.
+    pub(super) format: Option<(Size, (u32, u32))>,
+}
+
+/// A publisher's decoded audio and where it goes.
+#[derive(Debug)]
+pub(super) struct AudioSource {
+    /// The decoded-audio tee inside the publisher's bin.
+    tee: gst::Element,
+    /// One branch per mix that hears this publisher.
+    taps: Vec<Tap>,
+}
+
+#[derive(Debug)]
+pub(super) struct Peer {
+    pub(super) role: Role,
+    pub(super) bin: PeerBin,
     /// The video-rtp tee pad feeding this peer.
     video_feed: gst::Pad,
     /// The audio-rtp tee pad feeding a viewer, or a publisher's own mix-minus.
     audio_feed: Result<gst::Pad, AudioMix>,
-    /// Compositor input and last known source size, once video arrived.
-    video: Option<(gst::GhostPad, Option<(Size, (u32, u32))>)>,
-    /// Decoded-audio tee and its taps, once audio arrived.
-    audio: Option<(gst::Element, Vec<Tap>)>,
+    /// Set once video arrived.
+    pub(super) video: Option<VideoInput>,
+    /// Set once audio arrived.
+    pub(super) audio: Option<AudioSource>,
 }
 
 /// A room's media graph.
 #[derive(Debug)]
 pub struct RoomMedia {
-    config: Arc<MediaConfig>,
-    pipeline: gst::Pipeline,
-    video: VideoMix,
+    pub(super) config: Arc<MediaConfig>,
+    pub(super) pipeline: gst::Pipeline,
+    pub(super) video: VideoMix,
     video_tee: gst::Element,
     audio: AudioMix,
     audio_tee: gst::Element,
-    peers: HashMap<ParticipantId, Peer>,
+    pub(super) peers: HashMap<ParticipantId, Peer>,
     /// Publishers in join order: the order of tiles.
-    tiles: Vec<ParticipantId>,
-    events: UnboundedSender<MediaEvent>,
+    pub(super) tiles: Vec<ParticipantId>,
+    pub(super) events: UnboundedSender<MediaEvent>,
 }
 
 fn tee(name: &str) -> anyhow::Result<gst::Element> {
@@ -93,7 +110,17 @@ impl RoomMedia {
         video.bin.link(&video_tee)?;
         audio.bin.link(&audio_tee)?;
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
-        Ok(Self { config, pipeline, video, video_tee, audio, audio_tee, peers: HashMap::new(), tiles: Vec::new(), events })
+        Ok(Self {
+            config,
+            pipeline,
+            video,
+            video_tee,
+            audio,
+            audio_tee,
+            peers: HashMap::new(),
+            tiles: Vec::new(),
+            events,
+        })
     }
 
     /// The pipeline's bus, for the room task to watch.
@@ -117,7 +144,8 @@ impl RoomMedia {
             self.tiles.push(id);
             self.relayout();
             // Everyone already publishing audio is heard in the newcomer's mix-minus.
-            let sources: Vec<ParticipantId> = self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
+            let sources: Vec<ParticipantId> =
+                self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
             for from in sources {
                 self.tap(from, Mix::MinusOf(id));
             }
@@ -143,7 +171,12 @@ impl RoomMedia {
 
     /// Starts a new peer's bin, then feeds it: the composite, and the full mix (viewer) or a new
     /// mix-minus (publisher). Undoes its own work on failure.
-    fn link_peer(&self, id: ParticipantId, role: Role, bin: &PeerBin) -> anyhow::Result<(gst::Pad, Result<gst::Pad, AudioMix>)> {
+    fn link_peer(
+        &self,
+        id: ParticipantId,
+        role: Role,
+        bin: &PeerBin,
+    ) -> anyhow::Result<(gst::Pad, Result<gst::Pad, AudioMix>)> {
         bin.bin.sync_state_with_parent()?;
         let audio_feed = match role {
             Role::Viewer => Ok(link_tee(&self.audio_tee, &bin.audio_in)?),
@@ -151,7 +184,10 @@ impl RoomMedia {
                 let mix = AudioMix::new(&format!("mixminus-{id}"), &self.config)?;
                 self.pipeline.add(&mix.bin)?;
                 // Link before starting: a live source started unlinked stops with not-linked.
-                let started = mix.src().link(&bin.audio_in).map_err(anyhow::Error::from)
+                let started = mix
+                    .src()
+                    .link(&bin.audio_in)
+                    .map_err(anyhow::Error::from)
                     .and_then(|_| mix.bin.sync_state_with_parent().map_err(anyhow::Error::from));
                 if let Err(e) = started {
                     self.stop(mix.bin.upcast_ref());
@@ -182,9 +218,9 @@ impl RoomMedia {
             Ok(pad) => self.audio_tee.release_request_pad(pad),
             Err(mix) => {
                 for other in self.peers.values_mut() {
-                    if let Some((tee, taps)) = &mut other.audio {
-                        for tap in extract(taps, |t| t.to == Mix::MinusOf(id)) {
-                            ghost::release(&other.bin.bin, tee, &tap.src);
+                    if let Some(audio) = &mut other.audio {
+                        for tap in extract(&mut audio.taps, |t| t.to == Mix::MinusOf(id)) {
+                            ghost::release(&other.bin.bin, &audio.tee, &tap.src);
                             mix.remove_input(&tap.sink);
                         }
                     }
@@ -195,11 +231,11 @@ impl RoomMedia {
         // 2. Stop the peer: no more pushes into the shared mixers.
         self.stop(peer.bin.bin.upcast_ref());
         // 3. Release the mixer inputs it fed.
-        if let Some((input, _)) = &peer.video {
-            self.video.remove_input(input);
+        if let Some(input) = &peer.video {
+            self.video.remove_input(&input.pad);
         }
-        if let Some((_, taps)) = &mut peer.audio {
-            for tap in taps.drain(..) {
+        if let Some(audio) = &mut peer.audio {
+            for tap in audio.taps.drain(..) {
                 if let Some(mix) = self.mix(tap.to) {
                     mix.remove_input(&tap.sink);
                 }
@@ -222,11 +258,23 @@ impl RoomMedia {
         }
     }
 
+    /// Records `from`'s decoded audio tee and feeds it into the full mix and every other
+    /// publisher's mix-minus.
+    pub(super) fn add_audio_source(&mut self, from: ParticipantId, tee: gst::Element) {
+        let Some(peer) = self.peers.get_mut(&from) else { return };
+        peer.audio = Some(AudioSource { tee, taps: Vec::new() });
+        self.tap(from, Mix::Full);
+        let others: Vec<ParticipantId> = self.tiles.iter().copied().filter(|p| *p != from).collect();
+        for other in others {
+            self.tap(from, Mix::MinusOf(other));
+        }
+    }
+
     /// Feeds `from`'s decoded audio into mix `to`.
     fn tap(&mut self, from: ParticipantId, to: Mix) {
         let Some(mix) = self.mix(to) else { return };
         let Some(peer) = self.peers.get(&from) else { return };
-        let Some((tee, _)) = &peer.audio else { return };
+        let Some(AudioSource { tee, .. }) = &peer.audio else { return };
         let name = match to {
             Mix::Full => "tap-full".to_owned(),
             Mix::MinusOf(p) => format!("tap-{p}"),
@@ -238,8 +286,8 @@ impl RoomMedia {
         });
         match linked {
             Ok(tap) => {
-                if let Some((_, taps)) = &mut self.peers.get_mut(&from).unwrap().audio {
-                    taps.push(tap);
+                if let Some(audio) = self.peers.get_mut(&from).and_then(|p| p.audio.as_mut()) {
+                    audio.taps.push(tap);
                 }
             }
             Err(e) => tracing::error!(participant = %from, ?to, "audio tap failed: {e:#}"),
@@ -247,98 +295,14 @@ impl RoomMedia {
     }
 
     /// Places every publisher's tile per the grid layout, keeping each source's aspect ratio.
-    fn relayout(&self) {
+    pub(super) fn relayout(&self) {
         let canvas = self.config.canvas;
         for (cell, id) in layout::grid(self.tiles.len(), canvas).into_iter().zip(&self.tiles) {
-            if let Some((input, size)) = self.peers.get(id).and_then(|p| p.video.as_ref()) {
-                let (size, par) = size.unwrap_or((canvas, (1, 1)));
-                self.video.place(input, layout::fit(cell, size, par));
+            if let Some(input) = self.peers.get(id).and_then(|p| p.video.as_ref()) {
+                let (size, par) = input.format.unwrap_or((canvas, (1, 1)));
+                self.video.place(&input.pad, layout::fit(cell, size, par));
             }
         }
-    }
-
-    /// Handles a callback's event; returns what the room task must do, if anything.
-    pub fn handle(&mut self, event: MediaEvent) -> Option<Notice> {
-        match event {
-            MediaEvent::OfferCreated { peer, offer } => Some(match offer {
-                Ok(offer) => Notice::Offer { peer, offer },
-                Err(reason) => Notice::Failed { peer, reason: format!("creating offer: {reason}") },
-            }),
-            MediaEvent::RemoteDescription { peer, result } => {
-                result.err().map(|reason| Notice::AnswerRejected { peer, reason })
-            }
-            MediaEvent::LocalCandidate { peer, mline, candidate } => {
-                let candidate = match self.config.announce_ip {
-                    Some(ip) => super::ice::announce_host(&candidate, ip),
-                    None => candidate,
-                };
-                Some(Notice::Candidate { peer, mline, candidate })
-            }
-            MediaEvent::IncomingStream { peer, pad, probe } => {
-                let result = self.attach_stream(peer, &pad);
-                pad.remove_probe(probe);
-                result.err().map(|e| Notice::Failed { peer, reason: format!("{e:#}") })
-            }
-            MediaEvent::ConnectionState { peer, state } => {
-                use gst_webrtc::WebRTCPeerConnectionState as S;
-                tracing::debug!(participant = %peer, ?state, "connection state");
-                match state {
-                    S::Connected => {
-                        self.peers.get(&peer).inspect(|p| p.bin.request_keyframe());
-                        None
-                    }
-                    S::Failed => Some(Notice::Failed { peer, reason: "ICE/DTLS connection failed".into() }),
-                    _ => None,
-                }
-            }
-            MediaEvent::VideoSize { peer, size, par } => {
-                if let Some((_, known)) = self.peers.get_mut(&peer).and_then(|p| p.video.as_mut()) {
-                    *known = Some((size, par));
-                    self.relayout();
-                }
-                None
-            }
-        }
-    }
-
-    /// Builds the decoder for a new receive pad and links it into the mixers.
-    fn attach_stream(&mut self, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<()> {
-        let Some(peer) = self.peers.get(&id) else { return Ok(()) };
-        let media = pad.current_caps().and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()));
-        let wanted = peer.role == Role::Publisher
-            && match media.as_deref() {
-                Some("video") => peer.video.is_none(),
-                Some("audio") => peer.audio.is_none(),
-                _ => false,
-            };
-        if !wanted {
-            // A viewer sending media, or a second stream of a kind: accept and discard it.
-            let sink = gst::ElementFactory::make("fakesink").property("async", false).build()?;
-            peer.bin.bin.add(&sink)?;
-            sink.sync_state_with_parent()?;
-            pad.link(&sink.static_pad("sink").unwrap())?;
-            return Ok(());
-        }
-        match ingress::build(&peer.bin.bin, id, pad)? {
-            Decoded::Video { src } => {
-                watch_video_size(&src, id, self.events.clone());
-                let input = self.video.add_input(id, layout::Rect { x: 0, y: 0, w: 2, h: 2 })?;
-                src.link(&input)?;
-                self.peers.get_mut(&id).unwrap().video = Some((input, None));
-                self.relayout();
-                tracing::info!(participant = %id, "video flowing");
-            }
-            Decoded::Audio { tee } => {
-                self.peers.get_mut(&id).unwrap().audio = Some((tee, Vec::new()));
-                self.tap(id, Mix::Full);
-                let others: Vec<ParticipantId> = self.tiles.iter().copied().filter(|p| *p != id).collect();
-                for other in others {
-                    self.tap(id, Mix::MinusOf(other));
-                }
-                tracing::info!(participant = %id, "audio flowing");
-            }
-        }
-        Ok(())
     }
 
     /// Sends our offer as `peer`'s local description.
@@ -362,33 +326,6 @@ impl RoomMedia {
         }
     }
 
-    /// Handles a bus message. Errors inside a participant's branch fail only that participant.
-    pub fn handle_bus(&self, msg: &gst::Message) -> Option<Notice> {
-        use gst::MessageView;
-        match msg.view() {
-            MessageView::Error(err) => {
-                let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-                match msg.src().and_then(owning_participant) {
-                    Some(peer) => Some(Notice::Failed { peer, reason: err.error().to_string() }),
-                    None => {
-                        tracing::error!(%source, "room pipeline error: {} ({:?})", err.error(), err.debug());
-                        None
-                    }
-                }
-            }
-            MessageView::Warning(w) => {
-                let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-                tracing::debug!(%source, "pipeline warning: {}", w.error());
-                None
-            }
-            MessageView::Latency(_) => {
-                let _ = self.pipeline.recalculate_latency();
-                None
-            }
-            _ => None,
-        }
-    }
-
     /// Stops the pipeline and frees it.
     pub fn shutdown(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
@@ -408,32 +345,4 @@ fn extract<T>(items: &mut Vec<T>, pred: impl Fn(&T) -> bool) -> Vec<T> {
     let (out, keep): (Vec<T>, Vec<T>) = items.drain(..).partition(|t| pred(t));
     *items = keep;
     out
-}
-
-/// The participant whose bin (`peer-pN` or `mixminus-pN`) contains `object`, if any.
-fn owning_participant(object: &gst::Object) -> Option<ParticipantId> {
-    let mut cur = Some(object.clone());
-    while let Some(obj) = cur {
-        let name = obj.name();
-        if let Some(id) = name.strip_prefix("peer-").or_else(|| name.strip_prefix("mixminus-")) {
-            return id.parse().ok();
-        }
-        cur = obj.parent();
-    }
-    None
-}
-
-/// Reports the decoded video's size whenever its caps change, for aspect-correct tiles.
-fn watch_video_size(pad: &impl IsA<gst::Pad>, peer: ParticipantId, events: UnboundedSender<MediaEvent>) {
-    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-        if let Some(gst::PadProbeData::Event(ev)) = &info.data
-            && let gst::EventView::Caps(caps) = ev.view()
-            && let Ok(vi) = gst_video::VideoInfo::from_caps(caps.caps())
-        {
-            let par = vi.par();
-            let size = Size::new(vi.width(), vi.height());
-            let _ = events.send(MediaEvent::VideoSize { peer, size, par: (par.numer() as u32, par.denom() as u32) });
-        }
-        gst::PadProbeReturn::Ok
-    });
 }

@@ -48,13 +48,20 @@ pub(crate) fn spawn(id: RoomId, config: Arc<MediaConfig>, registry: Weak<Registr
     Ok(handle)
 }
 
-async fn run(id: RoomId, uid: u64, config: Arc<MediaConfig>, mut rx: mpsc::Receiver<RoomCommand>, registry: Weak<Registry>) {
+async fn run(
+    id: RoomId,
+    uid: u64,
+    config: Arc<MediaConfig>,
+    mut rx: mpsc::Receiver<RoomCommand>,
+    registry: Weak<Registry>,
+) {
     let (events_tx, mut events) = mpsc::unbounded_channel::<MediaEvent>();
+    let mut shutdown_reply = None;
     match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");
             let mut room = Room { id: id.clone(), media, participants: BTreeMap::new() };
-            room.run(&mut rx, &mut events).await;
+            shutdown_reply = room.run(&mut rx, &mut events).await;
         }
         Err(e) => error!(room = %id, "cannot build room: {e}"),
     }
@@ -75,10 +82,19 @@ async fn run(id: RoomId, uid: u64, config: Arc<MediaConfig>, mut rx: mpsc::Recei
         }
     }
     info!(room = %id, "room closed");
+    if let Some(reply) = shutdown_reply {
+        let _ = reply.send(());
+    }
 }
 
 impl Room {
-    async fn run(&mut self, rx: &mut mpsc::Receiver<RoomCommand>, events: &mut mpsc::UnboundedReceiver<MediaEvent>) {
+    /// Runs until the room empties or is shut down; returns the shutdown's reply channel, to be
+    /// answered once the room is fully closed.
+    async fn run(
+        &mut self,
+        rx: &mut mpsc::Receiver<RoomCommand>,
+        events: &mut mpsc::UnboundedReceiver<MediaEvent>,
+    ) -> Option<tokio::sync::oneshot::Sender<()>> {
         let mut bus = self.media.bus().stream();
         // The room ends when it empties, but not before its first join was handled.
         let mut seen_join = false;
@@ -87,8 +103,7 @@ impl Room {
                 cmd = rx.recv() => match cmd {
                     Some(RoomCommand::Shutdown { reply }) => {
                         self.shutdown();
-                        let _ = reply.send(());
-                        return;
+                        return Some(reply);
                     }
                     Some(cmd) => {
                         seen_join |= matches!(cmd, RoomCommand::Join { .. });
@@ -112,6 +127,7 @@ impl Room {
             }
         }
         self.media.shutdown();
+        None
     }
 
     fn on_command(&mut self, cmd: RoomCommand) {
@@ -142,7 +158,8 @@ impl Room {
     fn admit(&mut self, id: ParticipantId, name: String, role: Role, outbound: Outbound) {
         let info = ParticipantInfo { id, name, role };
         let others = self.participants.values().map(|p| p.info.clone()).collect();
-        let _ = outbound.send(ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
+        let _ =
+            outbound.send(ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
         self.broadcast(&ServerMessage::ParticipantJoined { participant: info.clone() });
         info!(room = %self.id, participant = %id, name = %info.name, ?role, "join");
         self.participants.insert(id, Participant { info, outbound, _joined_at: Instant::now() });
@@ -152,7 +169,11 @@ impl Room {
         match notice {
             Notice::Offer { peer, offer } => {
                 let Ok(sdp) = offer.sdp().as_text() else {
-                    self.remove(peer, Some(ServerMessage::error(ErrorCode::InternalError, "offer not serializable")), "bad offer");
+                    self.remove(
+                        peer,
+                        Some(ServerMessage::error(ErrorCode::InternalError, "offer not serializable")),
+                        "bad offer",
+                    );
                     return;
                 };
                 // The offer must reach the client before our candidates, which start flowing

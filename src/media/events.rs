@@ -1,0 +1,147 @@
+//! How a room's media reacts to GStreamer: callback events, bus messages, new receive streams.
+
+use gst::prelude::*;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::ingress::{self, Decoded};
+use super::room::VideoInput;
+use super::{MediaEvent, Notice, RoomMedia};
+use crate::ids::ParticipantId;
+use crate::layout::{self, Size};
+use crate::protocol::Role;
+
+impl RoomMedia {
+    /// Handles a callback's event; returns what the room task must do, if anything.
+    pub fn handle(&mut self, event: MediaEvent) -> Option<Notice> {
+        match event {
+            MediaEvent::OfferCreated { peer, offer } => Some(match offer {
+                Ok(offer) => Notice::Offer { peer, offer },
+                Err(reason) => Notice::Failed { peer, reason: format!("creating offer: {reason}") },
+            }),
+            MediaEvent::RemoteDescription { peer, result } => {
+                result.err().map(|reason| Notice::AnswerRejected { peer, reason })
+            }
+            MediaEvent::LocalCandidate { peer, mline, candidate } => {
+                let candidate = match self.config.announce_ip {
+                    Some(ip) => super::ice::announce_host(&candidate, ip),
+                    None => candidate,
+                };
+                Some(Notice::Candidate { peer, mline, candidate })
+            }
+            MediaEvent::IncomingStream { peer, pad, probe } => {
+                let result = self.attach_stream(peer, &pad);
+                pad.remove_probe(probe);
+                result.err().map(|e| Notice::Failed { peer, reason: format!("{e:#}") })
+            }
+            MediaEvent::ConnectionState { peer, state } => {
+                use gst_webrtc::WebRTCPeerConnectionState as S;
+                tracing::debug!(participant = %peer, ?state, "connection state");
+                match state {
+                    S::Connected => {
+                        self.peers.get(&peer).inspect(|p| p.bin.request_keyframe());
+                        None
+                    }
+                    S::Failed => Some(Notice::Failed { peer, reason: "ICE/DTLS connection failed".into() }),
+                    _ => None,
+                }
+            }
+            MediaEvent::VideoSize { peer, size, par } => {
+                if let Some(input) = self.peers.get_mut(&peer).and_then(|p| p.video.as_mut()) {
+                    input.format = Some((size, par));
+                    self.relayout();
+                }
+                None
+            }
+        }
+    }
+
+    /// Builds the decoder for a new receive pad and links it into the mixers.
+    fn attach_stream(&mut self, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<()> {
+        let Some(peer) = self.peers.get(&id) else { return Ok(()) };
+        let media = pad.current_caps().and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()));
+        let wanted = peer.role == Role::Publisher
+            && match media.as_deref() {
+                Some("video") => peer.video.is_none(),
+                Some("audio") => peer.audio.is_none(),
+                _ => false,
+            };
+        if !wanted {
+            // A viewer sending media, or a second stream of a kind: accept and discard it.
+            let sink = gst::ElementFactory::make("fakesink").property("async", false).build()?;
+            peer.bin.bin.add(&sink)?;
+            sink.sync_state_with_parent()?;
+            pad.link(&sink.static_pad("sink").unwrap())?;
+            return Ok(());
+        }
+        match ingress::build(&peer.bin.bin, id, pad)? {
+            Decoded::Video { src } => {
+                watch_video_size(&src, id, self.events.clone());
+                let input = self.video.add_input(id, layout::Rect { x: 0, y: 0, w: 2, h: 2 })?;
+                src.link(&input)?;
+                self.peers.get_mut(&id).unwrap().video = Some(VideoInput { pad: input, format: None });
+                self.relayout();
+                tracing::info!(participant = %id, "video flowing");
+            }
+            Decoded::Audio { tee } => {
+                self.add_audio_source(id, tee);
+                tracing::info!(participant = %id, "audio flowing");
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles a bus message. Errors inside a participant's branch fail only that participant.
+    pub fn handle_bus(&self, msg: &gst::Message) -> Option<Notice> {
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Error(err) => {
+                let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                match msg.src().and_then(owning_participant) {
+                    Some(peer) => Some(Notice::Failed { peer, reason: err.error().to_string() }),
+                    None => {
+                        tracing::error!(%source, "room pipeline error: {} ({:?})", err.error(), err.debug());
+                        None
+                    }
+                }
+            }
+            MessageView::Warning(w) => {
+                let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                tracing::debug!(%source, "pipeline warning: {}", w.error());
+                None
+            }
+            MessageView::Latency(_) => {
+                let _ = self.pipeline.recalculate_latency();
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The participant whose bin (`peer-pN` or `mixminus-pN`) contains `object`, if any.
+fn owning_participant(object: &gst::Object) -> Option<ParticipantId> {
+    let mut cur = Some(object.clone());
+    while let Some(obj) = cur {
+        let name = obj.name();
+        if let Some(id) = name.strip_prefix("peer-").or_else(|| name.strip_prefix("mixminus-")) {
+            return id.parse().ok();
+        }
+        cur = obj.parent();
+    }
+    None
+}
+
+/// Reports the decoded video's size whenever its caps change, for aspect-correct tiles.
+fn watch_video_size(pad: &impl IsA<gst::Pad>, peer: ParticipantId, events: UnboundedSender<MediaEvent>) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(ev)) = &info.data
+            && let gst::EventView::Caps(caps) = ev.view()
+            && let Ok(vi) = gst_video::VideoInfo::from_caps(caps.caps())
+        {
+            let par = vi.par();
+            let size = Size::new(vi.width(), vi.height());
+            let _ = events.send(MediaEvent::VideoSize { peer, size, par: (par.numer() as u32, par.denom() as u32) });
+        }
+        gst::PadProbeReturn::Ok
+    });
+}

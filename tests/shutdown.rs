@@ -1,0 +1,72 @@
+//! The real binary: `/healthz` and `/` answer, and SIGTERM tells connected clients, tears down
+//! every room and exits 0 within 5 s.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tessera::client::{PeerOptions, TestPeer};
+use tessera::protocol::{ErrorCode, ServerMessage};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+/// A minimal HTTP/1.1 GET; returns (status, body).
+async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await?;
+    let status = raw.split_whitespace().nth(1).unwrap_or("0").parse()?;
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_tells_clients_and_exits_cleanly() -> anyhow::Result<()> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--canvas", "640x360", "--ice-addresses", "127.0.0.1"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = tokio::time::timeout(secs(10), log.next_line()).await??.expect("server exited early");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().parse()?;
+        }
+    };
+    let (status, body) = get(addr, "/healthz").await?;
+    assert_eq!((status, body.contains("ok")), (200, true), "{body}");
+    let (status, page) = get(addr, "/").await?;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html") || page.contains("<!doctype html"), "{page}");
+    assert_eq!(get(addr, "/no-such-file").await?.0, 404);
+
+    let mut peer = TestPeer::join(addr, PeerOptions::publisher("bye", "p", RED, 440.0)).await?;
+    let mut viewer = TestPeer::join(addr, PeerOptions::viewer("bye", "v")).await?;
+    viewer.wait_for(secs(15), |p| p.received().frames() > 10).await?;
+
+    let sent = Instant::now();
+    let pid = child.id().expect("running").to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status()?.success());
+    for p in [&mut peer, &mut viewer] {
+        let bye = p.wait_message(secs(5), |m| matches!(m, ServerMessage::Error { .. })).await?;
+        assert!(matches!(bye, ServerMessage::Error { code: ErrorCode::ServerShutdown, .. }), "{bye:?}");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await??;
+    let took = sent.elapsed();
+    println!("exit {status} {took:?} after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(5));
+    let mut rest = Vec::new();
+    while let Ok(Some(line)) = log.next_line().await {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("room closed")), "{rest:?}");
+    Ok(())
+}
