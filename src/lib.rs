@@ -9,7 +9,8 @@
 //!   participants, reached through a [`room::RoomHandle`].
 //! - [`media`]: the GStreamer graph of a room (ingress, mixers, egress), fed by the room task.
 //! - [`layout`]: pure tile geometry. [`config`]: flags, environment and TOML.
-//! - [`client`]: a real `webrtcbin` peer speaking the protocol, for tests and load generation.
+//! - [`client`]: a real `webrtcbin` peer speaking the protocol, for tests and load generation;
+//!   [`loadgen`]: many such peers against a running server, with its CPU read from `/proc`.
 //! - `pipelines/`: the fixed GStreamer chains as launch strings.
 
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod layout;
+pub mod loadgen;
 pub mod media;
 pub mod protocol;
 pub mod registry;

@@ -14,6 +14,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(tessera::config::ServeArgs),
+    /// Load a running server with pre-encoded publishers and viewers; prints a JSON report.
+    Loadgen(tessera::loadgen::LoadOptions),
 }
 
 async fn shutdown_signal() {
@@ -31,9 +33,16 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let Command::Serve(args) = Cli::parse().command;
-    let config = args.resolve()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::Loadgen(opts) => {
+            let report = rt.block_on(tessera::loadgen::run(&opts))?;
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+    };
+    let config = args.resolve()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         tracing::info!("listening on http://{}", listener.local_addr()?);

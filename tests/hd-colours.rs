@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tessera::client::{PeerOptions, TestPeer, VideoSpec, close_to};
+use tessera::client::{PeerOptions, TestPeer, VideoSource, VideoSpec, close_to};
 use tessera::config::MediaConfig;
 use tessera::layout::Size;
 
@@ -12,7 +12,7 @@ use tessera::layout::Size;
 async fn green_stays_green_on_an_hd_canvas() -> anyhow::Result<()> {
     let server = start_server_with(MediaConfig { canvas: Size::new(1280, 720), ..test_media_config() }).await;
     let mut opts = PeerOptions::publisher("hd", "green", GREEN, 500.0);
-    opts.video = Some(VideoSpec { rgb: GREEN, width: 1280, height: 720, fps: 15 });
+    opts.video = Some(VideoSource::Solid(VideoSpec { rgb: GREEN, width: 1280, height: 720, fps: 15 }));
     let _green = TestPeer::join(server.addr, opts).await?;
     let viewer = TestPeer::join(server.addr, PeerOptions::viewer("hd", "v")).await?;
     let centre = |p: &TestPeer| p.received().latest_frame().map(|f| (f.width(), f.rgb_at(640, 360, 16)));

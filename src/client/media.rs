@@ -10,9 +10,9 @@ use gst::prelude::*;
 use gst_webrtc::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::PeerOptions;
 use super::analysis::Frame;
-use crate::media::codecs::{MIX_AUDIO_CAPS, OPUS_PT, VP8_PT};
+use super::{AudioSource, PeerOptions, VideoSource, clip};
+use crate::media::codecs::{self, MIX_AUDIO_CAPS, OPUS_PT, VP8_PT};
 use crate::protocol::{ClientMessage, Role};
 
 /// Seconds of received audio kept for analysis.
@@ -23,6 +23,18 @@ const AUDIO_KEEP_SECS: usize = 3;
 pub struct Received {
     video: Mutex<VideoState>,
     audio: Mutex<AudioState>,
+    rtp: Mutex<RtpCounts>,
+}
+
+/// RTP packets counted by a peer that does not decode.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RtpCounts {
+    /// Video RTP packets.
+    pub video_packets: u64,
+    /// VP8 keyframes started (packets carrying the first partition of a keyframe).
+    pub keyframes: u64,
+    /// Audio RTP packets.
+    pub audio_packets: u64,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +64,11 @@ impl Received {
     /// Arrival times of the last few hundred frames, oldest first.
     pub fn frame_arrivals(&self) -> Vec<Instant> {
         self.video.lock().unwrap().arrivals.iter().copied().collect()
+    }
+
+    /// RTP packets counted (peers that do not decode).
+    pub fn rtp(&self) -> RtpCounts {
+        *self.rtp.lock().unwrap()
     }
 
     /// Decoded audio samples (48 kHz mono) so far.
@@ -104,13 +121,19 @@ impl PeerMedia {
         });
         let received = Arc::new(Received::default());
         let sink_state = received.clone();
+        let decode = options.decode;
         let pipeline_weak = pipeline.downgrade();
         webrtc.connect_pad_added(move |_, pad| {
             if pad.direction() != gst::PadDirection::Src {
                 return;
             }
             let Some(pipeline) = pipeline_weak.upgrade() else { return };
-            if let Err(e) = receive_chain(&pipeline, pad, sink_state.clone()) {
+            let result = if decode {
+                receive_chain(&pipeline, pad, sink_state.clone())
+            } else {
+                count_chain(&pipeline, pad, sink_state.clone())
+            };
+            if let Err(e) = result {
                 tracing::error!("test peer cannot decode incoming stream: {e:#}");
             }
         });
@@ -151,36 +174,41 @@ impl PeerMedia {
         self.webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
     }
 
-    /// Links the colour and tone sources to the transceivers the offer created (m-line 0 is
+    /// Links the video and audio sources to the transceivers the offer created (m-line 0 is
     /// video, 1 is audio, as the server always offers).
     fn start_sources(&self) -> anyhow::Result<()> {
+        let pay_video = format!("rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200");
+        let pay_audio = format!("rtpopuspay pt={OPUS_PT}");
         let mut chains = Vec::new();
-        if let Some(v) = &self.options.video {
-            let [r, g, b] = v.rgb;
-            let argb = 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b);
-            chains.push((
-                0,
-                format!(
+        match &self.options.video {
+            Some(VideoSource::Solid(v)) => {
+                let [r, g, b] = v.rgb;
+                let argb = 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b);
+                let desc = format!(
                     "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
-                 ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-                 ! vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
-                   lag-in-frames=0 keyframe-max-dist=600 error-resilient=default \
-                 ! rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200",
+                     ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
+                     ! vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
+                       lag-in-frames=0 keyframe-max-dist=600 error-resilient=default ! {pay_video}",
                     v.width, v.height, v.fps
-                ),
-            ));
+                );
+                chains.push((0, desc, None));
+            }
+            Some(VideoSource::Clip(c)) => chains.push((0, format!("appsrc name=clip ! {pay_video}"), Some(c.clone()))),
+            None => {}
         }
-        if let Some(freq) = self.options.tone_hz {
-            chains.push((
+        match &self.options.audio {
+            Some(AudioSource::Tone(freq)) => chains.push((
                 1,
                 format!(
                     "audiotestsrc is-live=true wave=sine freq={freq} volume=0.3 samplesperbuffer=960 \
-                 ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 \
-                 ! rtpopuspay pt={OPUS_PT}"
+                     ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 ! {pay_audio}"
                 ),
-            ));
+                None,
+            )),
+            Some(AudioSource::Clip(c)) => chains.push((1, format!("appsrc name=clip ! {pay_audio}"), Some(c.clone()))),
+            None => {}
         }
-        for (mline, desc) in chains {
+        for (mline, desc, clip) in chains {
             let bin = gst::parse::bin_from_description(&desc, true)?;
             let sink = self
                 .webrtc
@@ -188,9 +216,20 @@ impl PeerMedia {
                 .with_context(|| format!("requesting sink_{mline}"))?;
             let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
             transceiver.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendrecv);
+            // Codec preferences make the answer independent of whether caps already flowed
+            // (an appsrc has none until its first buffer).
+            let prefs = if mline == 0 { codecs::vp8_caps() } else { codecs::opus_caps() };
+            transceiver.set_codec_preferences(Some(&prefs));
+            let appsrc = bin.by_name("clip").map(|e| e.downcast::<gst_app::AppSrc>().unwrap());
+            if let (Some(appsrc), Some(clip)) = (&appsrc, &clip) {
+                clip::prepare(appsrc, clip);
+            }
             self.pipeline.add(&bin)?;
             bin.static_pad("src").context("source has no src")?.link(&sink)?;
             bin.sync_state_with_parent()?;
+            if let (Some(appsrc), Some(clip)) = (appsrc, clip) {
+                clip::play(clip, appsrc);
+            }
         }
         Ok(())
     }
@@ -244,6 +283,63 @@ fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Receive
     Ok(())
 }
 
+/// Counts RTP packets (and VP8 keyframe starts) without decoding.
+fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>) -> anyhow::Result<()> {
+    let caps = pad.current_caps().context("incoming pad without caps")?;
+    let video = caps.structure(0).and_then(|s| s.get::<&str>("media").ok()) == Some("video");
+    let sink = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()?;
+    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            let mut rtp = received.rtp.lock().unwrap();
+            if video {
+                rtp.video_packets += 1;
+                if buffer.map_readable().is_ok_and(|m| is_vp8_keyframe_start(&m)) {
+                    rtp.keyframes += 1;
+                }
+            } else {
+                rtp.audio_packets += 1;
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.add(&sink)?;
+    sink.sync_state_with_parent()?;
+    pad.link(&sink.static_pad("sink").unwrap())?;
+    Ok(())
+}
+
+/// True when an RTP packet carries the start of a VP8 keyframe (RFC 7741 §4.2–4.3).
+pub fn is_vp8_keyframe_start(packet: &[u8]) -> bool {
+    if packet.len() < 12 {
+        return false;
+    }
+    let cc = usize::from(packet[0] & 0x0f);
+    let mut i = 12 + 4 * cc;
+    if packet[0] & 0x10 != 0 {
+        // RTP header extension: 4-byte header plus its length in words.
+        let Some(len) = packet.get(i + 2..i + 4) else { return false };
+        i += 4 + 4 * usize::from(u16::from_be_bytes([len[0], len[1]]));
+    }
+    let Some(&d) = packet.get(i) else { return false };
+    let (extended, start, partition) = (d & 0x80 != 0, d & 0x10 != 0, d & 0x07);
+    i += 1;
+    if extended {
+        let Some(&x) = packet.get(i) else { return false };
+        i += 1;
+        if x & 0x80 != 0 {
+            let Some(&pid) = packet.get(i) else { return false };
+            i += if pid & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            i += 1;
+        }
+        if x & 0x30 != 0 {
+            i += 1;
+        }
+    }
+    start && partition == 0 && packet.get(i).is_some_and(|h| h & 0x01 == 0)
+}
+
 fn record_video(received: &Received, sample: &gst::Sample) {
     let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else { return };
     let Ok(info) = gst_video::VideoInfo::from_caps(caps) else { return };
@@ -267,4 +363,29 @@ fn record_audio(received: &Received, sample: &gst::Sample) {
     let keep = AUDIO_KEEP_SECS * 48_000;
     let excess = a.samples.len().saturating_sub(keep);
     a.samples.drain(..excess);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_vp8_keyframe_start;
+
+    fn packet(descriptor: &[u8], payload_header: u8) -> Vec<u8> {
+        let mut p = vec![0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+        p.extend_from_slice(descriptor);
+        p.push(payload_header);
+        p
+    }
+
+    #[test]
+    fn detects_vp8_keyframe_starts() {
+        // S=1, partition 0, P bit clear: keyframe start.
+        assert!(is_vp8_keyframe_start(&packet(&[0x10], 0x00)));
+        // Extended descriptor with a 15-bit picture id.
+        assert!(is_vp8_keyframe_start(&packet(&[0x90, 0x80, 0x81, 0x23], 0x10)));
+        // Inter frame (P bit set), continuation packet (S=0), later partition.
+        assert!(!is_vp8_keyframe_start(&packet(&[0x10], 0x01)));
+        assert!(!is_vp8_keyframe_start(&packet(&[0x00], 0x00)));
+        assert!(!is_vp8_keyframe_start(&packet(&[0x11], 0x00)));
+        assert!(!is_vp8_keyframe_start(&[0x80, 96, 0]));
+    }
 }

@@ -17,6 +17,7 @@
 //! ```
 
 mod analysis;
+mod clip;
 mod media;
 mod signaling;
 
@@ -31,13 +32,14 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
+pub use clip::EncodedClip;
 pub use media::{PeerMedia, Received};
 pub use signaling::Signaling;
 
 use crate::ids::ParticipantId;
 use crate::protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage};
 
-/// What a test peer publishes.
+/// A solid-colour test video.
 #[derive(Debug, Clone)]
 pub struct VideoSpec {
     /// Solid colour, RGB.
@@ -50,6 +52,24 @@ pub struct VideoSpec {
     pub fps: u32,
 }
 
+/// The video a publisher sends.
+#[derive(Debug, Clone)]
+pub enum VideoSource {
+    /// A solid colour, encoded live.
+    Solid(VideoSpec),
+    /// A pre-encoded VP8 clip, replayed in a loop (nearly free to send).
+    Clip(Arc<EncodedClip>),
+}
+
+/// The audio a publisher sends.
+#[derive(Debug, Clone)]
+pub enum AudioSource {
+    /// A sine tone at this frequency in Hz, encoded live.
+    Tone(f64),
+    /// A pre-encoded Opus clip, replayed in a loop.
+    Clip(Arc<EncodedClip>),
+}
+
 /// How a test peer joins.
 #[derive(Debug, Clone)]
 pub struct PeerOptions {
@@ -60,9 +80,12 @@ pub struct PeerOptions {
     /// Publisher or viewer.
     pub role: Role,
     /// Video to publish (publishers only).
-    pub video: Option<VideoSpec>,
-    /// Sine tone to publish, in Hz (publishers only).
-    pub tone_hz: Option<f64>,
+    pub video: Option<VideoSource>,
+    /// Audio to publish (publishers only).
+    pub audio: Option<AudioSource>,
+    /// Decode what arrives (frames and samples for analysis); when false, only count RTP
+    /// packets and keyframes, which costs next to nothing.
+    pub decode: bool,
 }
 
 impl PeerOptions {
@@ -72,14 +95,15 @@ impl PeerOptions {
             room: room.into(),
             name: name.into(),
             role: Role::Publisher,
-            video: Some(VideoSpec { rgb, width: 320, height: 180, fps: 30 }),
-            tone_hz: Some(tone_hz),
+            video: Some(VideoSource::Solid(VideoSpec { rgb, width: 320, height: 180, fps: 30 })),
+            audio: Some(AudioSource::Tone(tone_hz)),
+            decode: true,
         }
     }
 
-    /// A receive-only viewer.
+    /// A receive-only viewer that decodes what it gets.
     pub fn viewer(room: &str, name: &str) -> Self {
-        Self { room: room.into(), name: name.into(), role: Role::Viewer, video: None, tone_hz: None }
+        Self { room: room.into(), name: name.into(), role: Role::Viewer, video: None, audio: None, decode: true }
     }
 }
 
@@ -220,6 +244,7 @@ async fn drive(
                     ServerMessage::Offer { sdp } => match media.answer(&sdp).await {
                         Ok(answer) => {
                             let sdp = answer.sdp().as_text().unwrap_or_default();
+                            tracing::debug!(%sdp, "test peer answer");
                             let _ = answers.send(ClientMessage::Answer { sdp });
                             media.set_local(&answer);
                         }
