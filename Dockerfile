@@ -1,0 +1,19 @@
+# Multi-stage build of the Tessera server; dependencies come from the same script as CI's.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+COPY scripts/install-deps.sh /tmp/install-deps.sh
+RUN bash /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
+COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
+COPY assets /srv/tessera/assets
+WORKDIR /srv/tessera
+ENV TESSERA_LISTEN=0.0.0.0:8080 \
+    TESSERA_UDP_PORTS=10000-10100
+EXPOSE 8080 10000-10100/udp
+USER nobody
+CMD ["tessera", "serve"]
