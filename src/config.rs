@@ -54,6 +54,13 @@ pub struct ServeArgs {
     /// Receive jitter-buffer latency in milliseconds [default: 50].
     #[arg(long, env = "TESSERA_JITTER_MS")]
     pub jitter_ms: Option<u32>,
+    /// Seconds without inbound RTP after which a publisher is removed [default: 10].
+    #[arg(long, env = "TESSERA_MEDIA_TIMEOUT")]
+    pub media_timeout: Option<u64>,
+    /// Bearer key guarding the mutating REST calls; without it they are allowed only when
+    /// listening on loopback.
+    #[arg(long, env = "TESSERA_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
     /// Directory of the browser client [default: ./assets, else the source tree's].
     #[arg(long, env = "TESSERA_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
@@ -121,6 +128,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory served at `/`.
     pub assets_dir: PathBuf,
+    /// Bearer key for the mutating REST calls.
+    pub admin_key: Option<String>,
     /// Everything the media layer needs.
     pub media: MediaConfig,
 }
@@ -148,6 +157,8 @@ pub struct MediaConfig {
     pub audio_bitrate_kbps: u32,
     /// Receive jitter-buffer latency, ms.
     pub jitter_ms: u32,
+    /// A publisher sending no RTP for this long is removed.
+    pub media_timeout: std::time::Duration,
 }
 
 impl Default for MediaConfig {
@@ -163,6 +174,7 @@ impl Default for MediaConfig {
             video_bitrate_kbps: 1500,
             audio_bitrate_kbps: 32,
             jitter_ms: 50,
+            media_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -206,10 +218,12 @@ impl ServeArgs {
             video_bitrate_kbps: pick!(video_bitrate).unwrap_or(d.video_bitrate_kbps).max(50),
             audio_bitrate_kbps: pick!(audio_bitrate).unwrap_or(d.audio_bitrate_kbps).clamp(6, 510),
             jitter_ms: pick!(jitter_ms).unwrap_or(d.jitter_ms).min(2000),
+            media_timeout: pick!(media_timeout).map(std::time::Duration::from_secs).unwrap_or(d.media_timeout),
         };
         Ok(Config {
             listen: pick!(listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             assets_dir: pick!(assets_dir).unwrap_or_else(default_assets_dir),
+            admin_key: pick!(admin_key).filter(|k| !k.is_empty()),
             media,
         })
     }

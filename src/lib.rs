@@ -47,7 +47,8 @@ pub async fn run(
     route_glib_logs();
     let registry = Registry::new(Arc::new(config.media));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone() };
+    let admin = http::auth::AdminPolicy::new(config.admin_key, listener.local_addr()?);
+    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin };
     let routes = http::routes(state, config.assets_dir);
     let mut server_stop = stop_rx;
     let server = warp::serve(routes).incoming(listener).graceful(async move {

@@ -144,6 +144,12 @@ pub enum ErrorCode {
     MessageTooLarge,
     /// The participant's media failed (bad stream, decoder error); the participant is removed.
     MediaError,
+    /// No media arrived from this publisher for the media timeout; they are removed.
+    MediaTimeout,
+    /// An administrator removed this participant.
+    Kicked,
+    /// An administrator closed the room.
+    RoomClosed,
     /// The server is shutting down.
     ServerShutdown,
     /// An unexpected server-side failure.

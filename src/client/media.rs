@@ -24,6 +24,7 @@ pub struct Received {
     video: Mutex<VideoState>,
     audio: Mutex<AudioState>,
     rtp: Mutex<RtpCounts>,
+    connected: Mutex<Option<Instant>>,
 }
 
 /// RTP packets counted by a peer that does not decode.
@@ -41,6 +42,7 @@ pub struct RtpCounts {
 struct VideoState {
     latest: Option<Frame>,
     count: u64,
+    first: Option<Instant>,
     arrivals: VecDeque<Instant>,
 }
 
@@ -59,6 +61,16 @@ impl Received {
     /// The newest decoded frame.
     pub fn latest_frame(&self) -> Option<Frame> {
         self.video.lock().unwrap().latest.clone()
+    }
+
+    /// When the first frame was decoded.
+    pub fn first_frame_at(&self) -> Option<Instant> {
+        self.video.lock().unwrap().first
+    }
+
+    /// When the peer connection first reached `connected` (ICE and DTLS done).
+    pub fn connected_at(&self) -> Option<Instant> {
+        *self.connected.lock().unwrap()
     }
 
     /// Arrival times of the last few hundred frames, oldest first.
@@ -135,6 +147,13 @@ impl PeerMedia {
             };
             if let Err(e) = result {
                 tracing::error!("test peer cannot decode incoming stream: {e:#}");
+            }
+        });
+        let state = received.clone();
+        webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
+            let s = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+            if s == gst_webrtc::WebRTCPeerConnectionState::Connected {
+                state.connected.lock().unwrap().get_or_insert_with(Instant::now);
             }
         });
         pipeline.set_state(gst::State::Playing)?;
@@ -344,9 +363,11 @@ fn record_video(received: &Received, sample: &gst::Sample) {
     let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else { return };
     let Ok(info) = gst_video::VideoInfo::from_caps(caps) else { return };
     let mut v = received.video.lock().unwrap();
+    let now = Instant::now();
     v.latest = Some(Frame::new(buffer, info));
     v.count += 1;
-    v.arrivals.push_back(Instant::now());
+    v.first.get_or_insert(now);
+    v.arrivals.push_back(now);
     if v.arrivals.len() > 600 {
         v.arrivals.pop_front();
     }

@@ -1,5 +1,8 @@
-//! HTTP: the warp routes — `/ws` signaling, `/healthz`, and the browser client at `/`.
+//! HTTP: the warp routes — `/ws` signaling, `/api` REST, `/healthz`, `/readyz`, and the
+//! browser client at `/`.
 
+mod api;
+pub mod auth;
 mod ws;
 
 use std::path::PathBuf;
@@ -7,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 use warp::Filter;
+use warp::http::StatusCode;
 
 use crate::protocol::MAX_MESSAGE_BYTES;
 use crate::registry::Registry;
@@ -22,6 +26,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Who may call the mutating REST endpoints.
+    pub admin: auth::AdminPolicy,
 }
 
 /// All routes of the server.
@@ -31,6 +37,20 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let healthz =
         warp::path!("healthz").and(warp::get()).map(|| warp::reply::json(&serde_json::json!({ "status": "ok" })));
+    let readyz = warp::path!("readyz").and(warp::get()).then(|| async {
+        let (status, body) = match tokio::task::spawn_blocking(crate::media::readiness_check).await {
+            Ok(Ok(())) => (StatusCode::OK, serde_json::json!({ "status": "ready" })),
+            Ok(Err(e)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "not ready", "error": format!("{e:#}") }),
+            ),
+            Err(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "error": e.to_string() }))
+            }
+        };
+        warp::reply::with_status(warp::reply::json(&body), status)
+    });
+    let api = api::routes(state.clone());
     let signaling = warp::path!("ws").and(warp::ws()).and(warp::any().map(move || state.clone())).map(
         |upgrade: warp::ws::Ws, state: AppState| {
             upgrade
@@ -40,5 +60,5 @@ pub fn routes(
         },
     );
     let client = warp::get().and(warp::fs::dir(assets));
-    healthz.or(signaling).or(client)
+    healthz.or(readyz).or(api).or(signaling).or(client)
 }

@@ -13,7 +13,10 @@ use crate::protocol::{ErrorCode, ServerMessage};
 use crate::room::{JoinError, RoomHandle};
 use crate::signaling::{PeerCommand, Session, Step};
 
-const PING_EVERY: Duration = Duration::from_secs(10);
+/// Keepalive: a ping this often; a connection silent (no frame, not even a pong) for
+/// [`SILENCE_LIMIT`] is treated as gone, which catches hosts that vanish without a FIN.
+const PING_EVERY: Duration = Duration::from_secs(5);
+const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 
 fn frame(msg: &ServerMessage) -> Message {
     Message::text(serde_json::to_string(msg).expect("server messages serialize"))
@@ -44,9 +47,11 @@ pub async fn serve(socket: WebSocket, mut state: AppState) {
     let mut outbound = None;
     let mut left = false;
     let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             incoming = stream.next() => {
+                last_heard = tokio::time::Instant::now();
                 let step = match incoming {
                     Some(Ok(m)) if m.is_text() => session.on_text(m.to_str().unwrap_or_default()),
                     Some(Ok(m)) if m.is_binary() => {
@@ -113,6 +118,10 @@ pub async fn serve(socket: WebSocket, mut state: AppState) {
                 // A joined session hears it from its room, which then drops the channel.
             }
             _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    debug!("websocket silent for {SILENCE_LIMIT:?}; dropping it");
+                    break;
+                }
                 if sink.send(Message::ping(Vec::new())).await.is_err() {
                     break;
                 }

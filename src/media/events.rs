@@ -76,6 +76,7 @@ impl RoomMedia {
         match ingress::build(&peer.bin.bin, id, pad)? {
             Decoded::Video { src } => {
                 watch_video_size(&src, id, self.events.clone());
+                peer.bin.inbound.watch_frames(&src);
                 let input = self.video.add_input(id, layout::Rect { x: 0, y: 0, w: 2, h: 2 })?;
                 src.link(&input)?;
                 self.peers.get_mut(&id).unwrap().video = Some(VideoInput { pad: input, format: None });

@@ -18,6 +18,7 @@ mod ingress;
 pub mod mixer;
 mod peer;
 mod room;
+pub mod stats;
 
 pub use room::RoomMedia;
 
@@ -125,4 +126,20 @@ pub enum MediaError {
         /// What failed.
         source: anyhow::Error,
     },
+}
+
+/// Checks that this process can build a room: every fixed chain parses and a `webrtcbin`
+/// reaches READY. Used by `/readyz`.
+pub fn readiness_check() -> anyhow::Result<()> {
+    use gst::prelude::*;
+    let config = crate::config::MediaConfig::default();
+    let pipeline = gst::Pipeline::new();
+    let video = mixer::VideoMix::new(&config)?;
+    let audio = mixer::AudioMix::new("audio-mix", &config)?;
+    let webrtc = gst::ElementFactory::make("webrtcbin").build()?;
+    pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
+    let ready = pipeline.set_state(gst::State::Ready);
+    pipeline.set_state(gst::State::Null)?;
+    ready?;
+    Ok(())
 }

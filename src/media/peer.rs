@@ -10,6 +10,7 @@ use gst_webrtc::WebRTCRTPTransceiverDirection as Direction;
 use gst_webrtc::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::stats::InboundCounters;
 use super::{MediaEvent, codecs};
 use crate::config::MediaConfig;
 use crate::ids::ParticipantId;
@@ -26,6 +27,8 @@ pub struct PeerBin {
     pub video_in: gst::GhostPad,
     /// Sink ghost pad taking Opus RTP (mix-minus or full mix).
     pub audio_in: gst::GhostPad,
+    /// What this participant sends us.
+    pub inbound: std::sync::Arc<InboundCounters>,
     /// The ICE agent, kept alive for the local addresses added to it.
     _ice: gst_webrtc::WebRTCICE,
 }
@@ -93,8 +96,9 @@ impl PeerBin {
         }
         let video_in = super::ghost::expose(&bin, &video_q.static_pad("sink").unwrap(), "video_in")?;
         let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
-        connect_signals(&webrtc, id, events);
-        Ok(Self { bin, webrtc, video_in, audio_in, _ice: ice })
+        let inbound = std::sync::Arc::new(InboundCounters::default());
+        connect_signals(&webrtc, id, events, inbound.clone());
+        Ok(Self { bin, webrtc, video_in, audio_in, inbound, _ice: ice })
     }
 
     /// Starts creating the offer; the result arrives as [`MediaEvent::OfferCreated`].
@@ -147,7 +151,12 @@ impl PeerBin {
     }
 }
 
-fn connect_signals(webrtc: &gst::Element, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+fn connect_signals(
+    webrtc: &gst::Element,
+    id: ParticipantId,
+    events: UnboundedSender<MediaEvent>,
+    inbound: std::sync::Arc<InboundCounters>,
+) {
     let tx = events.clone();
     webrtc.connect("on-ice-candidate", false, move |args| {
         let mline = args[1].get::<u32>().unwrap_or(0);
@@ -161,6 +170,7 @@ fn connect_signals(webrtc: &gst::Element, id: ParticipantId, events: UnboundedSe
         if pad.direction() != gst::PadDirection::Src {
             return;
         }
+        inbound.watch_rtp(pad);
         // Hold the stream until the room task has built and linked its decoder.
         let probe = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| gst::PadProbeReturn::Ok);
         if let Some(probe) = probe {

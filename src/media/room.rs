@@ -305,6 +305,11 @@ impl RoomMedia {
         }
     }
 
+    /// What `peer` has sent us so far.
+    pub fn inbound(&self, peer: ParticipantId) -> Option<super::stats::InboundSnapshot> {
+        self.peers.get(&peer).map(|p| p.bin.inbound.snapshot())
+    }
+
     /// Sends our offer as `peer`'s local description.
     pub fn set_local_description(&self, peer: ParticipantId, offer: &gst_webrtc::WebRTCSessionDescription) {
         if let Some(p) = self.peers.get(&peer) {

@@ -8,7 +8,10 @@ mod task;
 
 use tokio::sync::{mpsc, oneshot};
 
+use serde::Serialize;
+
 use crate::ids::{ParticipantId, RoomId};
+use crate::media::stats::InboundRates;
 use crate::protocol::{Role, ServerMessage};
 use crate::signaling::PeerCommand;
 
@@ -57,11 +60,60 @@ pub enum RoomCommand {
         /// Who.
         participant: ParticipantId,
     },
+    /// Report the room's state.
+    Info {
+        /// Gets the report.
+        reply: oneshot::Sender<RoomInfo>,
+    },
+    /// Remove a participant (they get `error`/`kicked`); the reply says whether they were here.
+    Kick {
+        /// Who.
+        participant: ParticipantId,
+        /// True when the participant was in the room.
+        reply: oneshot::Sender<bool>,
+    },
+    /// Remove everyone (`error`/`room_closed`) and end the room.
+    Close {
+        /// Completed when the room has closed.
+        reply: oneshot::Sender<()>,
+    },
     /// Tell everyone, tear down, reply when done.
     Shutdown {
         /// Completed when the pipeline is stopped.
         reply: oneshot::Sender<()>,
     },
+}
+
+/// A room as the REST API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomInfo {
+    /// The room's id.
+    pub id: RoomId,
+    /// When the room was created (RFC 3339).
+    pub created_at: String,
+    /// Seconds since creation.
+    pub uptime_secs: f64,
+    /// Everyone in the room, in join order.
+    pub participants: Vec<ParticipantStatus>,
+    /// Elements in the room's pipeline, recursively (for leak checks).
+    pub pipeline_elements: usize,
+}
+
+/// A participant as the REST API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantStatus {
+    /// Id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Publisher or viewer.
+    pub role: Role,
+    /// When they joined (RFC 3339).
+    pub joined_at: String,
+    /// What they send us, averaged over the last second.
+    pub inbound: InboundRates,
 }
 
 /// A cheap, cloneable way to reach a room task.
@@ -105,6 +157,30 @@ impl RoomHandle {
     /// Reports that a participant's socket is gone.
     pub async fn gone(&self, participant: ParticipantId) {
         let _ = self.tx.send(RoomCommand::Gone { participant }).await;
+    }
+
+    /// The room's state, or `None` if it closed meanwhile.
+    pub async fn info(&self) -> Option<RoomInfo> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(RoomCommand::Info { reply }).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Removes a participant; false when they were not in the room (or it closed).
+    pub async fn kick(&self, participant: ParticipantId) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(RoomCommand::Kick { participant, reply }).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Closes the room, removing everyone, and waits until it has closed.
+    pub async fn close(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(RoomCommand::Close { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Shuts the room down and waits until its pipeline has stopped.

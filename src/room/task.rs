@@ -4,19 +4,23 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::{JoinError, Outbound, RoomCommand, RoomHandle};
+use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
 use crate::config::MediaConfig;
 use crate::ids::{ParticipantId, RoomId};
+use crate::media::stats::{InboundRates, InboundSnapshot};
 use crate::media::{MediaEvent, Notice, RoomMedia};
 use crate::protocol::{ErrorCode, ParticipantInfo, Role, ServerMessage};
 use crate::registry::Registry;
 use crate::signaling::PeerCommand;
+
+/// How often the room reads inbound counters and checks for stalled publishers.
+const TICK: Duration = Duration::from_secs(1);
 
 /// A participant as the room task knows it.
 struct Participant {
@@ -24,15 +28,29 @@ struct Participant {
     info: ParticipantInfo,
     /// Their message channel.
     outbound: Outbound,
-    /// When they joined.
-    _joined_at: Instant,
+    /// When they joined, for timeouts and for the REST API.
+    joined: (Instant, SystemTime),
+    /// Inbound counters at the last tick, and the rates since the one before.
+    last: (Instant, InboundSnapshot),
+    /// Inbound rates over the last tick.
+    rates: InboundRates,
 }
 
 struct Room {
     id: RoomId,
     media: RoomMedia,
+    created: (Instant, SystemTime),
+    media_timeout: Duration,
     /// Keyed by id, which grows with join order.
     participants: BTreeMap<ParticipantId, Participant>,
+}
+
+/// Why the room task stopped, with whom to tell once it has fully closed.
+enum Ending {
+    /// The last participant left.
+    Empty,
+    /// Closed or shut down on request; reply when done.
+    Requested(oneshot::Sender<()>),
 }
 
 /// Starts a room task for `id` and returns its handle.
@@ -56,12 +74,15 @@ async fn run(
     registry: Weak<Registry>,
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel::<MediaEvent>();
-    let mut shutdown_reply = None;
+    let media_timeout = config.media_timeout;
+    let mut ending = Ending::Empty;
     match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");
-            let mut room = Room { id: id.clone(), media, participants: BTreeMap::new() };
-            shutdown_reply = room.run(&mut rx, &mut events).await;
+            let created = (Instant::now(), SystemTime::now());
+            let mut room = Room { id: id.clone(), media, created, media_timeout, participants: BTreeMap::new() };
+            ending = room.run(&mut rx, &mut events).await;
+            room.media.shutdown();
         }
         Err(e) => error!(room = %id, "cannot build room: {e}"),
     }
@@ -72,44 +93,49 @@ async fn run(
     }
     while let Ok(cmd) = rx.try_recv() {
         match cmd {
-            RoomCommand::Join { reply, .. } => {
-                let _ = reply.send(Err(JoinError::Closed));
-            }
-            RoomCommand::Shutdown { reply } => {
-                let _ = reply.send(());
-            }
-            RoomCommand::Peer { .. } | RoomCommand::Gone { .. } => {}
+            RoomCommand::Join { reply, .. } => drop(reply.send(Err(JoinError::Closed))),
+            RoomCommand::Kick { reply, .. } => drop(reply.send(false)),
+            RoomCommand::Close { reply } | RoomCommand::Shutdown { reply } => drop(reply.send(())),
+            RoomCommand::Info { .. } | RoomCommand::Peer { .. } | RoomCommand::Gone { .. } => {}
         }
     }
     info!(room = %id, "room closed");
-    if let Some(reply) = shutdown_reply {
+    if let Ending::Requested(reply) = ending {
         let _ = reply.send(());
     }
 }
 
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 impl Room {
-    /// Runs until the room empties or is shut down; returns the shutdown's reply channel, to be
-    /// answered once the room is fully closed.
+    /// Runs until the room empties or is closed or shut down.
     async fn run(
         &mut self,
         rx: &mut mpsc::Receiver<RoomCommand>,
         events: &mut mpsc::UnboundedReceiver<MediaEvent>,
-    ) -> Option<tokio::sync::oneshot::Sender<()>> {
+    ) -> Ending {
         let mut bus = self.media.bus().stream();
+        let mut tick = tokio::time::interval(TICK);
         // The room ends when it empties, but not before its first join was handled.
         let mut seen_join = false;
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
+                    Some(RoomCommand::Close { reply }) => {
+                        self.remove_all(ErrorCode::RoomClosed, "the room was closed");
+                        return Ending::Requested(reply);
+                    }
                     Some(RoomCommand::Shutdown { reply }) => {
-                        self.shutdown();
-                        return Some(reply);
+                        self.remove_all(ErrorCode::ServerShutdown, "server is shutting down");
+                        return Ending::Requested(reply);
                     }
                     Some(cmd) => {
                         seen_join |= matches!(cmd, RoomCommand::Join { .. });
                         self.on_command(cmd);
                     }
-                    None => break,
+                    None => return Ending::Empty,
                 },
                 Some(event) = events.recv() => {
                     if let Some(notice) = self.media.handle(event) {
@@ -121,13 +147,12 @@ impl Room {
                         self.on_notice(notice);
                     }
                 }
+                _ = tick.tick() => self.on_tick(),
             }
             if seen_join && self.participants.is_empty() {
-                break;
+                return Ending::Empty;
             }
         }
-        self.media.shutdown();
-        None
     }
 
     fn on_command(&mut self, cmd: RoomCommand) {
@@ -150,7 +175,14 @@ impl Room {
                 PeerCommand::Leave => self.remove(participant, None, "left"),
             },
             RoomCommand::Gone { participant } => self.remove(participant, None, "disconnected"),
-            RoomCommand::Shutdown { .. } => unreachable!("handled in run"),
+            RoomCommand::Info { reply } => drop(reply.send(self.info())),
+            RoomCommand::Kick { participant, reply } => {
+                let here = self.participants.contains_key(&participant);
+                let bye = ServerMessage::error(ErrorCode::Kicked, "removed by an administrator");
+                self.remove(participant, Some(bye), "kicked");
+                let _ = reply.send(here);
+            }
+            RoomCommand::Close { .. } | RoomCommand::Shutdown { .. } => unreachable!("handled in run"),
         }
     }
 
@@ -162,18 +194,59 @@ impl Room {
             outbound.send(ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
         self.broadcast(&ServerMessage::ParticipantJoined { participant: info.clone() });
         info!(room = %self.id, participant = %id, name = %info.name, ?role, "join");
-        self.participants.insert(id, Participant { info, outbound, _joined_at: Instant::now() });
+        let now = Instant::now();
+        let last = (now, self.media.inbound(id).unwrap_or_default());
+        let joined = (now, SystemTime::now());
+        self.participants.insert(id, Participant { info, outbound, joined, last, rates: InboundRates::default() });
+    }
+
+    /// Updates inbound rates and removes publishers that stopped sending media.
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let mut stalled = Vec::new();
+        for (id, p) in &mut self.participants {
+            let Some(snapshot) = self.media.inbound(*id) else { continue };
+            p.rates = snapshot.rates_since(&p.last.1, now - p.last.0);
+            p.last = (now, snapshot);
+            let last_activity = snapshot.last_packet.unwrap_or(p.joined.0).max(p.joined.0);
+            if p.info.role == Role::Publisher && now - last_activity > self.media_timeout {
+                stalled.push(*id);
+            }
+        }
+        for id in stalled {
+            let secs = self.media_timeout.as_secs_f64();
+            warn!(room = %self.id, participant = %id, "no media for {secs:.0} s");
+            let bye = ServerMessage::error(ErrorCode::MediaTimeout, format!("no media received for {secs:.0} s"));
+            self.remove(id, Some(bye), "media timeout");
+        }
+    }
+
+    fn info(&self) -> RoomInfo {
+        RoomInfo {
+            id: self.id.clone(),
+            created_at: rfc3339(self.created.1),
+            uptime_secs: self.created.0.elapsed().as_secs_f64(),
+            participants: self
+                .participants
+                .values()
+                .map(|p| ParticipantStatus {
+                    id: p.info.id,
+                    name: p.info.name.clone(),
+                    role: p.info.role,
+                    joined_at: rfc3339(p.joined.1),
+                    inbound: p.rates,
+                })
+                .collect(),
+            pipeline_elements: self.media.element_count(),
+        }
     }
 
     fn on_notice(&mut self, notice: Notice) {
         match notice {
             Notice::Offer { peer, offer } => {
                 let Ok(sdp) = offer.sdp().as_text() else {
-                    self.remove(
-                        peer,
-                        Some(ServerMessage::error(ErrorCode::InternalError, "offer not serializable")),
-                        "bad offer",
-                    );
+                    let bye = ServerMessage::error(ErrorCode::InternalError, "offer not serializable");
+                    self.remove(peer, Some(bye), "bad offer");
                     return;
                 };
                 // The offer must reach the client before our candidates, which start flowing
@@ -221,10 +294,11 @@ impl Room {
         info!(room = %self.id, participant = %id, reason = why, "leave");
     }
 
-    fn shutdown(&mut self) {
-        let bye = ServerMessage::error(ErrorCode::ServerShutdown, "server is shutting down");
-        self.broadcast(&bye);
-        self.participants.clear();
-        self.media.shutdown();
+    /// Tells everyone why and drops them all; the pipeline is stopped by the caller.
+    fn remove_all(&mut self, code: ErrorCode, message: &str) {
+        self.broadcast(&ServerMessage::error(code, message));
+        for id in std::mem::take(&mut self.participants).into_keys() {
+            info!(room = %self.id, participant = %id, reason = message, "leave");
+        }
     }
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tessera::client::{Frame, TestPeer, close_to};
 use tessera::config::{Config, MediaConfig};
@@ -43,12 +43,25 @@ pub async fn start_server() -> TestServer {
     start_server_with(test_media_config()).await
 }
 
-/// Starts a server with `media` settings on a free port.
+/// Starts a server with `media` settings on a free loopback port.
 pub async fn start_server_with(media: MediaConfig) -> TestServer {
+    start_server_on("127.0.0.1:0", None, media).await
+}
+
+/// Starts a server listening on `listen` (port 0 for a free one), with an optional admin key.
+pub async fn start_server_on(listen: &str, admin_key: Option<&str>, media: MediaConfig) -> TestServer {
     init_tracing();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config { listen: addr, assets_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/assets").into(), media };
+    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+    let mut addr = listener.local_addr().unwrap();
+    let config = Config {
+        listen: addr,
+        assets_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/assets").into(),
+        admin_key: admin_key.map(str::to_owned),
+        media,
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip("127.0.0.1".parse().unwrap());
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(tessera::run(listener, config, async move {
         let _ = stopped.await;
@@ -101,4 +114,43 @@ pub fn describe(peer: &TestPeer, n: usize) -> String {
 /// Seconds as a Duration.
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
+}
+
+/// How smoothly frames arrived between `from` and `to`: the largest gap between consecutive
+/// frames, and the fewest frames in any 1 s window (stepped by 100 ms).
+pub fn smoothness(arrivals: &[Instant], from: Instant, to: Instant) -> (Duration, usize) {
+    let inside: Vec<Instant> = arrivals.iter().copied().filter(|t| *t >= from && *t <= to).collect();
+    let mut edges = vec![from];
+    edges.extend(inside.iter().copied());
+    edges.push(to);
+    let max_gap = edges.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+    let mut min_window = usize::MAX;
+    let mut start = from;
+    while start + Duration::from_secs(1) <= to {
+        let end = start + Duration::from_secs(1);
+        min_window = min_window.min(inside.iter().filter(|t| **t >= start && **t < end).count());
+        start += Duration::from_millis(100);
+    }
+    (max_gap, if min_window == usize::MAX { inside.len() } else { min_window })
+}
+
+/// A minimal HTTP/1.1 request; returns the status and the body parsed as JSON (Null if empty
+/// or not JSON).
+pub async fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = bearer.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    let req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // Chunked bodies start with a hex length line; find the JSON inside.
+    let json = body.find(['{', '[']).and_then(|i| {
+        let end = body.rfind(['}', ']'])?;
+        serde_json::from_str(&body[i..=end]).ok()
+    });
+    (status, json.unwrap_or(serde_json::Value::Null))
 }

@@ -1,0 +1,130 @@
+//! Inbound media counters per participant: updated by pad probes on GStreamer threads (one
+//! relaxed atomic add per packet or frame), read by the room task once a second for the REST
+//! API and to notice publishers whose media stopped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Counters of what a participant sends us.
+#[derive(Debug, Default)]
+pub struct InboundCounters {
+    bytes: AtomicU64,
+    packets: AtomicU64,
+    frames: AtomicU64,
+    /// Milliseconds since [`epoch`] of the last packet, plus one; 0 = never.
+    last_packet: AtomicU64,
+}
+
+/// A reading of [`InboundCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InboundSnapshot {
+    /// RTP payload bytes received (after the jitter buffer).
+    pub bytes: u64,
+    /// RTP packets received.
+    pub packets: u64,
+    /// Video frames decoded.
+    pub frames: u64,
+    /// When the last RTP packet came, if any did.
+    pub last_packet: Option<Instant>,
+}
+
+/// Inbound rates over an interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundRates {
+    /// RTP bitrate, kbit/s.
+    pub bitrate_kbps: f64,
+    /// Decoded video frames per second.
+    pub fps: f64,
+}
+
+impl InboundSnapshot {
+    /// Rates between an earlier snapshot and this one, `elapsed` apart.
+    pub fn rates_since(&self, earlier: &InboundSnapshot, elapsed: Duration) -> InboundRates {
+        let secs = elapsed.as_secs_f64();
+        if secs <= 0.0 {
+            return InboundRates::default();
+        }
+        InboundRates {
+            bitrate_kbps: self.bytes.saturating_sub(earlier.bytes) as f64 * 8.0 / 1000.0 / secs,
+            fps: self.frames.saturating_sub(earlier.frames) as f64 / secs,
+        }
+    }
+}
+
+impl InboundCounters {
+    /// Reads the counters.
+    pub fn snapshot(&self) -> InboundSnapshot {
+        let last = self.last_packet.load(Ordering::Relaxed);
+        InboundSnapshot {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            packets: self.packets.load(Ordering::Relaxed),
+            frames: self.frames.load(Ordering::Relaxed),
+            last_packet: (last > 0).then(|| epoch() + Duration::from_millis(last - 1)),
+        }
+    }
+
+    fn count_packets(&self, packets: u64, bytes: u64) {
+        self.packets.fetch_add(packets, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let now = epoch().elapsed().as_millis() as u64 + 1;
+        self.last_packet.store(now, Ordering::Relaxed);
+    }
+
+    /// Counts the RTP packets leaving a webrtcbin receive pad.
+    pub fn watch_rtp(self: &Arc<Self>, pad: &gst::Pad) {
+        let counters = self.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(b)) => counters.count_packets(1, b.size() as u64),
+                Some(gst::PadProbeData::BufferList(l)) => {
+                    counters.count_packets(l.len() as u64, l.iter().map(|b| b.size() as u64).sum())
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    /// Counts the decoded video frames passing `pad`.
+    pub fn watch_frames(self: &Arc<Self>, pad: &impl IsA<gst::Pad>) {
+        let counters = self.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counters.frames.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_from_snapshots() {
+        let a = InboundSnapshot { bytes: 1_000, packets: 10, frames: 30, last_packet: None };
+        let b = InboundSnapshot { bytes: 126_000, packets: 110, frames: 60, last_packet: None };
+        let r = b.rates_since(&a, Duration::from_secs(1));
+        assert_eq!(r, InboundRates { bitrate_kbps: 1000.0, fps: 30.0 });
+        assert_eq!(b.rates_since(&a, Duration::ZERO), InboundRates::default());
+        assert_eq!(a.rates_since(&b, Duration::from_secs(1)).fps, 0.0, "counters never go back");
+    }
+
+    #[test]
+    fn last_packet_is_recorded() {
+        let c = InboundCounters::default();
+        assert_eq!(c.snapshot().last_packet, None);
+        c.count_packets(2, 300);
+        let s = c.snapshot();
+        assert_eq!((s.packets, s.bytes), (2, 300));
+        assert!(s.last_packet.unwrap().elapsed() < Duration::from_secs(1));
+    }
+}
