@@ -24,6 +24,7 @@ pub struct Received {
     video: Mutex<VideoState>,
     audio: Mutex<AudioState>,
     rtp: Mutex<RtpCounts>,
+    keyframe_arrivals: Mutex<Vec<Instant>>,
     connected: Mutex<Option<Instant>>,
 }
 
@@ -81,6 +82,11 @@ impl Received {
     /// RTP packets counted (peers that do not decode).
     pub fn rtp(&self) -> RtpCounts {
         *self.rtp.lock().unwrap()
+    }
+
+    /// When each VP8 keyframe started arriving (peers that do not decode).
+    pub fn keyframe_arrivals(&self) -> Vec<Instant> {
+        self.keyframe_arrivals.lock().unwrap().clone()
     }
 
     /// Decoded audio samples (48 kHz mono) so far.
@@ -314,6 +320,7 @@ fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>
                 rtp.video_packets += 1;
                 if buffer.map_readable().is_ok_and(|m| is_vp8_keyframe_start(&m)) {
                     rtp.keyframes += 1;
+                    received.keyframe_arrivals.lock().unwrap().push(Instant::now());
                 }
             } else {
                 rtp.audio_packets += 1;

@@ -16,6 +16,12 @@ pub const VIDEO_MIX: &str = include_str!("../../pipelines/video-mix.txt");
 /// `pipelines/audio-mix.txt`: audiomixer (+ silence) → opusenc → rtpopuspay.
 pub const AUDIO_MIX: &str = include_str!("../../pipelines/audio-mix.txt");
 
+/// The shortest time between two forced keyframes of the composite. Newcomers and receivers'
+/// PLIs within this window share one keyframe, so a burst of joins never floods the room with
+/// keyframes; a newcomer waits at most this long (plus transit) for its first frame, which keeps
+/// it under 1 s.
+pub const MIN_KEYFRAME_INTERVAL: std::time::Duration = std::time::Duration::from_millis(800);
+
 /// Parses a `pipelines/*.txt` fragment (lines starting with `#` are comments) into a bin whose
 /// unlinked pads are ghosted.
 pub fn parse_fragment(text: &str) -> anyhow::Result<gst::Bin> {
@@ -66,7 +72,9 @@ impl VideoMix {
             .build();
         child(&bin, "background-caps")?.set_property("caps", &background);
         let bps = (config.video_bitrate_kbps as i32).saturating_mul(1000);
-        child(&bin, "vp8enc")?.set_property("target-bitrate", bps);
+        let encoder = child(&bin, "vp8enc")?;
+        encoder.set_property("target-bitrate", bps);
+        encoder.set_property("min-force-key-unit-interval", MIN_KEYFRAME_INTERVAL.as_nanos() as u64);
         Ok(Self { bin, compositor })
     }
 
