@@ -17,6 +17,8 @@ use crate::protocol::{ClientMessage, Role};
 
 /// Seconds of received audio kept for analysis.
 const AUDIO_KEEP_SECS: usize = 3;
+/// Frame arrival times kept for smoothness analysis: about 11 minutes at 30 fps.
+const ARRIVALS_KEPT: usize = 20_000;
 
 /// What a peer has received so far; updated from GStreamer threads.
 #[derive(Debug, Default)]
@@ -74,7 +76,7 @@ impl Received {
         *self.connected.lock().unwrap()
     }
 
-    /// Arrival times of the last few hundred frames, oldest first.
+    /// Arrival times of the last [`ARRIVALS_KEPT`] frames, oldest first.
     pub fn frame_arrivals(&self) -> Vec<Instant> {
         self.video.lock().unwrap().arrivals.iter().copied().collect()
     }
@@ -375,7 +377,7 @@ fn record_video(received: &Received, sample: &gst::Sample) {
     v.count += 1;
     v.first.get_or_insert(now);
     v.arrivals.push_back(now);
-    if v.arrivals.len() > 600 {
+    if v.arrivals.len() > ARRIVALS_KEPT {
         v.arrivals.pop_front();
     }
 }

@@ -24,6 +24,12 @@ pub enum Decoded {
     },
 }
 
+/// Consecutive undecodable video frames (about 1 s) after which a publisher's stream is treated
+/// as broken. 1.22 decoders default to ignoring errors forever, leaving a frozen tile.
+const MAX_VIDEO_ERRORS: i32 = 30;
+/// Consecutive undecodable 20 ms audio packets (1 s) after which the stream is broken.
+const MAX_AUDIO_ERRORS: i32 = 50;
+
 fn make(kind: &str, role: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
     gst::ElementFactory::make(kind).name(format!("{role}-{id}")).build().with_context(|| format!("creating {kind}"))
 }
@@ -57,6 +63,7 @@ fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Deco
     depay.set_property("request-keyframe", true);
     depay.set_property("wait-for-keyframe", true);
     let dec = make("vp8dec", "vp8dec", id)?;
+    dec.set_property("max-errors", MAX_VIDEO_ERRORS);
     // VP8 is BT.601 whatever the resolution; 1.22's vp8dec labels HD as BT.709, which would
     // make the compositor convert colour matrices on every frame.
     let colour = make("capssetter", "colorimetry", id)?;
@@ -72,6 +79,7 @@ fn opus(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Dec
     let dec = make("opusdec", "opusdec", id)?;
     dec.set_property("plc", true);
     dec.set_property("use-inband-fec", true);
+    dec.set_property("max-errors", MAX_AUDIO_ERRORS);
     let convert = make("audioconvert", "audioconvert", id)?;
     let resample = make("audioresample", "audioresample", id)?;
     let caps = make("capsfilter", "audiocaps", id)?;

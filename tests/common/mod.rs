@@ -154,3 +154,54 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&st
     });
     (status, json.unwrap_or(serde_json::Value::Null))
 }
+
+/// The real `tessera` binary running as a child process, for measuring the server alone.
+pub struct ServerProcess {
+    pub addr: SocketAddr,
+    pub child: tokio::process::Child,
+    /// Every log line so far (stderr is drained continuously so the server never blocks on it).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts `tessera serve` on a free loopback port with the test canvas and `extra` flags.
+    pub async fn start(extra: &[&str]) -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--canvas", "640x360", "--ice-addresses", "127.0.0.1"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut tx = Some(tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.split("listening on http://").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = tokio::time::timeout(secs(10), rx).await??.parse()?;
+        Ok(Self { addr, child, log })
+    }
+
+    /// The server's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("server running")
+    }
+
+    /// Open file descriptors, threads and RSS (MiB) of the server.
+    pub fn resources(&self) -> (usize, u64, f64) {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0);
+        let s = tessera::loadgen::ProcSample::read(Some(self.pid())).expect("server /proc");
+        (fds, s.threads, s.rss_mib)
+    }
+}
