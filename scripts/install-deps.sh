@@ -25,6 +25,9 @@ build=(
   libgstreamer-plugins-bad1.0-dev
   libssl-dev
   curl
+  # End-to-end browser tests: real browsers, driven by puppeteer-core from npm.
+  chromium
+  firefox-esr
 )
 
 pkgs=("${runtime[@]}")
@@ -38,6 +41,12 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js and npm for the browser tests: any installation will do (NodeSource's nodejs bundles
+# npm and conflicts with Debian's npm package), so check the commands, not the packages.
+if [[ "${1:-}" != "--runtime" ]] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
