@@ -2,22 +2,29 @@
 # Measures the server's CPU (fraction of one core) and RSS with N publishers, each sending
 # pre-encoded 640x360@30 VP8 + Opus, composited at the default 1280x720@30.
 #   scripts/measure-cpu.sh [N ...]        (default: 4 9)
-# A fresh release server per N; load from a separate process (`tessera loadgen`), measured from
-# /proc over a 20 s steady window after 5 s of warm-up. Prints one JSON report per N.
+# A fresh release server per N on a free port; load from a separate process (`tessera loadgen`),
+# measured from /proc over a 20 s steady window after 5 s of warm-up. One JSON report per N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo build --release --locked -q
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(4 9)
-port=18080
 for n in "${counts[@]}"; do
   log=$(mktemp)
-  ./target/release/tessera serve --listen "127.0.0.1:$port" --ice-addresses 127.0.0.1 2>"$log" &
+  ./target/release/tessera serve --listen 127.0.0.1:0 --ice-addresses 127.0.0.1 2>"$log" &
   pid=$!
-  for _ in $(seq 50); do grep -q "listening on" "$log" && break; sleep 0.1; done
-  ./target/release/tessera loadgen --server "127.0.0.1:$port" --room "measure-$n" \
+  addr=""
+  for _ in $(seq 100); do
+    addr=$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$log" | head -n 1)
+    [ -n "$addr" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$addr" ]; then
+    echo "server did not start:" >&2; cat "$log" >&2; kill "$pid" 2>/dev/null || true; exit 1
+  fi
+  ./target/release/tessera loadgen --server "$addr" --room "measure-$n" \
     --publishers "$n" --seconds "${SECONDS_WINDOW:-20}" --warmup 5 --server-pid "$pid"
   kill -TERM "$pid"; wait "$pid" || true
   rm -f "$log"
-  port=$((port + 1))
 done

@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn every_error_code_round_trips() {
         use ErrorCode::*;
-        for code in [
+        let all = [
             BadJson,
             UnknownType,
             InvalidMessage,
@@ -230,10 +230,23 @@ mod tests {
             InvalidCandidate,
             MessageTooLarge,
             MediaError,
+            MediaTimeout,
+            Kicked,
+            RoomClosed,
             ServerShutdown,
             InternalError,
-        ] {
+        ];
+        for code in all {
+            // Exhaustive on purpose: a new variant fails to compile here until it is listed above.
+            match code {
+                BadJson | UnknownType | InvalidMessage | NotJoined | AlreadyJoined | InvalidRoom | InvalidName
+                | InvalidSdp | InvalidCandidate | MessageTooLarge | MediaError | MediaTimeout | Kicked | RoomClosed
+                | ServerShutdown | InternalError => {}
+            }
             round_trip_server(ServerMessage::error(code, "x"));
         }
+        let distinct: std::collections::HashSet<String> =
+            all.iter().map(|c| serde_json::to_string(c).unwrap()).collect();
+        assert_eq!(distinct.len(), all.len(), "codes serialize to distinct strings");
     }
 }

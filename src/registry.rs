@@ -8,13 +8,21 @@ use crate::ids::{ParticipantId, RoomId};
 use crate::protocol::Role;
 use crate::room::{self, JoinError, Outbound, RoomHandle};
 
+/// The registry's lock-protected state.
+#[derive(Debug, Default)]
+struct Rooms {
+    /// Live rooms by id.
+    live: HashMap<RoomId, RoomHandle>,
+    /// Set once shutdown starts; no room is created from then on.
+    closing: bool,
+}
+
 /// All live rooms of a server.
 #[derive(Debug)]
 pub struct Registry {
-    /// Live rooms. Never held across `.await`.
-    rooms: Mutex<HashMap<RoomId, RoomHandle>>,
-    /// Set once shutdown starts; joins are refused from then on.
-    closing: std::sync::atomic::AtomicBool,
+    /// Live rooms and the closing flag, under one lock so a join racing shutdown either gets
+    /// its room shut down or is refused. Never held across `.await`.
+    rooms: Mutex<Rooms>,
     /// Media settings for new rooms.
     config: Arc<MediaConfig>,
     /// Handed to room tasks so they can forget themselves.
@@ -24,12 +32,7 @@ pub struct Registry {
 impl Registry {
     /// An empty registry creating rooms with `config`.
     pub fn new(config: Arc<MediaConfig>) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
-            rooms: Mutex::new(HashMap::new()),
-            closing: Default::default(),
-            config,
-            me: me.clone(),
-        })
+        Arc::new_cyclic(|me| Self { rooms: Mutex::new(Rooms::default()), config, me: me.clone() })
     }
 
     /// Adds a participant to `room`, creating the room if needed.
@@ -53,41 +56,44 @@ impl Registry {
     }
 
     fn get_or_create(&self, room: &RoomId) -> Result<RoomHandle, JoinError> {
-        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+        let mut rooms = self.rooms.lock().unwrap();
+        if rooms.closing {
             return Err(JoinError::ShuttingDown);
         }
-        let mut rooms = self.rooms.lock().unwrap();
-        if let Some(h) = rooms.get(room).filter(|h| !h.is_closed()) {
+        if let Some(h) = rooms.live.get(room).filter(|h| !h.is_closed()) {
             return Ok(h.clone());
         }
         let handle = room::spawn(room.clone(), self.config.clone(), self.me.clone())
             .map_err(|e| JoinError::Media(format!("cannot start room thread: {e}")))?;
-        rooms.insert(room.clone(), handle.clone());
+        rooms.live.insert(room.clone(), handle.clone());
         Ok(handle)
     }
 
     /// The room called `room`, if it is live.
     pub fn get(&self, room: &RoomId) -> Option<RoomHandle> {
-        self.rooms.lock().unwrap().get(room).filter(|h| !h.is_closed()).cloned()
+        self.rooms.lock().unwrap().live.get(room).filter(|h| !h.is_closed()).cloned()
     }
 
     /// Every live room.
     pub fn rooms(&self) -> Vec<RoomHandle> {
-        self.rooms.lock().unwrap().values().filter(|h| !h.is_closed()).cloned().collect()
+        self.rooms.lock().unwrap().live.values().filter(|h| !h.is_closed()).cloned().collect()
     }
 
     /// Called by a closing room task: drops its entry unless a newer room took the name.
     pub(crate) fn forget(&self, room: &RoomId, uid: u64) {
         let mut rooms = self.rooms.lock().unwrap();
-        if rooms.get(room).is_some_and(|h| h.uid() == uid) {
-            rooms.remove(room);
+        if rooms.live.get(room).is_some_and(|h| h.uid() == uid) {
+            rooms.live.remove(room);
         }
     }
 
     /// Refuses new joins, then shuts every room down and waits for them.
     pub async fn shutdown(&self) {
-        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
-        let rooms: Vec<RoomHandle> = self.rooms.lock().unwrap().drain().map(|(_, h)| h).collect();
+        let rooms: Vec<RoomHandle> = {
+            let mut rooms = self.rooms.lock().unwrap();
+            rooms.closing = true;
+            rooms.live.drain().map(|(_, h)| h).collect()
+        };
         futures_util::future::join_all(rooms.iter().map(|r| r.shutdown())).await;
     }
 }

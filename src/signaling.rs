@@ -6,6 +6,7 @@
 
 use crate::ids::{ParticipantId, RoomId, validate_name};
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
+use crate::room::JoinError;
 
 /// Why a client's message was refused. Each maps to one stable [`ErrorCode`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -97,8 +98,6 @@ pub enum Step {
     },
     /// Forward to the joined room on behalf of `participant`.
     Room {
-        /// The room the session is in.
-        room: RoomId,
         /// The session's participant.
         participant: ParticipantId,
         /// What to do.
@@ -147,9 +146,14 @@ impl Session {
         self.state = State::Joined { room, participant };
     }
 
-    /// Records a failed join; the client may try again.
-    pub fn join_failed(&mut self) {
+    /// Records a failed join (the client may try again) and returns what to tell the client.
+    pub fn join_failed(&mut self, error: &JoinError) -> ServerMessage {
         self.state = State::Idle;
+        let code = match error {
+            JoinError::ShuttingDown => ErrorCode::ServerShutdown,
+            JoinError::Closed | JoinError::Media(_) => ErrorCode::InternalError,
+        };
+        ServerMessage::error(code, error.to_string())
     }
 
     /// Handles a frame of `len` bytes that the transport refused to read in full.
@@ -181,8 +185,8 @@ impl Session {
             (State::Idle | State::Left, _) => Err(SignalingError::NotJoined),
             (State::Joining | State::Joined { .. }, ClientMessage::Join { .. }) => Err(SignalingError::AlreadyJoined),
             (State::Joining, _) => Err(SignalingError::NotJoined),
-            (State::Joined { room, participant }, msg) => {
-                let (room, participant) = (room.clone(), *participant);
+            (State::Joined { participant, .. }, msg) => {
+                let participant = *participant;
                 let command = match msg {
                     ClientMessage::Answer { sdp } => PeerCommand::Answer(parse_answer(&sdp)?),
                     ClientMessage::Ice { candidate, .. } if candidate.trim().is_empty() => {
@@ -198,7 +202,7 @@ impl Session {
                     }
                     ClientMessage::Join { .. } => unreachable!("matched above"),
                 };
-                Ok(Step::Room { room, participant, command })
+                Ok(Step::Room { participant, command })
             }
         }
     }
@@ -312,6 +316,18 @@ mod tests {
     }
 
     #[test]
+    fn failed_joins_are_reported_and_retryable() {
+        let mut s = Session::new();
+        let j = r#"{"type":"join","room":"r","name":"a","role":"viewer"}"#;
+        assert!(matches!(s.on_text(j), Step::Join { .. }));
+        let msg = s.join_failed(&JoinError::ShuttingDown);
+        assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::ServerShutdown, .. }));
+        let msg = s.join_failed(&JoinError::Media("no vp8enc".into()));
+        assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::InternalError, .. }));
+        assert!(matches!(s.on_text(j), Step::Join { .. }), "a failed join can be retried");
+    }
+
+    #[test]
     fn join_validation() {
         let mut s = Session::new();
         let j =
@@ -339,6 +355,7 @@ mod tests {
         let end = r#"{"type":"ice","candidate":"","sdpMLineIndex":0}"#;
         assert!(matches!(s.on_text(end), Step::Nothing));
         assert!(matches!(s.on_text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));
+        assert!(s.membership().is_none(), "after leave the socket no longer speaks for the participant");
         assert_eq!(error_code(s.on_text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
     }
 

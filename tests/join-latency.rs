@@ -35,7 +35,6 @@ async fn newcomers_appear_fast_and_bursts_share_keyframes() -> anyhow::Result<()
     let counter =
         TestPeer::join(server.addr, PeerOptions { decode: false, ..PeerOptions::viewer("lobby", "counter") }).await?;
     counter.wait_for(secs(5), |p| p.received().rtp().keyframes > 0).await?;
-    tokio::time::sleep(secs(2)).await; // let the counter's own keyframe pass
     let keyframes_before = counter.received().rtp().keyframes;
     let burst_start = Instant::now();
     let mut burst = Vec::new();
@@ -54,7 +53,12 @@ async fn newcomers_appear_fast_and_bursts_share_keyframes() -> anyhow::Result<()
     tokio::time::sleep((last_connected + secs(1)).saturating_duration_since(Instant::now())).await;
     let forced = counter.received().rtp().keyframes - keyframes_before;
     let arrivals = counter.received().keyframe_arrivals();
-    let closest = arrivals.windows(2).filter(|w| w[0] >= burst_start).map(|w| w[1] - w[0]).min().unwrap_or(secs(9));
+    let closest = arrivals
+        .windows(2)
+        .filter(|w| w[0] >= burst_start)
+        .map(|w| w[1] - w[0])
+        .min()
+        .expect("8 joins over 2 s force at least two keyframes");
     println!(
         "burst of 8 joins over {window:.1} s: {forced} keyframes, closest two {closest:?} apart \
          (interval {MIN_KEYFRAME_INTERVAL:?}); worst first frame {worst:?} after connect"

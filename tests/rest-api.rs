@@ -19,7 +19,14 @@ async fn rest_api_lists_inspects_kicks_and_closes() -> anyhow::Result<()> {
     let mut publisher = TestPeer::join(addr, PeerOptions::publisher("api-room", "Ada", RED, 440.0)).await?;
     let mut viewer = TestPeer::join(addr, PeerOptions::viewer("api-room", "Bo")).await?;
     viewer.wait_for(secs(15), |p| shows_tiles(p, &[RED])).await?;
-    tokio::time::sleep(secs(2)).await; // two ticks of inbound rates
+    // Inbound rates are averaged once a second; wait until a full second of video is counted.
+    let deadline = std::time::Instant::now() + secs(5);
+    while http(addr, "GET", "/api/rooms/api-room", None).await.1["participants"][0]["inbound"]["fps"].as_f64()
+        < Some(20.0)
+    {
+        assert!(std::time::Instant::now() < deadline, "inbound fps never reported");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let (status, rooms) = http(addr, "GET", "/api/rooms", None).await;
     println!("GET /api/rooms -> {status} {rooms}");

@@ -25,8 +25,8 @@ const ARRIVALS_KEPT: usize = 20_000;
 pub struct Received {
     video: Mutex<VideoState>,
     audio: Mutex<AudioState>,
-    rtp: Mutex<RtpCounts>,
-    keyframe_arrivals: Mutex<Vec<Instant>>,
+    pub(super) rtp: Mutex<RtpCounts>,
+    pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
     connected: Mutex<Option<Instant>>,
 }
 
@@ -151,7 +151,7 @@ impl PeerMedia {
             let result = if decode {
                 receive_chain(&pipeline, pad, sink_state.clone())
             } else {
-                count_chain(&pipeline, pad, sink_state.clone())
+                super::rtp::count_chain(&pipeline, pad, &sink_state)
             };
             if let Err(e) = result {
                 tracing::error!("test peer cannot decode incoming stream: {e:#}");
@@ -310,64 +310,6 @@ fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Receive
     Ok(())
 }
 
-/// Counts RTP packets (and VP8 keyframe starts) without decoding.
-fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>) -> anyhow::Result<()> {
-    let caps = pad.current_caps().context("incoming pad without caps")?;
-    let video = caps.structure(0).and_then(|s| s.get::<&str>("media").ok()) == Some("video");
-    let sink = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()?;
-    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(buffer) = info.buffer() {
-            let mut rtp = received.rtp.lock().unwrap();
-            if video {
-                rtp.video_packets += 1;
-                if buffer.map_readable().is_ok_and(|m| is_vp8_keyframe_start(&m)) {
-                    rtp.keyframes += 1;
-                    received.keyframe_arrivals.lock().unwrap().push(Instant::now());
-                }
-            } else {
-                rtp.audio_packets += 1;
-            }
-        }
-        gst::PadProbeReturn::Ok
-    });
-    pipeline.add(&sink)?;
-    sink.sync_state_with_parent()?;
-    pad.link(&sink.static_pad("sink").unwrap())?;
-    Ok(())
-}
-
-/// True when an RTP packet carries the start of a VP8 keyframe (RFC 7741 §4.2–4.3).
-pub fn is_vp8_keyframe_start(packet: &[u8]) -> bool {
-    if packet.len() < 12 {
-        return false;
-    }
-    let cc = usize::from(packet[0] & 0x0f);
-    let mut i = 12 + 4 * cc;
-    if packet[0] & 0x10 != 0 {
-        // RTP header extension: 4-byte header plus its length in words.
-        let Some(len) = packet.get(i + 2..i + 4) else { return false };
-        i += 4 + 4 * usize::from(u16::from_be_bytes([len[0], len[1]]));
-    }
-    let Some(&d) = packet.get(i) else { return false };
-    let (extended, start, partition) = (d & 0x80 != 0, d & 0x10 != 0, d & 0x07);
-    i += 1;
-    if extended {
-        let Some(&x) = packet.get(i) else { return false };
-        i += 1;
-        if x & 0x80 != 0 {
-            let Some(&pid) = packet.get(i) else { return false };
-            i += if pid & 0x80 != 0 { 2 } else { 1 };
-        }
-        if x & 0x40 != 0 {
-            i += 1;
-        }
-        if x & 0x30 != 0 {
-            i += 1;
-        }
-    }
-    start && partition == 0 && packet.get(i).is_some_and(|h| h & 0x01 == 0)
-}
-
 fn record_video(received: &Received, sample: &gst::Sample) {
     let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else { return };
     let Ok(info) = gst_video::VideoInfo::from_caps(caps) else { return };
@@ -393,29 +335,4 @@ fn record_audio(received: &Received, sample: &gst::Sample) {
     let keep = AUDIO_KEEP_SECS * 48_000;
     let excess = a.samples.len().saturating_sub(keep);
     a.samples.drain(..excess);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_vp8_keyframe_start;
-
-    fn packet(descriptor: &[u8], payload_header: u8) -> Vec<u8> {
-        let mut p = vec![0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
-        p.extend_from_slice(descriptor);
-        p.push(payload_header);
-        p
-    }
-
-    #[test]
-    fn detects_vp8_keyframe_starts() {
-        // S=1, partition 0, P bit clear: keyframe start.
-        assert!(is_vp8_keyframe_start(&packet(&[0x10], 0x00)));
-        // Extended descriptor with a 15-bit picture id.
-        assert!(is_vp8_keyframe_start(&packet(&[0x90, 0x80, 0x81, 0x23], 0x10)));
-        // Inter frame (P bit set), continuation packet (S=0), later partition.
-        assert!(!is_vp8_keyframe_start(&packet(&[0x10], 0x01)));
-        assert!(!is_vp8_keyframe_start(&packet(&[0x00], 0x00)));
-        assert!(!is_vp8_keyframe_start(&packet(&[0x11], 0x00)));
-        assert!(!is_vp8_keyframe_start(&[0x80, 96, 0]));
-    }
 }

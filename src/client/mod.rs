@@ -19,6 +19,7 @@
 mod analysis;
 mod clip;
 mod media;
+mod rtp;
 mod signaling;
 
 use std::net::SocketAddr;
@@ -33,7 +34,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
 pub use clip::EncodedClip;
-pub use media::{PeerMedia, Received};
+pub use media::{PeerMedia, Received, RtpCounts};
+pub use rtp::is_vp8_keyframe_start;
 pub use signaling::Signaling;
 
 use crate::ids::ParticipantId;

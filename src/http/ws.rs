@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -10,24 +11,20 @@ use warp::ws::{Message, WebSocket};
 
 use super::AppState;
 use crate::protocol::{ErrorCode, ServerMessage};
-use crate::room::{JoinError, RoomHandle};
-use crate::signaling::{PeerCommand, Session, Step};
+use crate::room::RoomHandle;
+use crate::signaling::{Session, Step};
 
 /// Keepalive: a ping this often; a connection silent (no frame, not even a pong) for
 /// [`SILENCE_LIMIT`] is treated as gone, which catches hosts that vanish without a FIN.
 const PING_EVERY: Duration = Duration::from_secs(5);
 const SILENCE_LIMIT: Duration = Duration::from_secs(15);
+/// Frames waiting for a slow client; a client that lets this many pile up, or does not take
+/// one within [`WRITE_TIMEOUT`], is not reading and is dropped.
+const WRITE_QUEUE: usize = 256;
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn frame(msg: &ServerMessage) -> Message {
     Message::text(serde_json::to_string(msg).expect("server messages serialize"))
-}
-
-/// Receives from the room's channel once joined; pends forever before.
-async fn next_outbound(rx: &mut Option<mpsc::UnboundedReceiver<ServerMessage>>) -> Option<ServerMessage> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The size of a frame the transport refused for exceeding its limit, if that was the error.
@@ -39,98 +36,149 @@ fn oversized(e: &warp::Error) -> Option<usize> {
     }
 }
 
-/// Serves one signaling connection until either side ends it.
-pub async fn serve(socket: WebSocket, mut state: AppState) {
-    let (mut sink, mut stream) = socket.split();
-    let mut session = Session::new();
-    let mut room: Option<RoomHandle> = None;
-    let mut outbound = None;
-    let mut left = false;
-    let mut ping = tokio::time::interval(PING_EVERY);
-    let mut last_heard = tokio::time::Instant::now();
-    loop {
-        tokio::select! {
-            incoming = stream.next() => {
-                last_heard = tokio::time::Instant::now();
-                let step = match incoming {
-                    Some(Ok(m)) if m.is_text() => session.on_text(m.to_str().unwrap_or_default()),
-                    Some(Ok(m)) if m.is_binary() => {
-                        Step::Reply(ServerMessage::error(ErrorCode::BadJson, "binary frames are not accepted"))
-                    }
-                    Some(Ok(m)) if m.is_close() => break,
-                    Some(Ok(_)) => continue, // ping/pong
-                    Some(Err(e)) => {
-                        debug!("websocket read error: {e}");
-                        if let Some(Step::Reply(msg)) = oversized(&e).map(|n| session.on_oversized(n)) {
-                            let _ = sink.send(frame(&msg)).await;
-                        }
-                        break;
-                    }
-                    None => break,
-                };
-                match step {
-                    Step::Nothing => {}
-                    Step::Reply(msg) => {
-                        if sink.send(frame(&msg)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Step::Join { room: id, name, role } => {
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        match state.registry.join(&id, name, role, tx).await {
-                            Ok((handle, participant)) => {
-                                session.joined(id, participant);
-                                room = Some(handle);
-                                outbound = Some(rx);
-                            }
-                            Err(e) => {
-                                session.join_failed();
-                                let code = match e {
-                                    JoinError::ShuttingDown => ErrorCode::ServerShutdown,
-                                    JoinError::Closed | JoinError::Media(_) => ErrorCode::InternalError,
-                                };
-                                let _ = sink.send(frame(&ServerMessage::error(code, e.to_string()))).await;
-                            }
-                        }
-                    }
-                    Step::Room { participant, command, .. } => {
-                        left |= matches!(command, PeerCommand::Leave);
-                        if let Some(room) = &room {
-                            room.peer(participant, command).await;
-                        }
-                    }
-                }
-            }
-            msg = next_outbound(&mut outbound) => match msg {
-                Some(msg) => {
-                    if sink.send(frame(&msg)).await.is_err() {
-                        break;
-                    }
-                }
-                None => break, // the room let go of us: left, kicked, failed or shut down
-            },
-            _ = state.shutdown.changed() => {
-                if room.is_none() {
-                    let bye = ServerMessage::error(ErrorCode::ServerShutdown, "server is shutting down");
-                    let _ = sink.send(frame(&bye)).await;
+/// Writes frames from its own task, so a client that stops reading never blocks the session.
+fn spawn_writer(mut sink: SplitSink<WebSocket, Message>) -> mpsc::Sender<Message> {
+    let (tx, mut rx) = mpsc::channel::<Message>(WRITE_QUEUE);
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let closing = msg.is_close();
+            match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
+                Ok(Ok(())) if !closing => {}
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => {
+                    debug!("websocket write failed: {e}");
                     break;
                 }
-                // A joined session hears it from its room, which then drops the channel.
-            }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > SILENCE_LIMIT {
-                    debug!("websocket silent for {SILENCE_LIMIT:?}; dropping it");
-                    break;
-                }
-                if sink.send(Message::ping(Vec::new())).await.is_err() {
+                Err(_) => {
+                    debug!("client took no frame for {WRITE_TIMEOUT:?}; dropping it");
                     break;
                 }
             }
         }
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+    });
+    tx
+}
+
+/// One signaling connection's state.
+struct Connection {
+    /// The signaling handler's view of this connection.
+    session: Session,
+    /// The room, once joined.
+    room: Option<RoomHandle>,
+    /// Messages from the room, once joined.
+    outbound: Option<mpsc::UnboundedReceiver<ServerMessage>>,
+    /// Frames to the client.
+    writer: mpsc::Sender<Message>,
+    /// Shared server state.
+    state: AppState,
+}
+
+impl Connection {
+    /// Queues a frame; false when the client is gone or not reading.
+    fn send(&self, msg: Message) -> bool {
+        self.writer.try_send(msg).is_ok()
     }
-    if let (Some(room), Some((_, participant)), false) = (&room, session.membership(), left) {
+
+    /// Handles one read from the socket; false ends the connection.
+    async fn on_incoming(&mut self, incoming: Option<Result<Message, warp::Error>>) -> bool {
+        let step = match incoming {
+            Some(Ok(m)) if m.is_text() => self.session.on_text(m.to_str().unwrap_or_default()),
+            Some(Ok(m)) if m.is_binary() => {
+                Step::Reply(ServerMessage::error(ErrorCode::BadJson, "binary frames are not accepted"))
+            }
+            Some(Ok(m)) if m.is_close() => return false,
+            Some(Ok(_)) => return true, // ping/pong
+            Some(Err(e)) => {
+                debug!("websocket read error: {e}");
+                if let Some(Step::Reply(msg)) = oversized(&e).map(|n| self.session.on_oversized(n)) {
+                    self.send(frame(&msg));
+                }
+                return false;
+            }
+            None => return false,
+        };
+        match step {
+            Step::Nothing => true,
+            Step::Reply(msg) => self.send(frame(&msg)),
+            Step::Join { room, name, role } => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                match self.state.registry.join(&room, name, role, tx).await {
+                    Ok((handle, participant)) => {
+                        self.session.joined(room, participant);
+                        self.room = Some(handle);
+                        self.outbound = Some(rx);
+                        true
+                    }
+                    Err(e) => {
+                        let msg = self.session.join_failed(&e);
+                        self.send(frame(&msg))
+                    }
+                }
+            }
+            Step::Room { participant, command } => {
+                if let Some(room) = &self.room {
+                    room.peer(participant, command).await;
+                }
+                true
+            }
+        }
+    }
+
+    /// Receives from the room's channel once joined; pends forever before.
+    async fn next_outbound(&mut self) -> Option<ServerMessage> {
+        match &mut self.outbound {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Completes when the server starts shutting down (or its state went away).
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Serves one signaling connection until either side ends it.
+pub async fn serve(socket: WebSocket, state: AppState) {
+    let (sink, mut stream) = socket.split();
+    let mut shutdown = state.shutdown.clone();
+    let mut conn =
+        Connection { session: Session::new(), room: None, outbound: None, writer: spawn_writer(sink), state };
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = tokio::time::Instant::now();
+    let mut shutdown_seen = false;
+    loop {
+        let keep_going = tokio::select! {
+            incoming = stream.next() => {
+                last_heard = tokio::time::Instant::now();
+                conn.on_incoming(incoming).await
+            }
+            msg = conn.next_outbound() => match msg {
+                Some(msg) => conn.send(frame(&msg)),
+                None => false, // the room let go of us: left, kicked, failed or shut down
+            },
+            _ = stopping(&mut shutdown), if !shutdown_seen => {
+                shutdown_seen = true;
+                // A joined session hears it from its room, which then drops the channel.
+                conn.room.is_some()
+                    || !conn.send(frame(&ServerMessage::error(ErrorCode::ServerShutdown, "server is shutting down")))
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    debug!("websocket silent for {SILENCE_LIMIT:?}; dropping it");
+                    false
+                } else {
+                    conn.send(Message::ping(Vec::new()))
+                }
+            }
+        };
+        if !keep_going {
+            break;
+        }
+    }
+    if let (Some(room), Some((_, participant))) = (&conn.room, conn.session.membership()) {
         room.gone(participant).await;
     }
-    let _ = sink.send(Message::close()).await;
-    let _ = sink.close().await;
+    conn.send(Message::close());
 }

@@ -3,7 +3,7 @@
 use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::ingress::{self, Decoded};
+use super::ingress::{self, Decoded, StreamKind};
 use super::room::VideoInput;
 use super::{MediaEvent, Notice, RoomMedia};
 use crate::ids::ParticipantId;
@@ -38,7 +38,10 @@ impl RoomMedia {
                 tracing::debug!(participant = %peer, ?state, "connection state");
                 match state {
                     S::Connected => {
-                        self.peers.get(&peer).inspect(|p| p.bin.request_keyframe());
+                        if let Some(p) = self.peers.get_mut(&peer) {
+                            p.connected = true;
+                            p.bin.request_keyframe();
+                        }
                         None
                     }
                     S::Failed => Some(Notice::Failed { peer, reason: "ICE/DTLS connection failed".into() }),
@@ -58,33 +61,37 @@ impl RoomMedia {
     /// Builds the decoder for a new receive pad and links it into the mixers.
     fn attach_stream(&mut self, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<()> {
         let Some(peer) = self.peers.get(&id) else { return Ok(()) };
-        let media = pad.current_caps().and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()));
-        let wanted = peer.role == Role::Publisher
-            && match media.as_deref() {
-                Some("video") => peer.video.is_none(),
-                Some("audio") => peer.audio.is_none(),
-                _ => false,
-            };
-        if !wanted {
+        let kind = ingress::classify(pad);
+        let wanted = match kind {
+            Ok(StreamKind::Vp8) => peer.video.is_none(),
+            Ok(StreamKind::Opus) => peer.audio.is_none(),
+            Err(ref what) if peer.role == Role::Publisher => anyhow::bail!("{id} sent {what}"),
+            Err(_) => false,
+        };
+        if peer.role == Role::Viewer || !wanted {
             // A viewer sending media, or a second stream of a kind: accept and discard it.
-            let sink = gst::ElementFactory::make("fakesink").property("async", false).build()?;
+            let sink = gst::ElementFactory::make("fakesink").name(format!("discard-{id}-{}", pad.name())).build()?;
+            sink.set_property("async", false);
             peer.bin.bin.add(&sink)?;
             sink.sync_state_with_parent()?;
             pad.link(&sink.static_pad("sink").unwrap())?;
             return Ok(());
         }
-        match ingress::build(&peer.bin.bin, id, pad)? {
+        match ingress::build(&peer.bin.bin, id, pad, kind.expect("classified above"))? {
             Decoded::Video { src } => {
                 watch_video_size(&src, id, self.events.clone());
                 peer.bin.inbound.watch_frames(&src);
                 let input = self.video.add_input(id, layout::Rect { x: 0, y: 0, w: 2, h: 2 })?;
-                src.link(&input)?;
+                if let Err(e) = src.link(&input) {
+                    self.video.remove_input(&input);
+                    return Err(e.into());
+                }
                 self.peers.get_mut(&id).unwrap().video = Some(VideoInput { pad: input, format: None });
                 self.relayout();
                 tracing::info!(participant = %id, "video flowing");
             }
             Decoded::Audio { tee } => {
-                self.add_audio_source(id, tee);
+                self.add_audio_source(id, tee)?;
                 tracing::info!(participant = %id, "audio flowing");
             }
         }
@@ -100,8 +107,12 @@ impl RoomMedia {
                 match msg.src().and_then(owning_participant) {
                     Some(peer) => Some(Notice::Failed { peer, reason: err.error().to_string() }),
                     None => {
+                        // A shared element (compositor, encoder, tee) failed: the composite is
+                        // gone for everyone. Keep the graph for diagnosis (written when
+                        // GST_DEBUG_DUMP_DOT_DIR is set) and let the room end.
                         tracing::error!(%source, "room pipeline error: {} ({:?})", err.error(), err.debug());
-                        None
+                        self.pipeline.debug_to_dot_file_with_ts(gst::DebugGraphDetails::all(), "tessera-room-failed");
+                        Some(Notice::RoomFailed { reason: format!("{}: {}", source, err.error()) })
                     }
                 }
             }

@@ -3,7 +3,7 @@
 //! Built inside the publisher's bin when webrtcbin exposes a receive pad. Decoding runs in the
 //! jitter buffer's streaming thread, so each publisher decodes on its own thread.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use gst::prelude::*;
 
 use super::codecs::MIX_AUDIO_CAPS;
@@ -34,17 +34,35 @@ fn make(kind: &str, role: &str, id: ParticipantId) -> anyhow::Result<gst::Elemen
     gst::ElementFactory::make(kind).name(format!("{role}-{id}")).build().with_context(|| format!("creating {kind}"))
 }
 
-/// Builds the decode chain for `pad` (a webrtcbin receive pad) inside `bin`, links it and
-/// starts it. The caller unblocks `pad` afterwards.
-pub fn build(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
-    let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None))).context("no caps")?;
-    let s = caps.structure(0).context("empty caps")?;
-    let media = s.get::<&str>("media").unwrap_or("");
-    let encoding = s.get::<&str>("encoding-name").unwrap_or("").to_ascii_uppercase();
+/// What kind of stream a webrtcbin receive pad carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// VP8 video.
+    Vp8,
+    /// Opus audio.
+    Opus,
+}
+
+/// Classifies a receive pad by its caps (negotiated, or else queried), with a description for
+/// error messages when it is not a kind we decode.
+pub fn classify(pad: &gst::Pad) -> Result<StreamKind, String> {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    let s = caps.structure(0).ok_or("a stream without caps")?;
+    let media = s.get::<&str>("media").unwrap_or("?");
+    let encoding = s.get::<&str>("encoding-name").unwrap_or("?").to_ascii_uppercase();
     match (media, encoding.as_str()) {
-        ("video", "VP8") => vp8(bin, id, pad),
-        ("audio", "OPUS") => opus(bin, id, pad),
-        _ => bail!("unsupported incoming stream {media}/{encoding}"),
+        ("video", "VP8") => Ok(StreamKind::Vp8),
+        ("audio", "OPUS") => Ok(StreamKind::Opus),
+        _ => Err(format!("an unsupported {media}/{encoding} stream")),
+    }
+}
+
+/// Builds the decode chain for `pad` (a webrtcbin receive pad of `kind`) inside `bin`, links it
+/// and starts it. The caller unblocks `pad` afterwards.
+pub fn build(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, kind: StreamKind) -> anyhow::Result<Decoded> {
+    match kind {
+        StreamKind::Vp8 => vp8(bin, id, pad),
+        StreamKind::Opus => opus(bin, id, pad),
     }
 }
 

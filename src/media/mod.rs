@@ -110,6 +110,11 @@ pub enum Notice {
         /// Why.
         reason: String,
     },
+    /// A shared element failed: the room cannot go on; end it so clients can rejoin.
+    RoomFailed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Errors of the media layer, carrying the participant involved.

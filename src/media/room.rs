@@ -5,7 +5,7 @@
 //! a branch is started before a tee feeds it; on removal, tee pads feeding a branch are
 //! released before it stops, and aggregator pads are released after their upstream stopped.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -32,8 +32,11 @@ pub(super) enum Mix {
 /// One branch of a publisher's audio tee into a mix.
 #[derive(Debug)]
 struct Tap {
+    /// The mix it feeds.
     to: Mix,
+    /// Ghost of the tee's request pad, on the publisher's bin.
     src: gst::GhostPad,
+    /// Ghost of the audiomixer's request pad, on the mix's bin.
     sink: gst::GhostPad,
 }
 
@@ -55,9 +58,12 @@ pub(super) struct AudioSource {
     taps: Vec<Tap>,
 }
 
+/// Everything the room's graph holds for one participant.
 #[derive(Debug)]
 pub(super) struct Peer {
+    /// Publisher or viewer.
     pub(super) role: Role,
+    /// The participant's own bin (webrtcbin, egress queues, decoders).
     pub(super) bin: PeerBin,
     /// The video-rtp tee pad feeding this peer.
     video_feed: gst::Pad,
@@ -67,20 +73,28 @@ pub(super) struct Peer {
     pub(super) video: Option<VideoInput>,
     /// Set once audio arrived.
     pub(super) audio: Option<AudioSource>,
+    /// Whether the peer connection has reached `connected` at least once.
+    pub(super) connected: bool,
 }
 
 /// A room's media graph.
 #[derive(Debug)]
 pub struct RoomMedia {
+    /// Settings shared by every room.
     pub(super) config: Arc<MediaConfig>,
+    /// The room's pipeline.
     pub(super) pipeline: gst::Pipeline,
+    /// Compositor and the one VP8 encoder.
     pub(super) video: VideoMix,
+    /// Fans the encoded composite out to every peer.
     video_tee: gst::Element,
+    /// The full mix (for viewers), encoded once.
     audio: AudioMix,
+    /// Fans the full mix out to every viewer.
     audio_tee: gst::Element,
-    pub(super) peers: HashMap<ParticipantId, Peer>,
-    /// Publishers in join order: the order of tiles.
-    pub(super) tiles: Vec<ParticipantId>,
+    /// Participants by id; ids grow with join order, so iteration is join order.
+    pub(super) peers: BTreeMap<ParticipantId, Peer>,
+    /// Where GStreamer callbacks post events for the room task.
     pub(super) events: UnboundedSender<MediaEvent>,
 }
 
@@ -110,17 +124,7 @@ impl RoomMedia {
         video.bin.link(&video_tee)?;
         audio.bin.link(&audio_tee)?;
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
-        Ok(Self {
-            config,
-            pipeline,
-            video,
-            video_tee,
-            audio,
-            audio_tee,
-            peers: HashMap::new(),
-            tiles: Vec::new(),
-            events,
-        })
+        Ok(Self { config, pipeline, video, video_tee, audio, audio_tee, peers: BTreeMap::new(), events })
     }
 
     /// The pipeline's bus, for the room task to watch.
@@ -133,25 +137,29 @@ impl RoomMedia {
         self.pipeline.iterate_recurse().into_iter().count()
     }
 
+    /// Publishers in join order: the order of tiles.
+    pub(super) fn tiles(&self) -> Vec<ParticipantId> {
+        self.peers.iter().filter(|(_, p)| p.role == Role::Publisher).map(|(id, _)| *id).collect()
+    }
+
     /// Adds a participant: its webrtcbin, egress feeds and (publisher) mix-minus; starts the offer.
     pub fn add_peer(&mut self, id: ParticipantId, role: Role) -> Result<(), MediaError> {
-        let bin = PeerBin::new(id, role, &self.config, self.events.clone())
-            .map_err(|source| MediaError::Participant { participant: id, source })?;
-        if let Err(source) = self.attach_peer(id, role, bin) {
-            return Err(MediaError::Participant { participant: id, source });
-        }
+        let failed = |source| MediaError::Participant { participant: id, source };
+        let bin = PeerBin::new(id, role, &self.config, self.events.clone()).map_err(failed)?;
+        self.attach_peer(id, role, bin).map_err(failed)?;
         if role == Role::Publisher {
-            self.tiles.push(id);
             self.relayout();
             // Everyone already publishing audio is heard in the newcomer's mix-minus.
             let sources: Vec<ParticipantId> =
                 self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
             for from in sources {
-                self.tap(from, Mix::MinusOf(id));
+                if let Err(e) = self.tap(from, Mix::MinusOf(id)) {
+                    self.remove_peer(id);
+                    return Err(failed(e));
+                }
             }
         }
-        let peer = &self.peers[&id];
-        peer.bin.create_offer(id, self.events.clone());
+        self.peers[&id].bin.create_offer(id, self.events.clone());
         Ok(())
     }
 
@@ -159,7 +167,8 @@ impl RoomMedia {
         self.pipeline.add(&bin.bin)?;
         match self.link_peer(id, role, &bin) {
             Ok((video_feed, audio_feed)) => {
-                self.peers.insert(id, Peer { role, bin, video_feed, audio_feed, video: None, audio: None });
+                let peer = Peer { role, bin, video_feed, audio_feed, video: None, audio: None, connected: false };
+                self.peers.insert(id, peer);
                 Ok(())
             }
             Err(e) => {
@@ -211,7 +220,6 @@ impl RoomMedia {
     /// Removes a participant and everything it fed or was fed by. Unknown ids are ignored.
     pub fn remove_peer(&mut self, id: ParticipantId) {
         let Some(mut peer) = self.peers.remove(&id) else { return };
-        self.tiles.retain(|p| *p != id);
         // 1. Cut everything flowing into the peer.
         self.video_tee.release_request_pad(&peer.video_feed);
         match &peer.audio_feed {
@@ -219,7 +227,7 @@ impl RoomMedia {
             Err(mix) => {
                 for other in self.peers.values_mut() {
                     if let Some(audio) = &mut other.audio {
-                        for tap in extract(&mut audio.taps, |t| t.to == Mix::MinusOf(id)) {
+                        for tap in audio.taps.extract_if(.., |t| t.to == Mix::MinusOf(id)) {
                             ghost::release(&other.bin.bin, &audio.tee, &tap.src);
                             mix.remove_input(&tap.sink);
                         }
@@ -260,44 +268,42 @@ impl RoomMedia {
 
     /// Records `from`'s decoded audio tee and feeds it into the full mix and every other
     /// publisher's mix-minus.
-    pub(super) fn add_audio_source(&mut self, from: ParticipantId, tee: gst::Element) {
-        let Some(peer) = self.peers.get_mut(&from) else { return };
+    pub(super) fn add_audio_source(&mut self, from: ParticipantId, tee: gst::Element) -> anyhow::Result<()> {
+        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
         peer.audio = Some(AudioSource { tee, taps: Vec::new() });
-        self.tap(from, Mix::Full);
-        let others: Vec<ParticipantId> = self.tiles.iter().copied().filter(|p| *p != from).collect();
-        for other in others {
-            self.tap(from, Mix::MinusOf(other));
+        self.tap(from, Mix::Full)?;
+        for other in self.tiles().into_iter().filter(|p| *p != from) {
+            self.tap(from, Mix::MinusOf(other))?;
         }
+        Ok(())
     }
 
-    /// Feeds `from`'s decoded audio into mix `to`.
-    fn tap(&mut self, from: ParticipantId, to: Mix) {
-        let Some(mix) = self.mix(to) else { return };
-        let Some(peer) = self.peers.get(&from) else { return };
-        let Some(AudioSource { tee, .. }) = &peer.audio else { return };
+    /// Feeds `from`'s decoded audio into mix `to`; on failure nothing is left half-linked.
+    fn tap(&mut self, from: ParticipantId, to: Mix) -> anyhow::Result<()> {
+        let (Some(mix), Some(peer)) = (self.mix(to), self.peers.get(&from)) else { return Ok(()) };
+        let Some(AudioSource { tee, .. }) = &peer.audio else { return Ok(()) };
         let name = match to {
             Mix::Full => "tap-full".to_owned(),
             Mix::MinusOf(p) => format!("tap-{p}"),
         };
-        let linked = mix.add_input(from).and_then(|sink| {
-            let src = ghost::request(&peer.bin.bin, tee, "src_%u", &name).inspect_err(|_| mix.remove_input(&sink))?;
-            src.link(&sink)?;
-            Ok(Tap { to, src, sink })
-        });
-        match linked {
-            Ok(tap) => {
-                if let Some(audio) = self.peers.get_mut(&from).and_then(|p| p.audio.as_mut()) {
-                    audio.taps.push(tap);
-                }
-            }
-            Err(e) => tracing::error!(participant = %from, ?to, "audio tap failed: {e:#}"),
+        let sink = mix.add_input(from)?;
+        let src = ghost::request(&peer.bin.bin, tee, "src_%u", &name).inspect_err(|_| mix.remove_input(&sink))?;
+        if let Err(e) = src.link(&sink) {
+            ghost::release(&peer.bin.bin, tee, &src);
+            mix.remove_input(&sink);
+            return Err(e).with_context(|| format!("linking {from}'s audio into {to:?}"));
         }
+        if let Some(audio) = self.peers.get_mut(&from).and_then(|p| p.audio.as_mut()) {
+            audio.taps.push(Tap { to, src, sink });
+        }
+        Ok(())
     }
 
     /// Places every publisher's tile per the grid layout, keeping each source's aspect ratio.
     pub(super) fn relayout(&self) {
         let canvas = self.config.canvas;
-        for (cell, id) in layout::grid(self.tiles.len(), canvas).into_iter().zip(&self.tiles) {
+        let tiles = self.tiles();
+        for (cell, id) in layout::grid(tiles.len(), canvas).into_iter().zip(&tiles) {
             if let Some(input) = self.peers.get(id).and_then(|p| p.video.as_ref()) {
                 let (size, par) = input.format.unwrap_or((canvas, (1, 1)));
                 self.video.place(&input.pad, layout::fit(cell, size, par));
@@ -308,6 +314,11 @@ impl RoomMedia {
     /// What `peer` has sent us so far.
     pub fn inbound(&self, peer: ParticipantId) -> Option<super::stats::InboundSnapshot> {
         self.peers.get(&peer).map(|p| p.bin.inbound.snapshot())
+    }
+
+    /// Whether `peer`'s connection has been established.
+    pub fn is_connected(&self, peer: ParticipantId) -> bool {
+        self.peers.get(&peer).is_some_and(|p| p.connected)
     }
 
     /// Sends our offer as `peer`'s local description.
@@ -330,24 +341,10 @@ impl RoomMedia {
             p.bin.add_candidate(mline, candidate);
         }
     }
-
-    /// Stops the pipeline and frees it.
-    pub fn shutdown(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
-        self.peers.clear();
-        self.tiles.clear();
-    }
 }
 
 impl Drop for RoomMedia {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
-}
-
-/// Removes and returns the elements matching `pred`.
-fn extract<T>(items: &mut Vec<T>, pred: impl Fn(&T) -> bool) -> Vec<T> {
-    let (out, keep): (Vec<T>, Vec<T>) = items.drain(..).partition(|t| pred(t));
-    *items = keep;
-    out
 }

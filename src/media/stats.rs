@@ -17,7 +17,6 @@ fn epoch() -> Instant {
 #[derive(Debug, Default)]
 pub struct InboundCounters {
     bytes: AtomicU64,
-    packets: AtomicU64,
     frames: AtomicU64,
     /// Milliseconds since [`epoch`] of the last packet, plus one; 0 = never.
     last_packet: AtomicU64,
@@ -26,10 +25,8 @@ pub struct InboundCounters {
 /// A reading of [`InboundCounters`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct InboundSnapshot {
-    /// RTP payload bytes received (after the jitter buffer).
+    /// RTP bytes received (after the jitter buffer).
     pub bytes: u64,
-    /// RTP packets received.
-    pub packets: u64,
     /// Video frames decoded.
     pub frames: u64,
     /// When the last RTP packet came, if any did.
@@ -66,14 +63,12 @@ impl InboundCounters {
         let last = self.last_packet.load(Ordering::Relaxed);
         InboundSnapshot {
             bytes: self.bytes.load(Ordering::Relaxed),
-            packets: self.packets.load(Ordering::Relaxed),
             frames: self.frames.load(Ordering::Relaxed),
             last_packet: (last > 0).then(|| epoch() + Duration::from_millis(last - 1)),
         }
     }
 
-    fn count_packets(&self, packets: u64, bytes: u64) {
-        self.packets.fetch_add(packets, Ordering::Relaxed);
+    fn count_bytes(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         let now = epoch().elapsed().as_millis() as u64 + 1;
         self.last_packet.store(now, Ordering::Relaxed);
@@ -84,10 +79,8 @@ impl InboundCounters {
         let counters = self.clone();
         pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, info| {
             match &info.data {
-                Some(gst::PadProbeData::Buffer(b)) => counters.count_packets(1, b.size() as u64),
-                Some(gst::PadProbeData::BufferList(l)) => {
-                    counters.count_packets(l.len() as u64, l.iter().map(|b| b.size() as u64).sum())
-                }
+                Some(gst::PadProbeData::Buffer(b)) => counters.count_bytes(b.size() as u64),
+                Some(gst::PadProbeData::BufferList(l)) => counters.count_bytes(l.iter().map(|b| b.size() as u64).sum()),
                 _ => {}
             }
             gst::PadProbeReturn::Ok
@@ -110,8 +103,8 @@ mod tests {
 
     #[test]
     fn rates_from_snapshots() {
-        let a = InboundSnapshot { bytes: 1_000, packets: 10, frames: 30, last_packet: None };
-        let b = InboundSnapshot { bytes: 126_000, packets: 110, frames: 60, last_packet: None };
+        let a = InboundSnapshot { bytes: 1_000, frames: 30, last_packet: None };
+        let b = InboundSnapshot { bytes: 126_000, frames: 60, last_packet: None };
         let r = b.rates_since(&a, Duration::from_secs(1));
         assert_eq!(r, InboundRates { bitrate_kbps: 1000.0, fps: 30.0 });
         assert_eq!(b.rates_since(&a, Duration::ZERO), InboundRates::default());
@@ -122,9 +115,9 @@ mod tests {
     fn last_packet_is_recorded() {
         let c = InboundCounters::default();
         assert_eq!(c.snapshot().last_packet, None);
-        c.count_packets(2, 300);
+        c.count_bytes(300);
         let s = c.snapshot();
-        assert_eq!((s.packets, s.bytes), (2, 300));
+        assert_eq!(s.bytes, 300);
         assert!(s.last_packet.unwrap().elapsed() < Duration::from_secs(1));
     }
 }

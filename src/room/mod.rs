@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::ids::{ParticipantId, RoomId};
 use crate::media::stats::InboundRates;
-use crate::protocol::{Role, ServerMessage};
+use crate::protocol::{ErrorCode, Role, ServerMessage};
 use crate::signaling::PeerCommand;
 
 pub(crate) use task::spawn;
@@ -72,14 +72,11 @@ pub enum RoomCommand {
         /// True when the participant was in the room.
         reply: oneshot::Sender<bool>,
     },
-    /// Remove everyone (`error`/`room_closed`) and end the room.
+    /// Remove everyone, telling them `code`, and end the room.
     Close {
-        /// Completed when the room has closed.
-        reply: oneshot::Sender<()>,
-    },
-    /// Tell everyone, tear down, reply when done.
-    Shutdown {
-        /// Completed when the pipeline is stopped.
+        /// Why: `room_closed` (an administrator) or `server_shutdown`.
+        code: ErrorCode,
+        /// Completed when the room has closed and its pipeline stopped.
         reply: oneshot::Sender<()>,
     },
 }
@@ -175,18 +172,19 @@ impl RoomHandle {
         rx.await.unwrap_or(false)
     }
 
-    /// Closes the room, removing everyone, and waits until it has closed.
+    /// Closes the room (everyone gets `room_closed`) and waits until it has closed.
     pub async fn close(&self) {
-        let (reply, rx) = oneshot::channel();
-        if self.tx.send(RoomCommand::Close { reply }).await.is_ok() {
-            let _ = rx.await;
-        }
+        self.close_with(ErrorCode::RoomClosed).await
     }
 
-    /// Shuts the room down and waits until its pipeline has stopped.
+    /// Shuts the room down (everyone gets `server_shutdown`) and waits until it has closed.
     pub async fn shutdown(&self) {
+        self.close_with(ErrorCode::ServerShutdown).await
+    }
+
+    async fn close_with(&self, code: ErrorCode) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(RoomCommand::Shutdown { reply }).await.is_ok() {
+        if self.tx.send(RoomCommand::Close { code, reply }).await.is_ok() {
             let _ = rx.await;
         }
     }

@@ -2,6 +2,7 @@
 //! state change in one room never stalls another room or the WebSocket tasks.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,8 +20,10 @@ use crate::protocol::{ErrorCode, ParticipantInfo, Role, ServerMessage};
 use crate::registry::Registry;
 use crate::signaling::PeerCommand;
 
-/// How often the room reads inbound counters and checks for stalled publishers.
+/// How often the room reads inbound counters and checks for stalled participants.
 const TICK: Duration = Duration::from_secs(1);
+/// A room nobody has joined for this long ends (its creator's join never arrived).
+const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A participant as the room task knows it.
 struct Participant {
@@ -30,27 +33,36 @@ struct Participant {
     outbound: Outbound,
     /// When they joined, for timeouts and for the REST API.
     joined: (Instant, SystemTime),
-    /// Inbound counters at the last tick, and the rates since the one before.
+    /// Inbound counters at the last tick.
     last: (Instant, InboundSnapshot),
     /// Inbound rates over the last tick.
     rates: InboundRates,
 }
 
+/// The state the room task owns.
 struct Room {
+    /// The room's id.
     id: RoomId,
+    /// The room's pipeline and everyone's branches.
     media: RoomMedia,
+    /// When the room was created.
     created: (Instant, SystemTime),
+    /// Publishers silent this long, or anyone not connected after this long, are removed.
     media_timeout: Duration,
     /// Keyed by id, which grows with join order.
     participants: BTreeMap<ParticipantId, Participant>,
+    /// Whether anyone has joined yet.
+    seen_join: bool,
 }
 
-/// Why the room task stopped, with whom to tell once it has fully closed.
+/// Why the room task stopped.
 enum Ending {
-    /// The last participant left.
+    /// The last participant left, or nobody ever came.
     Empty,
-    /// Closed or shut down on request; reply when done.
-    Requested(oneshot::Sender<()>),
+    /// Closed on request (administrator or shutdown); reply once fully closed.
+    Closed(oneshot::Sender<()>),
+    /// A shared element failed.
+    Failed,
 }
 
 /// Starts a room task for `id` and returns its handle.
@@ -75,18 +87,22 @@ async fn run(
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel::<MediaEvent>();
     let media_timeout = config.media_timeout;
-    let mut ending = Ending::Empty;
-    match RoomMedia::new(id.as_str(), config, events_tx) {
+    let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");
             let created = (Instant::now(), SystemTime::now());
-            let mut room = Room { id: id.clone(), media, created, media_timeout, participants: BTreeMap::new() };
-            ending = room.run(&mut rx, &mut events).await;
-            room.media.shutdown();
+            let mut room =
+                Room { id: id.clone(), media, created, media_timeout, participants: BTreeMap::new(), seen_join: false };
+            let ending = room.run(&mut rx, &mut events).await;
+            (Some(room), ending)
         }
-        Err(e) => error!(room = %id, "cannot build room: {e}"),
-    }
-    // Refuse what is still queued; joins are retried by the registry with a new room.
+        Err(e) => {
+            error!(room = %id, "cannot build room: {e}");
+            (None, Ending::Failed)
+        }
+    };
+    // Stop taking commands and leave the registry first, so new joins go to a new room while
+    // this one's pipeline winds down; joins already queued are retried there.
     rx.close();
     if let Some(registry) = registry.upgrade() {
         registry.forget(&id, uid);
@@ -95,12 +111,13 @@ async fn run(
         match cmd {
             RoomCommand::Join { reply, .. } => drop(reply.send(Err(JoinError::Closed))),
             RoomCommand::Kick { reply, .. } => drop(reply.send(false)),
-            RoomCommand::Close { reply } | RoomCommand::Shutdown { reply } => drop(reply.send(())),
+            RoomCommand::Close { reply, .. } => drop(reply.send(())),
             RoomCommand::Info { .. } | RoomCommand::Peer { .. } | RoomCommand::Gone { .. } => {}
         }
     }
+    drop(room); // the pipeline goes to NULL
     info!(room = %id, "room closed");
-    if let Ending::Requested(reply) = ending {
+    if let Ending::Closed(reply) = ending {
         let _ = reply.send(());
     }
 }
@@ -110,7 +127,7 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 impl Room {
-    /// Runs until the room empties or is closed or shut down.
+    /// Runs until the room empties, is closed, or fails.
     async fn run(
         &mut self,
         rx: &mut mpsc::Receiver<RoomCommand>,
@@ -118,51 +135,40 @@ impl Room {
     ) -> Ending {
         let mut bus = self.media.bus().stream();
         let mut tick = tokio::time::interval(TICK);
-        // The room ends when it empties, but not before its first join was handled.
-        let mut seen_join = false;
         loop {
-            tokio::select! {
+            let flow = tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(RoomCommand::Close { reply }) => {
-                        self.remove_all(ErrorCode::RoomClosed, "the room was closed");
-                        return Ending::Requested(reply);
-                    }
-                    Some(RoomCommand::Shutdown { reply }) => {
-                        self.remove_all(ErrorCode::ServerShutdown, "server is shutting down");
-                        return Ending::Requested(reply);
-                    }
-                    Some(cmd) => {
-                        seen_join |= matches!(cmd, RoomCommand::Join { .. });
-                        self.on_command(cmd);
-                    }
-                    None => return Ending::Empty,
+                    Some(cmd) => self.on_command(cmd),
+                    None => ControlFlow::Break(Ending::Empty),
                 },
-                Some(event) = events.recv() => {
-                    if let Some(notice) = self.media.handle(event) {
-                        self.on_notice(notice);
-                    }
-                }
-                Some(msg) = bus.next() => {
-                    if let Some(notice) = self.media.handle_bus(&msg) {
-                        self.on_notice(notice);
-                    }
-                }
+                Some(event) = events.recv() => match self.media.handle(event) {
+                    Some(notice) => self.on_notice(notice),
+                    None => ControlFlow::Continue(()),
+                },
+                Some(msg) = bus.next() => match self.media.handle_bus(&msg) {
+                    Some(notice) => self.on_notice(notice),
+                    None => ControlFlow::Continue(()),
+                },
                 _ = tick.tick() => self.on_tick(),
+            };
+            if let ControlFlow::Break(ending) = flow {
+                return ending;
             }
-            if seen_join && self.participants.is_empty() {
+            if self.seen_join && self.participants.is_empty() {
                 return Ending::Empty;
             }
         }
     }
 
-    fn on_command(&mut self, cmd: RoomCommand) {
+    fn on_command(&mut self, cmd: RoomCommand) -> ControlFlow<Ending> {
         match cmd {
             RoomCommand::Join { name, role, outbound, reply } => {
+                self.seen_join = true;
                 let id = ParticipantId::next();
                 if let Err(e) = self.media.add_peer(id, role) {
                     error!(room = %self.id, participant = %id, "join failed: {e}");
                     let _ = reply.send(Err(JoinError::Media(e.to_string())));
-                    return;
+                    return ControlFlow::Continue(());
                 }
                 self.admit(id, name, role, outbound);
                 if reply.send(Ok(id)).is_err() {
@@ -182,8 +188,14 @@ impl Room {
                 self.remove(participant, Some(bye), "kicked");
                 let _ = reply.send(here);
             }
-            RoomCommand::Close { .. } | RoomCommand::Shutdown { .. } => unreachable!("handled in run"),
+            RoomCommand::Close { code, reply } => {
+                let why =
+                    if code == ErrorCode::ServerShutdown { "server is shutting down" } else { "the room was closed" };
+                self.remove_all(code, why);
+                return ControlFlow::Break(Ending::Closed(reply));
+            }
         }
+        ControlFlow::Continue(())
     }
 
     /// Records a participant whose media is built: `joined` to them, `participantJoined` to others.
@@ -200,25 +212,36 @@ impl Room {
         self.participants.insert(id, Participant { info, outbound, joined, last, rates: InboundRates::default() });
     }
 
-    /// Updates inbound rates and removes publishers that stopped sending media.
-    fn on_tick(&mut self) {
+    /// Updates inbound rates; removes publishers whose media stopped, participants that never
+    /// connected, and any whose socket is gone; ends a room nobody ever joined.
+    fn on_tick(&mut self) -> ControlFlow<Ending> {
+        if !self.seen_join && self.created.0.elapsed() > IDLE_LIMIT {
+            return ControlFlow::Break(Ending::Empty);
+        }
         let now = Instant::now();
-        let mut stalled = Vec::new();
+        let secs = self.media_timeout.as_secs_f64();
+        let mut doomed = Vec::new();
         for (id, p) in &mut self.participants {
             let Some(snapshot) = self.media.inbound(*id) else { continue };
             p.rates = snapshot.rates_since(&p.last.1, now - p.last.0);
             p.last = (now, snapshot);
-            let last_activity = snapshot.last_packet.unwrap_or(p.joined.0).max(p.joined.0);
-            if p.info.role == Role::Publisher && now - last_activity > self.media_timeout {
-                stalled.push(*id);
+            let since_join = now - p.joined.0;
+            let last_media = snapshot.last_packet.unwrap_or(p.joined.0).max(p.joined.0);
+            if p.outbound.is_closed() {
+                doomed.push((*id, None, "socket gone"));
+            } else if !self.media.is_connected(*id) && since_join > self.media_timeout {
+                let msg = format!("no media connection after {secs:.0} s");
+                doomed.push((*id, Some(ServerMessage::error(ErrorCode::MediaTimeout, msg)), "never connected"));
+            } else if p.info.role == Role::Publisher && now - last_media > self.media_timeout {
+                let msg = format!("no media received for {secs:.0} s");
+                doomed.push((*id, Some(ServerMessage::error(ErrorCode::MediaTimeout, msg)), "media timeout"));
             }
         }
-        for id in stalled {
-            let secs = self.media_timeout.as_secs_f64();
-            warn!(room = %self.id, participant = %id, "no media for {secs:.0} s");
-            let bye = ServerMessage::error(ErrorCode::MediaTimeout, format!("no media received for {secs:.0} s"));
-            self.remove(id, Some(bye), "media timeout");
+        for (id, bye, why) in doomed {
+            warn!(room = %self.id, participant = %id, "{why}");
+            self.remove(id, bye, why);
         }
+        ControlFlow::Continue(())
     }
 
     fn info(&self) -> RoomInfo {
@@ -241,13 +264,13 @@ impl Room {
         }
     }
 
-    fn on_notice(&mut self, notice: Notice) {
+    fn on_notice(&mut self, notice: Notice) -> ControlFlow<Ending> {
         match notice {
             Notice::Offer { peer, offer } => {
                 let Ok(sdp) = offer.sdp().as_text() else {
                     let bye = ServerMessage::error(ErrorCode::InternalError, "offer not serializable");
                     self.remove(peer, Some(bye), "bad offer");
-                    return;
+                    return ControlFlow::Continue(());
                 };
                 // The offer must reach the client before our candidates, which start flowing
                 // once the local description is set.
@@ -267,7 +290,13 @@ impl Room {
                     self.remove(peer, Some(ServerMessage::error(ErrorCode::MediaError, reason)), "media failure");
                 }
             }
+            Notice::RoomFailed { reason } => {
+                error!(room = %self.id, "room failed: {reason}");
+                self.remove_all(ErrorCode::InternalError, "the room's media failed; please rejoin");
+                return ControlFlow::Break(Ending::Failed);
+            }
         }
+        ControlFlow::Continue(())
     }
 
     fn send(&self, to: ParticipantId, msg: ServerMessage) {
@@ -294,7 +323,7 @@ impl Room {
         info!(room = %self.id, participant = %id, reason = why, "leave");
     }
 
-    /// Tells everyone why and drops them all; the pipeline is stopped by the caller.
+    /// Tells everyone why and drops them all; the pipeline stops when the room is dropped.
     fn remove_all(&mut self, code: ErrorCode, message: &str) {
         self.broadcast(&ServerMessage::error(code, message));
         for id in std::mem::take(&mut self.participants).into_keys() {
