@@ -1,118 +1,204 @@
-// Tessera browser client: joins a room over /ws, answers the server's offer, plays the composite.
-// Protocol: docs/protocol.md. No build step, no dependencies.
+// Tessera browser client: the join form, the call view and their controls.
+// Signaling and media live in session.js; capture and level metering in media.js.
+
+import { Session } from './session.js';
+import { openCapture } from './media.js';
 
 const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
-if (params.get('room')) $('room').value = params.get('room');
-if (params.get('name')) $('name').value = params.get('name');
 
-let ws, pc, localStream;
-let pendingCandidates = [];
+const MESSAGES = {
+  invalid_room: 'That room name cannot be used: use 1–64 letters, digits, "_" or "-".',
+  invalid_name: 'Please use a name of 1–64 characters.',
+  kicked: 'An administrator removed you from the room.',
+  room_closed: 'The room was closed.',
+  server_shutdown: 'The server is restarting; reconnecting…',
+  media_timeout: 'The server received no media from you; reconnecting…',
+  media_error: 'The server could not use your media; reconnecting…',
+  internal_error: 'The server had a problem; reconnecting…',
+};
+const STATE_TEXT = {
+  connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', failed: 'Connection failed', left: 'Left',
+};
 
-function setState(s) { $('state').textContent = s; }
-function showError(msg) { $('error').textContent = msg; }
+let session;
+let localStream;
+let muted = { audio: false, video: false };
 
-$('join-form').addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const role = ev.submitter?.value === 'viewer' ? 'viewer' : 'publisher';
-  join($('room').value, $('name').value, role);
-});
-$('leave').addEventListener('click', () => leave());
-
-async function join(room, name, role) {
-  showError('');
-  if (role === 'publisher') {
-    try {
-      localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-    } catch (e) {
-      showError(`Camera or microphone unavailable (${e.name}). You can join as a viewer.`);
-      return;
-    }
-  }
-  $('join-form').hidden = true;
-  $('call').hidden = false;
-  setState('connecting');
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${scheme}://${location.host}/ws`);
-  ws.onopen = () => send({ type: 'join', room, name, role });
-  ws.onmessage = (ev) => onMessage(JSON.parse(ev.data)).catch((e) => showError(String(e)));
-  ws.onclose = () => { setState('closed'); };
+function prefill() {
+  const params = new URLSearchParams(location.search);
+  $('room').value = params.get('room') ?? $('room').value;
+  $('name').value = params.get('name') ?? localStorage.getItem('tessera.name') ?? '';
+  if (!$('name').value) $('name').focus();
 }
 
-function send(msg) {
-  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+function showProblem(text, { asViewer = false, retry = false } = {}) {
+  $('problem-text').textContent = text;
+  $('as-viewer').hidden = !asViewer;
+  $('retry').hidden = !retry;
+  $('problem').hidden = false;
+}
+
+function clearProblem() {
+  $('problem').hidden = true;
+}
+
+function setState(state) {
+  const el = $('state');
+  el.hidden = false;
+  el.dataset.state = state;
+  el.textContent = STATE_TEXT[state] ?? state;
+  if (state === 'connected') clearProblem();
+  if (state === 'failed') showProblem('Could not reach the server.', { retry: true });
 }
 
 function renderParticipants(list) {
-  const ul = $('participants');
-  ul.replaceChildren(...list.map((p) => {
+  $('count').textContent = list.length;
+  $('participants').replaceChildren(...list.map((p) => {
     const li = document.createElement('li');
     li.dataset.id = p.id;
-    li.textContent = `${p.name} (${p.role})`;
+    const role = document.createElement('span');
+    role.className = 'role';
+    role.textContent = p.role === 'viewer' ? ' (watching)' : '';
+    li.append(p.id === session?.participantId ? `${p.name} (you)` : p.name, role);
     return li;
   }));
 }
 
-let roster = [];
-
-async function onMessage(msg) {
-  switch (msg.type) {
-    case 'joined':
-      roster = msg.participants;
-      renderParticipants(roster);
-      break;
-    case 'participantJoined':
-      roster.push(msg.participant);
-      renderParticipants(roster);
-      break;
-    case 'participantLeft':
-      roster = roster.filter((p) => p.id !== msg.participantId);
-      renderParticipants(roster);
-      break;
-    case 'offer':
-      await answer(msg.sdp);
-      break;
-    case 'ice':
-      if (pc?.remoteDescription) await pc.addIceCandidate({ candidate: msg.candidate, sdpMLineIndex: msg.sdpMLineIndex });
-      else pendingCandidates.push(msg);
-      break;
-    case 'error':
-      showError(`${msg.code}: ${msg.message}`);
-      break;
+async function play() {
+  try {
+    await $('composite').play();
+    $('play').hidden = true;
+  } catch {
+    $('play').hidden = false; // autoplay blocked: wait for a click
   }
 }
 
-async function answer(sdp) {
-  pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
-  const remote = new MediaStream();
-  $('composite').srcObject = remote;
-  pc.ontrack = (ev) => remote.addTrack(ev.track);
-  pc.onicecandidate = (ev) => {
-    if (ev.candidate) send({ type: 'ice', candidate: ev.candidate.candidate, sdpMLineIndex: ev.candidate.sdpMLineIndex ?? 0 });
-  };
-  pc.onconnectionstatechange = () => setState(pc.connectionState);
-  await pc.setRemoteDescription({ type: 'offer', sdp });
-  if (localStream) {
-    for (const t of pc.getTransceivers()) {
-      const track = localStream.getTracks().find((x) => x.kind === t.receiver.track.kind);
-      if (track) {
-        await t.sender.replaceTrack(track);
-        t.direction = 'sendrecv';
-      }
+function showCall(show, room) {
+  $('join-form').hidden = show;
+  $('call').hidden = !show;
+  $('room-label').hidden = !show;
+  $('room-label').textContent = room ? `Room ${room}` : '';
+  document.title = show ? `${room} · Tessera` : 'Tessera';
+}
+
+function updateMuteButtons() {
+  const has = (kind) => !!localStream?.getTracks().some((t) => t.kind === kind);
+  for (const [id, kind, on, off] of [['mute-mic', 'audio', 'Unmute microphone', 'Mute microphone'],
+    ['mute-camera', 'video', 'Turn camera on', 'Turn camera off']]) {
+    const b = $(id);
+    b.disabled = !has(kind);
+    b.setAttribute('aria-pressed', String(muted[kind]));
+    b.textContent = muted[kind] ? on : off;
+  }
+}
+
+async function join(role) {
+  clearProblem();
+  const room = $('room').value.trim();
+  const name = $('name').value.trim();
+  if (!$('join-form').reportValidity()) return;
+  localStorage.setItem('tessera.name', name);
+  localStream = undefined;
+  if (role === 'publisher') {
+    try {
+      const { stream, note } = await openCapture();
+      localStream = stream;
+      if (note) showProblem(note);
+    } catch (e) {
+      showProblem(`${e.message} You can still join to watch and listen.`, { asViewer: true });
+      return;
     }
   }
-  const desc = await pc.createAnswer();
-  send({ type: 'answer', sdp: desc.sdp });
-  await pc.setLocalDescription(desc);
-  for (const c of pendingCandidates) await pc.addIceCandidate({ candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex });
-  pendingCandidates = [];
+  muted = { audio: false, video: false };
+  updateMuteButtons();
+  history.replaceState(null, '', `?room=${encodeURIComponent(room)}`);
+  showCall(true, room);
+  startSession({ room, name, role });
 }
 
-function leave() {
-  send({ type: 'leave' });
-  pc?.close();
-  localStream?.getTracks().forEach((t) => t.stop());
-  pc = undefined; localStream = undefined;
-  $('call').hidden = true;
-  $('join-form').hidden = false;
+function startSession(opts) {
+  session = new Session({ ...opts, localStream });
+  session.addEventListener('state', (e) => setState(e.detail));
+  session.addEventListener('participants', (e) => renderParticipants(e.detail));
+  session.addEventListener('stream', (e) => {
+    const video = $('composite');
+    if (video.srcObject !== e.detail) video.srcObject = e.detail;
+    play();
+  });
+  session.addEventListener('problem', (e) => {
+    const { code, message, fatal } = e.detail;
+    showProblem(MESSAGES[code] ?? `${message} (${code})`);
+    if (fatal) finish();
+  });
+  setState('connecting');
+  session.start();
 }
+
+function finish() {
+  localStream?.getTracks().forEach((t) => t.stop());
+  localStream = undefined;
+  $('composite').srcObject = null;
+  $('state').hidden = true;
+  showCall(false);
+}
+
+$('join-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  join(ev.submitter?.value === 'viewer' ? 'viewer' : 'publisher');
+});
+$('as-viewer').addEventListener('click', () => join('viewer'));
+$('retry').addEventListener('click', () => {
+  clearProblem();
+  startSession({ room: session.room, name: session.name, role: session.role });
+});
+$('play').addEventListener('click', play);
+$('leave').addEventListener('click', () => {
+  session?.leave();
+  clearProblem();
+  finish();
+});
+for (const [id, kind] of [['mute-mic', 'audio'], ['mute-camera', 'video']]) {
+  $(id).addEventListener('click', () => {
+    muted[kind] = !muted[kind];
+    session?.setMuted(kind, muted[kind]);
+    updateMuteButtons();
+  });
+}
+
+// Diagnostics for the curious (and for the end-to-end tests): window.tessera.
+async function inbound(kind) {
+  let found = {};
+  (await session?.pc?.getStats())?.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === kind) found = s;
+  });
+  return found;
+}
+
+window.tessera = {
+  get state() { return session?.state; },
+  get participantId() { return session?.participantId; },
+  get participants() { return session?.participants ?? []; },
+  get pc() { return session?.pc; },
+  // Decoding and reception figures from getStats().
+  async stats() {
+    if (!session?.pc) return null;
+    const [video, audio] = [await inbound('video'), await inbound('audio')];
+    return {
+      framesDecoded: video.framesDecoded ?? 0,
+      frameWidth: video.frameWidth ?? 0,
+      frameHeight: video.frameHeight ?? 0,
+      audioPackets: audio.packetsReceived ?? 0,
+    };
+  },
+  // The mean level of the received audio over the next `ms`, in dBFS (from totalAudioEnergy).
+  async receivedLevelDb(ms = 500) {
+    const a = await inbound('audio');
+    await new Promise((r) => setTimeout(r, ms));
+    const b = await inbound('audio');
+    const energy = (b.totalAudioEnergy ?? 0) - (a.totalAudioEnergy ?? 0);
+    const secs = (b.totalSamplesDuration ?? 0) - (a.totalSamplesDuration ?? 0);
+    return secs > 0 && energy > 0 ? 10 * Math.log10(energy / secs) : -200;
+  },
+};
+
+prefill();

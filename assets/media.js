@@ -1,4 +1,4 @@
-// Local capture with graceful fallbacks, and a level meter for received audio.
+// Local capture with graceful fallbacks.
 
 // Asks for camera and microphone; falls back to whichever exists. Returns
 // { stream, note } or throws an Error whose message explains what went wrong.
@@ -23,28 +23,4 @@ export async function openCapture() {
     ? 'Camera and microphone access was refused.'
     : 'No camera or microphone is available.';
   throw new Error(why);
-}
-
-// Measures the RMS level (dBFS) of a remote audio track with Web Audio.
-export class LevelMeter {
-  constructor(context) {
-    this.context = context;
-  }
-
-  attach(track) {
-    this.source?.disconnect();
-    if (!this.context || !track) return;
-    this.analyser = this.context.createAnalyser();
-    this.analyser.fftSize = 2048;
-    this.source = this.context.createMediaStreamSource(new MediaStream([track]));
-    this.source.connect(this.analyser);
-  }
-
-  dbfs() {
-    if (!this.analyser) return -Infinity;
-    const buf = new Float32Array(this.analyser.fftSize);
-    this.analyser.getFloatTimeDomainData(buf);
-    const rms = Math.sqrt(buf.reduce((s, x) => s + x * x, 0) / buf.length);
-    return rms > 0 ? 20 * Math.log10(rms) : -Infinity;
-  }
 }

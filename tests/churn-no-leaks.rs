@@ -21,7 +21,8 @@ async fn settle(server: &ServerProcess, want: u64) -> (usize, u64, f64) {
         let r = server.resources();
         readings.push((r.0, r.1));
         let n = readings.len();
-        if room_elements(server.addr).await == want && n >= 3 && readings[n - 3..].iter().all(|x| *x == readings[n - 1]) {
+        if room_elements(server.addr).await == want && n >= 3 && readings[n - 3..].iter().all(|x| *x == readings[n - 1])
+        {
             return r;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

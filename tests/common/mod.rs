@@ -38,6 +38,12 @@ pub fn test_media_config() -> MediaConfig {
     }
 }
 
+/// Media settings for browser tests: ICE also on the default route's address, as in production,
+/// because Firefox does not pair its own (non-loopback) candidates with a loopback-only server.
+pub fn browser_media_config() -> MediaConfig {
+    MediaConfig { ice_addresses: tessera::config::default_ice_addresses(), ..test_media_config() }
+}
+
 /// Starts a server with the test media settings.
 pub async fn start_server() -> TestServer {
     start_server_with(test_media_config()).await
@@ -205,3 +211,4 @@ impl ServerProcess {
         (fds, s.threads, s.rss_mib)
     }
 }
+pub mod browser;

@@ -1,0 +1,128 @@
+//! Real browsers: a Rust peer publishing red joins; a Chromium page and a Firefox page join the
+//! same room as publishers through the form. Each page decodes the composite (>= 60 frames), sees
+//! red where the layout puts the Rust peer and hears audio; the Rust peer sees three tiles and
+//! hears both browsers. Mute silences a browser for the others within 1 s and unmute restores
+//! it; leave tells the others; no page logs a console error.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::browser::{Browser, Kind, Page, sample_video_js, write_tone_wav};
+use common::*;
+use tessera::client::{PeerOptions, TestPeer, close_to};
+use tessera::protocol::ServerMessage;
+
+/// Chromium's fake microphone plays this (from a WAV); Firefox's fake microphone is 1 kHz.
+const CHROMIUM_HZ: f64 = 700.0;
+const FIREFOX_HZ: f64 = 1000.0;
+const RUST_HZ: f64 = 300.0;
+
+async fn join_as_publisher(b: &mut Browser, addr: std::net::SocketAddr, name: &str) -> anyhow::Result<Page> {
+    let page = b.open(&format!("http://{addr}/?room=web")).await?;
+    b.type_into(page, "#name", name).await?;
+    b.click(page, "#join-publisher").await?;
+    b.wait_for(page, "window.tessera.state === 'connected'", secs(20)).await?;
+    Ok(page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
+    let server = start_server_with(browser_media_config()).await;
+    let addr = server.addr;
+    let mut rust = TestPeer::join(addr, PeerOptions::publisher("web", "rust", RED, RUST_HZ)).await?;
+    let wav = std::env::temp_dir().join(format!("tessera-chromium-{}.wav", std::process::id()));
+    write_tone_wav(&wav, CHROMIUM_HZ, 20)?;
+    let mut chromium = Browser::launch(Kind::Chromium, true, Some(&wav)).await?;
+    let mut firefox = Browser::launch(Kind::Firefox, true, None).await?;
+    println!("browsers: {} / {}", chromium.version, firefox.version);
+    let cp = join_as_publisher(&mut chromium, addr, "Chromium").await?;
+    let fp = join_as_publisher(&mut firefox, addr, "Firefox").await?;
+
+    // Each page decodes the composite, with red in the Rust peer's tile (the first of three).
+    let (x, y) = tile(0, 3).centre();
+    for (b, page) in [(&mut chromium, cp), (&mut firefox, fp)] {
+        let stats =
+            b.wait_for(page, "window.tessera.stats().then((s) => s && s.framesDecoded >= 60 && s)", secs(20)).await?;
+        let red_at = b
+            .wait_for(
+                page,
+                &format!(
+                    "(() => {{ const c = {}; return c && c[0] > 200 && c[1] < 60 && c[2] < 60 && c; }})()",
+                    sample_video_js(x, y)
+                ),
+                secs(10),
+            )
+            .await?;
+        let level = b.wait_for(page, "window.tessera.receivedLevelDb().then((db) => db > -40 && db)", secs(10)).await?;
+        println!("{:?}: {stats} red tile {red_at} received audio {level} dBFS", b.kind);
+    }
+
+    // The Rust peer sees three tiles (its red and the two browsers' fake cameras) and hears
+    // both fake microphones.
+    rust.wait_for(secs(10), |p| {
+        p.received().latest_frame().is_some_and(|f| {
+            close_to(colour_in(&f, tile(0, 3)), RED, TOLERANCE)
+                && (1..3).all(|i| !close_to(colour_in(&f, tile(i, 3)), [0, 0, 0], 10))
+        })
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}; rust sees {}", describe(&rust, 3)))?;
+    rust.wait_for(secs(10), |p| p.tone_dbfs(CHROMIUM_HZ, 500) > -40.0 && p.tone_dbfs(FIREFOX_HZ, 500) > -40.0).await?;
+    println!(
+        "rust peer sees {}; hears Chromium {:.1} dBFS, Firefox {:.1} dBFS",
+        describe(&rust, 3),
+        rust.tone_dbfs(CHROMIUM_HZ, 500),
+        rust.tone_dbfs(FIREFOX_HZ, 500)
+    );
+
+    // Mute and unmute each browser's microphone with its button: its tone leaves and returns.
+    for (b, page, hz) in [(&mut chromium, cp, CHROMIUM_HZ), (&mut firefox, fp, FIREFOX_HZ)] {
+        let clicked = Instant::now();
+        b.click(page, "#mute-mic").await?;
+        let silent_after = rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) < -60.0).await?;
+        let other = if hz == CHROMIUM_HZ { FIREFOX_HZ } else { CHROMIUM_HZ };
+        assert!(rust.tone_dbfs(other, 300) > -40.0, "muting one browser must not silence the other");
+        assert_eq!(b.eval(page, "document.querySelector('#mute-mic').getAttribute('aria-pressed')").await?, "true");
+        b.click(page, "#mute-mic").await?;
+        let back_after = rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) > -40.0).await?;
+        println!(
+            "{:?}: muted -> silent in {:?} (of {:?} since click); unmuted -> heard again in {back_after:?}",
+            b.kind,
+            silent_after,
+            clicked.elapsed() - back_after
+        );
+        assert!(silent_after < Duration::from_secs(1), "{:?} took {silent_after:?} to fall silent", b.kind);
+    }
+
+    // A screenshot of the page in a room of three.
+    let shot = std::env::var_os("TESSERA_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("tessera-room-of-three.png"));
+    chromium.screenshot(cp, &shot).await?;
+    assert!(std::fs::metadata(&shot)?.len() > 10_000, "screenshot written");
+    println!("screenshot: {}", shot.display());
+
+    // Leave with the button: the others are told.
+    let firefox_id = firefox.eval(fp, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned();
+    firefox.click(fp, "#leave").await?;
+    rust.wait_message(
+        secs(3),
+        |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if participant_id.to_string() == firefox_id),
+    )
+    .await?;
+    chromium
+        .wait_for(cp, &format!("!window.tessera.participants.some((p) => p.id === '{firefox_id}')"), secs(3))
+        .await?;
+    assert!(firefox.eval(fp, "document.querySelector('#join-form').hidden").await? == false, "back at the form");
+
+    for (b, page) in [(&mut chromium, cp), (&mut firefox, fp)] {
+        let errors = b.errors(page).await?;
+        assert!(errors.is_empty(), "{:?} console errors: {errors:?}", b.kind);
+    }
+    chromium.quit().await;
+    firefox.quit().await;
+    let _ = std::fs::remove_file(&wav);
+    server.stop().await;
+    Ok(())
+}

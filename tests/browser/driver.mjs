@@ -1,0 +1,100 @@
+// Drives one real browser for Tessera's end-to-end tests (tests/common/browser.rs).
+// Usage: node driver.mjs '<json options>'; then one JSON command per stdin line, one JSON reply
+// per stdout line: {"id", "ok", "result"} or {"id", "ok": false, "error"}.
+// Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path }.
+// Only the Debian packages are used; puppeteer-core never downloads a browser.
+import puppeteer from 'puppeteer-core';
+import readline from 'node:readline';
+
+const opts = JSON.parse(process.argv[2] ?? '{}');
+
+function launchOptions() {
+  if (opts.browser === 'firefox') {
+    return {
+      browser: 'firefox',
+      executablePath: '/usr/bin/firefox-esr',
+      headless: true,
+      extraPrefsFirefox: {
+        'media.navigator.streams.fake': opts.fakeDevices !== false,
+        'media.navigator.permission.disabled': true,
+        'media.peerconnection.ice.loopback': true,
+      },
+    };
+  }
+  const args = ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream',
+    '--disable-background-networking', '--no-first-run', '--allow-loopback-in-peer-connection'];
+  if (opts.fakeDevices !== false) args.push('--use-fake-device-for-media-stream');
+  if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`);
+  return { executablePath: '/usr/bin/chromium', headless: true, args };
+}
+
+const browser = await puppeteer.launch(launchOptions());
+const pages = new Map();
+let nextPage = 1;
+const reply = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+
+function page(id) {
+  const p = pages.get(id);
+  if (!p) throw new Error(`no page ${id}`);
+  return p;
+}
+
+const ops = {
+  async open({ url, width = 1280, height = 800 }) {
+    const p = await browser.newPage();
+    const entry = { page: p, errors: [] };
+    p.on('console', (m) => { if (m.type() === 'error') entry.errors.push(m.text()); });
+    p.on('pageerror', (e) => entry.errors.push(`page error: ${e.message ?? e}`));
+    await p.setViewport({ width, height });
+    await p.goto(url, { waitUntil: 'load' });
+    const id = nextPage++;
+    pages.set(id, entry);
+    return id;
+  },
+  async type({ page: id, selector, text }) {
+    const p = page(id).page;
+    await p.click(selector, { count: 3 });
+    await p.keyboard.press('Backspace');
+    await p.type(selector, text);
+  },
+  async click({ page: id, selector }) {
+    await page(id).page.click(selector);
+  },
+  async press({ page: id, key }) {
+    await page(id).page.keyboard.press(key);
+  },
+  async eval({ page: id, expr }) {
+    return await page(id).page.evaluate(expr);
+  },
+  async waitFor({ page: id, expr, timeout = 10000 }) {
+    const handle = await page(id).page.waitForFunction(expr, { timeout, polling: 100 });
+    return await handle.jsonValue();
+  },
+  async errors({ page: id }) {
+    return page(id).errors;
+  },
+  async screenshot({ page: id, path }) {
+    await page(id).page.screenshot({ path });
+  },
+  async close({ page: id }) {
+    await page(id).page.close();
+    pages.delete(id);
+  },
+  async version() {
+    return await browser.version();
+  },
+};
+
+const rl = readline.createInterface({ input: process.stdin });
+reply({ id: 0, ok: true, result: await browser.version() });
+for await (const line of rl) {
+  const cmd = JSON.parse(line);
+  try {
+    const op = ops[cmd.op];
+    if (!op) throw new Error(`unknown op ${cmd.op}`);
+    reply({ id: cmd.id, ok: true, result: (await op(cmd)) ?? null });
+  } catch (e) {
+    reply({ id: cmd.id, ok: false, error: String(e?.message ?? e) });
+  }
+}
+await browser.close();

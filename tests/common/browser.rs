@@ -1,0 +1,181 @@
+//! A real browser (Debian's Chromium or Firefox ESR) driven through `tests/browser/driver.mjs`
+//! (puppeteer-core), for end-to-end tests of the page. A missing browser, Node or npm package
+//! fails the test: `make test` installs them.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// Which browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Chromium,
+    Firefox,
+}
+
+/// One browser process and its driver.
+pub struct Browser {
+    pub kind: Kind,
+    pub version: String,
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+    next: u64,
+}
+
+/// A page (tab) in a [`Browser`].
+#[derive(Debug, Clone, Copy)]
+pub struct Page(u64);
+
+impl Browser {
+    /// Launches `kind` headless with fake camera and microphone (unless `fake_devices` is false);
+    /// Chromium's fake microphone plays `fake_audio` (a WAV file) when given.
+    pub async fn launch(kind: Kind, fake_devices: bool, fake_audio: Option<&Path>) -> anyhow::Result<Self> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+        if !dir.join("node_modules/puppeteer-core").exists() {
+            bail!("puppeteer-core is not installed: run `make test` (npm ci in tests/browser)");
+        }
+        let opts = json!({
+            "browser": if kind == Kind::Firefox { "firefox" } else { "chromium" },
+            "fakeDevices": fake_devices,
+            "fakeAudioFile": fake_audio,
+        });
+        let mut child = Command::new("node")
+            .arg(dir.join("driver.mjs"))
+            .arg(opts.to_string())
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting node (is Node.js installed?)")?;
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut browser = Self { kind, version: String::new(), child, stdin, lines, next: 1 };
+        let hello = browser.read(0, Duration::from_secs(60)).await.with_context(|| format!("launching {kind:?}"))?;
+        browser.version = hello.as_str().unwrap_or_default().to_owned();
+        Ok(browser)
+    }
+
+    async fn read(&mut self, id: u64, timeout: Duration) -> anyhow::Result<Value> {
+        loop {
+            let line = tokio::time::timeout(timeout, self.lines.next_line())
+                .await
+                .context("browser driver did not answer in time")??
+                .context("browser driver exited")?;
+            let Ok(reply) = serde_json::from_str::<Value>(&line) else { continue };
+            if reply["id"].as_u64() != Some(id) {
+                continue;
+            }
+            if reply["ok"].as_bool() == Some(true) {
+                return Ok(reply["result"].clone());
+            }
+            bail!("{:?}: {}", self.kind, reply["error"].as_str().unwrap_or("unknown error"));
+        }
+    }
+
+    async fn call(&mut self, mut cmd: Value, timeout: Duration) -> anyhow::Result<Value> {
+        let id = self.next;
+        self.next += 1;
+        cmd["id"] = json!(id);
+        self.stdin.write_all(format!("{cmd}\n").as_bytes()).await?;
+        self.read(id, timeout + Duration::from_secs(5)).await
+    }
+
+    /// Opens `url` in a new page.
+    pub async fn open(&mut self, url: &str) -> anyhow::Result<Page> {
+        let id = self.call(json!({"op": "open", "url": url}), Duration::from_secs(30)).await?;
+        Ok(Page(id.as_u64().context("page id")?))
+    }
+
+    /// Replaces the text of the input `selector` by typing `text`, as a person would.
+    pub async fn type_into(&mut self, page: Page, selector: &str, text: &str) -> anyhow::Result<()> {
+        self.call(json!({"op": "type", "page": page.0, "selector": selector, "text": text}), Duration::from_secs(10))
+            .await?;
+        Ok(())
+    }
+
+    /// Clicks the element `selector`.
+    pub async fn click(&mut self, page: Page, selector: &str) -> anyhow::Result<()> {
+        self.call(json!({"op": "click", "page": page.0, "selector": selector}), Duration::from_secs(10)).await?;
+        Ok(())
+    }
+
+    /// Presses a key (e.g. "Tab", "Enter").
+    pub async fn press(&mut self, page: Page, key: &str) -> anyhow::Result<()> {
+        self.call(json!({"op": "press", "page": page.0, "key": key}), Duration::from_secs(10)).await?;
+        Ok(())
+    }
+
+    /// Evaluates a JavaScript expression (promises are awaited) and returns its JSON value.
+    pub async fn eval(&mut self, page: Page, expr: &str) -> anyhow::Result<Value> {
+        self.call(json!({"op": "eval", "page": page.0, "expr": expr}), Duration::from_secs(20)).await
+    }
+
+    /// Waits until the JavaScript expression `expr` is truthy; returns its value.
+    pub async fn wait_for(&mut self, page: Page, expr: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let ms = timeout.as_millis() as u64;
+        self.call(json!({"op": "waitFor", "page": page.0, "expr": expr, "timeout": ms}), timeout)
+            .await
+            .with_context(|| format!("waiting for `{expr}`"))
+    }
+
+    /// Console errors and uncaught page errors so far.
+    pub async fn errors(&mut self, page: Page) -> anyhow::Result<Vec<String>> {
+        let v = self.call(json!({"op": "errors", "page": page.0}), Duration::from_secs(5)).await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Saves a PNG screenshot of the page.
+    pub async fn screenshot(&mut self, page: Page, path: &Path) -> anyhow::Result<()> {
+        self.call(json!({"op": "screenshot", "page": page.0, "path": path}), Duration::from_secs(20)).await?;
+        Ok(())
+    }
+
+    /// Closes the browser.
+    pub async fn quit(mut self) {
+        drop(self.stdin);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// JavaScript: the mean RGB of an 8x8 square of the page's `<video>` at (x, y) in video pixels.
+pub fn sample_video_js(x: u32, y: u32) -> String {
+    format!(
+        "(() => {{ const v = document.querySelector('video'); if (!v.videoWidth) return null; \
+         const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight; \
+         const g = c.getContext('2d', {{ willReadFrequently: true }}); g.drawImage(v, 0, 0); \
+         const d = g.getImageData({x} - 4, {y} - 4, 8, 8).data; const s = [0, 0, 0]; \
+         for (let i = 0; i < d.length; i += 4) {{ s[0] += d[i]; s[1] += d[i + 1]; s[2] += d[i + 2]; }} \
+         return s.map((t) => Math.round(t / 64)); }})()"
+    )
+}
+
+/// Writes a mono 48 kHz 16-bit WAV of a sine at `freq` Hz, `secs` long, at -10 dBFS.
+pub fn write_tone_wav(path: &Path, freq: f64, secs: u32) -> std::io::Result<()> {
+    let rate = 48_000u32;
+    let n = rate * secs;
+    let mut data = Vec::with_capacity(44 + 2 * n as usize);
+    data.extend_from_slice(b"RIFF");
+    data.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    data.extend_from_slice(b"WAVEfmt ");
+    data.extend_from_slice(&16u32.to_le_bytes());
+    data.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    data.extend_from_slice(&1u16.to_le_bytes()); // mono
+    data.extend_from_slice(&rate.to_le_bytes());
+    data.extend_from_slice(&(rate * 2).to_le_bytes());
+    data.extend_from_slice(&2u16.to_le_bytes());
+    data.extend_from_slice(&16u16.to_le_bytes());
+    data.extend_from_slice(b"data");
+    data.extend_from_slice(&(2 * n).to_le_bytes());
+    for i in 0..n {
+        let v = 0.316 * (2.0 * std::f64::consts::PI * freq * f64::from(i) / f64::from(rate)).sin();
+        data.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, data)
+}
