@@ -2,7 +2,8 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: deps build run test lint fmt clean
+.PHONY: deps build run test lint fmt clean screenshot
+BROWSER_DEPS := tests/browser/node_modules/.installed
 
 deps:
 	@bash scripts/install-deps.sh
@@ -14,13 +15,22 @@ build: deps
 run: build
 	./target/release/tessera serve $(ARGS)
 
+# puppeteer-core, pinned by tests/browser/package-lock.json; it never downloads a browser.
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $@
+
 ## Install what is missing and run every test.
-test: deps
+test: deps $(BROWSER_DEPS)
 	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) nextest run --locked
 	$(CARGO) test --locked --doc
+
+## Regenerate docs/screenshot.png (a page in a room of three, headless Chromium).
+screenshot: deps $(BROWSER_DEPS)
+	TESSERA_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(CARGO) nextest run --locked --test browser-room
 
 lint:
 	$(CARGO) fmt --check

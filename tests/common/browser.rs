@@ -87,9 +87,15 @@ impl Browser {
         self.read(id, timeout + Duration::from_secs(5)).await
     }
 
-    /// Opens `url` in a new page.
+    /// Opens `url` in a new 1280x800 page.
     pub async fn open(&mut self, url: &str) -> anyhow::Result<Page> {
-        let id = self.call(json!({"op": "open", "url": url}), Duration::from_secs(30)).await?;
+        self.open_sized(url, 1280, 800).await
+    }
+
+    /// Opens `url` in a new page with a `width`x`height` viewport.
+    pub async fn open_sized(&mut self, url: &str, width: u32, height: u32) -> anyhow::Result<Page> {
+        let cmd = json!({"op": "open", "url": url, "width": width, "height": height});
+        let id = self.call(cmd, Duration::from_secs(30)).await?;
         Ok(Page(id.as_u64().context("page id")?))
     }
 
