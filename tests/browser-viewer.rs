@@ -90,3 +90,28 @@ async fn missing_camera_offers_to_watch_and_the_page_fits_a_phone() -> anyhow::R
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_camera_is_explained() -> anyhow::Result<()> {
+    let server = start_server_with(browser_media_config()).await;
+    let mut b = Browser::launch_denying_permissions().await?;
+    let page = b.open(&format!("http://{}/?room=shy&name=Shy", server.addr)).await?;
+    b.click(page, "#join-publisher").await?;
+    let text = b
+        .wait_for(
+            page,
+            "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent",
+            secs(10),
+        )
+        .await?;
+    println!("with access refused the page says: {text}");
+    assert!(text.as_str().unwrap_or_default().contains("refused"), "{text}");
+    assert_eq!(b.eval(page, "document.querySelector('#as-viewer').hidden").await?, false, "offers to watch");
+    b.click(page, "#as-viewer").await?;
+    b.wait_for(page, "window.tessera.state === 'connected'", secs(20)).await?;
+    let errors = b.errors(page).await?;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    b.quit().await;
+    server.stop().await;
+    Ok(())
+}

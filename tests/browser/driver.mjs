@@ -1,7 +1,8 @@
 // Drives one real browser for Tessera's end-to-end tests (tests/common/browser.rs).
 // Usage: node driver.mjs '<json options>'; then one JSON command per stdin line, one JSON reply
 // per stdout line: {"id", "ok", "result"} or {"id", "ok": false, "error"}.
-// Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path }.
+// Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path,
+//            denyPermissions?: bool (Chromium: camera/microphone prompts are refused) }.
 // Only the Debian packages are used; puppeteer-core never downloads a browser.
 import puppeteer from 'puppeteer-core';
 import readline from 'node:readline';
@@ -21,8 +22,9 @@ function launchOptions() {
       },
     };
   }
-  const args = ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream',
-    '--disable-background-networking', '--no-first-run', '--allow-loopback-in-peer-connection'];
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
+    '--allow-loopback-in-peer-connection'];
+  args.push(opts.denyPermissions ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream');
   if (opts.fakeDevices !== false) args.push('--use-fake-device-for-media-stream');
   if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`);
   return { executablePath: '/usr/bin/chromium', headless: true, args };

@@ -36,15 +36,20 @@ impl Browser {
     /// Launches `kind` headless with fake camera and microphone (unless `fake_devices` is false);
     /// Chromium's fake microphone plays `fake_audio` (a WAV file) when given.
     pub async fn launch(kind: Kind, fake_devices: bool, fake_audio: Option<&Path>) -> anyhow::Result<Self> {
+        Self::launch_with(kind, json!({ "fakeDevices": fake_devices, "fakeAudioFile": fake_audio })).await
+    }
+
+    /// Launches Chromium with fake devices whose permission prompts are refused.
+    pub async fn launch_denying_permissions() -> anyhow::Result<Self> {
+        Self::launch_with(Kind::Chromium, json!({ "fakeDevices": true, "denyPermissions": true })).await
+    }
+
+    async fn launch_with(kind: Kind, mut opts: Value) -> anyhow::Result<Self> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
         if !dir.join("node_modules/puppeteer-core").exists() {
             bail!("puppeteer-core is not installed: run `make test` (npm ci in tests/browser)");
         }
-        let opts = json!({
-            "browser": if kind == Kind::Firefox { "firefox" } else { "chromium" },
-            "fakeDevices": fake_devices,
-            "fakeAudioFile": fake_audio,
-        });
+        opts["browser"] = json!(if kind == Kind::Firefox { "firefox" } else { "chromium" });
         let mut child = Command::new("node")
             .arg(dir.join("driver.mjs"))
             .arg(opts.to_string())
