@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// listening on loopback.
     #[arg(long, env = "TESSERA_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// Directory recordings are written to [default: ./recordings].
+    #[arg(long, env = "TESSERA_RECORD_DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// Record every room from its first join to its end.
+    #[arg(long, env = "TESSERA_AUTO_RECORD", num_args = 0..=1, default_missing_value = "true")]
+    pub auto_record: Option<bool>,
     /// Directory of the browser client [default: ./assets, else the source tree's].
     #[arg(long, env = "TESSERA_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
@@ -159,6 +165,10 @@ pub struct MediaConfig {
     pub jitter_ms: u32,
     /// A publisher sending no RTP for this long is removed.
     pub media_timeout: std::time::Duration,
+    /// Where recordings go.
+    pub record_dir: PathBuf,
+    /// Record every room from its first join to its end.
+    pub auto_record: bool,
 }
 
 impl Default for MediaConfig {
@@ -175,6 +185,8 @@ impl Default for MediaConfig {
             audio_bitrate_kbps: 32,
             jitter_ms: 50,
             media_timeout: std::time::Duration::from_secs(10),
+            record_dir: PathBuf::from("recordings"),
+            auto_record: false,
         }
     }
 }
@@ -219,6 +231,8 @@ impl ServeArgs {
             audio_bitrate_kbps: pick!(audio_bitrate).unwrap_or(d.audio_bitrate_kbps).clamp(6, 510),
             jitter_ms: pick!(jitter_ms).unwrap_or(d.jitter_ms).min(2000),
             media_timeout: pick!(media_timeout).map(std::time::Duration::from_secs).unwrap_or(d.media_timeout),
+            record_dir: pick!(record_dir).unwrap_or(d.record_dir),
+            auto_record: pick!(auto_record).unwrap_or(d.auto_record),
         };
         Ok(Config {
             listen: pick!(listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),

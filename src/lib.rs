@@ -23,6 +23,7 @@ pub mod layout;
 pub mod loadgen;
 pub mod media;
 pub mod protocol;
+pub mod recording;
 pub mod registry;
 pub mod room;
 pub mod signaling;

@@ -102,6 +102,16 @@ pub enum ServerMessage {
         /// Who left.
         participant_id: ParticipantId,
     },
+    /// The room started being recorded (also sent on joining a room being recorded).
+    RecordingStarted {
+        /// The recording's id.
+        recording_id: crate::recording::RecordingId,
+    },
+    /// A recording of the room stopped.
+    RecordingStopped {
+        /// The recording's id.
+        recording_id: crate::recording::RecordingId,
+    },
     /// Something the client sent or caused failed; only this client gets it.
     Error {
         /// Stable machine-readable code.
@@ -211,6 +221,9 @@ mod tests {
         assert_eq!(v["type"], "participantJoined");
         let v = round_trip_server(ServerMessage::ParticipantLeft { participant_id: me });
         assert_eq!(v["type"], "participantLeft");
+        let v = round_trip_server(ServerMessage::RecordingStarted { recording_id: "rec3".parse().unwrap() });
+        assert_eq!((v["type"].as_str(), v["recordingId"].as_str()), (Some("recordingStarted"), Some("rec3")));
+        round_trip_server(ServerMessage::RecordingStopped { recording_id: "rec3".parse().unwrap() });
         let v = round_trip_server(ServerMessage::error(ErrorCode::BadJson, "nope"));
         assert_eq!(v["code"], "bad_json");
     }

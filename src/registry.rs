@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::config::MediaConfig;
 use crate::ids::{ParticipantId, RoomId};
 use crate::protocol::Role;
+use crate::recording::RecordingStore;
 use crate::room::{self, JoinError, Outbound, RoomHandle};
 
 /// The registry's lock-protected state.
@@ -25,6 +26,8 @@ pub struct Registry {
     rooms: Mutex<Rooms>,
     /// Media settings for new rooms.
     config: Arc<MediaConfig>,
+    /// Every recording of every room, for the REST API.
+    recordings: Arc<RecordingStore>,
     /// Handed to room tasks so they can forget themselves.
     me: Weak<Registry>,
 }
@@ -32,7 +35,13 @@ pub struct Registry {
 impl Registry {
     /// An empty registry creating rooms with `config`.
     pub fn new(config: Arc<MediaConfig>) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self { rooms: Mutex::new(Rooms::default()), config, me: me.clone() })
+        let recordings = Arc::new(RecordingStore::default());
+        Arc::new_cyclic(|me| Self { rooms: Mutex::new(Rooms::default()), config, recordings, me: me.clone() })
+    }
+
+    /// Every recording made by this server.
+    pub fn recordings(&self) -> &RecordingStore {
+        &self.recordings
     }
 
     /// Adds a participant to `room`, creating the room if needed.
@@ -63,7 +72,7 @@ impl Registry {
         if let Some(h) = rooms.live.get(room).filter(|h| !h.is_closed()) {
             return Ok(h.clone());
         }
-        let handle = room::spawn(room.clone(), self.config.clone(), self.me.clone())
+        let handle = room::spawn(room.clone(), self.config.clone(), self.recordings.clone(), self.me.clone())
             .map_err(|e| JoinError::Media(format!("cannot start room thread: {e}")))?;
         rooms.live.insert(room.clone(), handle.clone());
         Ok(handle)

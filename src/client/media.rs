@@ -11,8 +11,8 @@ use gst_webrtc::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use super::analysis::Frame;
-use super::{AudioSource, PeerOptions, VideoSource, clip};
-use crate::media::codecs::{self, MIX_AUDIO_CAPS, OPUS_PT, VP8_PT};
+use super::{PeerOptions, sources};
+use crate::media::codecs::{self, MIX_AUDIO_CAPS};
 use crate::protocol::{ClientMessage, Role};
 
 /// Seconds of received audio kept for analysis.
@@ -204,39 +204,15 @@ impl PeerMedia {
     /// Links the video and audio sources to the transceivers the offer created (m-line 0 is
     /// video, 1 is audio, as the server always offers).
     fn start_sources(&self) -> anyhow::Result<()> {
-        let pay_video = format!("rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200");
-        let pay_audio = format!("rtpopuspay pt={OPUS_PT}");
+        let marks = Arc::new(sources::MarkClock::default());
         let mut chains = Vec::new();
-        match &self.options.video {
-            Some(VideoSource::Solid(v)) => {
-                let [r, g, b] = v.rgb;
-                let argb = 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b);
-                let desc = format!(
-                    "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
-                     ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-                     ! vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
-                       lag-in-frames=0 keyframe-max-dist=600 error-resilient=default ! {pay_video}",
-                    v.width, v.height, v.fps
-                );
-                chains.push((0, desc, None));
-            }
-            Some(VideoSource::Clip(c)) => chains.push((0, format!("appsrc name=clip ! {pay_video}"), Some(c.clone()))),
-            None => {}
+        if let Some(v) = &self.options.video {
+            chains.push((0, sources::video(v, &marks)?));
         }
-        match &self.options.audio {
-            Some(AudioSource::Tone(freq)) => chains.push((
-                1,
-                format!(
-                    "audiotestsrc is-live=true wave=sine freq={freq} volume=0.3 samplesperbuffer=960 \
-                     ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 ! {pay_audio}"
-                ),
-                None,
-            )),
-            Some(AudioSource::Clip(c)) => chains.push((1, format!("appsrc name=clip ! {pay_audio}"), Some(c.clone()))),
-            None => {}
+        if let Some(a) = &self.options.audio {
+            chains.push((1, sources::audio(a, &marks)?));
         }
-        for (mline, desc, clip) in chains {
-            let bin = gst::parse::bin_from_description(&desc, true)?;
+        for (mline, source) in chains {
             let sink = self
                 .webrtc
                 .request_pad_simple(&format!("sink_{mline}"))
@@ -247,16 +223,10 @@ impl PeerMedia {
             // (an appsrc has none until its first buffer).
             let prefs = if mline == 0 { codecs::vp8_caps() } else { codecs::opus_caps() };
             transceiver.set_codec_preferences(Some(&prefs));
-            let appsrc = bin.by_name("clip").map(|e| e.downcast::<gst_app::AppSrc>().unwrap());
-            if let (Some(appsrc), Some(clip)) = (&appsrc, &clip) {
-                clip::prepare(appsrc, clip);
-            }
-            self.pipeline.add(&bin)?;
-            bin.static_pad("src").context("source has no src")?.link(&sink)?;
-            bin.sync_state_with_parent()?;
-            if let (Some(appsrc), Some(clip)) = (appsrc, clip) {
-                clip::play(clip, appsrc);
-            }
+            self.pipeline.add(&source.bin)?;
+            source.bin.static_pad("src").context("source has no src")?.link(&sink)?;
+            source.bin.sync_state_with_parent()?;
+            source.started();
         }
         Ok(())
     }

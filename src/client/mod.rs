@@ -21,6 +21,7 @@ mod clip;
 mod media;
 mod rtp;
 mod signaling;
+pub mod sources;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +62,9 @@ pub enum VideoSource {
     Solid(VideoSpec),
     /// A pre-encoded VP8 clip, replayed in a loop (nearly free to send).
     Clip(Arc<EncodedClip>),
+    /// Black, turning white for 100 ms every second: marks for A/V sync checks, aligned with
+    /// [`AudioSource::Beep`] (see [`sources`]).
+    Flash(VideoSpec),
 }
 
 /// The audio a publisher sends.
@@ -70,6 +74,9 @@ pub enum AudioSource {
     Tone(f64),
     /// A pre-encoded Opus clip, replayed in a loop.
     Clip(Arc<EncodedClip>),
+    /// Silence with a 100 ms tone at this frequency every second, aligned with
+    /// [`VideoSource::Flash`].
+    Beep(f64),
 }
 
 /// How a test peer joins.

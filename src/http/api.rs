@@ -8,7 +8,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::AppState;
+use super::{AppState, recordings};
 use crate::ids::{ParticipantId, RoomId};
 use crate::room::RoomHandle;
 
@@ -22,19 +22,19 @@ struct RoomSummary {
     uptime_secs: f64,
 }
 
-fn json(status: StatusCode, body: &impl Serialize) -> Response {
+pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     json(status, &serde_json::json!({ "error": { "code": code, "message": message.into() } }))
 }
 
-fn no_room(room: &str) -> Response {
+pub(super) fn no_room(room: &str) -> Response {
     error(StatusCode::NOT_FOUND, "room_not_found", format!("no room named {room:?}"))
 }
 
-fn find_room(state: &AppState, room: &str) -> Option<RoomHandle> {
+pub(super) fn find_room(state: &AppState, room: &str) -> Option<RoomHandle> {
     state.registry.get(&RoomId::parse(room).ok()?)
 }
 
@@ -49,8 +49,28 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .and(auth)
         .and(with_state.clone())
         .and_then(kick);
-    let close = warp::path!("rooms" / String).and(warp::delete()).and(auth).and(with_state).and_then(close_room);
-    let api = list.or(detail).unify().or(kick).unify().or(close).unify();
+    let close =
+        warp::path!("rooms" / String).and(warp::delete()).and(auth).and(with_state.clone()).and_then(close_room);
+    let record = warp::path!("rooms" / String / "recordings")
+        .and(warp::post())
+        .and(auth)
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::bytes())
+        .and(with_state.clone())
+        .and_then(recordings::start);
+    let stop_recording = warp::path!("rooms" / String / "recordings" / String)
+        .and(warp::delete())
+        .and(auth)
+        .and(with_state.clone())
+        .and_then(recordings::stop);
+    let room_recordings = warp::path!("rooms" / String / "recordings")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(recordings::of_room);
+    let all_recordings = warp::path!("recordings").and(warp::get()).and(with_state).and_then(recordings::all);
+    let rooms = list.or(detail).unify().or(kick).unify().or(close).unify().boxed();
+    let recordings = record.or(stop_recording).unify().or(room_recordings).unify().or(all_recordings).unify().boxed();
+    let api = rooms.or(recordings).unify();
     warp::path("api").and(api.recover(rejection).unify())
 }
 
@@ -79,7 +99,7 @@ async fn room_detail(room: String, state: AppState) -> Result<Response, Infallib
     Ok(info.map_or_else(|| no_room(&room), |i| json(StatusCode::OK, &i)))
 }
 
-fn unauthorized() -> Response {
+pub(super) fn unauthorized() -> Response {
     error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong admin key (Authorization: Bearer <key>)")
 }
 
@@ -113,6 +133,8 @@ async fn close_room(room: String, auth: Option<String>, state: AppState) -> Resu
 async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {
     Ok(if r.is_not_found() {
         error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body over 4 KiB")
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
         error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
     } else {

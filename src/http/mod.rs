@@ -3,6 +3,7 @@
 
 mod api;
 pub mod auth;
+mod recordings;
 mod ws;
 
 use std::path::PathBuf;

@@ -48,6 +48,11 @@ impl RoomMedia {
                     _ => None,
                 }
             }
+            MediaEvent::RecordingRunning { id } => {
+                self.video.set_immediate_keyframes(false);
+                Some(Notice::RecordingRunning { id })
+            }
+            MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
             MediaEvent::VideoSize { peer, size, par } => {
                 if let Some(input) = self.peers.get_mut(&peer).and_then(|p| p.video.as_mut()) {
                     input.format = Some((size, par));
@@ -104,6 +109,9 @@ impl RoomMedia {
         match msg.view() {
             MessageView::Error(err) => {
                 let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                if let Some(id) = msg.src().and_then(owning_recording) {
+                    return Some(Notice::RecordingFailed { id, reason: err.error().to_string() });
+                }
                 match msg.src().and_then(owning_participant) {
                     Some(peer) => Some(Notice::Failed { peer, reason: err.error().to_string() }),
                     None => {
@@ -128,6 +136,18 @@ impl RoomMedia {
             _ => None,
         }
     }
+}
+
+/// The recording whose bin (`recorder-recN`) contains `object`, if any.
+fn owning_recording(object: &gst::Object) -> Option<crate::recording::RecordingId> {
+    let mut cur = Some(object.clone());
+    while let Some(obj) = cur {
+        if let Some(id) = obj.name().strip_prefix("recorder-") {
+            return id.parse().ok();
+        }
+        cur = obj.parent();
+    }
+    None
 }
 
 /// The participant whose bin (`peer-pN` or `mixminus-pN`) contains `object`, if any.

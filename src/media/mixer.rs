@@ -22,11 +22,11 @@ pub const AUDIO_MIX: &str = include_str!("../../pipelines/audio-mix.txt");
 /// it under 1 s.
 pub const MIN_KEYFRAME_INTERVAL: std::time::Duration = std::time::Duration::from_millis(800);
 
-/// Parses a `pipelines/*.txt` fragment (lines starting with `#` are comments) into a bin whose
-/// unlinked pads are ghosted.
-pub fn parse_fragment(text: &str) -> anyhow::Result<gst::Bin> {
+/// Parses a `pipelines/*.txt` fragment (lines starting with `#` are comments) into a bin,
+/// ghosting its unlinked pads when `ghost_unlinked` is set.
+pub fn parse_fragment(text: &str, ghost_unlinked: bool) -> anyhow::Result<gst::Bin> {
     let desc: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join(" ");
-    gst::parse::bin_from_description(&desc, true).context("parsing pipeline fragment")
+    gst::parse::bin_from_description(&desc, ghost_unlinked).context("parsing pipeline fragment")
 }
 
 fn child(bin: &gst::Bin, name: &str) -> anyhow::Result<gst::Element> {
@@ -42,13 +42,18 @@ fn ms(ms: u32) -> u64 {
 pub struct VideoMix {
     /// The bin, a child of the room pipeline; its `src` pad carries VP8 RTP.
     pub bin: gst::Bin,
+    /// The compositor, whose request pads are the publishers' inputs.
     compositor: gst::Element,
+    /// Tee of the encoded VP8 frames, for recorders.
+    encoded: gst::Element,
+    /// The one VP8 encoder.
+    encoder: gst::Element,
 }
 
 impl VideoMix {
     /// Builds the chain for `config`'s canvas, frame rate and bitrate.
     pub fn new(config: &MediaConfig) -> anyhow::Result<Self> {
-        let bin = parse_fragment(VIDEO_MIX)?;
+        let bin = parse_fragment(VIDEO_MIX, true)?;
         bin.set_property("name", "video-mix");
         let compositor = child(&bin, "compositor")?;
         let frame_ns = 1_000_000_000u64 / u64::from(config.fps);
@@ -75,7 +80,8 @@ impl VideoMix {
         let encoder = child(&bin, "vp8enc")?;
         encoder.set_property("target-bitrate", bps);
         encoder.set_property("min-force-key-unit-interval", MIN_KEYFRAME_INTERVAL.as_nanos() as u64);
-        Ok(Self { bin, compositor })
+        let encoded = child(&bin, "encoded")?;
+        Ok(Self { bin, compositor, encoded, encoder })
     }
 
     /// Adds a compositor input for `participant`, placed at `rect`.
@@ -99,6 +105,24 @@ impl VideoMix {
     pub fn remove_input(&self, input: &gst::GhostPad) {
         ghost::release(&self.bin, &self.compositor, input);
     }
+
+    /// Lets the next keyframe request through at once (`immediate`), or restores the
+    /// [`MIN_KEYFRAME_INTERVAL`] that merges receivers' requests. A new recording needs its
+    /// first keyframe now, not up to 0.8 s later.
+    pub fn set_immediate_keyframes(&self, immediate: bool) {
+        let interval = if immediate { 0 } else { MIN_KEYFRAME_INTERVAL.as_nanos() as u64 };
+        self.encoder.set_property("min-force-key-unit-interval", interval);
+    }
+
+    /// A new output of the encoded VP8 frames (a ghost of a tee pad), named `name`.
+    pub fn add_encoded_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
+        ghost::request(&self.bin, &self.encoded, "src_%u", name)
+    }
+
+    /// Releases an encoded output; the tee stops pushing into it before it is removed.
+    pub fn remove_encoded_output(&self, output: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.encoded, output);
+    }
 }
 
 /// One audio mix: an audiomixer with a silent input, one Opus encoder and payloader.
@@ -106,20 +130,24 @@ impl VideoMix {
 pub struct AudioMix {
     /// The bin; its `src` pad carries Opus RTP.
     pub bin: gst::Bin,
+    /// The audiomixer, whose request pads are the publishers' inputs.
     mixer: gst::Element,
+    /// Tee of the encoded Opus frames, for recorders.
+    encoded: gst::Element,
 }
 
 impl AudioMix {
     /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`).
     pub fn new(name: &str, config: &MediaConfig) -> anyhow::Result<Self> {
-        let bin = parse_fragment(AUDIO_MIX)?;
+        let bin = parse_fragment(AUDIO_MIX, true)?;
         bin.set_property("name", name);
         let mixer = child(&bin, "mixer")?;
         mixer.set_property("latency", ms(20));
         mixer.set_property("min-upstream-latency", ms(config.jitter_ms));
         let bps = (config.audio_bitrate_kbps as i32).saturating_mul(1000);
         child(&bin, "opusenc")?.set_property("bitrate", bps);
-        Ok(Self { bin, mixer })
+        let encoded = child(&bin, "encoded")?;
+        Ok(Self { bin, mixer, encoded })
     }
 
     /// The RTP output pad.
@@ -136,6 +164,16 @@ impl AudioMix {
     pub fn remove_input(&self, input: &gst::GhostPad) {
         ghost::release(&self.bin, &self.mixer, input);
     }
+
+    /// A new output of the encoded Opus frames (a ghost of a tee pad), named `name`.
+    pub fn add_encoded_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
+        ghost::request(&self.bin, &self.encoded, "src_%u", name)
+    }
+
+    /// Releases an encoded output.
+    pub fn remove_encoded_output(&self, output: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.encoded, output);
+    }
 }
 
 #[cfg(test)]
@@ -151,10 +189,10 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            parse_fragment(&text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            parse_fragment(&text, true).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
             seen += 1;
         }
-        assert!(seen >= 2);
+        assert!(seen >= 3);
         let config = MediaConfig::default();
         let video = VideoMix::new(&config).unwrap();
         assert!(video.bin.static_pad("src").is_some());

@@ -17,6 +17,7 @@ pub mod ice;
 mod ingress;
 pub mod mixer;
 mod peer;
+mod recorder;
 mod room;
 pub mod stats;
 
@@ -66,6 +67,16 @@ pub enum MediaEvent {
         /// The new state.
         state: gst_webrtc::WebRTCPeerConnectionState,
     },
+    /// A recording wrote its first keyframe.
+    RecordingRunning {
+        /// Which recording.
+        id: crate::recording::RecordingId,
+    },
+    /// A recording's EOS reached its file: it is finalized.
+    RecordingFinished {
+        /// Which recording.
+        id: crate::recording::RecordingId,
+    },
     /// A publisher's decoded video (re)negotiated its size.
     VideoSize {
         /// Whose video.
@@ -110,6 +121,23 @@ pub enum Notice {
         /// Why.
         reason: String,
     },
+    /// A recording is writing.
+    RecordingRunning {
+        /// Which recording.
+        id: crate::recording::RecordingId,
+    },
+    /// A recording is finalized; remove its branch.
+    RecordingFinished {
+        /// Which recording.
+        id: crate::recording::RecordingId,
+    },
+    /// A recording failed (e.g. the disk is full); remove its branch, the room goes on.
+    RecordingFailed {
+        /// Which recording.
+        id: crate::recording::RecordingId,
+        /// Why.
+        reason: String,
+    },
     /// A shared element failed: the room cannot go on; end it so clients can rejoin.
     RoomFailed {
         /// Why.
@@ -123,6 +151,14 @@ pub enum MediaError {
     /// The room's pipeline could not be built or started.
     #[error("room pipeline: {0:#}")]
     Pipeline(anyhow::Error),
+    /// A recording's branch could not be built or linked.
+    #[error("recording {recording}: {source:#}")]
+    Recording {
+        /// Which recording.
+        recording: crate::recording::RecordingId,
+        /// What failed.
+        source: anyhow::Error,
+    },
     /// A participant's branch could not be built or linked.
     #[error("participant {participant}: {source:#}")]
     Participant {
@@ -139,6 +175,7 @@ pub fn readiness_check() -> anyhow::Result<()> {
     use gst::prelude::*;
     let config = crate::config::MediaConfig::default();
     let pipeline = gst::Pipeline::new();
+    mixer::parse_fragment(recorder::RECORDER, false)?;
     let video = mixer::VideoMix::new(&config)?;
     let audio = mixer::AudioMix::new("audio-mix", &config)?;
     let webrtc = gst::ElementFactory::make("webrtcbin").build()?;

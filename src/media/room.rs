@@ -88,12 +88,14 @@ pub struct RoomMedia {
     pub(super) video: VideoMix,
     /// Fans the encoded composite out to every peer.
     video_tee: gst::Element,
-    /// The full mix (for viewers), encoded once.
-    audio: AudioMix,
+    /// The full mix (for viewers and recordings), encoded once.
+    pub(super) audio: AudioMix,
     /// Fans the full mix out to every viewer.
     audio_tee: gst::Element,
     /// Participants by id; ids grow with join order, so iteration is join order.
     pub(super) peers: BTreeMap<ParticipantId, Peer>,
+    /// Recording branches by id.
+    pub(super) recorders: BTreeMap<crate::recording::RecordingId, super::recorder::Recorder>,
     /// Where GStreamer callbacks post events for the room task.
     pub(super) events: UnboundedSender<MediaEvent>,
 }
@@ -124,7 +126,8 @@ impl RoomMedia {
         video.bin.link(&video_tee)?;
         audio.bin.link(&audio_tee)?;
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
-        Ok(Self { config, pipeline, video, video_tee, audio, audio_tee, peers: BTreeMap::new(), events })
+        let (peers, recorders) = (BTreeMap::new(), BTreeMap::new());
+        Ok(Self { config, pipeline, video, video_tee, audio, audio_tee, peers, recorders, events })
     }
 
     /// The pipeline's bus, for the room task to watch.

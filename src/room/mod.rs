@@ -4,6 +4,7 @@
 //! changes it goes through a [`RoomHandle`] (an mpsc sender); the room task is the only code
 //! that touches its participants and pipeline.
 
+mod recordings;
 mod task;
 
 use tokio::sync::{mpsc, oneshot};
@@ -13,6 +14,7 @@ use serde::Serialize;
 use crate::ids::{ParticipantId, RoomId};
 use crate::media::stats::InboundRates;
 use crate::protocol::{ErrorCode, Role, ServerMessage};
+use crate::recording::{RecordingError, RecordingInfo};
 use crate::signaling::PeerCommand;
 
 pub(crate) use task::spawn;
@@ -71,6 +73,20 @@ pub enum RoomCommand {
         participant: ParticipantId,
         /// True when the participant was in the room.
         reply: oneshot::Sender<bool>,
+    },
+    /// Start recording the room into a new file (the requested name, or a generated one).
+    StartRecording {
+        /// Requested file name.
+        name: Option<String>,
+        /// The new recording, or why not.
+        reply: oneshot::Sender<Result<RecordingInfo, RecordingError>>,
+    },
+    /// Stop a recording; the reply comes once the file is finalized (or failed to be).
+    StopRecording {
+        /// The recording's id as given.
+        id: String,
+        /// The finished recording, or why not.
+        reply: oneshot::Sender<Result<RecordingInfo, RecordingError>>,
     },
     /// Remove everyone, telling them `code`, and end the room.
     Close {
@@ -170,6 +186,22 @@ impl RoomHandle {
             return false;
         }
         rx.await.unwrap_or(false)
+    }
+
+    /// Starts recording the room.
+    pub async fn start_recording(&self, name: Option<String>) -> Result<RecordingInfo, RecordingError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || RecordingError::Media("the room closed".into());
+        self.tx.send(RoomCommand::StartRecording { name, reply }).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Stops a recording and waits until its file is finalized.
+    pub async fn stop_recording(&self, id: String) -> Result<RecordingInfo, RecordingError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || RecordingError::Media("the room closed".into());
+        self.tx.send(RoomCommand::StopRecording { id, reply }).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
     }
 
     /// Closes the room (everyone gets `room_closed`) and waits until it has closed.

@@ -11,12 +11,16 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use std::path::PathBuf;
+
+use super::recordings::Recordings;
 use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
 use crate::config::MediaConfig;
 use crate::ids::{ParticipantId, RoomId};
 use crate::media::stats::{InboundRates, InboundSnapshot};
 use crate::media::{MediaEvent, Notice, RoomMedia};
 use crate::protocol::{ErrorCode, ParticipantInfo, Role, ServerMessage};
+use crate::recording::{RecordingError, RecordingStore};
 use crate::registry::Registry;
 use crate::signaling::PeerCommand;
 
@@ -40,11 +44,11 @@ struct Participant {
 }
 
 /// The state the room task owns.
-struct Room {
+pub(super) struct Room {
     /// The room's id.
-    id: RoomId,
+    pub(super) id: RoomId,
     /// The room's pipeline and everyone's branches.
-    media: RoomMedia,
+    pub(super) media: RoomMedia,
     /// When the room was created.
     created: (Instant, SystemTime),
     /// Publishers silent this long, or anyone not connected after this long, are removed.
@@ -53,6 +57,14 @@ struct Room {
     participants: BTreeMap<ParticipantId, Participant>,
     /// Whether anyone has joined yet.
     seen_join: bool,
+    /// Recordings being written or finalized.
+    pub(super) recordings: Recordings,
+    /// The server-wide list of recordings.
+    pub(super) store: Arc<RecordingStore>,
+    /// Where recordings go.
+    pub(super) record_dir: PathBuf,
+    /// Whether the room records itself from its first join.
+    auto_record: bool,
 }
 
 /// Why the room task stopped.
@@ -66,14 +78,19 @@ enum Ending {
 }
 
 /// Starts a room task for `id` and returns its handle.
-pub(crate) fn spawn(id: RoomId, config: Arc<MediaConfig>, registry: Weak<Registry>) -> std::io::Result<RoomHandle> {
+pub(crate) fn spawn(
+    id: RoomId,
+    config: Arc<MediaConfig>,
+    store: Arc<RecordingStore>,
+    registry: Weak<Registry>,
+) -> std::io::Result<RoomHandle> {
     static UID: AtomicU64 = AtomicU64::new(1);
     let uid = UID.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(256);
     let handle = RoomHandle { id: id.clone(), uid, tx };
     std::thread::Builder::new().name(format!("room-{id}")).spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("room runtime");
-        rt.block_on(run(id, uid, config, rx, registry));
+        rt.block_on(run(id, uid, config, store, rx, registry));
     })?;
     Ok(handle)
 }
@@ -82,18 +99,32 @@ async fn run(
     id: RoomId,
     uid: u64,
     config: Arc<MediaConfig>,
+    store: Arc<RecordingStore>,
     mut rx: mpsc::Receiver<RoomCommand>,
     registry: Weak<Registry>,
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel::<MediaEvent>();
-    let media_timeout = config.media_timeout;
+    let (media_timeout, record_dir, auto_record) =
+        (config.media_timeout, config.record_dir.clone(), config.auto_record);
     let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");
             let created = (Instant::now(), SystemTime::now());
-            let mut room =
-                Room { id: id.clone(), media, created, media_timeout, participants: BTreeMap::new(), seen_join: false };
+            let mut room = Room {
+                id: id.clone(),
+                media,
+                created,
+                media_timeout,
+                participants: BTreeMap::new(),
+                seen_join: false,
+                recordings: Recordings::default(),
+                store,
+                record_dir,
+                auto_record,
+            };
             let ending = room.run(&mut rx, &mut events).await;
+            // Every recording is finalized before the pipeline goes away.
+            room.finish_recordings(&mut events).await;
             (Some(room), ending)
         }
         Err(e) => {
@@ -112,6 +143,9 @@ async fn run(
             RoomCommand::Join { reply, .. } => drop(reply.send(Err(JoinError::Closed))),
             RoomCommand::Kick { reply, .. } => drop(reply.send(false)),
             RoomCommand::Close { reply, .. } => drop(reply.send(())),
+            RoomCommand::StartRecording { reply, .. } | RoomCommand::StopRecording { reply, .. } => {
+                drop(reply.send(Err(RecordingError::Media("the room closed".into()))))
+            }
             RoomCommand::Info { .. } | RoomCommand::Peer { .. } | RoomCommand::Gone { .. } => {}
         }
     }
@@ -163,6 +197,7 @@ impl Room {
     fn on_command(&mut self, cmd: RoomCommand) -> ControlFlow<Ending> {
         match cmd {
             RoomCommand::Join { name, role, outbound, reply } => {
+                let first = !self.seen_join;
                 self.seen_join = true;
                 let id = ParticipantId::next();
                 if let Err(e) = self.media.add_peer(id, role) {
@@ -173,6 +208,10 @@ impl Room {
                 self.admit(id, name, role, outbound);
                 if reply.send(Ok(id)).is_err() {
                     self.remove(id, None, "socket gone before join completed");
+                } else if self.auto_record && first {
+                    if let Err(e) = self.start_recording(None) {
+                        error!(room = %self.id, "auto-record failed: {e}");
+                    }
                 }
             }
             RoomCommand::Peer { participant, command } => match command {
@@ -182,6 +221,8 @@ impl Room {
             },
             RoomCommand::Gone { participant } => self.remove(participant, None, "disconnected"),
             RoomCommand::Info { reply } => drop(reply.send(self.info())),
+            RoomCommand::StartRecording { name, reply } => drop(reply.send(self.start_recording(name.as_deref()))),
+            RoomCommand::StopRecording { id, reply } => self.stop_recording(&id, reply),
             RoomCommand::Kick { participant, reply } => {
                 let here = self.participants.contains_key(&participant);
                 let bye = ServerMessage::error(ErrorCode::Kicked, "removed by an administrator");
@@ -204,6 +245,9 @@ impl Room {
         let others = self.participants.values().map(|p| p.info.clone()).collect();
         let _ =
             outbound.send(ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
+        for msg in self.recordings_in_progress() {
+            let _ = outbound.send(msg);
+        }
         self.broadcast(&ServerMessage::ParticipantJoined { participant: info.clone() });
         info!(room = %self.id, participant = %id, name = %info.name, ?role, "join");
         let now = Instant::now();
@@ -218,6 +262,7 @@ impl Room {
         if !self.seen_join && self.created.0.elapsed() > IDLE_LIMIT {
             return ControlFlow::Break(Ending::Empty);
         }
+        self.check_recordings();
         let now = Instant::now();
         let secs = self.media_timeout.as_secs_f64();
         let mut doomed = Vec::new();
@@ -265,6 +310,9 @@ impl Room {
     }
 
     fn on_notice(&mut self, notice: Notice) -> ControlFlow<Ending> {
+        if self.on_recording_notice(&notice) {
+            return ControlFlow::Continue(());
+        }
         match notice {
             Notice::Offer { peer, offer } => {
                 let Ok(sdp) = offer.sdp().as_text() else {
@@ -295,6 +343,7 @@ impl Room {
                 self.remove_all(ErrorCode::InternalError, "the room's media failed; please rejoin");
                 return ControlFlow::Break(Ending::Failed);
             }
+            Notice::RecordingRunning { .. } | Notice::RecordingFinished { .. } | Notice::RecordingFailed { .. } => {}
         }
         ControlFlow::Continue(())
     }
@@ -305,7 +354,7 @@ impl Room {
         }
     }
 
-    fn broadcast(&self, msg: &ServerMessage) {
+    pub(super) fn broadcast(&self, msg: &ServerMessage) {
         for p in self.participants.values() {
             let _ = p.outbound.send(msg.clone());
         }

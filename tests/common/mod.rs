@@ -44,6 +44,14 @@ pub fn browser_media_config() -> MediaConfig {
     MediaConfig { ice_addresses: tessera::config::default_ice_addresses(), ..test_media_config() }
 }
 
+/// A fresh, empty directory for recordings under the system temp dir.
+pub fn record_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Starts a server with the test media settings.
 pub async fn start_server() -> TestServer {
     start_server_with(test_media_config()).await
@@ -212,3 +220,4 @@ impl ServerProcess {
     }
 }
 pub mod browser;
+pub mod recording;
