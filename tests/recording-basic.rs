@@ -52,13 +52,14 @@ async fn ten_seconds_of_two_peers() -> anyhow::Result<()> {
     assert!((duration - 10.0).abs() <= 0.5, "duration {duration:.2} s");
 
     let (mut frames, mut red_blue) = (0, 0);
-    let (_, audio) = recording::decode(&path, |_, f| {
+    let audio = recording::decode(&path, |_, f| {
         frames += 1;
         let tiles = [colour_in(f, tile(0, 2)), colour_in(f, tile(1, 2))];
         if close_to(tiles[0], RED, TOLERANCE) && close_to(tiles[1], BLUE, TOLERANCE) {
             red_blue += 1;
         }
-    })?;
+    })?
+    .samples();
     let (a, b) = (tone_dbfs(&audio, 48_000.0, 440.0), tone_dbfs(&audio, 48_000.0, 1000.0));
     println!(
         "decoded {frames} frames ({red_blue} red|blue), {:.1} s of audio: 440 Hz {a:.1} dBFS, 1000 Hz {b:.1} dBFS",

@@ -33,9 +33,28 @@ pub fn discover(path: &Path) -> anyhow::Result<Discovered> {
     })
 }
 
+/// Decoded audio: 48 kHz mono chunks, each with its own timestamp.
+pub struct Audio {
+    pub chunks: Vec<(Duration, Vec<i16>)>,
+}
+
+impl Audio {
+    /// All samples back to back (for tone measurements).
+    pub fn samples(&self) -> Vec<i16> {
+        self.chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect()
+    }
+
+    /// Every sample with its own time (chunk timestamp + position).
+    pub fn timed(&self) -> impl Iterator<Item = (Duration, i16)> + '_ {
+        self.chunks.iter().flat_map(|(t, c)| {
+            c.iter().enumerate().map(move |(i, s)| (*t + Duration::from_nanos(i as u64 * 1_000_000_000 / 48_000), *s))
+        })
+    }
+}
+
 /// Decodes a WebM file: every video frame goes to `on_frame` with its timestamp; returns the
-/// audio as 48 kHz mono samples with the timestamp of the first one.
-pub fn decode(path: &Path, mut on_frame: impl FnMut(Duration, &Frame)) -> anyhow::Result<(Duration, Vec<i16>)> {
+/// audio.
+pub fn decode(path: &Path, mut on_frame: impl FnMut(Duration, &Frame)) -> anyhow::Result<Audio> {
     gst::init()?;
     let desc = format!(
         "filesrc location={} ! matroskademux name=d \
@@ -50,14 +69,14 @@ pub fn decode(path: &Path, mut on_frame: impl FnMut(Duration, &Frame)) -> anyhow
     pipeline.set_state(gst::State::Playing)?;
     // Pull audio on its own thread so neither branch starves the demuxer.
     let audio = std::thread::spawn(move || {
-        let (mut first, mut samples) = (None, Vec::new());
+        let mut chunks = Vec::new();
         while let Ok(sample) = asink.pull_sample() {
             let Some(buffer) = sample.buffer() else { continue };
-            first = first.or(buffer.pts());
+            let t = Duration::from_nanos(buffer.pts().map_or(0, |t| t.nseconds()));
             let map = buffer.map_readable().unwrap();
-            samples.extend(map.chunks_exact(2).map(|p| i16::from_le_bytes([p[0], p[1]])));
+            chunks.push((t, map.chunks_exact(2).map(|p| i16::from_le_bytes([p[0], p[1]])).collect()));
         }
-        (first.map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds())), samples)
+        Audio { chunks }
     });
     while let Ok(sample) = vsink.pull_sample() {
         let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else { continue };
