@@ -151,11 +151,24 @@ pub fn smoothness(arrivals: &[Instant], from: Instant, to: Instant) -> (Duration
 /// A minimal HTTP/1.1 request; returns the status and the body parsed as JSON (Null if empty
 /// or not JSON).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
+    http_body(addr, method, path, bearer, "").await
+}
+
+/// [`http`] with a request body.
+pub async fn http_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let auth = bearer.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
-    let req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let len = body.len();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {len}\r\nConnection: close\r\n\r\n{body}"
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).await.unwrap();
