@@ -2,6 +2,7 @@
 # Measures the server's CPU (fraction of one core) and RSS with N publishers, each sending
 # pre-encoded 640x360@30 VP8 + Opus, composited at the default 1280x720@30.
 #   scripts/measure-cpu.sh [N ...]        (default: 4 9)
+#   RECORD=1 scripts/measure-cpu.sh 4     (the same, recording the room meanwhile)
 # A fresh release server per N on a free port; load from a separate process (`tessera loadgen`),
 # measured from /proc over a 20 s steady window after 5 s of warm-up. One JSON report per N.
 set -euo pipefail
@@ -11,7 +12,8 @@ cargo build --release --locked -q
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(4 9)
 for n in "${counts[@]}"; do
   log=$(mktemp)
-  ./target/release/tessera serve --listen 127.0.0.1:0 --ice-addresses 127.0.0.1 2>"$log" &
+  recdir=$(mktemp -d)
+  ./target/release/tessera serve --listen 127.0.0.1:0 --ice-addresses 127.0.0.1 --record-dir "$recdir" 2>"$log" &
   pid=$!
   addr=""
   for _ in $(seq 100); do
@@ -24,7 +26,8 @@ for n in "${counts[@]}"; do
     echo "server did not start:" >&2; cat "$log" >&2; kill "$pid" 2>/dev/null || true; exit 1
   fi
   ./target/release/tessera loadgen --server "$addr" --room "measure-$n" \
-    --publishers "$n" --seconds "${SECONDS_WINDOW:-20}" --warmup 5 --server-pid "$pid"
+    --publishers "$n" --seconds "${SECONDS_WINDOW:-20}" --warmup 5 --server-pid "$pid" \
+    ${RECORD:+--record}
   kill -TERM "$pid"; wait "$pid" || true
-  rm -f "$log"
+  rm -rf "$log" "$recdir"
 done

@@ -51,6 +51,12 @@ pub struct LoadOptions {
     /// PID of the server process, to measure its CPU and memory.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Record the room during the measurement (POST /api/rooms/{room}/recordings).
+    #[arg(long)]
+    pub record: bool,
+    /// Admin key for --record, if the server needs one.
+    #[arg(long, env = "TESSERA_ADMIN_KEY")]
+    pub admin_key: Option<String>,
 }
 
 /// One process's resource use from `/proc`.
@@ -112,6 +118,8 @@ pub struct LoadReport {
     pub probe_fps_min: f64,
     /// Video packets per second received by each counting viewer, mean.
     pub viewer_video_pps: f64,
+    /// Size of the recording made during the run (with --record).
+    pub recorded_bytes: Option<u64>,
     /// Grid tiles of the probe's last frame that show video (not black at their centre); equals
     /// `publishers` when every publisher made it into the composite.
     pub probe_tiles_with_video: usize,
@@ -140,6 +148,15 @@ pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     }
     let probe = TestPeer::join(opts.server, PeerOptions::viewer(&opts.room, "probe")).await?;
     probe.wait_for(Duration::from_secs(20), |p| p.received().frames() > 0).await.context("probe got no video")?;
+    let recording = if opts.record {
+        let path = format!("/api/rooms/{}/recordings", opts.room);
+        let (status, body) =
+            crate::client::rest::request(opts.server, "POST", &path, opts.admin_key.as_deref(), "").await?;
+        anyhow::ensure!(status == 201, "starting a recording failed: {status} {body}");
+        body["id"].as_str().map(str::to_owned)
+    } else {
+        None
+    };
     tokio::time::sleep(Duration::from_secs(opts.warmup)).await;
 
     let (server0, self0) = (opts.server_pid.map(|p| ProcSample::read(Some(p))).transpose()?, ProcSample::read(None)?);
@@ -158,6 +175,15 @@ pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     let self1 = ProcSample::read(None)?;
     let packets1: u64 = viewers.iter().map(|v| v.received().rtp().video_packets).sum();
     let frames: f64 = windows.iter().sum();
+    let recorded_bytes = match &recording {
+        Some(id) => {
+            let path = format!("/api/rooms/{}/recordings/{id}", opts.room);
+            let (_, body) =
+                crate::client::rest::request(opts.server, "DELETE", &path, opts.admin_key.as_deref(), "").await?;
+            body["bytes"].as_u64()
+        }
+        None => None,
+    };
     let tiles_with_video = probe.received().latest_frame().map_or(0, |f| {
         let canvas = crate::layout::Size::new(f.width(), f.height());
         crate::layout::grid(opts.publishers, canvas)
@@ -179,6 +205,7 @@ pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
         probe_fps_mean: frames / window,
         probe_fps_min: windows.iter().copied().fold(f64::INFINITY, f64::min),
         probe_tiles_with_video: tiles_with_video,
+        recorded_bytes,
         viewer_video_pps: if viewers.is_empty() {
             0.0
         } else {

@@ -18,6 +18,20 @@ enum Command {
     Loadgen(tessera::loadgen::LoadOptions),
 }
 
+/// A recording that hits the file-size limit must fail alone, not kill the server: SIGXFSZ's
+/// default action terminates the process, so take it over and let the write fail with EFBIG.
+fn survive_file_size_limit() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    const SIGXFSZ: i32 = 25; // Linux
+    let mut sig = signal(SignalKind::from_raw(SIGXFSZ))?;
+    tokio::spawn(async move {
+        while sig.recv().await.is_some() {
+            tracing::warn!("file size limit reached (SIGXFSZ); the recording writing will fail");
+        }
+    });
+    Ok(())
+}
+
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -44,6 +58,7 @@ fn main() -> anyhow::Result<()> {
     };
     let config = args.resolve()?;
     rt.block_on(async {
+        survive_file_size_limit()?;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         tracing::info!("listening on http://{}", listener.local_addr()?);
         tessera::run(listener, config, shutdown_signal()).await

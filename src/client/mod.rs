@@ -19,6 +19,7 @@
 mod analysis;
 mod clip;
 mod media;
+pub mod rest;
 mod rtp;
 mod signaling;
 pub mod sources;

@@ -110,7 +110,9 @@ impl RoomMedia {
             MessageView::Error(err) => {
                 let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
                 if let Some(id) = msg.src().and_then(owning_recording) {
-                    return Some(Notice::RecordingFailed { id, reason: err.error().to_string() });
+                    let detail =
+                        err.debug().map(|d| format!(" ({})", d.lines().last().unwrap_or_default())).unwrap_or_default();
+                    return Some(Notice::RecordingFailed { id, reason: format!("{}{detail}", err.error()) });
                 }
                 match msg.src().and_then(owning_participant) {
                     Some(peer) => Some(Notice::Failed { peer, reason: err.error().to_string() }),

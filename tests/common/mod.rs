@@ -148,8 +148,7 @@ pub fn smoothness(arrivals: &[Instant], from: Instant, to: Instant) -> (Duration
     (max_gap, if min_window == usize::MAX { inside.len() } else { min_window })
 }
 
-/// A minimal HTTP/1.1 request; returns the status and the body parsed as JSON (Null if empty
-/// or not JSON).
+/// A REST call; returns the status and the JSON body (`Null` if none).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
     http_body(addr, method, path, bearer, "").await
 }
@@ -162,24 +161,7 @@ pub async fn http_body(
     bearer: Option<&str>,
     body: &str,
 ) -> (u16, serde_json::Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let auth = bearer.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
-    let len = body.len();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {len}\r\nConnection: close\r\n\r\n{body}"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).await.unwrap();
-    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    // Chunked bodies start with a hex length line; find the JSON inside.
-    let json = body.find(['{', '[']).and_then(|i| {
-        let end = body.rfind(['}', ']'])?;
-        serde_json::from_str(&body[i..=end]).ok()
-    });
-    (status, json.unwrap_or(serde_json::Value::Null))
+    tessera::client::rest::request(addr, method, path, bearer, body).await.expect("HTTP request")
 }
 
 /// The real `tessera` binary running as a child process, for measuring the server alone.
@@ -193,8 +175,18 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `tessera serve` on a free loopback port with the test canvas and `extra` flags.
     pub async fn start(extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with_prefix(&[], extra).await
+    }
+
+    /// Like [`ServerProcess::start`], run through `prefix` (e.g. `prlimit --fsize=N --`).
+    pub async fn start_with_prefix(prefix: &[&str], extra: &[&str]) -> anyhow::Result<Self> {
         use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        let (program, args): (&str, Vec<&str>) = match prefix.split_first() {
+            Some((p, rest)) => (p, rest.iter().copied().chain([env!("CARGO_BIN_EXE_tessera")]).collect()),
+            None => (env!("CARGO_BIN_EXE_tessera"), Vec::new()),
+        };
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
             .args(["serve", "--listen", "127.0.0.1:0", "--canvas", "640x360", "--ice-addresses", "127.0.0.1"])
             .args(extra)
             .env("RUST_LOG", "info")

@@ -1,0 +1,116 @@
+//! Recording errors are clear HTTP errors and never crash or stop the room: unknown room,
+//! unknown recording, bad file name, an unwritable record directory, and a disk that fills up
+//! mid-recording (the recording fails with an error state; the room goes on).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tessera::client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
+use tessera::config::MediaConfig;
+use tessera::protocol::ServerMessage;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors() -> anyhow::Result<()> {
+    // A regular file where the record directory should be: nothing can be created under it.
+    let blocker = std::env::temp_dir().join(format!("tessera-not-a-dir-{}", std::process::id()));
+    std::fs::write(&blocker, b"")?;
+    let config = MediaConfig { record_dir: blocker.join("recordings"), ..test_media_config() };
+    let server = start_server_on("127.0.0.1:0", Some("k3y"), config).await;
+    let addr = server.addr;
+    let _peer = TestPeer::join(addr, PeerOptions::publisher("errs", "red", RED, 440.0)).await?;
+    let key = Some("k3y");
+    for (method, path, body, auth, want, code) in [
+        ("POST", "/api/rooms/errs/recordings", "", None, 401, "unauthorized"),
+        ("POST", "/api/rooms/nope/recordings", "", key, 404, "room_not_found"),
+        ("DELETE", "/api/rooms/errs/recordings/rec999999", "", key, 404, "recording_not_found"),
+        ("DELETE", "/api/rooms/errs/recordings/bogus", "", key, 404, "recording_not_found"),
+        ("DELETE", "/api/rooms/nope/recordings/rec1", "", key, 404, "room_not_found"),
+        ("GET", "/api/rooms/nope/recordings", "", None, 404, "room_not_found"),
+        ("POST", "/api/rooms/errs/recordings", r#"{"name":"../escape"}"#, key, 400, "invalid_file_name"),
+        ("POST", "/api/rooms/errs/recordings", "not json", key, 400, "bad_request"),
+        ("POST", "/api/rooms/errs/recordings", "", key, 500, "record_dir_unwritable"),
+    ] {
+        let (status, reply) = http_body(addr, method, path, auth, body).await;
+        println!("{method} {path} {body:?} -> {status} {reply}");
+        assert_eq!((status, reply["error"]["code"].as_str()), (want, Some(code)), "{method} {path}");
+    }
+    assert_eq!(
+        http(addr, "GET", "/api/rooms/errs/recordings", None).await.0,
+        200,
+        "a live room lists its (no) recordings"
+    );
+    assert_eq!(http(addr, "GET", "/healthz", None).await.0, 200);
+    server.stop().await;
+    std::fs::remove_file(&blocker)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_the_recording_not_the_room() -> anyhow::Result<()> {
+    let dir = record_dir("full");
+    // The server may write files of at most 300 KB: the disk is "full" a few seconds in.
+    let server = ServerProcess::start_with_prefix(
+        &["prlimit", "--fsize=300000", "--"],
+        &["--record-dir", &dir.to_string_lossy()],
+    )
+    .await?;
+    let addr = server.addr;
+    let mut opts = PeerOptions::publisher("full", "busy", RED, 440.0);
+    opts.video = Some(VideoSource::Clip(EncodedClip::vp8(640, 360, 30, 4, 1500)?));
+    let mut peer = TestPeer::join(addr, opts).await?;
+    peer.wait_for(secs(15), |p| p.received().frames() > 10).await?;
+    let (status, started) = http(addr, "POST", "/api/rooms/full/recordings", None).await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    peer.wait_message(secs(30), |m| matches!(m, ServerMessage::RecordingStopped { .. })).await?;
+    let (_, info) = http(addr, "GET", "/api/recordings", None).await;
+    let rec = &info["recordings"][0];
+    println!("after the disk filled: {rec}");
+    assert_eq!((rec["id"].as_str(), rec["state"].as_str()), (Some(&*id), Some("failed")));
+    assert!(rec["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(server.log.lock().unwrap().iter().any(|l| l.contains("recording failed")), "a log line says so");
+    // The room goes on.
+    let before = peer.received().frames();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(peer.received().frames() - before >= 25, "the room kept its frame rate");
+    assert_eq!(http(addr, "GET", "/api/rooms/full", None).await.0, 200);
+    drop(peer);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_record_covers_the_room_from_first_join_to_its_end() -> anyhow::Result<()> {
+    let dir = record_dir("auto");
+    let server =
+        start_server_with(MediaConfig { record_dir: dir.clone(), auto_record: true, ..test_media_config() }).await;
+    let addr = server.addr;
+    let mut first = TestPeer::join(addr, PeerOptions::publisher("daily", "red", RED, 440.0)).await?;
+    first.wait_message(secs(3), |m| matches!(m, ServerMessage::RecordingStarted { .. })).await?;
+    let mut second = TestPeer::join(addr, PeerOptions::viewer("daily", "late")).await?;
+    second.wait_message(secs(3), |m| matches!(m, ServerMessage::RecordingStarted { .. })).await?;
+    first.wait_for(secs(15), |p| p.received().frames() > 60).await?;
+    drop(second);
+    first.leave().await?;
+    // The room ended with its last participant: its recording is finalized.
+    let deadline = std::time::Instant::now() + secs(5);
+    let rec = loop {
+        let (_, list) = http(addr, "GET", "/api/recordings", None).await;
+        let rec = list["recordings"][0].clone();
+        if rec["state"] == "done" || std::time::Instant::now() > deadline {
+            break rec;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("auto recording: {rec}");
+    assert_eq!(rec["state"], "done");
+    let path = std::path::PathBuf::from(rec["path"].as_str().unwrap());
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.starts_with("daily-20") && name.ends_with(".webm"), "file name carries room and start time: {name}");
+    assert!(recording::discover(&path)?.duration.is_some_and(|d| d > Duration::from_secs(1)));
+    server.stop().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
