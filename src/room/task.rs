@@ -208,10 +208,11 @@ impl Room {
                 self.admit(id, name, role, outbound);
                 if reply.send(Ok(id)).is_err() {
                     self.remove(id, None, "socket gone before join completed");
-                } else if self.auto_record && first {
-                    if let Err(e) = self.start_recording(None) {
-                        error!(room = %self.id, "auto-record failed: {e}");
-                    }
+                } else if self.auto_record
+                    && first
+                    && let Err(e) = self.start_recording(None)
+                {
+                    error!(room = %self.id, "auto-record failed: {e}");
                 }
             }
             RoomCommand::Peer { participant, command } => match command {
