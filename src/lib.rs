@@ -27,6 +27,7 @@ pub mod recording;
 pub mod registry;
 pub mod room;
 pub mod signaling;
+pub mod speaker;
 
 use std::future::Future;
 use std::sync::Arc;
