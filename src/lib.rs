@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod config;
+pub mod draw;
 pub mod http;
 pub mod ids;
 pub mod layout;
