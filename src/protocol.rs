@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ParticipantId, RoomId};
+use crate::layout::{LayoutSpec, Rect, Size};
 
 /// The largest text frame the server accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -48,11 +49,23 @@ pub enum ClientMessage {
     },
     /// Leave the room; the server then closes the socket.
     Leave,
+    /// The client muted or unmuted its microphone or camera (drawn on its tile).
+    Mute {
+        /// Microphone muted.
+        audio: bool,
+        /// Camera off.
+        video: bool,
+    },
+    /// Change the room's layout (refused with `layout_locked` when an administrator locked it).
+    SetLayout {
+        /// The new layout.
+        layout: LayoutSpec,
+    },
 }
 
 impl ClientMessage {
     /// The `type` tags a client may send, for telling an unknown type from a malformed one.
-    pub const TYPES: [&'static str; 4] = ["join", "answer", "ice", "leave"];
+    pub const TYPES: [&'static str; 6] = ["join", "answer", "ice", "leave", "mute", "setLayout"];
 }
 
 /// A participant as others see it.
@@ -102,6 +115,25 @@ pub enum ServerMessage {
         /// Who left.
         participant_id: ParticipantId,
     },
+    /// The active speaker changed (`null` when nobody is).
+    SpeakerChanged {
+        /// The new speaker.
+        participant_id: Option<ParticipantId>,
+    },
+    /// The room's layout changed (also sent right after `joined`).
+    LayoutChanged {
+        /// The layout now in force.
+        layout: LayoutSpec,
+    },
+    /// A participant muted or unmuted.
+    MuteChanged {
+        /// Who.
+        participant_id: ParticipantId,
+        /// Microphone muted.
+        audio: bool,
+        /// Camera off.
+        video: bool,
+    },
     /// The room started being recorded (also sent on joining a room being recorded).
     RecordingStarted {
         /// The recording's id.
@@ -126,6 +158,44 @@ impl ServerMessage {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Error { code, message: message.into() }
     }
+}
+
+/// A participant as the `tessera` DataChannel describes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelParticipant {
+    /// Id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Publisher or viewer.
+    pub role: Role,
+    /// Where their picture is in the composite (`null` when not shown).
+    pub tile: Option<Rect>,
+}
+
+/// A room event on each participant's `tessera` DataChannel (JSON text), so a client can map a
+/// click on the composite to a participant without the WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ChannelMessage {
+    /// Everyone in the room and their tiles; sent when the channel opens and on every change.
+    Participants {
+        /// The composite's size, the tiles' coordinate space.
+        canvas: Size,
+        /// Everyone, in join order.
+        participants: Vec<ChannelParticipant>,
+    },
+    /// The active speaker changed.
+    SpeakerChanged {
+        /// The new speaker.
+        participant_id: Option<ParticipantId>,
+    },
+    /// The layout changed.
+    LayoutChanged {
+        /// The layout now in force.
+        layout: LayoutSpec,
+    },
 }
 
 /// The stable error codes of [`ServerMessage::Error`].
@@ -160,6 +230,10 @@ pub enum ErrorCode {
     Kicked,
     /// An administrator closed the room.
     RoomClosed,
+    /// An administrator locked the room's layout.
+    LayoutLocked,
+    /// A layout that is not usable (e.g. custom regions outside the canvas).
+    InvalidLayout,
     /// The server is shutting down.
     ServerShutdown,
     /// An unexpected server-side failure.
@@ -187,6 +261,8 @@ mod tests {
         round_trip_client(ClientMessage::Answer { sdp: "v=0\r\n".into() });
         round_trip_client(ClientMessage::Ice { candidate: "candidate:1".into(), sdp_m_line_index: 1 });
         round_trip_client(ClientMessage::Leave);
+        round_trip_client(ClientMessage::Mute { audio: true, video: false });
+        round_trip_client(ClientMessage::SetLayout { layout: LayoutSpec::default() });
     }
 
     #[test]
@@ -224,8 +300,27 @@ mod tests {
         let v = round_trip_server(ServerMessage::RecordingStarted { recording_id: "rec3".parse().unwrap() });
         assert_eq!((v["type"].as_str(), v["recordingId"].as_str()), (Some("recordingStarted"), Some("rec3")));
         round_trip_server(ServerMessage::RecordingStopped { recording_id: "rec3".parse().unwrap() });
+        let v = round_trip_server(ServerMessage::SpeakerChanged { participant_id: Some(me) });
+        assert_eq!((v["type"].as_str(), v["participantId"].as_str()), (Some("speakerChanged"), Some(&*me.to_string())));
+        round_trip_server(ServerMessage::LayoutChanged { layout: LayoutSpec::default() });
+        round_trip_server(ServerMessage::MuteChanged { participant_id: me, audio: true, video: false });
         let v = round_trip_server(ServerMessage::error(ErrorCode::BadJson, "nope"));
         assert_eq!(v["code"], "bad_json");
+    }
+
+    #[test]
+    fn channel_messages() {
+        let tile = Rect { x: 0, y: 0, w: 640, h: 360 };
+        let p = ChannelParticipant {
+            id: ParticipantId::next(),
+            name: "Ada".into(),
+            role: Role::Publisher,
+            tile: Some(tile),
+        };
+        let msg = ChannelMessage::Participants { canvas: Size::new(1280, 720), participants: vec![p] };
+        let v: serde_json::Value = serde_json::to_value(&msg).unwrap();
+        assert_eq!((v["type"].as_str(), v["participants"][0]["tile"]["w"].as_u64()), (Some("participants"), Some(640)));
+        assert_eq!(serde_json::from_value::<ChannelMessage>(v).unwrap(), msg);
     }
 
     #[test]
@@ -254,7 +349,7 @@ mod tests {
             match code {
                 BadJson | UnknownType | InvalidMessage | NotJoined | AlreadyJoined | InvalidRoom | InvalidName
                 | InvalidSdp | InvalidCandidate | MessageTooLarge | MediaError | MediaTimeout | Kicked | RoomClosed
-                | ServerShutdown | InternalError => {}
+                | LayoutLocked | InvalidLayout | ServerShutdown | InternalError => {}
             }
             round_trip_server(ServerMessage::error(code, "x"));
         }

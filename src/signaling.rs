@@ -35,6 +35,9 @@ pub enum SignalingError {
     /// An SDP answer that does not parse or lacks what WebRTC needs.
     #[error("invalid SDP answer: {0}")]
     InvalidSdp(String),
+    /// A layout that is not usable.
+    #[error("invalid layout: {0}")]
+    InvalidLayout(String),
     /// An ICE candidate line that is not `candidate:<foundation> <component> <transport> ...`.
     #[error("invalid ICE candidate: {0}")]
     InvalidCandidate(String),
@@ -56,6 +59,7 @@ impl SignalingError {
             Self::InvalidName => ErrorCode::InvalidName,
             Self::InvalidSdp(_) => ErrorCode::InvalidSdp,
             Self::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
+            Self::InvalidLayout(_) => ErrorCode::InvalidLayout,
             Self::TooLarge(_) => ErrorCode::MessageTooLarge,
         }
     }
@@ -80,6 +84,15 @@ pub enum PeerCommand {
     },
     /// Leave the room.
     Leave,
+    /// Microphone or camera muted state.
+    Mute {
+        /// Microphone muted.
+        audio: bool,
+        /// Camera off.
+        video: bool,
+    },
+    /// Change the layout (as a participant: never locks it).
+    SetLayout(crate::layout::LayoutSpec),
 }
 
 /// What the glue should do with one incoming frame.
@@ -199,6 +212,12 @@ impl Session {
                     ClientMessage::Leave => {
                         self.state = State::Left;
                         PeerCommand::Leave
+                    }
+                    ClientMessage::Mute { audio, video } => PeerCommand::Mute { audio, video },
+                    ClientMessage::SetLayout { mut layout } => {
+                        layout.validate().map_err(|e| SignalingError::InvalidLayout(e.to_string()))?;
+                        layout.locked = false; // only administrators lock layouts
+                        PeerCommand::SetLayout(layout)
                     }
                     ClientMessage::Join { .. } => unreachable!("matched above"),
                 };
@@ -352,6 +371,13 @@ mod tests {
         assert!(matches!(s.on_text(&answer), Step::Room { command: PeerCommand::Answer(_), .. }));
         let ice = r#"{"type":"ice","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMLineIndex":0}"#;
         assert!(matches!(s.on_text(ice), Step::Room { command: PeerCommand::Ice { mline: 0, .. }, .. }));
+        let mute = r#"{"type":"mute","audio":true,"video":false}"#;
+        assert!(matches!(s.on_text(mute), Step::Room { command: PeerCommand::Mute { audio: true, video: false }, .. }));
+        let bad_layout = r#"{"type":"setLayout","layout":{"mode":"custom","regions":[]}}"#;
+        assert_eq!(error_code(s.on_text(bad_layout)), ErrorCode::InvalidLayout);
+        let lock = r#"{"type":"setLayout","layout":{"mode":"speaker","locked":true}}"#;
+        let Step::Room { command: PeerCommand::SetLayout(l), .. } = s.on_text(lock) else { panic!() };
+        assert!(!l.locked, "participants cannot lock the layout");
         let end = r#"{"type":"ice","candidate":"","sdpMLineIndex":0}"#;
         assert!(matches!(s.on_text(end), Step::Nothing));
         assert!(matches!(s.on_text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));

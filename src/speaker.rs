@@ -55,7 +55,8 @@ impl SpeakerDetector {
             *smoothed += SMOOTHING * (db - *smoothed);
         }
         let level = |p: &ParticipantId| self.levels.get(p).copied().unwrap_or(-120.0);
-        let loudest = self.levels.iter().filter(|(_, l)| **l > SILENCE_DB).max_by(|a, b| a.1.total_cmp(b.1)).map(|(p, _)| *p);
+        let loudest =
+            self.levels.iter().filter(|(_, l)| **l > SILENCE_DB).max_by(|a, b| a.1.total_cmp(b.1)).map(|(p, _)| *p);
         let bar = self.current.map_or(SILENCE_DB, |c| level(&c).max(SILENCE_DB) + MARGIN_DB);
         match loudest.filter(|l| Some(*l) != self.current && level(l) > bar) {
             None => self.challenger = None,
@@ -92,7 +93,12 @@ mod tests {
     const QUIET: f64 = -70.0;
 
     /// Readings every 100 ms for `secs`, from a function of time giving (a, b) levels.
-    fn series(a: ParticipantId, b: ParticipantId, secs: f64, f: impl Fn(f64) -> (f64, f64)) -> Vec<(Duration, Vec<(ParticipantId, f64)>)> {
+    fn series(
+        a: ParticipantId,
+        b: ParticipantId,
+        secs: f64,
+        f: impl Fn(f64) -> (f64, f64),
+    ) -> Vec<(Duration, Vec<(ParticipantId, f64)>)> {
         (0..(secs * 10.0) as u64)
             .map(|i| {
                 let t = i as f64 / 10.0;

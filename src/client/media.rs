@@ -27,6 +27,7 @@ pub struct Received {
     audio: Mutex<AudioState>,
     pub(super) rtp: Mutex<RtpCounts>,
     pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
+    channel: Mutex<Vec<String>>,
     connected: Mutex<Option<Instant>>,
 }
 
@@ -64,6 +65,11 @@ impl Received {
     /// The newest decoded frame.
     pub fn latest_frame(&self) -> Option<Frame> {
         self.video.lock().unwrap().latest.clone()
+    }
+
+    /// Messages received on the server's `tessera` DataChannel, parsed, oldest first.
+    pub fn channel_messages(&self) -> Vec<serde_json::Value> {
+        self.channel.lock().unwrap().iter().filter_map(|m| serde_json::from_str(m).ok()).collect()
     }
 
     /// When the first frame was decoded.
@@ -109,6 +115,8 @@ pub struct PeerMedia {
     pipeline: gst::Pipeline,
     webrtc: gst::Element,
     options: PeerOptions,
+    /// The video source bin, once publishing.
+    video_source: Mutex<Option<gst::Bin>>,
     /// What arrived.
     pub received: Arc<Received>,
     _ice: gst_webrtc::WebRTCICE,
@@ -157,6 +165,18 @@ impl PeerMedia {
                 tracing::error!("test peer cannot decode incoming stream: {e:#}");
             }
         });
+        let messages = received.clone();
+        webrtc.connect("on-data-channel", false, move |args| {
+            if let Ok(channel) = args[1].get::<gst_webrtc::WebRTCDataChannel>() {
+                let messages = messages.clone();
+                channel.connect_on_message_string(move |_, text| {
+                    if let Some(text) = text {
+                        messages.channel.lock().unwrap().push(text.to_owned());
+                    }
+                });
+            }
+            None
+        });
         let state = received.clone();
         webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
             let s = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
@@ -165,7 +185,7 @@ impl PeerMedia {
             }
         });
         pipeline.set_state(gst::State::Playing)?;
-        Ok(Self { pipeline, webrtc, options, received, _ice: ice })
+        Ok(Self { pipeline, webrtc, options, video_source: Mutex::new(None), received, _ice: ice })
     }
 
     /// Applies the server's offer, starts our sources (publisher), and returns our answer.
@@ -226,9 +246,19 @@ impl PeerMedia {
             self.pipeline.add(&source.bin)?;
             source.bin.static_pad("src").context("source has no src")?.link(&sink)?;
             source.bin.sync_state_with_parent()?;
+            if mline == 0 {
+                *self.video_source.lock().unwrap() = Some(source.bin.clone());
+            }
             source.started();
         }
         Ok(())
+    }
+
+    /// Stops the video source (no more video RTP; audio goes on).
+    pub fn stop_video(&self) {
+        if let Some(bin) = self.video_source.lock().unwrap().as_ref() {
+            let _ = bin.set_state(gst::State::Null);
+        }
     }
 
     /// The pipeline (for tests that inspect or disturb it).

@@ -71,8 +71,15 @@ pub enum VideoSource {
 /// The audio a publisher sends.
 #[derive(Debug, Clone)]
 pub enum AudioSource {
-    /// A sine tone at this frequency in Hz, encoded live.
+    /// A sine tone at this frequency in Hz, encoded live, at -10 dBFS.
     Tone(f64),
+    /// A sine tone at `hz` with amplitude `volume` (0–1).
+    ToneAt {
+        /// Frequency in Hz.
+        hz: f64,
+        /// Amplitude, 0–1.
+        volume: f64,
+    },
     /// A pre-encoded Opus clip, replayed in a loop.
     Clip(Arc<EncodedClip>),
     /// Silence with a 100 ms tone at this frequency every second, aligned with
@@ -166,6 +173,12 @@ impl TestPeer {
         &self.media
     }
 
+    /// Stops publishing video (the source stops; the connection stays), as a frozen or
+    /// switched-off camera would.
+    pub fn stop_video(&self) {
+        self.media.stop_video();
+    }
+
     /// The level of `freq` Hz in the last `ms` of received audio, in dBFS.
     pub fn tone_dbfs(&self, freq: f64, ms: u32) -> f64 {
         tone_dbfs(&self.received().last_audio(ms), 48_000.0, freq)
@@ -208,6 +221,11 @@ impl TestPeer {
                 None => bail!("no matching message within {timeout:?}"),
             }
         }
+    }
+
+    /// Sends any client message (e.g. `mute`, `setLayout`).
+    pub fn send(&self, msg: ClientMessage) -> anyhow::Result<()> {
+        self.outgoing.send(msg).context("connection closed")
     }
 
     /// Sends `leave` and waits for the server to close the connection.

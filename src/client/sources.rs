@@ -126,6 +126,7 @@ pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
     let (freq, volume) = match source {
         AudioSource::Clip(c) => return with_clip(&format!("appsrc name=clip ! {pay}"), c),
         AudioSource::Tone(f) => (*f, 0.3),
+        AudioSource::ToneAt { hz, volume } => (*hz, *volume),
         AudioSource::Beep(f) => (*f, 0.5),
     };
     let bin = parse(&format!(

@@ -6,7 +6,8 @@ use crate::ids::ParticipantId;
 
 const LABEL_BG: [u8; 3] = [24, 28, 34];
 const WHITE: [u8; 3] = [255, 255, 255];
-const MUTED_RED: [u8; 3] = [208, 52, 64];
+/// Background of the muted badge.
+pub const MUTED_RED: [u8; 3] = [208, 52, 64];
 /// Placeholder backgrounds, picked by participant.
 const PALETTE: [[u8; 3]; 8] = [
     [42, 157, 143],

@@ -5,7 +5,7 @@
 mod decor;
 mod text;
 
-pub use decor::{initials, label, mute_badge, placeholder, tile_colour};
+pub use decor::{MUTED_RED, initials, label, mute_badge, placeholder, tile_colour};
 pub use text::text_width;
 
 /// An RGB image.

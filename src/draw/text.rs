@@ -47,7 +47,9 @@ pub fn draw(img: &mut Image, text: &str, x: f32, baseline: f32, px: f32, colour:
                 let glyph = id.with_scale_and_position(PxScale::from(px), point(pen, baseline));
                 if let Some(outline) = font.outline_glyph(glyph) {
                     let b = outline.px_bounds();
-                    outline.draw(|gx, gy, cov| img.blend(b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, colour, cov));
+                    outline.draw(|gx, gy, cov| {
+                        img.blend(b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, colour, cov)
+                    });
                 }
             }
             None if !c.is_whitespace() => {

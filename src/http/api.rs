@@ -67,8 +67,15 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .and(warp::get())
         .and(with_state.clone())
         .and_then(recordings::of_room);
-    let all_recordings = warp::path!("recordings").and(warp::get()).and(with_state).and_then(recordings::all);
-    let rooms = list.or(detail).unify().or(kick).unify().or(close).unify().boxed();
+    let all_recordings = warp::path!("recordings").and(warp::get()).and(with_state.clone()).and_then(recordings::all);
+    let layout = warp::path!("rooms" / String / "layout")
+        .and(warp::put())
+        .and(auth)
+        .and(warp::body::content_length_limit(16 * 1024))
+        .and(warp::body::bytes())
+        .and(with_state.clone())
+        .and_then(set_layout);
+    let rooms = list.or(detail).unify().or(kick).unify().or(close).unify().or(layout).unify().boxed();
     let recordings = record.or(stop_recording).unify().or(room_recordings).unify().or(all_recordings).unify().boxed();
     let api = rooms.or(recordings).unify();
     warp::path("api").and(api.recover(rejection).unify())
@@ -128,6 +135,29 @@ async fn close_room(room: String, auth: Option<String>, state: AppState) -> Resu
     handle.close().await;
     tracing::info!(%room, "closed through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn set_layout(
+    room: String,
+    auth: Option<String>,
+    body: bytes::Bytes,
+    state: AppState,
+) -> Result<Response, Infallible> {
+    if !state.admin.allows(auth.as_deref()) {
+        return Ok(unauthorized());
+    }
+    let spec = match serde_json::from_slice::<crate::layout::LayoutSpec>(&body) {
+        Ok(spec) => spec,
+        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "invalid_layout", e.to_string())),
+    };
+    if let Err(e) = spec.validate() {
+        return Ok(error(StatusCode::BAD_REQUEST, "invalid_layout", e.to_string()));
+    }
+    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
+    Ok(match handle.set_layout(spec).await {
+        Some(layout) => json(StatusCode::OK, &serde_json::json!({ "layout": layout })),
+        None => no_room(&room),
+    })
 }
 
 async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {

@@ -18,15 +18,16 @@ pub struct Tile {
 /// Places `publishers` (join order) on `canvas` per `spec`. `speaker` is the detected active
 /// speaker; the pinned participant, if publishing, wins over it. Publishers without a tile are
 /// not shown.
-pub fn place(spec: &LayoutSpec, publishers: &[ParticipantId], speaker: Option<ParticipantId>, canvas: Size) -> Vec<Tile> {
+pub fn place(
+    spec: &LayoutSpec,
+    publishers: &[ParticipantId],
+    speaker: Option<ParticipantId>,
+    canvas: Size,
+) -> Vec<Tile> {
     if publishers.is_empty() {
         return Vec::new();
     }
-    let focus = [spec.pinned, speaker]
-        .into_iter()
-        .flatten()
-        .find(|p| publishers.contains(p))
-        .unwrap_or(publishers[0]);
+    let focus = [spec.pinned, speaker].into_iter().flatten().find(|p| publishers.contains(p)).unwrap_or(publishers[0]);
     let full = Rect { x: 0, y: 0, w: canvas.width, h: canvas.height };
     let tile = |participant, cell| Tile { participant, cell, z: 0 };
     match spec.mode {
@@ -74,7 +75,9 @@ fn speaker_cells(others: usize, canvas: Size) -> (Rect, Vec<Rect>) {
     let main = Rect { x: 0, y: 0, w: canvas.width, h: canvas.height - strip_h };
     let cell_w = even((canvas.width / others as u32).min(strip_h * 16 / 9)).max(2);
     let x0 = even((canvas.width - cell_w * others as u32) / 2);
-    let strip = (0..others as u32).map(|i| Rect { x: x0 + i * cell_w, y: canvas.height - strip_h, w: cell_w, h: strip_h }).collect();
+    let strip = (0..others as u32)
+        .map(|i| Rect { x: x0 + i * cell_w, y: canvas.height - strip_h, w: cell_w, h: strip_h })
+        .collect();
     (main, strip)
 }
 

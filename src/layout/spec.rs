@@ -78,7 +78,12 @@ impl LayoutSpec {
         }
         for (i, r) in self.regions.iter().enumerate() {
             let finite = [r.x, r.y, r.w, r.h].iter().all(|v| v.is_finite());
-            let inside = r.x >= 0.0 && r.y >= 0.0 && r.w > 0.0 && r.h > 0.0 && r.x + r.w <= 1.0 + 1e-9 && r.y + r.h <= 1.0 + 1e-9;
+            let inside = r.x >= 0.0
+                && r.y >= 0.0
+                && r.w > 0.0
+                && r.h > 0.0
+                && r.x + r.w <= 1.0 + 1e-9
+                && r.y + r.h <= 1.0 + 1e-9;
             if !finite || !inside || !(-100..=100).contains(&r.z) {
                 return Err(LayoutError::BadRegion(i));
             }
@@ -97,7 +102,10 @@ mod tests {
             r#"{"mode":"custom","regions":[{"x":0,"y":0,"w":1,"h":1},{"x":0.7,"y":0.7,"w":0.3,"h":0.3,"z":1,"participant":"p2"}]}"#,
         )
         .unwrap();
-        assert_eq!((spec.mode, spec.regions.len(), spec.regions[1].participant.map(|p| p.to_string())), (Mode::Custom, 2, Some("p2".into())));
+        assert_eq!(
+            (spec.mode, spec.regions.len(), spec.regions[1].participant.map(|p| p.to_string())),
+            (Mode::Custom, 2, Some("p2".into()))
+        );
         assert!(spec.validate().is_ok());
         let spot: LayoutSpec = serde_json::from_str(r#"{"mode":"spotlight","pinned":"p7"}"#).unwrap();
         assert_eq!(spot.pinned.unwrap().to_string(), "p7");

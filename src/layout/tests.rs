@@ -3,64 +3,64 @@
 use super::*;
 use crate::ids::ParticipantId;
 
-    const HD: Size = Size::new(1280, 720);
+const HD: Size = Size::new(1280, 720);
 
-    fn canvas_rect(c: Size) -> Rect {
-        Rect { x: 0, y: 0, w: c.width, h: c.height }
-    }
+fn canvas_rect(c: Size) -> Rect {
+    Rect { x: 0, y: 0, w: c.width, h: c.height }
+}
 
-    #[test]
-    fn small_counts() {
-        assert_eq!(grid(1, HD), vec![Rect { x: 0, y: 0, w: 1280, h: 720 }]);
-        let two = grid(2, HD);
-        assert_eq!(two[0], Rect { x: 0, y: 0, w: 640, h: 720 });
-        assert_eq!(two[1], Rect { x: 640, y: 0, w: 640, h: 720 });
-        let four = grid(4, HD);
-        assert_eq!(four[3], Rect { x: 640, y: 360, w: 640, h: 360 });
-        let three = grid(3, HD);
-        assert_eq!(three.len(), 3);
-        // The lone tile of the last row is centred.
-        assert_eq!(three[2], Rect { x: 320, y: 360, w: 640, h: 360 });
-    }
+#[test]
+fn small_counts() {
+    assert_eq!(grid(1, HD), vec![Rect { x: 0, y: 0, w: 1280, h: 720 }]);
+    let two = grid(2, HD);
+    assert_eq!(two[0], Rect { x: 0, y: 0, w: 640, h: 720 });
+    assert_eq!(two[1], Rect { x: 640, y: 0, w: 640, h: 720 });
+    let four = grid(4, HD);
+    assert_eq!(four[3], Rect { x: 640, y: 360, w: 640, h: 360 });
+    let three = grid(3, HD);
+    assert_eq!(three.len(), 3);
+    // The lone tile of the last row is centred.
+    assert_eq!(three[2], Rect { x: 320, y: 360, w: 640, h: 360 });
+}
 
-    #[test]
-    fn any_n_is_inside_and_disjoint() {
-        for canvas in [HD, Size::new(640, 360), Size::new(1920, 1080), Size::new(642, 482)] {
-            for n in 1..=25 {
-                let cells = grid(n, canvas);
-                assert_eq!(cells.len(), n);
-                let cols = (n as f64).sqrt().ceil() as usize;
-                assert!(cells.iter().filter(|c| c.y == cells[0].y).count() == cols.min(n));
-                for (i, a) in cells.iter().enumerate() {
-                    assert!(a.inside(&canvas_rect(canvas)), "n={n} {a:?}");
-                    assert!(a.w > 0 && a.h > 0);
-                    assert_eq!((a.x % 2, a.y % 2, a.w % 2, a.h % 2), (0, 0, 0, 0));
-                    for b in &cells[i + 1..] {
-                        assert!(!a.overlaps(b), "n={n} {a:?} overlaps {b:?}");
-                    }
-                    // Each tile keeps a 16:9 source's aspect within rounding.
-                    let t = fit(*a, Size::new(640, 360), (1, 1));
-                    assert!(t.inside(a));
-                    let ratio = t.w as f64 / t.h as f64;
-                    assert!((ratio - 16.0 / 9.0).abs() < 0.05, "n={n} {t:?}");
+#[test]
+fn any_n_is_inside_and_disjoint() {
+    for canvas in [HD, Size::new(640, 360), Size::new(1920, 1080), Size::new(642, 482)] {
+        for n in 1..=25 {
+            let cells = grid(n, canvas);
+            assert_eq!(cells.len(), n);
+            let cols = (n as f64).sqrt().ceil() as usize;
+            assert!(cells.iter().filter(|c| c.y == cells[0].y).count() == cols.min(n));
+            for (i, a) in cells.iter().enumerate() {
+                assert!(a.inside(&canvas_rect(canvas)), "n={n} {a:?}");
+                assert!(a.w > 0 && a.h > 0);
+                assert_eq!((a.x % 2, a.y % 2, a.w % 2, a.h % 2), (0, 0, 0, 0));
+                for b in &cells[i + 1..] {
+                    assert!(!a.overlaps(b), "n={n} {a:?} overlaps {b:?}");
                 }
+                // Each tile keeps a 16:9 source's aspect within rounding.
+                let t = fit(*a, Size::new(640, 360), (1, 1));
+                assert!(t.inside(a));
+                let ratio = t.w as f64 / t.h as f64;
+                assert!((ratio - 16.0 / 9.0).abs() < 0.05, "n={n} {t:?}");
             }
         }
     }
+}
 
-    #[test]
-    fn fit_letterboxes_and_pillarboxes() {
-        let cell = Rect { x: 0, y: 0, w: 640, h: 720 };
-        let t = fit(cell, Size::new(1280, 720), (1, 1));
-        assert_eq!(t, Rect { x: 0, y: 180, w: 640, h: 360 });
-        let portrait = fit(Rect { x: 100, y: 0, w: 1280, h: 720 }, Size::new(360, 640), (1, 1));
-        assert_eq!((portrait.h, portrait.y), (720, 0));
-        assert!(portrait.w < 420 && portrait.x > 100);
-        // Non-square pixels: 720x576 at 16:11 displays 4:3-ish wider than its storage.
-        let anamorphic = fit(Rect { x: 0, y: 0, w: 1280, h: 720 }, Size::new(720, 576), (16, 11));
-        assert!(anamorphic.w > 720 * 720 / 576);
-        assert_eq!(fit(cell, Size::new(0, 0), (1, 1)), cell);
-    }
+#[test]
+fn fit_letterboxes_and_pillarboxes() {
+    let cell = Rect { x: 0, y: 0, w: 640, h: 720 };
+    let t = fit(cell, Size::new(1280, 720), (1, 1));
+    assert_eq!(t, Rect { x: 0, y: 180, w: 640, h: 360 });
+    let portrait = fit(Rect { x: 100, y: 0, w: 1280, h: 720 }, Size::new(360, 640), (1, 1));
+    assert_eq!((portrait.h, portrait.y), (720, 0));
+    assert!(portrait.w < 420 && portrait.x > 100);
+    // Non-square pixels: 720x576 at 16:11 displays 4:3-ish wider than its storage.
+    let anamorphic = fit(Rect { x: 0, y: 0, w: 1280, h: 720 }, Size::new(720, 576), (16, 11));
+    assert!(anamorphic.w > 720 * 720 / 576);
+    assert_eq!(fit(cell, Size::new(0, 0), (1, 1)), cell);
+}
 
 fn ids(n: usize) -> Vec<ParticipantId> {
     (0..n).map(|_| ParticipantId::next()).collect()
@@ -75,7 +75,10 @@ fn check(tiles: &[Tile], canvas: Size, overlap_allowed: bool) {
         assert!(fitted.inside(&a.cell));
         // 16:9 kept to within the 2-pixel rounding of even sizes.
         let ideal_h = fitted.w as f64 * 9.0 / 16.0;
-        assert!((fitted.h as f64 - ideal_h).abs() <= 2.0 || (fitted.w as f64 - fitted.h as f64 * 16.0 / 9.0).abs() <= 2.0, "aspect lost: {fitted:?}");
+        assert!(
+            (fitted.h as f64 - ideal_h).abs() <= 2.0 || (fitted.w as f64 - fitted.h as f64 * 16.0 / 9.0).abs() <= 2.0,
+            "aspect lost: {fitted:?}"
+        );
         for b in &tiles[i + 1..] {
             assert_ne!(a.participant, b.participant, "a participant placed twice");
             if a.cell.overlaps(&b.cell) {
@@ -125,7 +128,10 @@ fn speaker_and_pin_take_the_big_slot() {
     let gone = LayoutSpec { pinned: Some(ParticipantId::next()), ..speaker };
     assert_eq!(place(&gone, &people, Some(people[3]), HD)[0].participant, people[3], "an absent pin is ignored");
     let spot = LayoutSpec { mode: Mode::Spotlight, ..Default::default() };
-    assert_eq!(place(&spot, &people, None, HD), vec![Tile { participant: people[0], cell: Rect { x: 0, y: 0, w: 1280, h: 720 }, z: 0 }]);
+    assert_eq!(
+        place(&spot, &people, None, HD),
+        vec![Tile { participant: people[0], cell: Rect { x: 0, y: 0, w: 1280, h: 720 }, z: 0 }]
+    );
     assert!(place(&spot, &[], None, HD).is_empty());
 }
 

@@ -7,7 +7,7 @@ use super::ingress::{self, Decoded, StreamKind};
 use super::room::VideoInput;
 use super::{MediaEvent, Notice, RoomMedia};
 use crate::ids::ParticipantId;
-use crate::layout::{self, Size};
+use crate::layout::Size;
 use crate::protocol::Role;
 
 impl RoomMedia {
@@ -53,6 +53,7 @@ impl RoomMedia {
                 Some(Notice::RecordingRunning { id })
             }
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
+            MediaEvent::ChannelOpen { peer } => Some(Notice::ChannelOpen { peer }),
             MediaEvent::VideoSize { peer, size, par } => {
                 if let Some(input) = self.peers.get_mut(&peer).and_then(|p| p.video.as_mut()) {
                     input.format = Some((size, par));
@@ -86,7 +87,7 @@ impl RoomMedia {
             Decoded::Video { src } => {
                 watch_video_size(&src, id, self.events.clone());
                 peer.bin.inbound.watch_frames(&src);
-                let input = self.video.add_input(id, layout::Rect { x: 0, y: 0, w: 2, h: 2 })?;
+                let input = self.video.add_input(id)?;
                 if let Err(e) = src.link(&input) {
                     self.video.remove_input(&input);
                     return Err(e.into());
@@ -96,6 +97,7 @@ impl RoomMedia {
                 tracing::info!(participant = %id, "video flowing");
             }
             Decoded::Audio { tee } => {
+                peer.bin.inbound.watch_levels(&tee.static_pad("sink").unwrap());
                 self.add_audio_source(id, tee)?;
                 tracing::info!(participant = %id, "audio flowing");
             }

@@ -84,21 +84,37 @@ impl VideoMix {
         Ok(Self { bin, compositor, encoded, encoder })
     }
 
-    /// Adds a compositor input for `participant`, placed at `rect`.
-    pub fn add_input(&self, participant: ParticipantId, rect: Rect) -> anyhow::Result<gst::GhostPad> {
+    /// Adds a compositor input for `participant`, hidden until placed.
+    pub fn add_input(&self, participant: ParticipantId) -> anyhow::Result<gst::GhostPad> {
         let pad = ghost::request(&self.bin, &self.compositor, "sink_%u", &format!("video-{participant}"))?;
-        self.place(&pad, rect);
+        self.place(&pad, None);
         Ok(pad)
     }
 
-    /// Moves and scales an input to `rect`.
-    pub fn place(&self, input: &gst::GhostPad, rect: Rect) {
-        if let Some(pad) = input.target() {
-            pad.set_property("xpos", rect.x as i32);
-            pad.set_property("ypos", rect.y as i32);
-            pad.set_property("width", rect.w as i32);
-            pad.set_property("height", rect.h as i32);
+    /// Moves and scales an input to `rect` at stacking order `z`, or hides it (`None`).
+    pub fn place(&self, input: &gst::GhostPad, at: Option<(Rect, u32)>) {
+        let Some(pad) = input.target() else { return };
+        match at {
+            Some((rect, z)) => {
+                pad.set_property("xpos", rect.x as i32);
+                pad.set_property("ypos", rect.y as i32);
+                pad.set_property("width", rect.w as i32);
+                pad.set_property("height", rect.h as i32);
+                pad.set_property("zorder", z);
+                pad.set_property("alpha", 1.0f64);
+            }
+            None => pad.set_property("alpha", 0.0f64),
         }
+    }
+
+    /// A new still-image input (label, badge, placeholder, border strip), hidden.
+    pub(super) fn add_overlay(&self, name: &str) -> anyhow::Result<super::overlay::Overlay> {
+        super::overlay::Overlay::new(&self.bin, &self.compositor, name)
+    }
+
+    /// Removes a still-image input.
+    pub(super) fn remove_overlay(&self, overlay: super::overlay::Overlay) {
+        overlay.remove(&self.bin, &self.compositor);
     }
 
     /// Releases an input; its upstream must already be stopped.

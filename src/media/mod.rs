@@ -16,10 +16,14 @@ mod ghost;
 pub mod ice;
 mod ingress;
 pub mod mixer;
+mod overlay;
 mod peer;
 mod recorder;
 mod room;
 pub mod stats;
+mod tiles;
+
+pub use tiles::{Decor, SPEAKER_BORDER};
 
 pub use room::RoomMedia;
 
@@ -77,6 +81,11 @@ pub enum MediaEvent {
         /// Which recording.
         id: crate::recording::RecordingId,
     },
+    /// A participant's `tessera` DataChannel opened.
+    ChannelOpen {
+        /// Whose.
+        peer: ParticipantId,
+    },
     /// A publisher's decoded video (re)negotiated its size.
     VideoSize {
         /// Whose video.
@@ -120,6 +129,11 @@ pub enum Notice {
         peer: ParticipantId,
         /// Why.
         reason: String,
+    },
+    /// A participant's DataChannel opened: send it the room's state.
+    ChannelOpen {
+        /// Whose.
+        peer: ParticipantId,
     },
     /// A recording is writing.
     RecordingRunning {

@@ -29,6 +29,8 @@ pub struct PeerBin {
     pub audio_in: gst::GhostPad,
     /// What this participant sends us.
     pub inbound: std::sync::Arc<InboundCounters>,
+    /// The `tessera` DataChannel carrying room events.
+    channel: Option<gst_webrtc::WebRTCDataChannel>,
     /// The ICE agent, kept alive for the local addresses added to it.
     _ice: gst_webrtc::WebRTCICE,
 }
@@ -98,11 +100,15 @@ impl PeerBin {
         let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
         let inbound = std::sync::Arc::new(InboundCounters::default());
         connect_signals(&webrtc, id, events, inbound.clone());
-        Ok(Self { bin, webrtc, video_in, audio_in, inbound, _ice: ice })
+        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None, _ice: ice })
     }
 
-    /// Starts creating the offer; the result arrives as [`MediaEvent::OfferCreated`].
-    pub fn create_offer(&self, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+    /// Creates the `tessera` DataChannel (webrtcbin must have left NULL) and starts creating the
+    /// offer, which then carries it; the offer arrives as [`MediaEvent::OfferCreated`].
+    pub fn create_offer(&mut self, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+        if self.channel.is_none() {
+            self.channel = open_channel(&self.webrtc, id, events.clone());
+        }
         let promise = gst::Promise::with_change_func(move |reply| {
             let offer = match reply {
                 Ok(Some(s)) => s
@@ -143,12 +149,44 @@ impl PeerBin {
         self.webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
     }
 
+    /// Sends a text message on the `tessera` DataChannel (dropped if it is not open).
+    pub fn send_channel(&self, text: &str) {
+        if let Some(channel) = &self.channel
+            && channel.ready_state() == gst_webrtc::WebRTCDataChannelState::Open
+        {
+            if let Err(e) = channel.send_string_full(Some(text)) {
+                tracing::debug!("DataChannel send failed: {e}");
+            }
+        }
+    }
+
     /// Asks the shared encoder for a keyframe on behalf of this receiver. The encoder's
     /// `min-force-key-unit-interval` merges requests from many receivers into one keyframe.
     pub fn request_keyframe(&self) {
         let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         self.video_in.push_event(event);
     }
+}
+
+/// Creates the `tessera` DataChannel (before the offer, so it is negotiated with it).
+fn open_channel(
+    webrtc: &gst::Element,
+    id: ParticipantId,
+    events: UnboundedSender<MediaEvent>,
+) -> Option<gst_webrtc::WebRTCDataChannel> {
+    let channel = webrtc.emit_by_name::<Option<gst_webrtc::WebRTCDataChannel>>(
+        "create-data-channel",
+        &[&"tessera", &None::<gst::Structure>],
+    );
+    match &channel {
+        Some(c) => {
+            c.connect_on_open(move |_| {
+                let _ = events.send(MediaEvent::ChannelOpen { peer: id });
+            });
+        }
+        None => tracing::warn!(participant = %id, "no DataChannel: webrtcbin refused to create it"),
+    }
+    channel
 }
 
 fn connect_signals(

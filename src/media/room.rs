@@ -13,11 +13,13 @@ use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::mixer::{AudioMix, VideoMix};
+use super::overlay::Overlay;
 use super::peer::PeerBin;
+use super::tiles::{Decor, PeerOverlays, border_strips};
 use super::{MediaError, MediaEvent, ghost};
 use crate::config::MediaConfig;
 use crate::ids::ParticipantId;
-use crate::layout::{self, Size};
+use crate::layout::{LayoutSpec, Size};
 use crate::protocol::Role;
 
 /// Where a publisher's decoded audio goes.
@@ -75,6 +77,10 @@ pub(super) struct Peer {
     pub(super) audio: Option<AudioSource>,
     /// Whether the peer connection has reached `connected` at least once.
     pub(super) connected: bool,
+    /// Label, badge and placeholder (publishers only).
+    pub(super) overlays: Option<PeerOverlays>,
+    /// What is drawn for this publisher.
+    pub(super) decor: Decor,
 }
 
 /// A room's media graph.
@@ -98,6 +104,14 @@ pub struct RoomMedia {
     pub(super) recorders: BTreeMap<crate::recording::RecordingId, super::recorder::Recorder>,
     /// Where GStreamer callbacks post events for the room task.
     pub(super) events: UnboundedSender<MediaEvent>,
+    /// The layout in force.
+    pub(super) layout: LayoutSpec,
+    /// The active speaker, if any.
+    pub(super) speaker: Option<ParticipantId>,
+    /// The four strips of the speaker border.
+    pub(super) border: Vec<Overlay>,
+    /// Where each shown publisher's picture is, from the last relayout.
+    pub(super) placed: Vec<(ParticipantId, crate::layout::Rect)>,
 }
 
 fn tee(name: &str) -> anyhow::Result<gst::Element> {
@@ -127,7 +141,24 @@ impl RoomMedia {
         audio.bin.link(&audio_tee)?;
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
         let (peers, recorders) = (BTreeMap::new(), BTreeMap::new());
-        Ok(Self { config, pipeline, video, video_tee, audio, audio_tee, peers, recorders, events })
+        let layout = LayoutSpec::default();
+        let mut media = Self {
+            config,
+            pipeline,
+            video,
+            video_tee,
+            audio,
+            audio_tee,
+            peers,
+            recorders,
+            events,
+            layout,
+            speaker: None,
+            border: Vec::new(),
+            placed: Vec::new(),
+        };
+        media.border = border_strips(&media)?;
+        Ok(media)
     }
 
     /// The pipeline's bus, for the room task to watch.
@@ -141,16 +172,28 @@ impl RoomMedia {
     }
 
     /// Publishers in join order: the order of tiles.
-    pub(super) fn tiles(&self) -> Vec<ParticipantId> {
+    pub(super) fn tiles_order(&self) -> Vec<ParticipantId> {
         self.peers.iter().filter(|(_, p)| p.role == Role::Publisher).map(|(id, _)| *id).collect()
     }
 
-    /// Adds a participant: its webrtcbin, egress feeds and (publisher) mix-minus; starts the offer.
-    pub fn add_peer(&mut self, id: ParticipantId, role: Role) -> Result<(), MediaError> {
+    /// Adds a participant: its webrtcbin, egress feeds and (publisher) mix-minus and overlays;
+    /// starts the offer.
+    pub fn add_peer(&mut self, id: ParticipantId, role: Role, name: &str) -> Result<(), MediaError> {
         let failed = |source| MediaError::Participant { participant: id, source };
         let bin = PeerBin::new(id, role, &self.config, self.events.clone()).map_err(failed)?;
         self.attach_peer(id, role, bin).map_err(failed)?;
         if role == Role::Publisher {
+            match PeerOverlays::new(self, id) {
+                Ok(overlays) => {
+                    let peer = self.peers.get_mut(&id).expect("attached");
+                    peer.overlays = Some(overlays);
+                    peer.decor.name = name.to_owned();
+                }
+                Err(e) => {
+                    self.remove_peer(id);
+                    return Err(failed(e));
+                }
+            }
             self.relayout();
             // Everyone already publishing audio is heard in the newcomer's mix-minus.
             let sources: Vec<ParticipantId> =
@@ -162,7 +205,8 @@ impl RoomMedia {
                 }
             }
         }
-        self.peers[&id].bin.create_offer(id, self.events.clone());
+        let events = self.events.clone();
+        self.peers.get_mut(&id).expect("attached").bin.create_offer(id, events);
         Ok(())
     }
 
@@ -170,7 +214,17 @@ impl RoomMedia {
         self.pipeline.add(&bin.bin)?;
         match self.link_peer(id, role, &bin) {
             Ok((video_feed, audio_feed)) => {
-                let peer = Peer { role, bin, video_feed, audio_feed, video: None, audio: None, connected: false };
+                let peer = Peer {
+                    role,
+                    bin,
+                    video_feed,
+                    audio_feed,
+                    video: None,
+                    audio: None,
+                    connected: false,
+                    overlays: None,
+                    decor: Decor::default(),
+                };
                 self.peers.insert(id, peer);
                 Ok(())
             }
@@ -252,6 +306,12 @@ impl RoomMedia {
                 }
             }
         }
+        if let Some(overlays) = peer.overlays.take() {
+            overlays.remove(self);
+        }
+        if self.speaker == Some(id) {
+            self.speaker = None;
+        }
         self.relayout();
     }
 
@@ -275,7 +335,7 @@ impl RoomMedia {
         let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
         peer.audio = Some(AudioSource { tee, taps: Vec::new() });
         self.tap(from, Mix::Full)?;
-        for other in self.tiles().into_iter().filter(|p| *p != from) {
+        for other in self.tiles_order().into_iter().filter(|p| *p != from) {
             self.tap(from, Mix::MinusOf(other))?;
         }
         Ok(())
@@ -302,21 +362,35 @@ impl RoomMedia {
         Ok(())
     }
 
-    /// Places every publisher's tile per the grid layout, keeping each source's aspect ratio.
-    pub(super) fn relayout(&self) {
-        let canvas = self.config.canvas;
-        let tiles = self.tiles();
-        for (cell, id) in layout::grid(tiles.len(), canvas).into_iter().zip(&tiles) {
-            if let Some(input) = self.peers.get(id).and_then(|p| p.video.as_ref()) {
-                let (size, par) = input.format.unwrap_or((canvas, (1, 1)));
-                self.video.place(&input.pad, layout::fit(cell, size, par));
-            }
-        }
-    }
-
     /// What `peer` has sent us so far.
     pub fn inbound(&self, peer: ParticipantId) -> Option<super::stats::InboundSnapshot> {
         self.peers.get(&peer).map(|p| p.bin.inbound.snapshot())
+    }
+
+    /// Each publisher's audio level (dBFS) since the last call; `None` where no audio came.
+    pub fn take_levels(&self) -> Vec<(ParticipantId, Option<f64>)> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.role == Role::Publisher)
+            .map(|(id, p)| (*id, p.bin.inbound.take_level()))
+            .collect()
+    }
+
+    /// Sends a text message on `peer`'s DataChannel, if open.
+    pub fn send_channel(&self, peer: ParticipantId, text: &str) {
+        if let Some(p) = self.peers.get(&peer) {
+            p.bin.send_channel(text);
+        }
+    }
+
+    /// The composite's size.
+    pub fn canvas(&self) -> Size {
+        self.config.canvas
+    }
+
+    /// Whether `peer` sends video at all.
+    pub fn has_video(&self, peer: ParticipantId) -> bool {
+        self.peers.get(&peer).is_some_and(|p| p.video.is_some())
     }
 
     /// Whether `peer`'s connection has been established.

@@ -20,6 +20,10 @@ pub struct InboundCounters {
     frames: AtomicU64,
     /// Milliseconds since [`epoch`] of the last packet, plus one; 0 = never.
     last_packet: AtomicU64,
+    /// Sum of squared decoded audio samples since the last [`InboundCounters::take_level`].
+    energy: AtomicU64,
+    /// Decoded audio samples since the last [`InboundCounters::take_level`].
+    samples: AtomicU64,
 }
 
 /// A reading of [`InboundCounters`].
@@ -87,6 +91,34 @@ impl InboundCounters {
         });
     }
 
+    /// Measures the decoded audio (S16 mono) passing `pad`, for speaker detection.
+    pub fn watch_levels(self: &Arc<Self>, pad: &impl IsA<gst::Pad>) {
+        let counters = self.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(map) = info.buffer().and_then(|b| b.map_readable().ok()) {
+                let energy: u64 = map
+                    .chunks_exact(2)
+                    .map(|p| i64::from(i16::from_le_bytes([p[0], p[1]])))
+                    .map(|v| (v * v) as u64)
+                    .sum();
+                counters.energy.fetch_add(energy, Ordering::Relaxed);
+                counters.samples.fetch_add((map.len() / 2) as u64, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    /// The RMS level (dBFS) of the audio since the last call, and resets; `None` if no audio
+    /// arrived meanwhile.
+    pub fn take_level(&self) -> Option<f64> {
+        let samples = self.samples.swap(0, Ordering::Relaxed);
+        let energy = self.energy.swap(0, Ordering::Relaxed);
+        (samples > 0).then(|| {
+            let mean_square = energy as f64 / samples as f64 / (32768.0 * 32768.0);
+            10.0 * (mean_square + 1e-12).log10()
+        })
+    }
+
     /// Counts the decoded video frames passing `pad`.
     pub fn watch_frames(self: &Arc<Self>, pad: &impl IsA<gst::Pad>) {
         let counters = self.clone();
@@ -109,6 +141,16 @@ mod tests {
         assert_eq!(r, InboundRates { bitrate_kbps: 1000.0, fps: 30.0 });
         assert_eq!(b.rates_since(&a, Duration::ZERO), InboundRates::default());
         assert_eq!(a.rates_since(&b, Duration::from_secs(1)).fps, 0.0, "counters never go back");
+    }
+
+    #[test]
+    fn audio_levels() {
+        let c = InboundCounters::default();
+        assert_eq!(c.take_level(), None);
+        c.energy.store(100 * 16384 * 16384, Ordering::Relaxed); // 100 samples at half scale
+        c.samples.store(100, Ordering::Relaxed);
+        assert!((c.take_level().unwrap() - (-6.02)).abs() < 0.01);
+        assert_eq!(c.take_level(), None, "reset after reading");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! that touches its participants and pipeline.
 
 mod recordings;
+mod stage;
 mod task;
 
 use tokio::sync::{mpsc, oneshot};
@@ -88,6 +89,13 @@ pub enum RoomCommand {
         /// The finished recording, or why not.
         reply: oneshot::Sender<Result<RecordingInfo, RecordingError>>,
     },
+    /// Set the layout (an administrator: may lock it); replies with the layout applied.
+    SetLayout {
+        /// The new layout, already validated.
+        layout: crate::layout::LayoutSpec,
+        /// The layout in force afterwards.
+        reply: oneshot::Sender<crate::layout::LayoutSpec>,
+    },
     /// Remove everyone, telling them `code`, and end the room.
     Close {
         /// Why: `room_closed` (an administrator) or `server_shutdown`.
@@ -111,6 +119,10 @@ pub struct RoomInfo {
     pub participants: Vec<ParticipantStatus>,
     /// Elements in the room's pipeline, recursively (for leak checks).
     pub pipeline_elements: usize,
+    /// The layout in force.
+    pub layout: crate::layout::LayoutSpec,
+    /// The active speaker.
+    pub speaker: Option<ParticipantId>,
 }
 
 /// A participant as the REST API shows it.
@@ -202,6 +214,13 @@ impl RoomHandle {
         let closed = || RecordingError::Media("the room closed".into());
         self.tx.send(RoomCommand::StopRecording { id, reply }).await.map_err(|_| closed())?;
         rx.await.map_err(|_| closed())?
+    }
+
+    /// Sets the room's layout (as an administrator); `None` if the room closed.
+    pub async fn set_layout(&self, layout: crate::layout::LayoutSpec) -> Option<crate::layout::LayoutSpec> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(RoomCommand::SetLayout { layout, reply }).await.ok()?;
+        rx.await.ok()
     }
 
     /// Closes the room (everyone gets `room_closed`) and waits until it has closed.

@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 use std::path::PathBuf;
 
 use super::recordings::Recordings;
+use super::stage::{STAGE_TICK, Stage};
 use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
 use crate::config::MediaConfig;
 use crate::ids::{ParticipantId, RoomId};
@@ -30,9 +31,11 @@ const TICK: Duration = Duration::from_secs(1);
 const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A participant as the room task knows it.
-struct Participant {
+pub(super) struct Participant {
     /// Id, name and role.
-    info: ParticipantInfo,
+    pub(super) info: ParticipantInfo,
+    /// Microphone and camera muted, as the participant last said.
+    pub(super) muted: (bool, bool),
     /// Their message channel.
     outbound: Outbound,
     /// When they joined, for timeouts and for the REST API.
@@ -54,7 +57,9 @@ pub(super) struct Room {
     /// Publishers silent this long, or anyone not connected after this long, are removed.
     media_timeout: Duration,
     /// Keyed by id, which grows with join order.
-    participants: BTreeMap<ParticipantId, Participant>,
+    pub(super) participants: BTreeMap<ParticipantId, Participant>,
+    /// Speaker detection, decorations and DataChannel state.
+    pub(super) stage: Stage,
     /// Whether anyone has joined yet.
     seen_join: bool,
     /// Recordings being written or finalized.
@@ -117,6 +122,7 @@ async fn run(
                 media_timeout,
                 participants: BTreeMap::new(),
                 seen_join: false,
+                stage: Stage::default(),
                 recordings: Recordings::default(),
                 store,
                 record_dir,
@@ -146,7 +152,10 @@ async fn run(
             RoomCommand::StartRecording { reply, .. } | RoomCommand::StopRecording { reply, .. } => {
                 drop(reply.send(Err(RecordingError::Media("the room closed".into()))))
             }
-            RoomCommand::Info { .. } | RoomCommand::Peer { .. } | RoomCommand::Gone { .. } => {}
+            RoomCommand::Info { .. }
+            | RoomCommand::Peer { .. }
+            | RoomCommand::Gone { .. }
+            | RoomCommand::SetLayout { .. } => {}
         }
     }
     drop(room); // the pipeline goes to NULL
@@ -169,6 +178,7 @@ impl Room {
     ) -> Ending {
         let mut bus = self.media.bus().stream();
         let mut tick = tokio::time::interval(TICK);
+        let mut stage_tick = tokio::time::interval(STAGE_TICK);
         loop {
             let flow = tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -184,6 +194,10 @@ impl Room {
                     None => ControlFlow::Continue(()),
                 },
                 _ = tick.tick() => self.on_tick(),
+                _ = stage_tick.tick() => {
+                    self.on_stage_tick();
+                    ControlFlow::Continue(())
+                }
             };
             if let ControlFlow::Break(ending) = flow {
                 return ending;
@@ -200,7 +214,7 @@ impl Room {
                 let first = !self.seen_join;
                 self.seen_join = true;
                 let id = ParticipantId::next();
-                if let Err(e) = self.media.add_peer(id, role) {
+                if let Err(e) = self.media.add_peer(id, role, &name) {
                     error!(room = %self.id, participant = %id, "join failed: {e}");
                     let _ = reply.send(Err(JoinError::Media(e.to_string())));
                     return ControlFlow::Continue(());
@@ -219,7 +233,10 @@ impl Room {
                 PeerCommand::Answer(sdp) => self.media.set_remote_answer(participant, sdp),
                 PeerCommand::Ice { candidate, mline } => self.media.add_candidate(participant, mline, &candidate),
                 PeerCommand::Leave => self.remove(participant, None, "left"),
+                PeerCommand::Mute { audio, video } => self.on_mute(participant, audio, video),
+                PeerCommand::SetLayout(layout) => self.on_layout_request(participant, layout),
             },
+            RoomCommand::SetLayout { layout, reply } => drop(reply.send(self.set_layout(layout))),
             RoomCommand::Gone { participant } => self.remove(participant, None, "disconnected"),
             RoomCommand::Info { reply } => drop(reply.send(self.info())),
             RoomCommand::StartRecording { name, reply } => drop(reply.send(self.start_recording(name.as_deref()))),
@@ -246,7 +263,7 @@ impl Room {
         let others = self.participants.values().map(|p| p.info.clone()).collect();
         let _ =
             outbound.send(ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
-        for msg in self.recordings_in_progress() {
+        for msg in self.recordings_in_progress().into_iter().chain(self.stage_for_newcomer()) {
             let _ = outbound.send(msg);
         }
         self.broadcast(&ServerMessage::ParticipantJoined { participant: info.clone() });
@@ -254,7 +271,8 @@ impl Room {
         let now = Instant::now();
         let last = (now, self.media.inbound(id).unwrap_or_default());
         let joined = (now, SystemTime::now());
-        self.participants.insert(id, Participant { info, outbound, joined, last, rates: InboundRates::default() });
+        let rates = InboundRates::default();
+        self.participants.insert(id, Participant { info, muted: (false, false), outbound, joined, last, rates });
     }
 
     /// Updates inbound rates; removes publishers whose media stopped, participants that never
@@ -307,6 +325,8 @@ impl Room {
                 })
                 .collect(),
             pipeline_elements: self.media.element_count(),
+            layout: self.media.layout().clone(),
+            speaker: self.media.speaker(),
         }
     }
 
@@ -339,6 +359,7 @@ impl Room {
                     self.remove(peer, Some(ServerMessage::error(ErrorCode::MediaError, reason)), "media failure");
                 }
             }
+            Notice::ChannelOpen { peer } => self.on_channel_open(peer),
             Notice::RoomFailed { reason } => {
                 error!(room = %self.id, "room failed: {reason}");
                 self.remove_all(ErrorCode::InternalError, "the room's media failed; please rejoin");
@@ -349,7 +370,7 @@ impl Room {
         ControlFlow::Continue(())
     }
 
-    fn send(&self, to: ParticipantId, msg: ServerMessage) {
+    pub(super) fn send(&self, to: ParticipantId, msg: ServerMessage) {
         if let Some(p) = self.participants.get(&to) {
             let _ = p.outbound.send(msg);
         }
@@ -369,6 +390,7 @@ impl Room {
         }
         drop(p); // closes their socket once it has sent what is queued
         self.media.remove_peer(id);
+        self.stage_forget(id);
         self.broadcast(&ServerMessage::ParticipantLeft { participant_id: id });
         info!(room = %self.id, participant = %id, reason = why, "leave");
     }

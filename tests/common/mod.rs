@@ -226,3 +226,30 @@ impl ServerProcess {
 }
 pub mod browser;
 pub mod recording;
+
+/// Writes a decoded frame to a PNG file (for looking at what a test saw).
+pub fn save_png(frame: &tessera::client::Frame, path: &std::path::Path) -> anyhow::Result<()> {
+    use gst::prelude::*;
+    let (w, h) = (frame.width(), frame.height());
+    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            rgb.extend(frame.rgb_at(x, y, 0));
+        }
+    }
+    let desc = format!(
+        "appsrc name=src caps=video/x-raw,format=RGB,width={w},height={h},framerate=0/1 ! videoconvert ! pngenc ! filesink location={}",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)?.downcast::<gst::Pipeline>().unwrap();
+    let src = pipeline.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
+    pipeline.set_state(gst::State::Playing)?;
+    src.push_buffer(gst::Buffer::from_mut_slice(rgb))?;
+    src.end_of_stream()?;
+    pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Eos, gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null)?;
+    Ok(())
+}

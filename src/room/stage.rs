@@ -1,0 +1,181 @@
+//! What the composite shows, as the room task decides it: the layout, the active speaker, who
+//! is muted or without video, and the room events on every participant's DataChannel.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use super::task::Room;
+use crate::ids::ParticipantId;
+use crate::layout::{LayoutSpec, Rect};
+use crate::media::Decor;
+use crate::protocol::{ChannelMessage, ChannelParticipant, ErrorCode, Role, ServerMessage};
+use crate::speaker::{SILENCE_DB, SpeakerDetector};
+
+/// How often levels are read and decorations refreshed.
+pub(super) const STAGE_TICK: Duration = Duration::from_millis(100);
+/// Audio this quiet for this long draws the muted badge, as if muted.
+const SILENT_FOR: Duration = Duration::from_secs(5);
+/// Video without a new frame for this long is replaced by the placeholder.
+const STALL_AFTER: Duration = Duration::from_secs(1);
+
+/// The room task's view of the stage.
+pub(super) struct Stage {
+    /// Active speaker detection.
+    detector: SpeakerDetector,
+    /// When the stage started (the detector's clock).
+    started: Instant,
+    /// Recent decoded-frame counts per publisher, to notice stalled video.
+    frames: HashMap<ParticipantId, VecDeque<(Instant, u64)>>,
+    /// When each publisher's audio went quiet.
+    quiet_since: HashMap<ParticipantId, Instant>,
+    /// The tiles last sent on the DataChannels.
+    sent_tiles: Vec<(ParticipantId, Rect)>,
+}
+
+impl Default for Stage {
+    fn default() -> Self {
+        Self {
+            detector: SpeakerDetector::default(),
+            started: Instant::now(),
+            frames: HashMap::new(),
+            quiet_since: HashMap::new(),
+            sent_tiles: Vec::new(),
+        }
+    }
+}
+
+impl Room {
+    /// Reads levels and frame counts: elects the speaker, refreshes decorations, and tells the
+    /// DataChannels when tiles moved.
+    pub(super) fn on_stage_tick(&mut self) {
+        let now = Instant::now();
+        let readings: Vec<(ParticipantId, f64)> =
+            self.media.take_levels().into_iter().map(|(p, db)| (p, db.unwrap_or(-120.0))).collect();
+        for (who, db) in &readings {
+            if *db > SILENCE_DB - 10.0 {
+                self.stage.quiet_since.remove(who);
+            } else {
+                self.stage.quiet_since.entry(*who).or_insert(now);
+            }
+        }
+        if let Some(speaker) = self.stage.detector.update(now - self.stage.started, &readings) {
+            info!(room = %self.id, participant = %speaker, "active speaker");
+            self.media.set_speaker(Some(speaker));
+            self.broadcast(&ServerMessage::SpeakerChanged { participant_id: Some(speaker) });
+            self.broadcast_channel(&ChannelMessage::SpeakerChanged { participant_id: Some(speaker) });
+        }
+        let publishers: Vec<ParticipantId> = readings.iter().map(|(p, _)| *p).collect();
+        for who in publishers {
+            let decor = self.decor_of(who, now);
+            self.media.set_decor(who, decor);
+        }
+        if self.media.tiles() != self.stage.sent_tiles.as_slice() {
+            self.stage.sent_tiles = self.media.tiles().to_vec();
+            self.broadcast_channel(&self.channel_participants());
+        }
+    }
+
+    /// What to draw for a publisher now.
+    fn decor_of(&mut self, who: ParticipantId, now: Instant) -> Decor {
+        let (name, (audio_muted, video_muted)) = match self.participants.get(&who) {
+            Some(p) => (p.info.name.clone(), p.muted),
+            None => return Decor::default(),
+        };
+        let frames = self.media.inbound(who).map_or(0, |s| s.frames);
+        let history = self.stage.frames.entry(who).or_default();
+        history.push_back((now, frames));
+        while history.len() > 2 && now - history[1].0 >= STALL_AFTER {
+            history.pop_front();
+        }
+        let stalled =
+            self.media.has_video(who) && history.front().is_some_and(|(t, f)| now - *t >= STALL_AFTER && *f == frames);
+        let silent = self.stage.quiet_since.get(&who).is_some_and(|t| now - *t >= SILENT_FOR);
+        Decor { name, audio_muted: audio_muted || silent, video_off: video_muted || stalled }
+    }
+
+    /// A participant's microphone/camera state changed (their `mute` message).
+    pub(super) fn on_mute(&mut self, who: ParticipantId, audio: bool, video: bool) {
+        let Some(p) = self.participants.get_mut(&who) else { return };
+        if p.muted == (audio, video) {
+            return;
+        }
+        p.muted = (audio, video);
+        self.broadcast(&ServerMessage::MuteChanged { participant_id: who, audio, video });
+        let decor = self.decor_of(who, Instant::now());
+        self.media.set_decor(who, decor);
+    }
+
+    /// A participant asks for a layout: applied unless an administrator locked it.
+    pub(super) fn on_layout_request(&mut self, who: ParticipantId, spec: LayoutSpec) {
+        if self.media.layout().locked {
+            self.send(who, ServerMessage::error(ErrorCode::LayoutLocked, "an administrator locked this room's layout"));
+        } else {
+            self.set_layout(spec);
+        }
+    }
+
+    /// Applies a layout and tells everyone.
+    pub(super) fn set_layout(&mut self, spec: LayoutSpec) -> LayoutSpec {
+        info!(room = %self.id, mode = ?spec.mode, pinned = ?spec.pinned, locked = spec.locked, "layout");
+        self.media.set_layout(spec.clone());
+        self.broadcast(&ServerMessage::LayoutChanged { layout: spec.clone() });
+        self.broadcast_channel(&ChannelMessage::LayoutChanged { layout: spec.clone() });
+        spec
+    }
+
+    /// Forgets a participant who left.
+    pub(super) fn stage_forget(&mut self, who: ParticipantId) {
+        let was_speaker = self.stage.detector.current() == Some(who);
+        self.stage.detector.remove(who);
+        self.stage.frames.remove(&who);
+        self.stage.quiet_since.remove(&who);
+        if was_speaker {
+            self.broadcast(&ServerMessage::SpeakerChanged { participant_id: None });
+            self.broadcast_channel(&ChannelMessage::SpeakerChanged { participant_id: None });
+        }
+    }
+
+    /// The messages a newcomer gets right after `joined`: the layout and the active speaker.
+    pub(super) fn stage_for_newcomer(&self) -> Vec<ServerMessage> {
+        let mut out = vec![ServerMessage::LayoutChanged { layout: self.media.layout().clone() }];
+        if let Some(s) = self.stage.detector.current() {
+            out.push(ServerMessage::SpeakerChanged { participant_id: Some(s) });
+        }
+        out
+    }
+
+    /// Sends the whole room state on a DataChannel that just opened.
+    pub(super) fn on_channel_open(&self, who: ParticipantId) {
+        let layout = ChannelMessage::LayoutChanged { layout: self.media.layout().clone() };
+        let speaker = ChannelMessage::SpeakerChanged { participant_id: self.stage.detector.current() };
+        for msg in [self.channel_participants(), layout, speaker] {
+            self.media.send_channel(who, &serde_json::to_string(&msg).expect("serializes"));
+        }
+    }
+
+    fn channel_participants(&self) -> ChannelMessage {
+        let tiles = self.media.tiles();
+        let participants = self
+            .participants
+            .values()
+            .map(|p| ChannelParticipant {
+                id: p.info.id,
+                name: p.info.name.clone(),
+                role: p.info.role,
+                tile: (p.info.role == Role::Publisher)
+                    .then(|| tiles.iter().find(|(id, _)| *id == p.info.id).map(|(_, r)| *r))
+                    .flatten(),
+            })
+            .collect();
+        ChannelMessage::Participants { canvas: self.media.canvas(), participants }
+    }
+
+    fn broadcast_channel(&self, msg: &ChannelMessage) {
+        let text = serde_json::to_string(msg).expect("serializes");
+        for id in self.participants.keys() {
+            self.media.send_channel(*id, &text);
+        }
+    }
+}
