@@ -102,7 +102,7 @@ mod tests {
     fn decorations_have_the_right_size_and_content() {
         let l = label("Ada", 20, 300);
         assert!(l.width < 120 && l.height == 20 + 2 * 6, "{}x{}", l.width, l.height);
-        assert!(l.pixels.iter().any(|p| *p == WHITE) || l.pixels.iter().any(|p| p[0] > 200), "text drawn");
+        assert!(l.pixels.iter().any(|p| p[0] > 200), "text drawn");
         assert!(label(&"x".repeat(200), 20, 100).width <= 100, "long names are cut");
         let b = mute_badge(24);
         assert_eq!((b.width, b.height), (24, 24));

@@ -81,7 +81,7 @@ pub fn fit(cell: Rect, source: Size, par: (u32, u32)) -> Rect {
     } else {
         (cell.h as u64 * src_w / src_h, cell.h as u64)
     };
-    let nearest_even = |v: u64, max: u32| (((v + 1) / 2 * 2) as u32).clamp(2, max);
+    let nearest_even = |v: u64, max: u32| ((v.div_ceil(2) * 2) as u32).clamp(2, max);
     let (w, h) = (nearest_even(w, cell.w), nearest_even(h, cell.h));
     Rect { x: cell.x + even((cell.w - w) / 2), y: cell.y + even((cell.h - h) / 2), w, h }
 }

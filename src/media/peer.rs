@@ -153,10 +153,9 @@ impl PeerBin {
     pub fn send_channel(&self, text: &str) {
         if let Some(channel) = &self.channel
             && channel.ready_state() == gst_webrtc::WebRTCDataChannelState::Open
+            && let Err(e) = channel.send_string_full(Some(text))
         {
-            if let Err(e) = channel.send_string_full(Some(text)) {
-                tracing::debug!("DataChannel send failed: {e}");
-            }
+            tracing::debug!("DataChannel send failed: {e}");
         }
     }
 
