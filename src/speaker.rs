@@ -146,7 +146,7 @@ mod tests {
         let turns = |t: f64| {
             if t < 2.0 {
                 (LOUD, QUIET)
-            } else if ((t - 2.0) / 0.4) as u64 % 2 == 0 {
+            } else if (((t - 2.0) / 0.4) as u64).is_multiple_of(2) {
                 (QUIET, LOUD)
             } else {
                 (LOUD, QUIET)
