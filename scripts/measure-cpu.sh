@@ -3,6 +3,7 @@
 # pre-encoded 640x360@30 VP8 + Opus, composited at the default 1280x720@30.
 #   scripts/measure-cpu.sh [N ...]        (default: 4 9)
 #   RECORD=1 scripts/measure-cpu.sh 4     (the same, recording the room meanwhile)
+#   LAYOUT=speaker scripts/measure-cpu.sh 9   (in speaker layout; DECORATIONS=false draws no names)
 # A fresh release server per N on a free port; load from a separate process (`tessera loadgen`),
 # measured from /proc over a 20 s steady window after 5 s of warm-up. One JSON report per N.
 set -euo pipefail
@@ -13,7 +14,8 @@ counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(4 9)
 for n in "${counts[@]}"; do
   log=$(mktemp)
   recdir=$(mktemp -d)
-  ./target/release/tessera serve --listen 127.0.0.1:0 --ice-addresses 127.0.0.1 --record-dir "$recdir" 2>"$log" &
+  ./target/release/tessera serve --listen 127.0.0.1:0 --ice-addresses 127.0.0.1 --record-dir "$recdir" \
+    --decorations "${DECORATIONS:-true}" 2>"$log" &
   pid=$!
   addr=""
   for _ in $(seq 100); do
@@ -27,7 +29,7 @@ for n in "${counts[@]}"; do
   fi
   ./target/release/tessera loadgen --server "$addr" --room "measure-$n" \
     --publishers "$n" --seconds "${SECONDS_WINDOW:-20}" --warmup 5 --server-pid "$pid" \
-    ${RECORD:+--record}
+    ${RECORD:+--record} ${LAYOUT:+--layout "$LAYOUT"}
   kill -TERM "$pid"; wait "$pid" || true
   rm -rf "$log" "$recdir"
 done

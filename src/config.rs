@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Record every room from its first join to its end.
     #[arg(long, env = "TESSERA_AUTO_RECORD", num_args = 0..=1, default_missing_value = "true")]
     pub auto_record: Option<bool>,
+    /// Draw names, muted badges and the speaker border on the composite [default: true].
+    #[arg(long, env = "TESSERA_DECORATIONS", num_args = 0..=1, default_missing_value = "true")]
+    pub decorations: Option<bool>,
     /// Directory of the browser client [default: ./assets, else the source tree's].
     #[arg(long, env = "TESSERA_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
@@ -169,6 +172,8 @@ pub struct MediaConfig {
     pub record_dir: PathBuf,
     /// Record every room from its first join to its end.
     pub auto_record: bool,
+    /// Draw names, muted badges and the speaker border (placeholders are always drawn).
+    pub decorations: bool,
 }
 
 impl Default for MediaConfig {
@@ -187,6 +192,7 @@ impl Default for MediaConfig {
             media_timeout: std::time::Duration::from_secs(10),
             record_dir: PathBuf::from("recordings"),
             auto_record: false,
+            decorations: true,
         }
     }
 }
@@ -233,6 +239,7 @@ impl ServeArgs {
             media_timeout: pick!(media_timeout).map(std::time::Duration::from_secs).unwrap_or(d.media_timeout),
             record_dir: pick!(record_dir).unwrap_or(d.record_dir),
             auto_record: pick!(auto_record).unwrap_or(d.auto_record),
+            decorations: pick!(decorations).unwrap_or(d.decorations),
         };
         Ok(Config {
             listen: pick!(listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),

@@ -54,7 +54,10 @@ pub struct LoadOptions {
     /// Record the room during the measurement (POST /api/rooms/{room}/recordings).
     #[arg(long)]
     pub record: bool,
-    /// Admin key for --record, if the server needs one.
+    /// Set the room's layout before measuring: grid, speaker or spotlight.
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// Admin key for --record and --layout, if the server needs one.
     #[arg(long, env = "TESSERA_ADMIN_KEY")]
     pub admin_key: Option<String>,
 }
@@ -148,6 +151,12 @@ pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     }
     let probe = TestPeer::join(opts.server, PeerOptions::viewer(&opts.room, "probe")).await?;
     probe.wait_for(Duration::from_secs(20), |p| p.received().frames() > 0).await.context("probe got no video")?;
+    if let Some(mode) = &opts.layout {
+        let path = format!("/api/rooms/{}/layout", opts.room);
+        let body = serde_json::json!({ "mode": mode }).to_string();
+        let (status, reply) = crate::client::rest::request(opts.server, "PUT", &path, opts.admin_key.as_deref(), &body).await?;
+        anyhow::ensure!(status == 200, "setting the layout failed: {status} {reply}");
+    }
     let recording = if opts.record {
         let path = format!("/api/rooms/{}/recordings", opts.room);
         let (status, body) =

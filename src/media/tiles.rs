@@ -154,6 +154,12 @@ impl RoomMedia {
                     z,
                 );
             }
+            if !self.config.decorations {
+                overlays.label.hide();
+                overlays.badge.hide();
+                shown.push((*id, rect));
+                continue;
+            }
             let px = label_px(canvas, rect);
             let margin = (px / 3).max(border_px(canvas) + 2);
             let badge_size = px + 2 * (px / 3).max(2);
@@ -182,6 +188,7 @@ impl RoomMedia {
     /// Draws (or hides) the speaker border: four strips just inside the speaker's picture.
     fn draw_border(&mut self, canvas: Size) {
         let around = self.speaker.and_then(|s| self.placed.iter().find(|(p, _)| *p == s)).map(|(_, r)| *r);
+        let around = around.filter(|_| self.config.decorations);
         let Some(r) = around else {
             self.border.iter().for_each(Overlay::hide);
             return;
