@@ -14,6 +14,8 @@ const MESSAGES = {
   server_shutdown: 'The server is restarting; reconnecting…',
   media_timeout: 'The server received no media from you; reconnecting…',
   media_error: 'The server could not use your media; reconnecting…',
+  layout_locked: 'An administrator has locked this room\'s layout.',
+  invalid_layout: 'That layout cannot be used.',
   internal_error: 'The server had a problem; reconnecting…',
 };
 const STATE_TEXT = {
@@ -22,6 +24,10 @@ const STATE_TEXT = {
 
 let session;
 let localStream;
+let speaker = null;
+let picked = null;
+let tiles = { canvas: null, participants: [] };
+const mutes = new Map();
 let muted = { audio: false, video: false };
 
 function prefill() {
@@ -51,17 +57,34 @@ function setState(state) {
   if (state === 'failed') showProblem('Could not reach the server.', { retry: true });
 }
 
-function renderParticipants(list) {
+function renderParticipants(list = session?.participants ?? []) {
   $('count').textContent = list.length;
   $('participants').replaceChildren(...list.map((p) => {
     const li = document.createElement('li');
     li.dataset.id = p.id;
+    li.classList.toggle('speaking', p.id === speaker);
+    li.classList.toggle('picked', p.id === picked);
     const role = document.createElement('span');
     role.className = 'role';
     role.textContent = p.role === 'viewer' ? ' (watching)' : '';
-    li.append(p.id === session?.participantId ? `${p.name} (you)` : p.name, role);
+    const flags = document.createElement('span');
+    flags.className = 'flags';
+    const m = mutes.get(p.id);
+    flags.textContent = [m?.audio && ' · mic off', m?.video && ' · camera off', p.id === speaker && ' · speaking'].filter(Boolean).join('');
+    li.append(p.id === session?.participantId ? `${p.name} (you)` : p.name, role, flags);
     return li;
   }));
+}
+
+// Maps a click on the composite to a participant, with the tiles from the DataChannel.
+function pickAt(ev) {
+  const video = $('composite');
+  if (!tiles.canvas || !video.clientWidth) return;
+  const x = (ev.offsetX / video.clientWidth) * tiles.canvas.width;
+  const y = (ev.offsetY / video.clientHeight) * tiles.canvas.height;
+  const hit = tiles.participants.find((p) => p.tile && x >= p.tile.x && x < p.tile.x + p.tile.w && y >= p.tile.y && y < p.tile.y + p.tile.h);
+  picked = hit?.id ?? null;
+  renderParticipants();
 }
 
 async function play() {
@@ -120,6 +143,12 @@ function startSession(opts) {
   session = new Session({ ...opts, localStream });
   session.addEventListener('state', (e) => setState(e.detail));
   session.addEventListener('participants', (e) => renderParticipants(e.detail));
+  session.addEventListener('speaker', (e) => { speaker = e.detail; renderParticipants(); });
+  session.addEventListener('layout', (e) => { $('layout').value = e.detail.mode; $('layout').disabled = !!e.detail.locked; });
+  session.addEventListener('mute', (e) => { mutes.set(e.detail.participantId, e.detail); renderParticipants(); });
+  session.addEventListener('room', (e) => {
+    if (e.detail.type === 'participants') tiles = e.detail;
+  });
   session.addEventListener('stream', (e) => {
     const video = $('composite');
     if (video.srcObject !== e.detail) video.srcObject = e.detail;
@@ -152,6 +181,8 @@ $('retry').addEventListener('click', () => {
   startSession({ room: session.room, name: session.name, role: session.role });
 });
 $('play').addEventListener('click', play);
+$('composite').addEventListener('click', pickAt);
+$('layout').addEventListener('change', () => session?.setLayout({ mode: $('layout').value }));
 $('leave').addEventListener('click', () => {
   session?.leave();
   clearProblem();
@@ -179,6 +210,9 @@ window.tessera = {
   get participantId() { return session?.participantId; },
   get participants() { return session?.participants ?? []; },
   get pc() { return session?.pc; },
+  get picked() { return picked; },
+  get tiles() { return tiles; },
+  get speaker() { return speaker; },
   // Decoding and reception figures from getStats().
   async stats() {
     if (!session?.pc) return null;

@@ -5,6 +5,10 @@
 //   'participants' detail: [{ id, name, role }] (everyone, including us)
 //   'stream'       detail: MediaStream of the composite (video + mix)
 //   'problem'      detail: { code, message, fatal }
+//   'speaker'      detail: participantId | null
+//   'layout'       detail: { mode, pinned?, regions?, locked }
+//   'mute'         detail: { participantId, audio, video }
+//   'room'         detail: a message of the `tessera` DataChannel (participants with tiles, …)
 
 const FATAL = new Set(['kicked', 'room_closed', 'invalid_room', 'invalid_name', 'already_joined']);
 const MAX_ATTEMPTS = 8;
@@ -30,9 +34,16 @@ export class Session extends EventTarget {
     this.#setState('left');
   }
 
-  // Enables or disables our local track of `kind` ('audio' or 'video').
+  // Enables or disables our local track of `kind` ('audio' or 'video') and tells the room.
   setMuted(kind, muted) {
     for (const t of this.localStream?.getTracks() ?? []) if (t.kind === kind) t.enabled = !muted;
+    this.muted = { ...(this.muted ?? { audio: false, video: false }), [kind]: muted };
+    this.#send({ type: 'mute', ...this.muted });
+  }
+
+  // Asks for a layout: { mode: 'grid' | 'speaker' | 'spotlight', pinned? }.
+  setLayout(layout) {
+    this.#send({ type: 'setLayout', layout });
   }
 
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
@@ -103,6 +114,16 @@ export class Session extends EventTarget {
         break;
       case 'offer':
         await this.#answer(msg.sdp);
+        if (this.muted) this.#send({ type: 'mute', ...this.muted });
+        break;
+      case 'speakerChanged':
+        this.#emit('speaker', msg.participantId);
+        break;
+      case 'layoutChanged':
+        this.#emit('layout', msg.layout);
+        break;
+      case 'muteChanged':
+        this.#emit('mute', msg);
         break;
       case 'ice':
         if (this.pc?.remoteDescription) await this.#addCandidate(msg);
@@ -142,6 +163,10 @@ export class Session extends EventTarget {
       if (ev.candidate?.candidate) {
         this.#send({ type: 'ice', candidate: ev.candidate.candidate, sdpMLineIndex: ev.candidate.sdpMLineIndex ?? 0 });
       }
+    };
+    pc.ondatachannel = (ev) => {
+      if (ev.channel.label !== 'tessera') return;
+      ev.channel.onmessage = (m) => this.#emit('room', JSON.parse(m.data));
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;

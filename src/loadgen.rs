@@ -154,7 +154,8 @@ pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     if let Some(mode) = &opts.layout {
         let path = format!("/api/rooms/{}/layout", opts.room);
         let body = serde_json::json!({ "mode": mode }).to_string();
-        let (status, reply) = crate::client::rest::request(opts.server, "PUT", &path, opts.admin_key.as_deref(), &body).await?;
+        let (status, reply) =
+            crate::client::rest::request(opts.server, "PUT", &path, opts.admin_key.as_deref(), &body).await?;
         anyhow::ensure!(status == 200, "setting the layout failed: {status} {reply}");
     }
     let recording = if opts.record {

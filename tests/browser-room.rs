@@ -76,6 +76,22 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
         rust.tone_dbfs(FIREFOX_HZ, 500)
     );
 
+    // A click on the composite picks the participant under it, from the DataChannel's tiles.
+    let rust_id = rust.id().to_string();
+    let tile_js = format!("window.tessera.tiles.participants.find((p) => p.id === '{rust_id}')?.tile");
+    let t = chromium.wait_for(cp, &tile_js, secs(5)).await?;
+    let rect = chromium.eval(cp, "(() => { const r = document.querySelector('video').getBoundingClientRect(); return [r.left, r.top, r.width]; })()").await?;
+    let scale = rect[2].as_f64().unwrap() / f64::from(CANVAS.width);
+    let cx = rect[0].as_f64().unwrap() + (t["x"].as_f64().unwrap() + t["w"].as_f64().unwrap() / 2.0) * scale;
+    let cy = rect[1].as_f64().unwrap() + (t["y"].as_f64().unwrap() + t["h"].as_f64().unwrap() / 2.0) * scale;
+    chromium.click_at(cp, cx, cy).await?;
+    assert_eq!(
+        chromium.eval(cp, "window.tessera.picked").await?,
+        rust_id.as_str(),
+        "a click on the red tile picks the Rust peer"
+    );
+    println!("clicked the composite at ({cx:.0}, {cy:.0}): picked {rust_id} via the DataChannel tiles {t}");
+
     // Mute and unmute each browser's microphone with its button: its tone leaves and returns.
     for (b, page, hz) in [(&mut chromium, cp, CHROMIUM_HZ), (&mut firefox, fp, FIREFOX_HZ)] {
         let clicked = Instant::now();
@@ -84,6 +100,8 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
         let other = if hz == CHROMIUM_HZ { FIREFOX_HZ } else { CHROMIUM_HZ };
         assert!(rust.tone_dbfs(other, 300) > -40.0, "muting one browser must not silence the other");
         assert_eq!(b.eval(page, "document.querySelector('#mute-mic').getAttribute('aria-pressed')").await?, "true");
+        let who = b.eval(page, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned();
+        rust.wait_message(secs(2), |m| matches!(m, ServerMessage::MuteChanged { participant_id, audio: true, .. } if participant_id.to_string() == who)).await?;
         b.click(page, "#mute-mic").await?;
         let back_after = rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) > -40.0).await?;
         println!(

@@ -70,6 +70,28 @@ async fn rest_api_lists_inspects_kicks_and_closes() -> anyhow::Result<()> {
         assert_eq!((status, body["error"]["code"].as_str()), (want, Some(code)), "{method} {path}");
     }
 
+    // Layout: admin only, validated, applied and shown in the room's detail.
+    for (body, key, want, code) in [
+        (r#"{"mode":"speaker"}"#, None, 401, Some("unauthorized")),
+        ("not json", Some("k3y"), 400, Some("invalid_layout")),
+        (r#"{"mode":"mosaic"}"#, Some("k3y"), 400, Some("invalid_layout")),
+        (r#"{"mode":"custom","regions":[]}"#, Some("k3y"), 400, Some("invalid_layout")),
+        (r#"{"mode":"custom","regions":[{"x":0.5,"y":0,"w":0.8,"h":1}]}"#, Some("k3y"), 400, Some("invalid_layout")),
+    ] {
+        let (status, reply) = http_body(addr, "PUT", "/api/rooms/api-room/layout", key, body).await;
+        println!("PUT layout {body} -> {status} {reply}");
+        assert_eq!((status, reply["error"]["code"].as_str()), (want, code));
+    }
+    assert_eq!(http_body(addr, "PUT", "/api/rooms/nope/layout", Some("k3y"), r#"{"mode":"grid"}"#).await.0, 404);
+    let (status, applied) =
+        http_body(addr, "PUT", "/api/rooms/api-room/layout", Some("k3y"), r#"{"mode":"spotlight","locked":true}"#)
+            .await;
+    assert_eq!(
+        (status, applied["layout"]["mode"].as_str(), applied["layout"]["locked"].as_bool()),
+        (200, Some("spotlight"), Some(true))
+    );
+    assert_eq!(http(addr, "GET", "/api/rooms/api-room", None).await.1["layout"]["mode"], "spotlight");
+
     // Kick: the participant is told, the others see them leave.
     let path = format!("/api/rooms/api-room/participants/{}", publisher.id());
     assert_eq!(http(addr, "DELETE", &path, Some("k3y")).await.0, 204);

@@ -62,6 +62,9 @@ const ops = {
   async click({ page: id, selector }) {
     await page(id).page.click(selector);
   },
+  async clickAt({ page: id, x, y }) {
+    await page(id).page.mouse.click(x, y);
+  },
   async press({ page: id, key }) {
     await page(id).page.keyboard.press(key);
   },

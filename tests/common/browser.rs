@@ -117,6 +117,12 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks at page coordinates (CSS pixels).
+    pub async fn click_at(&mut self, page: Page, x: f64, y: f64) -> anyhow::Result<()> {
+        self.call(json!({"op": "clickAt", "page": page.0, "x": x, "y": y}), Duration::from_secs(10)).await?;
+        Ok(())
+    }
+
     /// Presses a key (e.g. "Tab", "Enter").
     pub async fn press(&mut self, page: Page, key: &str) -> anyhow::Result<()> {
         self.call(json!({"op": "press", "page": page.0, "key": key}), Duration::from_secs(10)).await?;
