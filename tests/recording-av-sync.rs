@@ -39,6 +39,9 @@ async fn flashes_and_beeps_stay_together() -> anyhow::Result<()> {
     opts.audio = Some(AudioSource::Beep(1000.0));
     let flasher = TestPeer::join(addr, opts).await?;
     flasher.wait_for(secs(15), |p| p.received().frames() > 30).await?;
+    // A new publisher's audio timestamps settle over its first seconds (RTCP lip sync);
+    // this test measures sync within a recording of established streams.
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
     let (status, started) = http(addr, "POST", "/api/rooms/sync/recordings", None).await;
     assert_eq!(status, 201, "{started}");

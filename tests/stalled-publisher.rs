@@ -1,6 +1,7 @@
 //! A publisher that keeps its WebSocket but stops sending media: the composite keeps its frame
-//! rate, the stalled tile holds its last frame, and after the media timeout (3 s here, 10 s by
-//! default) the publisher is removed as if it had left.
+//! rate, the stalled tile holds its last frame and then (after 1 s without a frame) shows the
+//! publisher's placeholder, never black; after the media timeout (3 s here, 10 s by default)
+//! the publisher is removed as if it had left.
 
 mod common;
 
@@ -23,8 +24,20 @@ async fn stalled_publisher_is_held_then_removed() -> anyhow::Result<()> {
     // Blue's pipeline stops: no more RTP, but its WebSocket stays open.
     let stalled = Instant::now();
     blue.media().pipeline().set_state(gst::State::Paused)?;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(shows_tiles(&red, &[RED, BLUE]), "the stalled tile holds its last frame: {}", describe(&red, 2));
+    let placeholder = tessera::draw::tile_colour(blue.id());
+    let b = tile(1, 2);
+    red.wait_for(secs(2), |p| {
+        p.received().latest_frame().is_some_and(|f| close_to(f.rgb_at(b.x + 6, b.y + b.h / 8, 4), placeholder, 24))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}; blue's tile shows {}", describe(&red, 2)))?;
+    println!(
+        "stalled tile held its last frame, then showed the placeholder {:?} after {:?}",
+        placeholder,
+        stalled.elapsed()
+    );
 
     let blue_id = blue.id();
     red.wait_message(
