@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod draw;

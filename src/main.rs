@@ -16,6 +16,8 @@ enum Command {
     Serve(tessera::config::ServeArgs),
     /// Load a running server with pre-encoded publishers and viewers; prints a JSON report.
     Loadgen(tessera::loadgen::LoadOptions),
+    /// Benchmark against the bare GStreamer floor and Janus; writes results and docs.
+    Bench(tessera::bench::BenchOptions),
 }
 
 /// A recording that hits the file-size limit must fail alone, not kill the server: SIGXFSZ's
@@ -53,6 +55,10 @@ fn main() -> anyhow::Result<()> {
         Command::Loadgen(opts) => {
             let report = rt.block_on(tessera::loadgen::run(&opts))?;
             println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        Command::Bench(opts) => {
+            rt.block_on(tessera::bench::run(&opts))?;
             return Ok(());
         }
     };

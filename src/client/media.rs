@@ -17,6 +17,8 @@ use crate::protocol::{ClientMessage, Role};
 
 /// Seconds of received audio kept for analysis.
 const AUDIO_KEEP_SECS: usize = 3;
+/// The test peer's receive jitter-buffer latency, ms.
+pub const JITTER_MS: u32 = 50;
 /// Frame arrival times kept for smoothness analysis: about 11 minutes at 30 fps.
 const ARRIVALS_KEPT: usize = 20_000;
 
@@ -26,6 +28,9 @@ pub struct Received {
     video: Mutex<VideoState>,
     audio: Mutex<AudioState>,
     pub(super) rtp: Mutex<RtpCounts>,
+    /// A point of the composite watched for bright onsets, and whether it was bright.
+    watch: Mutex<Option<((u32, u32), bool)>>,
+    bright_onsets: Mutex<Vec<Instant>>,
     pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
     channel: Mutex<Vec<String>>,
     connected: Mutex<Option<Instant>>,
@@ -70,6 +75,17 @@ impl Received {
     /// Messages received on the server's `tessera` DataChannel, parsed, oldest first.
     pub fn channel_messages(&self) -> Vec<serde_json::Value> {
         self.channel.lock().unwrap().iter().filter_map(|m| serde_json::from_str(m).ok()).collect()
+    }
+
+    /// Watches the luma at (x, y) of every decoded frame and records when it turns bright
+    /// (for glass-to-glass latency with a flashing publisher).
+    pub fn watch_brightness(&self, x: u32, y: u32) {
+        *self.watch.lock().unwrap() = Some(((x, y), false));
+    }
+
+    /// When the watched point turned bright, oldest first.
+    pub fn bright_onsets(&self) -> Vec<Instant> {
+        self.bright_onsets.lock().unwrap().clone()
     }
 
     /// When the first frame was decoded.
@@ -117,12 +133,18 @@ pub struct PeerMedia {
     options: PeerOptions,
     /// The video source bin, once publishing.
     video_source: Mutex<Option<gst::Bin>>,
+    /// Flash timing of flash/beep sources.
+    marks: Arc<sources::MarkClock>,
     /// What arrived.
     pub received: Arc<Received>,
     _ice: gst_webrtc::WebRTCICE,
 }
 
-fn promise() -> (gst::Promise, oneshot::Receiver<Result<Option<gst::Structure>, gst::PromiseError>>) {
+/// What a webrtcbin promise replies.
+pub type PromiseReply = Result<Option<gst::Structure>, gst::PromiseError>;
+
+/// A promise for a webrtcbin action signal and the receiver of its reply.
+pub fn promise() -> (gst::Promise, oneshot::Receiver<PromiseReply>) {
     let (tx, rx) = oneshot::channel();
     let p = gst::Promise::with_change_func(move |reply| {
         let _ = tx.send(reply.map(|s| s.map(|s| s.to_owned())));
@@ -137,7 +159,7 @@ impl PeerMedia {
         let pipeline = gst::Pipeline::builder().name(format!("peer-{}", options.name)).build();
         let webrtc = gst::ElementFactory::make("webrtcbin").name("webrtcbin").build()?;
         webrtc.set_property_from_str("bundle-policy", "max-bundle");
-        webrtc.set_property("latency", 50u32);
+        webrtc.set_property("latency", JITTER_MS);
         let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
         ice.emit_add_local_ip_address("127.0.0.1");
         pipeline.add(&webrtc)?;
@@ -185,7 +207,8 @@ impl PeerMedia {
             }
         });
         pipeline.set_state(gst::State::Playing)?;
-        Ok(Self { pipeline, webrtc, options, video_source: Mutex::new(None), received, _ice: ice })
+        let marks = Arc::default();
+        Ok(Self { pipeline, webrtc, options, video_source: Mutex::new(None), marks, received, _ice: ice })
     }
 
     /// Applies the server's offer, starts our sources (publisher), and returns our answer.
@@ -224,13 +247,13 @@ impl PeerMedia {
     /// Links the video and audio sources to the transceivers the offer created (m-line 0 is
     /// video, 1 is audio, as the server always offers).
     fn start_sources(&self) -> anyhow::Result<()> {
-        let marks = Arc::new(sources::MarkClock::default());
+        let marks = &self.marks;
         let mut chains = Vec::new();
         if let Some(v) = &self.options.video {
-            chains.push((0, sources::video(v, &marks)?));
+            chains.push((0, sources::video(v, marks)?));
         }
         if let Some(a) = &self.options.audio {
-            chains.push((1, sources::audio(a, &marks)?));
+            chains.push((1, sources::audio(a, marks)?));
         }
         for (mline, source) in chains {
             let sink = self
@@ -252,6 +275,11 @@ impl PeerMedia {
             source.started();
         }
         Ok(())
+    }
+
+    /// When each flash of a [`super::VideoSource::Flash`] source was captured.
+    pub fn flash_times(&self) -> Vec<Instant> {
+        self.marks.flash_times()
     }
 
     /// Stops the video source (no more video RTP; audio goes on).
@@ -277,7 +305,17 @@ impl Drop for PeerMedia {
 fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>) -> anyhow::Result<()> {
     let caps = pad.current_caps().context("incoming pad without caps")?;
     let media = caps.structure(0).and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
-    let desc = match media.as_str() {
+    let bin = receive_bin(&media, received)?;
+    pipeline.add(&bin)?;
+    bin.sync_state_with_parent()?;
+    pad.link(&bin.static_pad("sink").unwrap())?;
+    Ok(())
+}
+
+/// A bin that depayloads, decodes and records RTP of `media` ("video": VP8, "audio": Opus)
+/// into `received`; its ghost `sink` pad takes the RTP.
+pub(super) fn receive_bin(media: &str, received: Arc<Received>) -> anyhow::Result<gst::Bin> {
+    let desc = match media {
         "video" => {
             "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec \
                     ! appsink name=sink sync=false max-buffers=2 drop=true caps=video/x-raw,format=I420"
@@ -304,10 +342,7 @@ fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Receive
             })
             .build(),
     );
-    pipeline.add(&bin)?;
-    bin.sync_state_with_parent()?;
-    pad.link(&bin.static_pad("sink").unwrap())?;
-    Ok(())
+    Ok(bin)
 }
 
 fn record_video(received: &Received, sample: &gst::Sample) {
@@ -315,6 +350,14 @@ fn record_video(received: &Received, sample: &gst::Sample) {
     let Ok(info) = gst_video::VideoInfo::from_caps(caps) else { return };
     let mut v = received.video.lock().unwrap();
     let now = Instant::now();
+    if let Some(((x, y), was)) = received.watch.lock().unwrap().as_mut() {
+        let rgb = Frame::new(buffer.clone(), info.clone()).rgb_at(*x, *y, 4);
+        let bright = rgb.iter().all(|c| *c > 160);
+        if bright && !*was {
+            received.bright_onsets.lock().unwrap().push(now);
+        }
+        *was = bright;
+    }
     v.latest = Some(Frame::new(buffer, info));
     v.count += 1;
     v.first.get_or_insert(now);

@@ -19,6 +19,7 @@
 mod analysis;
 mod clip;
 mod media;
+pub mod latency;
 pub mod rest;
 mod rtp;
 mod signaling;
@@ -36,8 +37,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
 pub use clip::EncodedClip;
-pub use media::{PeerMedia, Received, RtpCounts};
-pub use rtp::is_vp8_keyframe_start;
+pub use media::{JITTER_MS, PeerMedia, PromiseReply, Received, RtpCounts, promise};
+pub use rtp::{count_chain, is_vp8_keyframe_start};
 pub use signaling::Signaling;
 
 use crate::ids::ParticipantId;

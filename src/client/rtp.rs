@@ -10,7 +10,7 @@ use gst::prelude::*;
 use super::media::Received;
 
 /// Counts RTP packets (and VP8 keyframe starts) without decoding.
-pub(super) fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: &Arc<Received>) -> anyhow::Result<()> {
+pub fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: &Arc<Received>) -> anyhow::Result<()> {
     let received = received.clone();
     let caps = pad.current_caps().context("incoming pad without caps")?;
     let video = caps.structure(0).and_then(|s| s.get::<&str>("media").ok()) == Some("video");

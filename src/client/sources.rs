@@ -20,9 +20,10 @@ pub const MARK_PERIOD: gst::ClockTime = gst::ClockTime::from_seconds(1);
 /// How long each mark lasts.
 pub const MARK_LENGTH: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
-/// The running time the marks are counted from: the first video frame's (0 = not yet).
+/// The running time the marks are counted from (the first video frame's; 0 = not yet), and
+/// when each flash was captured.
 #[derive(Debug, Default)]
-pub struct MarkClock(AtomicU64);
+pub struct MarkClock(AtomicU64, std::sync::Mutex<Vec<std::time::Instant>>);
 
 impl MarkClock {
     fn origin(&self) -> Option<u64> {
@@ -34,6 +35,11 @@ impl MarkClock {
 
     fn set_origin(&self, pts: u64) {
         let _ = self.0.compare_exchange(0, pts + 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// When each flash's first white frame was made (capture time, for latency).
+    pub fn flash_times(&self) -> Vec<std::time::Instant> {
+        self.1.lock().unwrap().clone()
     }
 
     /// Whether running time `t` lies inside a mark (never during the first period).
@@ -97,6 +103,11 @@ pub fn video(source: &VideoSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
             let Some(pts) = info.buffer().and_then(|b| b.pts()) else { return gst::PadProbeReturn::Ok };
             marks.set_origin(pts.nseconds());
             if marks.marked(pts.nseconds()) {
+                let frame = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()).map(|i| i.fps());
+                let period = frame.map_or(33_333_333, |f| 1_000_000_000 * f.denom() as u64 / f.numer().max(1) as u64);
+                if !marks.marked(pts.nseconds().saturating_sub(period)) {
+                    marks.1.lock().unwrap().push(std::time::Instant::now());
+                }
                 let caps = pad.current_caps();
                 let vinfo = caps.and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
                 if let (Some(vinfo), Some(buffer)) = (vinfo, info.buffer_mut()) {

@@ -1,0 +1,311 @@
+//! `tessera bench`: CPU, memory, frame rate, latency, join time and churn of Tessera against
+//! the bare GStreamer floor and against Janus's AudioBridge, all measured in the same run on
+//! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
+
+mod floor;
+mod janus;
+mod janus_peer;
+mod plot;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::client::VideoSpec;
+use crate::loadgen::{self, LoadOptions, LoadReport, Percentiles, ProcSample};
+use server::Server;
+
+/// What `tessera bench` runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchOptions {
+    /// N=4 only, with shorter windows (about a minute); writes `<date>-quick.json` and prints
+    /// the tables instead of rewriting the docs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for the JSON results.
+    #[arg(long, default_value = "bench/results")]
+    pub results: PathBuf,
+    /// The Markdown page to regenerate (its plot goes next to it, `.svg`).
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub docs: PathBuf,
+}
+
+/// What one run measures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Publisher counts of the video sweep (no viewers).
+    pub publishers: Vec<usize>,
+    /// Publishers of the viewer sweep.
+    pub viewer_room: usize,
+    /// Viewer counts of the viewer sweep (0 comes from the video sweep).
+    pub viewers: Vec<usize>,
+    /// Participant counts of the audio comparison.
+    pub audio: Vec<usize>,
+    /// Warm-up before each window, seconds.
+    pub warmup: u64,
+    /// Measured window, seconds.
+    pub window: u64,
+    /// Timed joins (in the `viewer_room` run).
+    pub joins: usize,
+    /// Churn cycles (in the `viewer_room` run).
+    pub churn: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self { publishers: vec![4], viewer_room: 4, viewers: vec![], audio: vec![4], warmup: 3, window: 10, joins: 5, churn: 20 }
+        } else {
+            Self {
+                publishers: vec![1, 4, 9, 16, 25],
+                viewer_room: 4,
+                viewers: vec![10, 30],
+                audio: vec![4, 16],
+                warmup: 5,
+                window: 20,
+                joins: 20,
+                churn: 200,
+            }
+        }
+    }
+}
+
+/// The floor at one N.
+#[derive(Debug, Clone, Serialize)]
+pub struct FloorRun {
+    /// Inputs.
+    pub publishers: usize,
+    /// CPU in cores over the window.
+    pub cpu_cores: f64,
+    /// RSS at the end, MiB.
+    pub rss_mib: f64,
+    /// Encoded frames per second at its sink.
+    pub fps: f64,
+}
+
+/// Tessera's audio-only room next to Janus's AudioBridge.
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioRun {
+    /// Participants, each sending Opus and receiving its mix-minus.
+    pub participants: usize,
+    /// Tessera's CPU in cores.
+    pub tessera_cpu_cores: f64,
+    /// Tessera's RSS, MiB.
+    pub tessera_rss_mib: f64,
+    /// Mix packets per second each participant received from Tessera.
+    pub tessera_pps: f64,
+    /// Janus's CPU in cores.
+    pub janus_cpu_cores: f64,
+    /// Janus's RSS, MiB.
+    pub janus_rss_mib: f64,
+    /// Mix packets per second each participant received from Janus.
+    pub janus_pps: f64,
+}
+
+/// The machine the numbers come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// CPUs available to this process.
+    pub cores: usize,
+    /// CPU model from `/proc/cpuinfo`.
+    pub model: String,
+    /// Operating system.
+    pub os: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// GStreamer version.
+    pub gstreamer: String,
+    /// Janus version, when installed.
+    pub janus: Option<String>,
+    /// Tessera version.
+    pub tessera: String,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    /// When the run started (UTC).
+    pub started: String,
+    /// How long it took, seconds.
+    pub duration_secs: f64,
+    /// What was run.
+    pub plan: Plan,
+    /// Where.
+    pub machine: Machine,
+    /// The test clients' own share of glass-to-glass latency (encode, jitter buffer, decode;
+    /// no network, no server).
+    pub client_latency: Option<Percentiles>,
+    /// Tessera, publisher sweep (no viewers).
+    pub tessera: Vec<LoadReport>,
+    /// Tessera, viewer sweep.
+    pub viewers: Vec<LoadReport>,
+    /// The floor, publisher sweep.
+    pub floor: Vec<FloorRun>,
+    /// Audio-only rooms against Janus.
+    pub audio: Vec<AudioRun>,
+}
+
+/// Runs the whole benchmark and writes its results.
+pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
+    let started = Instant::now();
+    let plan = Plan::new(opts.quick);
+    let base = base_options(&plan);
+    let clips = loadgen::clips(&base)?;
+    let spec = VideoSpec { rgb: [0, 0, 0], width: base.width, height: base.height, fps: base.fps };
+    tracing::info!("client latency loopback");
+    let (delays, _) = crate::client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?;
+    let mut results = Results {
+        started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        duration_secs: 0.0,
+        plan: plan.clone(),
+        machine: machine(),
+        client_latency: Percentiles::of(&delays),
+        tessera: Vec::new(),
+        viewers: Vec::new(),
+        floor: Vec::new(),
+        audio: Vec::new(),
+    };
+    for &n in &plan.publishers {
+        tracing::info!(publishers = n, "tessera");
+        let timed = n == plan.viewer_room;
+        let load = LoadOptions {
+            publishers: n,
+            joins: if timed { plan.joins } else { 0 },
+            churn: if timed { plan.churn } else { 0 },
+            ..base.clone()
+        };
+        results.tessera.push(measure_tessera(load, &[], &clips).await?);
+    }
+    for &v in &plan.viewers {
+        tracing::info!(viewers = v, "tessera");
+        results.viewers.push(measure_tessera(LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() }, &[], &clips).await?);
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("publisher.webm");
+    floor::write_webm(&clips.0, &clips.1, (plan.warmup + plan.window + 15) as u32, &file)?;
+    for &n in &plan.publishers {
+        tracing::info!(publishers = n, "floor");
+        results.floor.push(measure_floor(n, &file, &plan, &dir)?);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    for &n in &plan.audio {
+        tracing::info!(participants = n, "audio-only: tessera and janus");
+        results.audio.push(measure_audio(n, &plan, &base, &clips).await?);
+    }
+    results.duration_secs = started.elapsed().as_secs_f64();
+    write(opts, &results)?;
+    Ok(results)
+}
+
+/// The load every run starts from: 640x360@30 600 kbit/s publishers, latency measured.
+fn base_options(plan: &Plan) -> LoadOptions {
+    LoadOptions {
+        server: ([127, 0, 0, 1], 0).into(),
+        room: "bench".into(),
+        publishers: 0,
+        viewers: 0,
+        width: 640,
+        height: 360,
+        fps: 30,
+        kbps: 600,
+        warmup: plan.warmup,
+        seconds: plan.window,
+        server_pid: None,
+        record: false,
+        layout: None,
+        admin_key: None,
+        latency: true,
+        audio_only: false,
+        joins: 0,
+        churn: 0,
+    }
+}
+
+/// One load run against a fresh server started with `flags`.
+async fn measure_tessera(load: LoadOptions, flags: &[&str], clips: &loadgen::Clips) -> anyhow::Result<LoadReport> {
+    let server = Server::start(flags).await?;
+    let load = LoadOptions { server: server.addr, server_pid: Some(server.pid()), ..load };
+    loadgen::run_with(&load, clips).await.with_context(|| format!("{} publishers, {} viewers", load.publishers, load.viewers))
+}
+
+fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path::Path) -> anyhow::Result<FloorRun> {
+    let desc = floor::description(n, file, crate::layout::Size::new(640, 360), &crate::config::MediaConfig::default())?;
+    let mut floor = floor::Floor::start(&desc, dir.join(format!("floor-{n}.log")))?;
+    std::thread::sleep(Duration::from_secs(plan.warmup));
+    let (t0, s0) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
+    std::thread::sleep(Duration::from_secs(plan.window));
+    let (t1, s1) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
+    let secs = t1.duration_since(t0).as_secs_f64();
+    Ok(FloorRun { publishers: n, cpu_cores: s0.cores_until(&s1, secs), rss_mib: s1.rss_mib, fps: floor.fps(t0, t1)? })
+}
+
+async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) -> anyhow::Result<AudioRun> {
+    let tessera = measure_tessera(LoadOptions { publishers: n, audio_only: true, latency: false, ..base.clone() }, &[], clips).await?;
+    let server = tessera.server.context("no server sample")?;
+    let janus = Arc::new(janus::Janus::start().await?);
+    let mut peers = Vec::new();
+    for i in 0..n {
+        peers.push(janus_peer::JanusPeer::join(janus.clone(), &format!("p{i}"), &clips.1).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(plan.warmup)).await;
+    let packets = |peers: &[janus_peer::JanusPeer]| peers.iter().map(|p| p.received.rtp().audio_packets).sum::<u64>();
+    let (t0, s0, p0) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
+    tokio::time::sleep(Duration::from_secs(plan.window)).await;
+    let (t1, s1, p1) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
+    let secs = t1.duration_since(t0).as_secs_f64();
+    drop(peers);
+    Ok(AudioRun {
+        participants: n,
+        tessera_cpu_cores: server.cpu_cores,
+        tessera_rss_mib: server.at_end.rss_mib,
+        tessera_pps: tessera.publisher_audio_pps,
+        janus_cpu_cores: s0.cores_until(&s1, secs),
+        janus_rss_mib: s1.rss_mib,
+        janus_pps: (p1 - p0) as f64 / secs / n as f64,
+    })
+}
+
+fn machine() -> Machine {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split(':').nth(1)).unwrap_or("unknown");
+    let os = read("/etc/os-release");
+    let os = os.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).unwrap_or("unknown").trim_matches('"');
+    let janus = std::process::Command::new("janus").arg("--version").output().ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout).lines().find(|l| l.starts_with("Janus version")).map(str::to_owned)
+    });
+    Machine {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        model: model.trim().to_owned(),
+        os: os.to_owned(),
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        gstreamer: gst::version_string().to_string(),
+        janus,
+        tessera: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Writes the JSON results and regenerates the docs page (or, quick, prints the tables).
+fn write(opts: &BenchOptions, results: &Results) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.results)?;
+    let date = &results.started[..10];
+    let name = if opts.quick { format!("{date}-quick.json") } else { format!("{date}.json") };
+    let path = opts.results.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(results)? + "\n")?;
+    let markdown = report::markdown(results, &path);
+    if opts.quick {
+        println!("{markdown}");
+    } else {
+        let svg = opts.docs.with_extension("svg");
+        std::fs::write(&svg, plot::cpu_svg(results))?;
+        std::fs::write(&opts.docs, markdown)?;
+        println!("wrote {}, {} and {}", path.display(), opts.docs.display(), svg.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! A Tessera server started for one measurement: this very binary's `serve`, on a free port,
+//! in its own process so that `/proc` measures it alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A running server; dropping it stops it (SIGTERM, then SIGKILL).
+pub struct Server {
+    child: Child,
+    dir: PathBuf,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `tessera serve` with `extra` flags on top of a loopback-only configuration.
+    pub async fn start(extra: &[&str]) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("locating the tessera binary")?;
+        let dir = std::env::temp_dir().join(format!("tessera-bench-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir)?;
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path)?;
+        let child = Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--ice-addresses", "127.0.0.1", "--record-dir"])
+            .arg(dir.join("recordings"))
+            .args(extra)
+            .env("RUST_LOG", "warn,tessera=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting tessera serve")?;
+        let mut server = Self { child, dir, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(addr) = log.lines().find_map(|l| l.split("listening on http://").nth(1)) {
+                server.addr = addr.trim().parse().context("parsing the listen address")?;
+                return Ok(server);
+            }
+            if Instant::now() > deadline || server.child.try_wait()?.is_some() {
+                bail!("tessera serve did not start:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM lets it close recordings; give it a moment, then make sure.
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A number unique within this process.
+pub fn unique() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
