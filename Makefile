@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: deps build run test lint fmt clean screenshot
+.PHONY: deps build run test bench lint fmt clean screenshot
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
 deps:
@@ -27,6 +27,13 @@ test: deps $(BROWSER_DEPS)
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) nextest run --locked
 	$(CARGO) test --locked --doc
+
+## Benchmark against the bare GStreamer floor and Janus; writes bench/results/<date>.json and
+## docs/benchmarks.md (QUICK=1: N=4 only, about a minute, results not written to docs/).
+bench:
+	@bash scripts/install-deps.sh --bench
+	$(CARGO) build --release --locked
+	./target/release/tessera bench $(if $(QUICK),--quick)
 
 ## Regenerate docs/screenshot.png (a page in a room of three, headless Chromium).
 screenshot: deps $(BROWSER_DEPS)

@@ -5,6 +5,7 @@
 #
 #   scripts/install-deps.sh           build + run + test dependencies
 #   scripts/install-deps.sh --runtime only what the server needs at run time (Docker final stage)
+#   scripts/install-deps.sh --bench   everything above plus the benchmark's peer server (Janus)
 set -euo pipefail
 
 runtime=(
@@ -30,9 +31,17 @@ build=(
   firefox-esr
 )
 
+bench=(
+  # `make bench` measures Janus's AudioBridge beside Tessera in the same run.
+  janus
+)
+
 pkgs=("${runtime[@]}")
 if [[ "${1:-}" != "--runtime" ]]; then
   pkgs+=("${build[@]}")
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=("${bench[@]}")
 fi
 
 missing=()

@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Draw names, muted badges and the speaker border on the composite [default: true].
     #[arg(long, env = "TESSERA_DECORATIONS", num_args = 0..=1, default_missing_value = "true")]
     pub decorations: Option<bool>,
+    /// Mix and send video [default: true]; false makes every room audio-only: no compositor,
+    /// no video encoder, offers without a video m-line (audio conferences).
+    #[arg(long, env = "TESSERA_VIDEO", num_args = 0..=1, default_missing_value = "true")]
+    pub video: Option<bool>,
     /// Directory of the browser client [default: ./assets, else the source tree's].
     #[arg(long, env = "TESSERA_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
@@ -174,6 +178,8 @@ pub struct MediaConfig {
     pub auto_record: bool,
     /// Draw names, muted badges and the speaker border (placeholders are always drawn).
     pub decorations: bool,
+    /// Mix and send video; false: audio-only rooms.
+    pub video: bool,
 }
 
 impl Default for MediaConfig {
@@ -193,6 +199,7 @@ impl Default for MediaConfig {
             record_dir: PathBuf::from("recordings"),
             auto_record: false,
             decorations: true,
+            video: true,
         }
     }
 }
@@ -240,7 +247,12 @@ impl ServeArgs {
             record_dir: pick!(record_dir).unwrap_or(d.record_dir),
             auto_record: pick!(auto_record).unwrap_or(d.auto_record),
             decorations: pick!(decorations).unwrap_or(d.decorations),
+            video: pick!(video).unwrap_or(d.video),
         };
+        anyhow::ensure!(
+            media.video || !media.auto_record,
+            "--auto-record needs video: recordings hold the composite, and --video false turns it off"
+        );
         Ok(Config {
             listen: pick!(listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             assets_dir: pick!(assets_dir).unwrap_or_else(default_assets_dir),

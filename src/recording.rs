@@ -96,6 +96,9 @@ pub enum RecordingError {
         /// The OS error.
         reason: String,
     },
+    /// The server runs audio-only rooms (`--video false`); recordings hold the composite.
+    #[error("this server runs audio-only rooms (--video false); recordings need the composite")]
+    AudioOnly,
     /// The recording branch could not be built or finalized.
     #[error("recording failed: {0}")]
     Media(String),

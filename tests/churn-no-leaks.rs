@@ -55,10 +55,17 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
     let cycles: usize = std::env::var("TESSERA_CHURN_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let start = Instant::now();
     let mut rss = Vec::new();
+    // Per cycle: seconds since start, then RTP packets, keyframes and decoded frames per steady peer.
+    let mut trace = Vec::new();
     for i in 0..cycles {
         let churner = TestPeer::join(addr, PeerOptions::publisher("churn", &format!("c{i}"), GREEN, 600.0)).await?;
         churner.wait_for(secs(10), |p| p.received().frames() > 0).await?;
         churner.leave().await?;
+        let counts = |p: &TestPeer| {
+            let r = p.received().rtp();
+            (r.video_packets, r.keyframes, p.received().frames(), r.audio_packets)
+        };
+        trace.push(format!("{:.1}s red {:?} blue {:?}", start.elapsed().as_secs_f64(), counts(&red), counts(&blue)));
         if i % 10 == 9 {
             rss.push(format!("{:.1}", server.resources().2));
         }
@@ -71,6 +78,18 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
     for (name, p) in [("red", &red), ("blue", &blue)] {
         let (gap, worst) = smoothness(&p.received().frame_arrivals(), start, end);
         println!("{name}: largest frame gap {gap:?}, worst 1 s window {worst} frames");
+        if worst < 25 {
+            println!("per cycle (packets, keyframes, frames, audio packets):\n{}", trace.join("\n"));
+            for p in [&red, &blue] {
+                let webrtc = p.media().pipeline().iterate_recurse().into_iter().flatten()
+                    .find(|e| e.factory().is_some_and(|f| f.name() == "webrtcbin")).unwrap();
+                let (promise, rx) = tessera::client::promise();
+                use gst::prelude::*;
+                webrtc.emit_by_name::<()>("get-stats", &[&None::<gst::Pad>, &promise]);
+                let stats = rx.await;
+                println!("stats: {stats:?}");
+            }
+        }
         assert!(worst >= 25, "{name} dropped to {worst} fps during churn");
     }
     println!("room elements {elements0} -> {elements1}");

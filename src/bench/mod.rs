@@ -246,7 +246,8 @@ fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path:
 }
 
 async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) -> anyhow::Result<AudioRun> {
-    let tessera = measure_tessera(LoadOptions { publishers: n, audio_only: true, latency: false, ..base.clone() }, &[], clips).await?;
+    let audio_only = LoadOptions { publishers: n, audio_only: true, latency: false, ..base.clone() };
+    let tessera = measure_tessera(audio_only, &["--video", "false"], clips).await?;
     let server = tessera.server.context("no server sample")?;
     let janus = Arc::new(janus::Janus::start().await?);
     let mut peers = Vec::new();

@@ -103,7 +103,7 @@ impl Received {
         self.video.lock().unwrap().arrivals.iter().copied().collect()
     }
 
-    /// RTP packets counted (peers that do not decode).
+    /// RTP packets and keyframe starts received so far, by decoding peers and counting ones.
     pub fn rtp(&self) -> RtpCounts {
         *self.rtp.lock().unwrap()
     }
@@ -305,7 +305,8 @@ impl Drop for PeerMedia {
 fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>) -> anyhow::Result<()> {
     let caps = pad.current_caps().context("incoming pad without caps")?;
     let media = caps.structure(0).and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
-    let bin = receive_bin(&media, received)?;
+    let bin = receive_bin(&media, received.clone())?;
+    super::rtp::count_packets(&bin.static_pad("sink").unwrap(), received, media == "video");
     pipeline.add(&bin)?;
     bin.sync_state_with_parent()?;
     pad.link(&bin.static_pad("sink").unwrap())?;

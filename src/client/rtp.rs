@@ -15,7 +15,16 @@ pub fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: &Arc<Rece
     let caps = pad.current_caps().context("incoming pad without caps")?;
     let video = caps.structure(0).and_then(|s| s.get::<&str>("media").ok()) == Some("video");
     let sink = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()?;
-    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+    count_packets(&sink.static_pad("sink").unwrap(), received, video);
+    pipeline.add(&sink)?;
+    sink.sync_state_with_parent()?;
+    pad.link(&sink.static_pad("sink").unwrap())?;
+    Ok(())
+}
+
+/// Counts the RTP packets (and VP8 keyframe starts) that pass `pad` into `received`.
+pub(super) fn count_packets(pad: &gst::Pad, received: Arc<Received>, video: bool) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(buffer) = info.buffer() {
             let mut rtp = received.rtp.lock().unwrap();
             if video {
@@ -30,10 +39,6 @@ pub fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: &Arc<Rece
         }
         gst::PadProbeReturn::Ok
     });
-    pipeline.add(&sink)?;
-    sink.sync_state_with_parent()?;
-    pad.link(&sink.static_pad("sink").unwrap())?;
-    Ok(())
 }
 
 /// True when an RTP packet carries the start of a VP8 keyframe (RFC 7741 §4.2–4.3).

@@ -16,6 +16,7 @@ fn recording_error(e: &RecordingError) -> Response {
         RecordingError::InvalidName => (StatusCode::BAD_REQUEST, "invalid_file_name"),
         RecordingError::Exists(_) => (StatusCode::CONFLICT, "file_exists"),
         RecordingError::Unwritable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "record_dir_unwritable"),
+        RecordingError::AudioOnly => (StatusCode::CONFLICT, "audio_only_room"),
         RecordingError::Media(_) => (StatusCode::INTERNAL_SERVER_ERROR, "recording_failed"),
     };
     error(status, code, e.to_string())

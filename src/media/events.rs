@@ -49,7 +49,9 @@ impl RoomMedia {
                 }
             }
             MediaEvent::RecordingRunning { id } => {
-                self.video.set_immediate_keyframes(false);
+                if let Some(video) = &self.video {
+                    video.set_immediate_keyframes(false);
+                }
                 Some(Notice::RecordingRunning { id })
             }
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
@@ -69,7 +71,7 @@ impl RoomMedia {
         let Some(peer) = self.peers.get(&id) else { return Ok(()) };
         let kind = ingress::classify(pad);
         let wanted = match kind {
-            Ok(StreamKind::Vp8) => peer.video.is_none(),
+            Ok(StreamKind::Vp8) => peer.video.is_none() && self.video.is_some(),
             Ok(StreamKind::Opus) => peer.audio.is_none(),
             Err(ref what) if peer.role == Role::Publisher => anyhow::bail!("{id} sent {what}"),
             Err(_) => false,
@@ -85,11 +87,12 @@ impl RoomMedia {
         }
         match ingress::build(&peer.bin.bin, id, pad, kind.expect("classified above"))? {
             Decoded::Video { src } => {
+                let video = self.video.as_ref().expect("video is wanted only with a compositor");
                 watch_video_size(&src, id, self.events.clone());
                 peer.bin.inbound.watch_frames(&src);
-                let input = self.video.add_input(id)?;
+                let input = video.add_input(id)?;
                 if let Err(e) = src.link(&input) {
-                    self.video.remove_input(&input);
+                    video.remove_input(&input);
                     return Err(e.into());
                 }
                 self.peers.get_mut(&id).unwrap().video = Some(VideoInput { pad: input, format: None });

@@ -23,8 +23,8 @@ pub struct PeerBin {
     pub bin: gst::Bin,
     /// The participant's `webrtcbin`.
     pub webrtc: gst::Element,
-    /// Sink ghost pad taking the composite's VP8 RTP.
-    pub video_in: gst::GhostPad,
+    /// Sink ghost pad taking the composite's VP8 RTP (none in audio-only rooms).
+    pub video_in: Option<gst::GhostPad>,
     /// Sink ghost pad taking Opus RTP (mix-minus or full mix).
     pub audio_in: gst::GhostPad,
     /// What this participant sends us.
@@ -80,15 +80,19 @@ impl PeerBin {
             ice.set_min_rtp_port(u32::from(ports.min));
             ice.set_max_rtp_port(u32::from(ports.max));
         }
-        let video_q = egress_queue("egress-video", id)?;
+        let video_q = if config.video { Some(egress_queue("egress-video", id)?) } else { None };
         let audio_q = egress_queue("egress-audio", id)?;
-        bin.add_many([&webrtc, &video_q, &audio_q])?;
+        bin.add_many([&webrtc, &audio_q])?;
+        if let Some(q) = &video_q {
+            bin.add(q)?;
+        }
 
         let direction = match role {
             Role::Publisher => Direction::Sendrecv,
             Role::Viewer => Direction::Sendonly,
         };
-        for (queue, caps, nack) in [(&video_q, codecs::vp8_caps(), true), (&audio_q, codecs::opus_caps(), false)] {
+        let video = video_q.as_ref().map(|q| (q, codecs::vp8_caps(), true));
+        for (queue, caps, nack) in video.into_iter().chain([(&audio_q, codecs::opus_caps(), false)]) {
             let sink = webrtc.request_pad_simple("sink_%u").context("requesting webrtcbin sink")?;
             let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
             transceiver.set_codec_preferences(Some(&caps));
@@ -96,7 +100,10 @@ impl PeerBin {
             transceiver.set_property("do-nack", nack);
             queue.static_pad("src").unwrap().link(&sink)?;
         }
-        let video_in = super::ghost::expose(&bin, &video_q.static_pad("sink").unwrap(), "video_in")?;
+        let video_in = match &video_q {
+            Some(q) => Some(super::ghost::expose(&bin, &q.static_pad("sink").unwrap(), "video_in")?),
+            None => None,
+        };
         let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
         let inbound = std::sync::Arc::new(InboundCounters::default());
         connect_signals(&webrtc, id, events, inbound.clone());
@@ -163,7 +170,9 @@ impl PeerBin {
     /// `min-force-key-unit-interval` merges requests from many receivers into one keyframe.
     pub fn request_keyframe(&self) {
         let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
-        self.video_in.push_event(event);
+        if let Some(pad) = &self.video_in {
+            pad.push_event(event);
+        }
     }
 }
 

@@ -98,6 +98,9 @@ impl RoomMedia {
     /// Starts recording the composite and the full mix into `path` (which must be writable).
     pub fn start_recording(&mut self, id: RecordingId, path: &Path) -> Result<(), MediaError> {
         let failed = |e: anyhow::Error| MediaError::Recording { recording: id, source: e };
+        let Some(video) = &self.video else {
+            return Err(failed(anyhow::anyhow!("this server runs audio-only rooms (--video false); recordings need the composite")));
+        };
         let mut rec = Recorder::new(id, path, self.events.clone()).map_err(failed)?;
         self.pipeline.add(&rec.bin).map_err(|e| failed(e.into()))?;
         if let Err(e) = rec.bin.sync_state_with_parent() {
@@ -107,7 +110,7 @@ impl RoomMedia {
         }
         // The branch runs before the tees feed it; then ask for the keyframe it starts on.
         let linked = (|| -> anyhow::Result<()> {
-            let video = self.video.add_encoded_output(&format!("rec-{id}"))?;
+            let video = video.add_encoded_output(&format!("rec-{id}"))?;
             rec.video_feed = Some(video.clone());
             video.link(&rec.video_in)?;
             let audio = self.audio.add_encoded_output(&format!("rec-{id}"))?;
@@ -116,7 +119,7 @@ impl RoomMedia {
             Ok(())
         })();
         // Restored when the recording's first keyframe arrives (MediaEvent::RecordingRunning).
-        self.video.set_immediate_keyframes(true);
+        video.set_immediate_keyframes(true);
         let keyframe = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         rec.video_in.push_event(keyframe);
         self.recorders.insert(id, rec);
@@ -131,8 +134,8 @@ impl RoomMedia {
     /// follows once the file is finalized. False if there is no such running recording.
     pub fn stop_recording(&mut self, id: RecordingId) -> bool {
         let Some(rec) = self.recorders.get_mut(&id) else { return false };
-        if let Some(feed) = rec.video_feed.take() {
-            self.video.remove_encoded_output(&feed);
+        if let (Some(feed), Some(video)) = (rec.video_feed.take(), &self.video) {
+            video.remove_encoded_output(&feed);
         }
         if let Some(feed) = rec.audio_feed.take() {
             self.audio.remove_encoded_output(&feed);
@@ -145,15 +148,17 @@ impl RoomMedia {
     /// Removes a recording's branch at once (finished, failed or stuck).
     pub fn drop_recording(&mut self, id: RecordingId) {
         let Some(mut rec) = self.recorders.remove(&id) else { return };
-        if let Some(feed) = rec.video_feed.take() {
-            self.video.remove_encoded_output(&feed);
+        if let (Some(feed), Some(video)) = (rec.video_feed.take(), &self.video) {
+            video.remove_encoded_output(&feed);
         }
         if let Some(feed) = rec.audio_feed.take() {
             self.audio.remove_encoded_output(&feed);
         }
         let _ = rec.bin.set_state(gst::State::Null);
         let _ = self.pipeline.remove(&rec.bin);
-        self.video.set_immediate_keyframes(false);
+        if let Some(video) = &self.video {
+            video.set_immediate_keyframes(false);
+        }
     }
 
     /// Writes the pipeline graph (when GST_DEBUG_DUMP_DOT_DIR is set), for a recording that

@@ -67,8 +67,8 @@ pub(super) struct Peer {
     pub(super) role: Role,
     /// The participant's own bin (webrtcbin, egress queues, decoders).
     pub(super) bin: PeerBin,
-    /// The video-rtp tee pad feeding this peer.
-    video_feed: gst::Pad,
+    /// The video-rtp tee pad feeding this peer (none in audio-only rooms).
+    video_feed: Option<gst::Pad>,
     /// The audio-rtp tee pad feeding a viewer, or a publisher's own mix-minus.
     audio_feed: Result<gst::Pad, AudioMix>,
     /// Set once video arrived.
@@ -90,10 +90,10 @@ pub struct RoomMedia {
     pub(super) config: Arc<MediaConfig>,
     /// The room's pipeline.
     pub(super) pipeline: gst::Pipeline,
-    /// Compositor and the one VP8 encoder.
-    pub(super) video: VideoMix,
+    /// Compositor and the one VP8 encoder; none in audio-only rooms.
+    pub(super) video: Option<VideoMix>,
     /// Fans the encoded composite out to every peer.
-    video_tee: gst::Element,
+    video_tee: Option<gst::Element>,
     /// The full mix (for viewers and recordings), encoded once.
     pub(super) audio: AudioMix,
     /// Fans the full mix out to every viewer.
@@ -132,13 +132,19 @@ impl RoomMedia {
 
     fn build(name: &str, config: Arc<MediaConfig>, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("room-{name}")).build();
-        let video = VideoMix::new(&config)?;
         let audio = AudioMix::new("audio-mix", &config)?;
-        let video_tee = tee("video-rtp")?;
         let audio_tee = tee("audio-rtp")?;
-        pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &video_tee, &audio_tee])?;
-        video.bin.link(&video_tee)?;
+        pipeline.add_many([audio.bin.upcast_ref(), &audio_tee])?;
         audio.bin.link(&audio_tee)?;
+        let (video, video_tee) = if config.video {
+            let video = VideoMix::new(&config)?;
+            let video_tee = tee("video-rtp")?;
+            pipeline.add_many([video.bin.upcast_ref(), &video_tee])?;
+            video.bin.link(&video_tee)?;
+            (Some(video), Some(video_tee))
+        } else {
+            (None, None)
+        };
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
         let (peers, recorders) = (BTreeMap::new(), BTreeMap::new());
         let layout = LayoutSpec::default();
@@ -182,7 +188,7 @@ impl RoomMedia {
         let failed = |source| MediaError::Participant { participant: id, source };
         let bin = PeerBin::new(id, role, &self.config, self.events.clone()).map_err(failed)?;
         self.attach_peer(id, role, bin).map_err(failed)?;
-        if role == Role::Publisher {
+        if role == Role::Publisher && self.video.is_some() {
             match PeerOverlays::new(self, id) {
                 Ok(overlays) => {
                     let peer = self.peers.get_mut(&id).expect("attached");
@@ -194,6 +200,8 @@ impl RoomMedia {
                     return Err(failed(e));
                 }
             }
+        }
+        if role == Role::Publisher {
             self.relayout();
             // Everyone already publishing audio is heard in the newcomer's mix-minus.
             let sources: Vec<ParticipantId> =
@@ -242,7 +250,7 @@ impl RoomMedia {
         id: ParticipantId,
         role: Role,
         bin: &PeerBin,
-    ) -> anyhow::Result<(gst::Pad, Result<gst::Pad, AudioMix>)> {
+    ) -> anyhow::Result<(Option<gst::Pad>, Result<gst::Pad, AudioMix>)> {
         bin.bin.sync_state_with_parent()?;
         let audio_feed = match role {
             Role::Viewer => Ok(link_tee(&self.audio_tee, &bin.audio_in)?),
@@ -262,8 +270,11 @@ impl RoomMedia {
                 Err(mix)
             }
         };
-        match link_tee(&self.video_tee, &bin.video_in) {
-            Ok(video_feed) => Ok((video_feed, audio_feed)),
+        let (Some(video_tee), Some(video_in)) = (&self.video_tee, &bin.video_in) else {
+            return Ok((None, audio_feed));
+        };
+        match link_tee(video_tee, video_in) {
+            Ok(video_feed) => Ok((Some(video_feed), audio_feed)),
             Err(e) => {
                 match audio_feed {
                     Ok(pad) => self.audio_tee.release_request_pad(&pad),
@@ -278,7 +289,9 @@ impl RoomMedia {
     pub fn remove_peer(&mut self, id: ParticipantId) {
         let Some(mut peer) = self.peers.remove(&id) else { return };
         // 1. Cut everything flowing into the peer.
-        self.video_tee.release_request_pad(&peer.video_feed);
+        if let (Some(tee), Some(feed)) = (&self.video_tee, &peer.video_feed) {
+            tee.release_request_pad(feed);
+        }
         match &peer.audio_feed {
             Ok(pad) => self.audio_tee.release_request_pad(pad),
             Err(mix) => {
@@ -296,8 +309,8 @@ impl RoomMedia {
         // 2. Stop the peer: no more pushes into the shared mixers.
         self.stop(peer.bin.bin.upcast_ref());
         // 3. Release the mixer inputs it fed.
-        if let Some(input) = &peer.video {
-            self.video.remove_input(&input.pad);
+        if let (Some(input), Some(video)) = (&peer.video, &self.video) {
+            video.remove_input(&input.pad);
         }
         if let Some(audio) = &mut peer.audio {
             for tap in audio.taps.drain(..) {
@@ -386,6 +399,11 @@ impl RoomMedia {
     /// The composite's size.
     pub fn canvas(&self) -> Size {
         self.config.canvas
+    }
+
+    /// Whether this room mixes video (false: an audio-only room).
+    pub fn mixes_video(&self) -> bool {
+        self.video.is_some()
     }
 
     /// Whether `peer` sends video at all.

@@ -1,6 +1,7 @@
 //! What the composite shows for each publisher: their video or a placeholder, their name
 //! label, a muted badge, and a border around the active speaker, placed by the room's layout.
 
+use anyhow::Context;
 use super::RoomMedia;
 use super::overlay::{Overlay, key_of};
 use crate::draw;
@@ -37,17 +38,20 @@ pub(super) struct PeerOverlays {
 impl PeerOverlays {
     /// Creates the (hidden) overlays of `who`.
     pub(super) fn new(media: &RoomMedia, who: ParticipantId) -> anyhow::Result<Self> {
+        let video = media.video.as_ref().context("an audio-only room draws no tiles")?;
         Ok(Self {
-            label: media.video.add_overlay(&format!("label-{who}"))?,
-            badge: media.video.add_overlay(&format!("badge-{who}"))?,
-            placeholder: media.video.add_overlay(&format!("placeholder-{who}"))?,
+            label: video.add_overlay(&format!("label-{who}"))?,
+            badge: video.add_overlay(&format!("badge-{who}"))?,
+            placeholder: video.add_overlay(&format!("placeholder-{who}"))?,
         })
     }
 
     /// Removes them.
     pub(super) fn remove(self, media: &RoomMedia) {
-        for o in [self.label, self.badge, self.placeholder] {
-            media.video.remove_overlay(o);
+        if let Some(video) = &media.video {
+            for o in [self.label, self.badge, self.placeholder] {
+                video.remove_overlay(o);
+            }
         }
     }
 
@@ -60,7 +64,8 @@ impl PeerOverlays {
 
 /// The room-wide overlays: the four strips of the speaker border.
 pub(super) fn border_strips(media: &RoomMedia) -> anyhow::Result<Vec<Overlay>> {
-    (0..4).map(|i| media.video.add_overlay(&format!("speaker-border-{i}"))).collect()
+    let Some(video) = &media.video else { return Ok(Vec::new()) };
+    (0..4).map(|i| video.add_overlay(&format!("speaker-border-{i}"))).collect()
 }
 
 /// Stacking order of a tile's video: custom regions' z spread out, room for overlays above.
@@ -122,6 +127,7 @@ impl RoomMedia {
     /// Places every publisher's video or placeholder, label and badge per the layout, and the
     /// border around the active speaker.
     pub(super) fn relayout(&mut self) {
+        let Some(video) = &self.video else { return };
         let canvas = self.config.canvas;
         let placed = layout::place(&self.layout, &self.tiles_order(), self.speaker, canvas);
         let mut shown = Vec::new();
@@ -129,7 +135,7 @@ impl RoomMedia {
             let Some(overlays) = &mut peer.overlays else { continue };
             let Some(tile) = placed.iter().find(|t| t.participant == *id) else {
                 if let Some(input) = &peer.video {
-                    self.video.place(&input.pad, None);
+                    video.place(&input.pad, None);
                 }
                 overlays.hide();
                 continue;
@@ -139,7 +145,7 @@ impl RoomMedia {
             let z = base_z(tile.z);
             let video_shown = peer.video.is_some() && !peer.decor.video_off;
             if let Some(input) = &peer.video {
-                self.video.place(&input.pad, video_shown.then_some((rect, z)));
+                video.place(&input.pad, video_shown.then_some((rect, z)));
             }
             let decor = &peer.decor;
             if video_shown {

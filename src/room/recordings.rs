@@ -33,6 +33,9 @@ pub(super) type Recordings = BTreeMap<RecordingId, Active>;
 impl Room {
     /// Starts a recording of the composite and the full mix; tells everyone.
     pub(super) fn start_recording(&mut self, name: Option<&str>) -> Result<RecordingInfo, RecordingError> {
+        if !self.media.mixes_video() {
+            return Err(RecordingError::AudioOnly);
+        }
         let id = RecordingId::next();
         let path = recording::file_for(&self.record_dir, &self.id, id, name, SystemTime::now())?;
         recording::create_file(&path)?;
