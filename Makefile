@@ -30,9 +30,7 @@ test: deps $(BROWSER_DEPS)
 
 ## Benchmark against the bare GStreamer floor and Janus; writes bench/results/<date>.json and
 ## docs/benchmarks.md (QUICK=1: N=4 only, about a minute, results not written to docs/).
-bench:
-	@bash scripts/install-deps.sh --bench
-	$(CARGO) build --release --locked
+bench: build
 	./target/release/tessera bench $(if $(QUICK),--quick)
 
 ## Regenerate docs/screenshot.png (a page in a room of three, headless Chromium).

@@ -5,7 +5,6 @@
 #
 #   scripts/install-deps.sh           build + run + test dependencies
 #   scripts/install-deps.sh --runtime only what the server needs at run time (Docker final stage)
-#   scripts/install-deps.sh --bench   everything above plus the benchmark's peer server (Janus)
 set -euo pipefail
 
 runtime=(
@@ -29,19 +28,14 @@ build=(
   # End-to-end browser tests: real browsers, driven by puppeteer-core from npm.
   chromium
   firefox-esr
-)
-
-bench=(
-  # `make bench` measures Janus's AudioBridge beside Tessera in the same run.
+  # The benchmark's peer server (Janus AudioBridge), also exercised by a test.
   janus
 )
+
 
 pkgs=("${runtime[@]}")
 if [[ "${1:-}" != "--runtime" ]]; then
   pkgs+=("${build[@]}")
-fi
-if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=("${bench[@]}")
 fi
 
 missing=()

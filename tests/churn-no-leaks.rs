@@ -21,7 +21,7 @@ async fn settle(server: &ServerProcess, want: u64) -> (usize, u64, f64) {
         let r = server.resources();
         readings.push((r.0, r.1));
         let n = readings.len();
-        if room_elements(server.addr).await == want && n >= 3 && readings[n - 3..].iter().all(|x| *x == readings[n - 1])
+        if room_elements(server).await == want && n >= 3 && readings[n - 3..].iter().all(|x| *x == readings[n - 1])
         {
             return r;
         }
@@ -29,9 +29,20 @@ async fn settle(server: &ServerProcess, want: u64) -> (usize, u64, f64) {
     }
 }
 
-async fn room_elements(addr: std::net::SocketAddr) -> u64 {
-    let (status, body) = http(addr, "GET", "/api/rooms/churn", None).await;
-    body["pipelineElements"].as_u64().unwrap_or_else(|| panic!("no element count: {status} {body}"))
+async fn room_elements(server: &ServerProcess) -> u64 {
+    let (status, body) = http(server.addr, "GET", "/api/rooms/churn", None).await;
+    body["pipelineElements"].as_u64().unwrap_or_else(|| {
+        dump_log(server);
+        panic!("no element count: {status} {body}")
+    })
+}
+
+/// The server's warnings and errors (and leaves for another reason than leaving).
+fn dump_log(server: &ServerProcess) {
+    let notable = |l: &&String| l.contains("WARN") || l.contains("ERROR") || (l.contains(" leave ") && !l.contains("\"left\""));
+    for line in server.log.lock().unwrap().iter().filter(notable) {
+        println!("server: {line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +55,7 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
     for p in [&red, &blue] {
         p.wait_for(secs(15), |p| shows_tiles(p, &[RED, BLUE])).await?;
     }
-    let elements0 = room_elements(addr).await;
+    let elements0 = room_elements(&server).await;
     // One warm-up cycle so one-time allocations (codec and thread pools) are in the baseline.
     let warm = TestPeer::join(addr, PeerOptions::publisher("churn", "warm", GREEN, 600.0)).await?;
     warm.wait_for(secs(10), |p| p.received().frames() > 0).await?;
@@ -73,12 +84,13 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
     let end = Instant::now();
     println!("RSS (MiB) every 10 cycles: {}", rss.join(" "));
     tokio::time::sleep(secs(2)).await;
-    let (elements1, after) = (room_elements(addr).await, server.resources());
+    let (elements1, after) = (room_elements(&server).await, server.resources());
     println!("{cycles} cycles in {:.1} s", (end - start).as_secs_f64());
     for (name, p) in [("red", &red), ("blue", &blue)] {
         let (gap, worst) = smoothness(&p.received().frame_arrivals(), start, end);
         println!("{name}: largest frame gap {gap:?}, worst 1 s window {worst} frames");
         if worst < 25 {
+            dump_log(&server);
             println!("per cycle (packets, keyframes, frames, audio packets):\n{}", trace.join("\n"));
             for p in [&red, &blue] {
                 let webrtc = p.media().pipeline().iterate_recurse().into_iter().flatten()
@@ -92,6 +104,7 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
         }
         assert!(worst >= 25, "{name} dropped to {worst} fps during churn");
     }
+    dump_log(&server);
     println!("room elements {elements0} -> {elements1}");
     println!(
         "server fds {} -> {}, threads {} -> {}, RSS {:.1} -> {:.1} MiB",

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use gst::prelude::*;
-use gst_webrtc::prelude::*;
 use tokio::task::JoinHandle;
 
 use super::janus::Janus;
@@ -34,8 +33,6 @@ impl JanusPeer {
         let webrtc = gst::ElementFactory::make("webrtcbin").build()?;
         webrtc.set_property_from_str("bundle-policy", "max-bundle");
         webrtc.set_property("latency", JITTER_MS);
-        let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
-        ice.emit_add_local_ip_address("127.0.0.1");
         let source = sources::audio(&AudioSource::Clip(clip.clone()), &Arc::default())?;
         pipeline.add_many([source.bin.upcast_ref(), &webrtc])?;
         let sink = webrtc.request_pad_simple("sink_%u").context("webrtcbin sink")?;

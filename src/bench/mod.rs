@@ -3,8 +3,8 @@
 //! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
 
 mod floor;
-mod janus;
-mod janus_peer;
+pub mod janus;
+pub mod janus_peer;
 mod plot;
 mod report;
 mod server;
@@ -261,6 +261,11 @@ async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadge
     let (t1, s1, p1) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
     let secs = t1.duration_since(t0).as_secs_f64();
     drop(peers);
+    let janus_pps = (p1 - p0) as f64 / secs / n as f64;
+    // A server that mixes nothing costs nothing: such a comparison would be meaningless.
+    for (server, pps) in [("Tessera", tessera.publisher_audio_pps), ("Janus", janus_pps)] {
+        anyhow::ensure!(pps >= 40.0, "{server}'s participants got {pps:.1} mix packets/s, not ~50; see its log");
+    }
     Ok(AudioRun {
         participants: n,
         tessera_cpu_cores: server.cpu_cores,
@@ -268,7 +273,7 @@ async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadge
         tessera_pps: tessera.publisher_audio_pps,
         janus_cpu_cores: s0.cores_until(&s1, secs),
         janus_rss_mib: s1.rss_mib,
-        janus_pps: (p1 - p0) as f64 / secs / n as f64,
+        janus_pps,
     })
 }
 

@@ -120,7 +120,10 @@ impl RoomMedia {
                     return Some(Notice::RecordingFailed { id, reason: format!("{}{detail}", err.error()) });
                 }
                 match msg.src().and_then(owning_participant) {
-                    Some(peer) => Some(Notice::Failed { peer, reason: err.error().to_string() }),
+                    Some(peer) => {
+                        tracing::warn!(%source, participant = %peer, "participant media error: {} ({:?})", err.error(), err.debug());
+                        Some(Notice::Failed { peer, reason: err.error().to_string() })
+                    }
                     None => {
                         // A shared element (compositor, encoder, tee) failed: the composite is
                         // gone for everyone. Keep the graph for diagnosis (written when

@@ -12,6 +12,42 @@ pub fn request(bin: &gst::Bin, element: &gst::Element, template: &str, name: &st
     expose(bin, &target, name).inspect_err(|_| element.release_request_pad(&target))
 }
 
+/// Like [`request`] for a source pad (a tee output) whose downstream may fail on its own: a
+/// flow error from downstream reaches the tee as `not-linked`, which a tee with
+/// `allow-not-linked` ignores. One failing mix then cannot stop the stream that feeds every
+/// other mix. `what` names the link in the log (one warning per link).
+pub fn request_isolated(
+    bin: &gst::Bin,
+    element: &gst::Element,
+    template: &str,
+    name: &str,
+    what: String,
+) -> anyhow::Result<gst::GhostPad> {
+    let target =
+        element.request_pad_simple(template).with_context(|| format!("requesting {template} on {}", element.name()))?;
+    let warned = std::sync::atomic::AtomicBool::new(false);
+    let ghost = gst::GhostPad::builder_with_target(&target)
+        .inspect_err(|_| element.release_request_pad(&target))?
+        .name(name)
+        .proxy_pad_chain_function(move |pad, parent, buffer| {
+            match gst::ProxyPad::chain_default(pad, parent, buffer) {
+                Err(e) if e != gst::FlowError::Flushing && e != gst::FlowError::NotLinked => {
+                    if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!("{what}: downstream returned {e:?}; dropping there, the rest goes on");
+                    }
+                    Err(gst::FlowError::NotLinked)
+                }
+                other => other,
+            }
+        })
+        .build();
+    let added = ghost.set_active(true).map_err(anyhow::Error::from).and_then(|_| {
+        bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))
+    });
+    added.inspect_err(|_| element.release_request_pad(&target))?;
+    Ok(ghost)
+}
+
 /// Exposes an existing pad of a child of `bin` as a ghost pad named `name`.
 pub fn expose(bin: &gst::Bin, target: &gst::Pad, name: &str) -> anyhow::Result<gst::GhostPad> {
     let ghost = gst::GhostPad::builder_with_target(target)?.name(name).build();

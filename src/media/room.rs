@@ -363,7 +363,8 @@ impl RoomMedia {
             Mix::MinusOf(p) => format!("tap-{p}"),
         };
         let sink = mix.add_input(from)?;
-        let src = ghost::request(&peer.bin.bin, tee, "src_%u", &name).inspect_err(|_| mix.remove_input(&sink))?;
+        let src = ghost::request_isolated(&peer.bin.bin, tee, "src_%u", &name, format!("{from}'s audio into {to:?}"))
+            .inspect_err(|_| mix.remove_input(&sink))?;
         if let Err(e) = src.link(&sink) {
             ghost::release(&peer.bin.bin, tee, &src);
             mix.remove_input(&sink);
