@@ -39,7 +39,7 @@ async fn room_elements(server: &ServerProcess) -> u64 {
 
 /// The server's warnings and errors (and leaves for another reason than leaving).
 fn dump_log(server: &ServerProcess) {
-    let notable = |l: &&String| l.contains("WARN") || l.contains("ERROR") || (l.contains(" leave ") && !l.contains("\"left\""));
+    let notable = |l: &&String| l.contains("pausing") || l.contains("WARN") || l.contains("ERROR") || (l.contains(" leave ") && !l.contains("\"left\""));
     for line in server.log.lock().unwrap().iter().filter(notable) {
         println!("server: {line}");
     }

@@ -12,10 +12,8 @@ pub fn request(bin: &gst::Bin, element: &gst::Element, template: &str, name: &st
     expose(bin, &target, name).inspect_err(|_| element.release_request_pad(&target))
 }
 
-/// Like [`request`] for a source pad (a tee output) whose downstream may fail on its own: a
-/// flow error from downstream reaches the tee as `not-linked`, which a tee with
-/// `allow-not-linked` ignores. One failing mix then cannot stop the stream that feeds every
-/// other mix. `what` names the link in the log (one warning per link).
+/// Like [`request`] for a source pad (a tee output) whose downstream may fail on its own; see
+/// [`expose_isolated`].
 pub fn request_isolated(
     bin: &gst::Bin,
     element: &gst::Element,
@@ -25,26 +23,30 @@ pub fn request_isolated(
 ) -> anyhow::Result<gst::GhostPad> {
     let target =
         element.request_pad_simple(template).with_context(|| format!("requesting {template} on {}", element.name()))?;
+    expose_isolated(bin, &target, name, what).inspect_err(|_| element.release_request_pad(&target))
+}
+
+/// Exposes a source pad of a child of `bin` whose downstream (a shared mixer) may fail on its
+/// own: a flow error from downstream is dropped here instead of travelling up into webrtcbin,
+/// whose transport would stop on it and take the participant's whole receive path along. One
+/// failing mixer input then costs only that input. `what`
+/// names the link in the log (one warning per link).
+pub fn expose_isolated(bin: &gst::Bin, target: &gst::Pad, name: &str, what: String) -> anyhow::Result<gst::GhostPad> {
     let warned = std::sync::atomic::AtomicBool::new(false);
-    let ghost = gst::GhostPad::builder_with_target(&target)
-        .inspect_err(|_| element.release_request_pad(&target))?
+    let ghost = gst::GhostPad::builder_with_target(target)?
         .name(name)
-        .proxy_pad_chain_function(move |pad, parent, buffer| {
-            match gst::ProxyPad::chain_default(pad, parent, buffer) {
-                Err(e) if e != gst::FlowError::Flushing && e != gst::FlowError::NotLinked => {
-                    if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        tracing::warn!("{what}: downstream returned {e:?}; dropping there, the rest goes on");
-                    }
-                    Err(gst::FlowError::NotLinked)
+        .proxy_pad_chain_function(move |pad, parent, buffer| match gst::ProxyPad::chain_default(pad, parent, buffer) {
+            Err(e) if e != gst::FlowError::Flushing && e != gst::FlowError::NotLinked => {
+                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!("{what}: downstream returned {e:?}; dropping there, the rest goes on");
                 }
-                other => other,
+                Ok(gst::FlowSuccess::Ok)
             }
+            other => other,
         })
         .build();
-    let added = ghost.set_active(true).map_err(anyhow::Error::from).and_then(|_| {
-        bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))
-    });
-    added.inspect_err(|_| element.release_request_pad(&target))?;
+    ghost.set_active(true)?;
+    bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
     Ok(ghost)
 }
 

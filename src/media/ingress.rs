@@ -66,14 +66,36 @@ pub fn build(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, kind: StreamKind
     }
 }
 
-fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element]) -> anyhow::Result<()> {
-    bin.add_many(chain)?;
+/// Starts `chain` (depayloader first) in its own bin `name` inside `bin`, fed by `pad`;
+/// returns the bin's src pad. The bin's sink ghost turns a flow error from the chain into a
+/// dropped buffer (warned once): webrtcbin stops the participant's whole transport, audio and
+/// video, on a flow error from any of its receive pads, and a decoder returns one when a
+/// churning compositor renegotiates its buffer pool, without posting why. Errors a decoder
+/// posts (a broken stream) still remove the participant.
+fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element], name: String) -> anyhow::Result<gst::GhostPad> {
+    let sub = gst::Bin::builder().name(&name).build();
+    sub.add_many(chain)?;
     gst::Element::link_many(chain)?;
-    for e in chain {
-        e.sync_state_with_parent()?;
-    }
-    pad.link(&chain[0].static_pad("sink").unwrap())?;
-    Ok(())
+    let warned = std::sync::atomic::AtomicBool::new(false);
+    let sink = gst::GhostPad::builder_with_target(&chain[0].static_pad("sink").unwrap())?
+        .name("sink")
+        .chain_function(move |pad, parent, buffer| match gst::ProxyPad::chain_default(pad, parent, buffer) {
+            Err(gst::FlowError::Error) => {
+                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!("{name}: a buffer failed downstream; dropped, the stream goes on");
+                }
+                Ok(gst::FlowSuccess::Ok)
+            }
+            other => other,
+        })
+        .build();
+    sub.add_pad(&sink)?;
+    let src = gst::GhostPad::with_target(&chain[chain.len() - 1].static_pad("src").unwrap())?;
+    sub.add_pad(&src)?;
+    bin.add(&sub)?;
+    sub.sync_state_with_parent()?;
+    pad.link(&sink)?;
+    Ok(src)
 }
 
 fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
@@ -86,9 +108,9 @@ fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Deco
     // make the compositor convert colour matrices on every frame.
     let colour = make("capssetter", "colorimetry", id)?;
     colour.set_property("caps", gst::Caps::builder("video/x-raw").field("colorimetry", "bt601").build());
-    let chain = [depay, dec, colour];
-    start_chain(bin, pad, &chain)?;
-    let src = super::ghost::expose(bin, &chain[2].static_pad("src").unwrap(), "video_out")?;
+    let decoded = start_chain(bin, pad, &[depay, dec, colour], format!("ingress-video-{id}"))?;
+    let what = format!("{id}'s video into the compositor");
+    let src = super::ghost::expose_isolated(bin, decoded.upcast_ref(), "video_out", what)?;
     Ok(Decoded::Video { src })
 }
 
@@ -104,6 +126,9 @@ fn opus(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Dec
     caps.set_property("caps", MIX_AUDIO_CAPS.parse::<gst::Caps>()?);
     let tee = make("tee", "audio-tee", id)?;
     tee.set_property("allow-not-linked", true);
-    start_chain(bin, pad, &[depay, dec, convert, resample, caps, tee.clone()])?;
+    let decoded = start_chain(bin, pad, &[depay, dec, convert, resample, caps], format!("ingress-audio-{id}"))?;
+    bin.add(&tee)?;
+    tee.sync_state_with_parent()?;
+    decoded.link(&tee.static_pad("sink").unwrap())?;
     Ok(Decoded::Audio { tee })
 }
