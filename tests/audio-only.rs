@@ -23,13 +23,20 @@ async fn audio_only_rooms_mix_minus_without_video() -> anyhow::Result<()> {
     let (r440, r1000) = hears(&red);
     let (b440, b1000) = hears(&blue);
     let (v440, v1000) = hears(&viewer);
-    println!("red hears 440 Hz {r440:.1} / 1000 Hz {r1000:.1} dBFS; blue {b440:.1} / {b1000:.1}; viewer {v440:.1} / {v1000:.1}");
+    println!(
+        "red hears 440 Hz {r440:.1} / 1000 Hz {r1000:.1} dBFS; blue {b440:.1} / {b1000:.1}; viewer {v440:.1} / {v1000:.1}"
+    );
     assert!(r1000 > -20.0 && r1000 - r440 >= 30.0, "red hears blue, not itself");
     assert!(b440 > -20.0 && b440 - b1000 >= 30.0, "blue hears red, not itself");
     assert!(v440 > -20.0 && v1000 > -20.0, "the viewer hears both");
     for (name, p) in [("red", &red), ("blue", &blue), ("viewer", &viewer)] {
         let rtp = p.received().rtp();
-        println!("{name}: {} audio packets, {} video packets, {} frames", rtp.audio_packets, rtp.video_packets, p.received().frames());
+        println!(
+            "{name}: {} audio packets, {} video packets, {} frames",
+            rtp.audio_packets,
+            rtp.video_packets,
+            p.received().frames()
+        );
         assert!(rtp.audio_packets > 50, "{name} receives the mix");
         assert_eq!((rtp.video_packets, p.received().frames()), (0, 0), "{name} was sent video");
     }

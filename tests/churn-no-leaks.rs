@@ -21,8 +21,7 @@ async fn settle(server: &ServerProcess, want: u64) -> (usize, u64, f64) {
         let r = server.resources();
         readings.push((r.0, r.1));
         let n = readings.len();
-        if room_elements(server).await == want && n >= 3 && readings[n - 3..].iter().all(|x| *x == readings[n - 1])
-        {
+        if room_elements(server).await == want && n >= 3 && readings[n - 3..].iter().all(|x| *x == readings[n - 1]) {
             return r;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -39,7 +38,12 @@ async fn room_elements(server: &ServerProcess) -> u64 {
 
 /// The server's warnings and errors (and leaves for another reason than leaving).
 fn dump_log(server: &ServerProcess) {
-    let notable = |l: &&String| l.contains("pausing") || l.contains("WARN") || l.contains("ERROR") || (l.contains(" leave ") && !l.contains("\"left\""));
+    let notable = |l: &&String| {
+        l.contains("pausing")
+            || l.contains("WARN")
+            || l.contains("ERROR")
+            || (l.contains(" leave ") && !l.contains("\"left\""))
+    };
     for line in server.log.lock().unwrap().iter().filter(notable) {
         println!("server: {line}");
     }
@@ -93,8 +97,14 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
             dump_log(&server);
             println!("per cycle (packets, keyframes, frames, audio packets):\n{}", trace.join("\n"));
             for p in [&red, &blue] {
-                let webrtc = p.media().pipeline().iterate_recurse().into_iter().flatten()
-                    .find(|e| e.factory().is_some_and(|f| f.name() == "webrtcbin")).unwrap();
+                let webrtc = p
+                    .media()
+                    .pipeline()
+                    .iterate_recurse()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e.factory().is_some_and(|f| f.name() == "webrtcbin"))
+                    .unwrap();
                 let (promise, rx) = tessera::client::promise();
                 use gst::prelude::*;
                 webrtc.emit_by_name::<()>("get-stats", &[&None::<gst::Pad>, &promise]);

@@ -27,7 +27,8 @@ pub fn description(publishers: usize, file: &Path, source: Size, config: &MediaC
     let mut inputs = String::new();
     for (i, cell) in layout::grid(publishers, canvas).into_iter().enumerate() {
         let r = layout::fit(cell, source, (1, 1));
-        pads += &format!(" sink_{i}::xpos={} sink_{i}::ypos={} sink_{i}::width={} sink_{i}::height={}", r.x, r.y, r.w, r.h);
+        pads +=
+            &format!(" sink_{i}::xpos={} sink_{i}::ypos={} sink_{i}::width={} sink_{i}::height={}", r.x, r.y, r.w, r.h);
         inputs += &format!(
             " filesrc location={file} ! matroskademux name=d{i} \
               d{i}.video_0 ! queue ! vp8dec ! mix.sink_{i} \
@@ -53,9 +54,10 @@ pub fn description(publishers: usize, file: &Path, source: Size, config: &MediaC
 /// The first element made by `factory` in a `pipelines/` fragment, without its name.
 fn element(fragment: &str, factory: &str) -> Option<String> {
     let text: String = fragment.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join(" ");
-    text.split('!').map(str::trim).find(|e| e.split_whitespace().next() == Some(factory)).map(|e| {
-        e.split_whitespace().filter(|t| !t.starts_with("name=")).collect::<Vec<_>>().join(" ")
-    })
+    text.split('!')
+        .map(str::trim)
+        .find(|e| e.split_whitespace().next() == Some(factory))
+        .map(|e| e.split_whitespace().filter(|t| !t.starts_with("name=")).collect::<Vec<_>>().join(" "))
 }
 
 /// Writes `seconds` of `video` and `audio` (each looped from its start) into a WebM file.
@@ -96,7 +98,9 @@ pub fn write_webm(video: &EncodedClip, audio: &EncodedClip, seconds: u32, path: 
         src.end_of_stream()?;
     }
     let bus = pipeline.bus().unwrap();
-    let result = match bus.timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error]) {
+    let result = match bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error])
+    {
         Some(m) if m.type_() == gst::MessageType::Eos => Ok(()),
         Some(m) => Err(anyhow::anyhow!("writing {}: {m:?}", path.display())),
         None => Err(anyhow::anyhow!("writing {} timed out", path.display())),
@@ -181,7 +185,8 @@ mod tests {
     #[test]
     fn the_floor_pipeline_parses() {
         gst::init().unwrap();
-        let desc = description(4, Path::new("/nonexistent.webm"), Size::new(640, 360), &MediaConfig::default()).unwrap();
+        let desc =
+            description(4, Path::new("/nonexistent.webm"), Size::new(640, 360), &MediaConfig::default()).unwrap();
         assert!(desc.contains("sink_3::xpos=640 sink_3::ypos=360 sink_3::width=640 sink_3::height=360"), "{desc}");
         gst::parse::launch(&desc).unwrap();
     }

@@ -80,9 +80,8 @@ impl Janus {
 
     /// Creates a session and attaches an AudioBridge handle: (session, handle).
     pub async fn attach(&self) -> anyhow::Result<(u64, u64)> {
-        let session = self.call("/janus", json!({ "janus": "create" })).await?["data"]["id"]
-            .as_u64()
-            .context("no session id")?;
+        let session =
+            self.call("/janus", json!({ "janus": "create" })).await?["data"]["id"].as_u64().context("no session id")?;
         let handle = self
             .call(&format!("/janus/{session}"), json!({ "janus": "attach", "plugin": "janus.plugin.audiobridge" }))
             .await?["data"]["id"]

@@ -58,7 +58,8 @@ impl JanusPeer {
         let offer = create_offer(&webrtc).await?;
         let handle = janus.attach().await?;
         let answer = janus.join(handle, name, &offer).await?;
-        let sdp = gst_sdp::SDPMessage::parse_buffer(answer.as_bytes()).map_err(|_| anyhow!("janus answer does not parse"))?;
+        let sdp =
+            gst_sdp::SDPMessage::parse_buffer(answer.as_bytes()).map_err(|_| anyhow!("janus answer does not parse"))?;
         let answer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Answer, sdp);
         let (p, rx) = promise();
         webrtc.emit_by_name::<()>("set-remote-description", &[&answer, &p]);

@@ -59,7 +59,16 @@ pub struct Plan {
 impl Plan {
     fn new(quick: bool) -> Self {
         if quick {
-            Self { publishers: vec![4], viewer_room: 4, viewers: vec![], audio: vec![4], warmup: 3, window: 10, joins: 5, churn: 20 }
+            Self {
+                publishers: vec![4],
+                viewer_room: 4,
+                viewers: vec![],
+                audio: vec![4],
+                warmup: 3,
+                window: 10,
+                joins: 5,
+                churn: 20,
+            }
         } else {
             Self {
                 publishers: vec![1, 4, 9, 16, 25],
@@ -183,7 +192,10 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     }
     for &v in &plan.viewers {
         tracing::info!(viewers = v, "tessera");
-        results.viewers.push(measure_tessera(LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() }, &[], &clips).await?);
+        results.viewers.push(
+            measure_tessera(LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() }, &[], &clips)
+                .await?,
+        );
     }
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -231,7 +243,9 @@ fn base_options(plan: &Plan) -> LoadOptions {
 async fn measure_tessera(load: LoadOptions, flags: &[&str], clips: &loadgen::Clips) -> anyhow::Result<LoadReport> {
     let server = Server::start(flags).await?;
     let load = LoadOptions { server: server.addr, server_pid: Some(server.pid()), ..load };
-    loadgen::run_with(&load, clips).await.with_context(|| format!("{} publishers, {} viewers", load.publishers, load.viewers))
+    loadgen::run_with(&load, clips)
+        .await
+        .with_context(|| format!("{} publishers, {} viewers", load.publishers, load.viewers))
 }
 
 fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path::Path) -> anyhow::Result<FloorRun> {

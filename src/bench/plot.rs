@@ -64,7 +64,10 @@ pub fn cpu_svg(r: &Results) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r##"<rect width="{W}" height="{H}" fill="#ffffff"/>"##);
-    let _ = writeln!(s, r#"<text x="{LEFT}" y="18" font-size="14">Server CPU (cores) against publishers, 640x360@30 each, 720p composite</text>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="18" font-size="14">Server CPU (cores) against publishers, 640x360@30 each, 720p composite</text>"#
+    );
     let mut y = 0.0;
     while y <= y_max + 1e-9 {
         let py = sy(y);

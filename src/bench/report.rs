@@ -167,7 +167,12 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
         "| audio-only room ≤ Janus AudioBridge per participant | {} | {} |\n",
         r.audio
             .iter()
-            .map(|a| format!("N={}: {:.4} vs {:.4}", a.participants, per(a.tessera_cpu_cores, a.participants), per(a.janus_cpu_cores, a.participants)))
+            .map(|a| format!(
+                "N={}: {:.4} vs {:.4}",
+                a.participants,
+                per(a.tessera_cpu_cores, a.participants),
+                per(a.janus_cpu_cores, a.participants)
+            ))
             .collect::<Vec<_>>()
             .join("; "),
         mark(audio_met)

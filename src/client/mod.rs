@@ -18,8 +18,8 @@
 
 mod analysis;
 mod clip;
-mod media;
 pub mod latency;
+mod media;
 pub mod rest;
 mod rtp;
 mod signaling;

@@ -23,7 +23,6 @@ pub use stats::Percentiles;
 use crate::client::{AudioSource, EncodedClip, PeerOptions, TestPeer, VideoSource, VideoSpec};
 use crate::protocol::Role;
 
-
 /// What to generate.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadOptions {
@@ -85,7 +84,6 @@ pub struct LoadOptions {
     #[arg(long, default_value_t = 0)]
     pub churn: usize,
 }
-
 
 /// The outcome of one load run.
 #[derive(Debug, Clone, Serialize)]
@@ -201,7 +199,8 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         None => None,
     };
     let probe_tiles_with_video = tiles_with_video(opts, &crowd, !delays.is_empty());
-    let joins = if opts.joins > 0 { Percentiles::of(&join_times(opts.server, &opts.room, opts.joins).await?) } else { None };
+    let joins =
+        if opts.joins > 0 { Percentiles::of(&join_times(opts.server, &opts.room, opts.joins).await?) } else { None };
     let churn = match opts.server_pid {
         Some(pid) if opts.churn > 0 => Some(churn(opts.server, pid, &opts.room, opts.churn, clips.clone()).await?),
         _ => None,
@@ -258,7 +257,8 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
         let probe = TestPeer::join(opts.server, PeerOptions::viewer(&opts.room, "probe")).await?;
         probe.wait_for(Duration::from_secs(20), |p| p.received().frames() > 0).await.context("probe got no video")?;
         let frame = probe.received().latest_frame().context("probe frame")?;
-        let tile0 = crate::layout::grid(opts.publishers.max(1), crate::layout::Size::new(frame.width(), frame.height()))[0];
+        let tile0 =
+            crate::layout::grid(opts.publishers.max(1), crate::layout::Size::new(frame.width(), frame.height()))[0];
         let (x, y) = tile0.centre();
         probe.received().watch_brightness(x, y);
         Some(probe)
@@ -285,7 +285,8 @@ fn tiles_with_video(opts: &LoadOptions, crowd: &Crowd, flashes_seen: bool) -> us
 
 async fn start_recording(opts: &LoadOptions) -> anyhow::Result<String> {
     let path = format!("/api/rooms/{}/recordings", opts.room);
-    let (status, body) = crate::client::rest::request(opts.server, "POST", &path, opts.admin_key.as_deref(), "").await?;
+    let (status, body) =
+        crate::client::rest::request(opts.server, "POST", &path, opts.admin_key.as_deref(), "").await?;
     anyhow::ensure!(status == 201, "starting a recording failed: {status} {body}");
     body["id"].as_str().map(str::to_owned).context("recording without id")
 }

@@ -37,7 +37,12 @@ impl ProcSample {
                 .unwrap_or(0)
         };
         let fds = std::fs::read_dir(format!("{dir}/fd")).map_or(0, |d| d.count() as u64);
-        Ok(Self { cpu_secs: ticks / TICKS_PER_SEC, rss_mib: field("VmRSS:") as f64 / 1024.0, threads: field("Threads:"), fds })
+        Ok(Self {
+            cpu_secs: ticks / TICKS_PER_SEC,
+            rss_mib: field("VmRSS:") as f64 / 1024.0,
+            threads: field("Threads:"),
+            fds,
+        })
     }
 
     /// Cores busy on average between `self` and `later`, `secs` apart (1.0 = one core).

@@ -23,7 +23,12 @@ impl Percentiles {
         let mut ms: Vec<f64> = delays.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         ms.sort_by(f64::total_cmp);
         let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-        (!ms.is_empty()).then(|| Self { samples: ms.len(), p50_ms: rank(0.5), p95_ms: rank(0.95), max_ms: ms[ms.len() - 1] })
+        (!ms.is_empty()).then(|| Self {
+            samples: ms.len(),
+            p50_ms: rank(0.5),
+            p95_ms: rank(0.95),
+            max_ms: ms[ms.len() - 1],
+        })
     }
 }
 

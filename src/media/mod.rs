@@ -16,6 +16,7 @@ mod ghost;
 pub mod ice;
 mod ingress;
 pub mod mixer;
+mod mixminus;
 mod overlay;
 mod peer;
 mod recorder;

@@ -99,7 +99,9 @@ impl RoomMedia {
     pub fn start_recording(&mut self, id: RecordingId, path: &Path) -> Result<(), MediaError> {
         let failed = |e: anyhow::Error| MediaError::Recording { recording: id, source: e };
         let Some(video) = &self.video else {
-            return Err(failed(anyhow::anyhow!("this server runs audio-only rooms (--video false); recordings need the composite")));
+            return Err(failed(anyhow::anyhow!(
+                "this server runs audio-only rooms (--video false); recordings need the composite"
+            )));
         };
         let mut rec = Recorder::new(id, path, self.events.clone()).map_err(failed)?;
         self.pipeline.add(&rec.bin).map_err(|e| failed(e.into()))?;

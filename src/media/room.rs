@@ -13,6 +13,7 @@ use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::mixer::{AudioMix, VideoMix};
+use super::mixminus::{AudioSource, Mix};
 use super::overlay::Overlay;
 use super::peer::PeerBin;
 use super::tiles::{Decor, PeerOverlays, border_strips};
@@ -22,26 +23,6 @@ use crate::ids::ParticipantId;
 use crate::layout::{LayoutSpec, Size};
 use crate::protocol::Role;
 
-/// Where a publisher's decoded audio goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mix {
-    /// The full mix (viewers).
-    Full,
-    /// This publisher's mix-minus.
-    MinusOf(ParticipantId),
-}
-
-/// One branch of a publisher's audio tee into a mix.
-#[derive(Debug)]
-struct Tap {
-    /// The mix it feeds.
-    to: Mix,
-    /// Ghost of the tee's request pad, on the publisher's bin.
-    src: gst::GhostPad,
-    /// Ghost of the audiomixer's request pad, on the mix's bin.
-    sink: gst::GhostPad,
-}
-
 /// A publisher's decoded video in the composite.
 #[derive(Debug)]
 pub(super) struct VideoInput {
@@ -49,15 +30,6 @@ pub(super) struct VideoInput {
     pub(super) pad: gst::GhostPad,
     /// Last negotiated source size and pixel aspect ratio.
     pub(super) format: Option<(Size, (u32, u32))>,
-}
-
-/// A publisher's decoded audio and where it goes.
-#[derive(Debug)]
-pub(super) struct AudioSource {
-    /// The decoded-audio tee inside the publisher's bin.
-    tee: gst::Element,
-    /// One branch per mix that hears this publisher.
-    taps: Vec<Tap>,
 }
 
 /// Everything the room's graph holds for one participant.
@@ -70,7 +42,7 @@ pub(super) struct Peer {
     /// The video-rtp tee pad feeding this peer (none in audio-only rooms).
     video_feed: Option<gst::Pad>,
     /// The audio-rtp tee pad feeding a viewer, or a publisher's own mix-minus.
-    audio_feed: Result<gst::Pad, AudioMix>,
+    pub(super) audio_feed: Result<gst::Pad, AudioMix>,
     /// Set once video arrived.
     pub(super) video: Option<VideoInput>,
     /// Set once audio arrived.
@@ -333,47 +305,6 @@ impl RoomMedia {
             tracing::warn!(element = %element.name(), "failed to stop cleanly");
         }
         let _ = self.pipeline.remove(element);
-    }
-
-    fn mix(&self, to: Mix) -> Option<&AudioMix> {
-        match to {
-            Mix::Full => Some(&self.audio),
-            Mix::MinusOf(p) => self.peers.get(&p)?.audio_feed.as_ref().err(),
-        }
-    }
-
-    /// Records `from`'s decoded audio tee and feeds it into the full mix and every other
-    /// publisher's mix-minus.
-    pub(super) fn add_audio_source(&mut self, from: ParticipantId, tee: gst::Element) -> anyhow::Result<()> {
-        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        peer.audio = Some(AudioSource { tee, taps: Vec::new() });
-        self.tap(from, Mix::Full)?;
-        for other in self.tiles_order().into_iter().filter(|p| *p != from) {
-            self.tap(from, Mix::MinusOf(other))?;
-        }
-        Ok(())
-    }
-
-    /// Feeds `from`'s decoded audio into mix `to`; on failure nothing is left half-linked.
-    fn tap(&mut self, from: ParticipantId, to: Mix) -> anyhow::Result<()> {
-        let (Some(mix), Some(peer)) = (self.mix(to), self.peers.get(&from)) else { return Ok(()) };
-        let Some(AudioSource { tee, .. }) = &peer.audio else { return Ok(()) };
-        let name = match to {
-            Mix::Full => "tap-full".to_owned(),
-            Mix::MinusOf(p) => format!("tap-{p}"),
-        };
-        let sink = mix.add_input(from)?;
-        let src = ghost::request_isolated(&peer.bin.bin, tee, "src_%u", &name, format!("{from}'s audio into {to:?}"))
-            .inspect_err(|_| mix.remove_input(&sink))?;
-        if let Err(e) = src.link(&sink) {
-            ghost::release(&peer.bin.bin, tee, &src);
-            mix.remove_input(&sink);
-            return Err(e).with_context(|| format!("linking {from}'s audio into {to:?}"));
-        }
-        if let Some(audio) = self.peers.get_mut(&from).and_then(|p| p.audio.as_mut()) {
-            audio.taps.push(Tap { to, src, sink });
-        }
-        Ok(())
     }
 
     /// What `peer` has sent us so far.

@@ -1,12 +1,12 @@
 //! What the composite shows for each publisher: their video or a placeholder, their name
 //! label, a muted badge, and a border around the active speaker, placed by the room's layout.
 
-use anyhow::Context;
 use super::RoomMedia;
 use super::overlay::{Overlay, key_of};
 use crate::draw;
 use crate::ids::ParticipantId;
 use crate::layout::{self, LayoutSpec, Rect, Size};
+use anyhow::Context;
 
 /// The compositor's highest stacking order (its `zorder` range is 0–10000): the border is on top.
 const TOP_Z: u32 = 10_000;
