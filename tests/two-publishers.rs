@@ -25,7 +25,8 @@ async fn two_publishers_see_both_tiles_and_hear_only_the_other() -> anyhow::Resu
     for peer in [&red, &blue] {
         peer.wait_for(secs(10), |p| p.tone_dbfs(440.0, 1000) > -40.0 || p.tone_dbfs(1000.0, 1000) > -40.0).await?;
     }
-    tokio::time::sleep(secs(2)).await;
+    // Steady state: the first second or two can hold the mixers' start-up gap.
+    tokio::time::sleep(secs(3)).await;
     let (red_hears_blue, red_hears_self) = (red.tone_dbfs(1000.0, 1500), red.tone_dbfs(440.0, 1500));
     let (blue_hears_red, blue_hears_self) = (blue.tone_dbfs(440.0, 1500), blue.tone_dbfs(1000.0, 1500));
     println!("red hears blue {red_hears_blue:.1} dBFS, itself {red_hears_self:.1} dBFS");

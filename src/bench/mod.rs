@@ -6,6 +6,7 @@ mod floor;
 pub mod janus;
 pub mod janus_peer;
 mod plot;
+mod profile;
 mod report;
 mod server;
 
@@ -108,6 +109,8 @@ pub struct AudioRun {
     pub tessera_rss_mib: f64,
     /// Mix packets per second each participant received from Tessera.
     pub tessera_pps: f64,
+    /// Where Tessera's CPU went, by thread group.
+    pub tessera_threads: Vec<crate::loadgen::procfs::ThreadGroup>,
     /// Janus's CPU in cores.
     pub janus_cpu_cores: f64,
     /// Janus's RSS, MiB.
@@ -285,6 +288,7 @@ async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadge
         tessera_cpu_cores: server.cpu_cores,
         tessera_rss_mib: server.at_end.rss_mib,
         tessera_pps: tessera.publisher_audio_pps,
+        tessera_threads: server.threads.clone(),
         janus_cpu_cores: s0.cores_until(&s1, secs),
         janus_rss_mib: s1.rss_mib,
         janus_pps,

@@ -26,7 +26,11 @@ pub fn cpu_svg(r: &Results) -> String {
             name: "Tessera",
             colour: "#1f6feb",
             dash: "",
-            points: r.tessera.iter().filter_map(|t| Some((t.publishers as f64, t.server?.cpu_cores))).collect(),
+            points: r
+                .tessera
+                .iter()
+                .filter_map(|t| Some((t.publishers as f64, t.server.as_ref()?.cpu_cores)))
+                .collect(),
         },
         Series {
             name: "Floor (same run)",

@@ -44,7 +44,7 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
 
 /// Server CPU of a load report (0 when unmeasured).
 fn cpu(r: &LoadReport) -> f64 {
-    r.server.map_or(0.0, |s| s.cpu_cores)
+    r.server.as_ref().map_or(0.0, |s| s.cpu_cores)
 }
 
 /// Derived figures the targets are judged on.
@@ -76,7 +76,7 @@ impl Derived {
             Some((g.p50_ms - c.p50_ms, g.p95_ms - c.p50_ms))
         });
         let rss: Vec<(f64, f64)> =
-            r.tessera.iter().filter_map(|t| Some((t.publishers as f64, t.server?.at_end.rss_mib))).collect();
+            r.tessera.iter().filter_map(|t| Some((t.publishers as f64, t.server.as_ref()?.at_end.rss_mib))).collect();
         Self { ratio_at_target, per_viewer: slope(&viewer_points), added_latency, rss_per_publisher: slope(&rss) }
     }
 }
@@ -109,6 +109,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     );
     targets(&mut s, r, &d);
     publishers(&mut s, r);
+    super::profile::section(&mut s, r);
     latency(&mut s, r, &d);
     viewers(&mut s, r, &d);
     joins(&mut s, r);
@@ -196,7 +197,7 @@ fn publishers(s: &mut String, r: &Results) {
     );
     for t in &r.tessera {
         let floor = r.floor.iter().find(|f| f.publishers == t.publishers);
-        let server = t.server;
+        let server = t.server.as_ref();
         let _ = writeln!(
             s,
             "| {} | {:.3} | {} | {} | {} | {:.1} / {:.0} | {} / {} | {} | {} | {:.3} |",
@@ -267,7 +268,7 @@ fn viewers(s: &mut String, r: &Results, d: &Derived) {
             t.viewer_video_pps,
             t.probe_fps_mean,
             t.probe_fps_min,
-            t.server.map_or("–".into(), |s| format!("{:.0}", s.at_end.rss_mib)),
+            t.server.as_ref().map_or("–".into(), |s| format!("{:.0}", s.at_end.rss_mib)),
             t.loadgen_cpu_cores
         );
     }

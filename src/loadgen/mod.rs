@@ -125,12 +125,14 @@ pub struct LoadReport {
 }
 
 /// The server's resource use over the measured window.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ServerUse {
     /// CPU in cores (1.0 = one core fully busy).
     pub cpu_cores: f64,
     /// At the end of the window.
     pub at_end: ProcSample,
+    /// Where that CPU went, by thread group, busiest first.
+    pub threads: Vec<procfs::ThreadGroup>,
 }
 
 /// The peers of one run.
@@ -167,6 +169,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
     tokio::time::sleep(Duration::from_secs(opts.warmup)).await;
 
     let (server0, self0) = (opts.server_pid.map(|p| ProcSample::read(Some(p))).transpose()?, ProcSample::read(None)?);
+    let threads0 = opts.server_pid.map(procfs::thread_times).transpose()?;
     let video_packets = |c: &Crowd| c.viewers.iter().map(|v| v.received().rtp().video_packets).sum::<u64>();
     let audio_packets = |c: &Crowd| c.publishers.iter().map(|v| v.received().rtp().audio_packets).sum::<u64>();
     let (video0, audio0) = (video_packets(&crowd), audio_packets(&crowd));
@@ -182,6 +185,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
     }
     let window = start.elapsed().as_secs_f64();
     let server1 = opts.server_pid.map(|p| ProcSample::read(Some(p))).transpose()?;
+    let threads1 = opts.server_pid.map(procfs::thread_times).transpose()?;
     let self1 = ProcSample::read(None)?;
     let per = |n: u64, peers: usize| if peers == 0 { 0.0 } else { n as f64 / window / peers as f64 };
     let viewer_video_pps = per(video_packets(&crowd) - video0, crowd.viewers.len());
@@ -210,7 +214,11 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         viewers: opts.viewers,
         audio_only: opts.audio_only,
         window_secs: window,
-        server: server0.zip(server1).map(|(a, b)| ServerUse { cpu_cores: a.cores_until(&b, window), at_end: b }),
+        server: server0.zip(server1).map(|(a, b)| ServerUse {
+            cpu_cores: a.cores_until(&b, window),
+            at_end: b,
+            threads: threads0.zip(threads1).map(|(t0, t1)| procfs::thread_groups(&t0, &t1, window)).unwrap_or_default(),
+        }),
         loadgen_cpu_cores: self0.cores_until(&self1, window),
         probe_fps_mean: windows.iter().sum::<f64>() / window,
         probe_fps_min: if crowd.probe.is_some() { windows.iter().copied().fold(f64::INFINITY, f64::min) } else { 0.0 },

@@ -29,8 +29,8 @@ pub fn request_isolated(
 /// Exposes a source pad of a child of `bin` whose downstream (a shared mixer) may fail on its
 /// own: a flow error from downstream is dropped here instead of travelling up into webrtcbin,
 /// whose transport would stop on it and take the participant's whole receive path along. One
-/// failing mixer input then costs only that input. `what`
-/// names the link in the log (one warning per link).
+/// failing mixer input then costs only that input. `what` names the link in the log (one
+/// warning per link).
 pub fn expose_isolated(bin: &gst::Bin, target: &gst::Pad, name: &str, what: String) -> anyhow::Result<gst::GhostPad> {
     let warned = std::sync::atomic::AtomicBool::new(false);
     let ghost = gst::GhostPad::builder_with_target(target)?

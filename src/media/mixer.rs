@@ -37,6 +37,33 @@ fn ms(ms: u32) -> u64 {
     u64::from(ms) * 1_000_000
 }
 
+/// Makes every input of `aggregator`, now and later, answer latency queries with no maximum.
+///
+/// Some inputs answer with a maximum below another input's minimum (a live source's one frame,
+/// something in webrtcbin's receive path even 0, against the jitter buffer's 50 ms minimum).
+/// The aggregator then cannot configure its latency, warns, and queries the whole graph again
+/// for every output buffer: about 100 failed queries a second with 4 publishers. Every input
+/// here either queues (jitter buffers) or is a still image or a clock, so none really has a
+/// maximum.
+fn unbounded_upstream_latency(aggregator: &gst::Element) {
+    fn fix(pad: &gst::Pad) {
+        if pad.direction() != gst::PadDirection::Sink {
+            return;
+        }
+        pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PULL, |_, info| {
+            if let Some(query) = info.query_mut()
+                && let gst::QueryViewMut::Latency(q) = query.view_mut()
+            {
+                let (live, min, _) = q.result();
+                q.set(live, min, gst::ClockTime::NONE);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    aggregator.sink_pads().iter().for_each(fix);
+    aggregator.connect_pad_added(|_, pad| fix(pad));
+}
+
 /// The composite: one compositor, one VP8 encoder and payloader for the whole room.
 #[derive(Debug)]
 pub struct VideoMix {
@@ -56,8 +83,9 @@ impl VideoMix {
         let bin = parse_fragment(VIDEO_MIX, true)?;
         bin.set_property("name", "video-mix");
         let compositor = child(&bin, "compositor")?;
-        let frame_ns = 1_000_000_000u64 / u64::from(config.fps);
-        compositor.set_property("latency", frame_ns);
+        unbounded_upstream_latency(&compositor);
+
+        compositor.set_property("latency", 0u64);
         compositor.set_property("min-upstream-latency", ms(config.jitter_ms));
         let canvas = gst::Caps::builder("video/x-raw")
             .field("format", "I420")
@@ -158,6 +186,7 @@ impl AudioMix {
         let bin = parse_fragment(AUDIO_MIX, true)?;
         bin.set_property("name", name);
         let mixer = child(&bin, "mixer")?;
+        unbounded_upstream_latency(&mixer);
         mixer.set_property("latency", ms(20));
         mixer.set_property("min-upstream-latency", ms(config.jitter_ms));
         let bps = (config.audio_bitrate_kbps as i32).saturating_mul(1000);
