@@ -1,6 +1,8 @@
 //! Ghost pads for request pads of elements inside bins (compositor, audiomixer, tee inputs
 //! and outputs), so per-participant bins link to shared mixers across bin boundaries.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::{Context, anyhow};
 use gst::prelude::*;
 
@@ -32,22 +34,36 @@ pub fn request_isolated(
 /// failing mixer input then costs only that input. `what` names the link in the log (one
 /// warning per link).
 pub fn expose_isolated(bin: &gst::Bin, target: &gst::Pad, name: &str, what: String) -> anyhow::Result<gst::GhostPad> {
-    let warned = std::sync::atomic::AtomicBool::new(false);
+    let warned = AtomicBool::new(false);
     let ghost = gst::GhostPad::builder_with_target(target)?
         .name(name)
-        .proxy_pad_chain_function(move |pad, parent, buffer| match gst::ProxyPad::chain_default(pad, parent, buffer) {
-            Err(e) if e != gst::FlowError::Flushing && e != gst::FlowError::NotLinked => {
-                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    tracing::warn!("{what}: downstream returned {e:?}; dropping there, the rest goes on");
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-            other => other,
-        })
+        .proxy_pad_chain_function(move |pad, parent, buffer| chain_absorbing(pad, parent, buffer, &warned, &what))
         .build();
     ghost.set_active(true)?;
     bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
     Ok(ghost)
+}
+
+/// Pushes `buffer` on through proxy pad `pad`. A flow error from downstream (anything but
+/// flushing, not-linked and EOS, which upstream handles itself) becomes a dropped buffer,
+/// logged once per pad (`warned`) as `what`; see [`expose_isolated`] for why.
+pub fn chain_absorbing<P: IsA<gst::ProxyPad>>(
+    pad: &P,
+    parent: Option<&gst::Object>,
+    buffer: gst::Buffer,
+    warned: &AtomicBool,
+    what: &str,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    use gst::FlowError::{Eos, Flushing, NotLinked};
+    match gst::ProxyPad::chain_default(pad, parent, buffer) {
+        Err(e) if !matches!(e, Flushing | NotLinked | Eos) => {
+            if !warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!("{what}: downstream returned {e:?}; buffer dropped, the stream goes on");
+            }
+            Ok(gst::FlowSuccess::Ok)
+        }
+        other => other,
+    }
 }
 
 /// Exposes an existing pad of a child of `bin` as a ghost pad named `name`.

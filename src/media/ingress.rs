@@ -69,9 +69,9 @@ pub fn build(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, kind: StreamKind
 /// Starts `chain` (depayloader first) in its own bin `name` inside `bin`, fed by `pad`;
 /// returns the bin's src pad. The bin's sink ghost turns a flow error from the chain into a
 /// dropped buffer (warned once): webrtcbin stops the participant's whole transport, audio and
-/// video, on a flow error from any of its receive pads, and a decoder returns one when a
-/// churning compositor renegotiates its buffer pool, without posting why. Errors a decoder
-/// posts (a broken stream) still remove the participant.
+/// video, on a flow error from any of its receive pads. The audio chain was seen returning one,
+/// without posting why, while a neighbour joined or left. Errors a decoder posts (a broken
+/// stream) still remove the participant.
 fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element], name: String) -> anyhow::Result<gst::GhostPad> {
     let sub = gst::Bin::builder().name(&name).build();
     sub.add_many(chain)?;
@@ -79,15 +79,7 @@ fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element], name: Str
     let warned = std::sync::atomic::AtomicBool::new(false);
     let sink = gst::GhostPad::builder_with_target(&chain[0].static_pad("sink").unwrap())?
         .name("sink")
-        .chain_function(move |pad, parent, buffer| match gst::ProxyPad::chain_default(pad, parent, buffer) {
-            Err(gst::FlowError::Error) => {
-                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    tracing::warn!("{name}: a buffer failed downstream; dropped, the stream goes on");
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-            other => other,
-        })
+        .chain_function(move |pad, parent, buffer| super::ghost::chain_absorbing(pad, parent, buffer, &warned, &name))
         .build();
     sub.add_pad(&sink)?;
     let src = gst::GhostPad::with_target(&chain[chain.len() - 1].static_pad("src").unwrap())?;
