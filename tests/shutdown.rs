@@ -4,14 +4,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
 use tessera::client::{PeerOptions, TestPeer};
 use tessera::protocol::{ErrorCode, ServerMessage};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET; returns (status, body).
 async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
@@ -26,19 +24,10 @@ async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_tells_clients_and_exits_cleanly() -> anyhow::Result<()> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--canvas", "640x360", "--ice-addresses", "127.0.0.1"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = tokio::time::timeout(secs(10), log.next_line()).await??.expect("server exited early");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.trim().parse()?;
-        }
-    };
+    // The harness drains the server's stderr continuously: a test that read it only at the
+    // start and the end could fill the pipe and block the server's logging (and its rooms).
+    let mut server = ServerProcess::start(&[]).await?;
+    let addr = server.addr;
     let (status, body) = get(addr, "/healthz").await?;
     assert_eq!((status, body.contains("ok")), (200, true), "{body}");
     let (status, page) = get(addr, "/").await?;
@@ -51,21 +40,20 @@ async fn sigterm_tells_clients_and_exits_cleanly() -> anyhow::Result<()> {
     viewer.wait_for(secs(15), |p| p.received().frames() > 10).await?;
 
     let sent = Instant::now();
-    let pid = child.id().expect("running").to_string();
+    let pid = server.pid().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status()?.success());
     for p in [&mut peer, &mut viewer] {
         let bye = p.wait_message(secs(5), |m| matches!(m, ServerMessage::Error { .. })).await?;
         assert!(matches!(bye, ServerMessage::Error { code: ErrorCode::ServerShutdown, .. }), "{bye:?}");
     }
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await??;
+    let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait()).await??;
     let took = sent.elapsed();
     println!("exit {status} {took:?} after SIGTERM");
     assert!(status.success(), "exit status {status}");
     assert!(took < Duration::from_secs(5));
-    let mut rest = Vec::new();
-    while let Ok(Some(line)) = log.next_line().await {
-        rest.push(line);
-    }
+    // The drain task sees end-of-file once the process is gone; give it a moment to finish.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rest = server.log.lock().unwrap().clone();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("room closed")), "{rest:?}");
     Ok(())
