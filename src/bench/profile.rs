@@ -18,7 +18,10 @@ fn stage(name: &str) -> &'static str {
             "per peer: UDP receive, DTLS/SRTP decrypt, RTP session, into the jitter buffers"
         }
         n if n.starts_with("room-") => "the room task: signaling, layout, decorations, speaker detection, bus",
-        "pool-tessera" | "tokio-rt-worker" => "tokio runtime: WebSocket signaling, REST",
+        // GLib names its thread-pool threads `pool-<program>`; a stack sample shows them in
+        // `gst_video_scaler_2d`: the compositor's converters run their slices there.
+        "pool-tessera" => "the compositor's worker threads: scaling and converting each input into its tile",
+        "tokio-rt-worker" => "tokio runtime: WebSocket signaling, REST",
         "webrtcbin-p#:pc" => "webrtcbin's own operations (SDP, ICE, stats)",
         "silence:src" => "a silent source that keeps each audio mix running",
         "background:src" => "the composite's live background (frame clock)",
