@@ -62,10 +62,13 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(3), registry.shutdown()).await.is_err() {
-        tracing::warn!("rooms did not stop within 3 s");
+    // Rooms finalize their recordings (bounded by FINALIZE_LIMIT) before they close; the whole
+    // shutdown stays within 5 s.
+    let limit = room::FINALIZE_LIMIT + Duration::from_secs(1);
+    if tokio::time::timeout(limit, registry.shutdown()).await.is_err() {
+        tracing::warn!("rooms did not stop within {limit:?}");
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Recordings survive the process: SIGTERM finalizes an open recording (the file has a
+//! Recordings survive the process: SIGTERM and SIGINT finalize an open recording (the file has a
 //! duration); after SIGKILL the file still decodes to at least the recorded time minus 2 s.
 
 mod common;
@@ -36,16 +36,26 @@ async fn sigterm_finalizes_and_sigkill_leaves_a_playable_file() -> anyhow::Resul
     let dir = record_dir("crash");
     let dir_arg = dir.to_string_lossy().to_string();
 
-    let mut server = ServerProcess::start(&["--record-dir", &dir_arg]).await?;
-    let (_peer, path, t0) = record_for(&server, "term", 5).await?;
-    let recorded = t0.elapsed();
-    assert!(std::process::Command::new("kill").args(["-TERM", &server.pid().to_string()]).status()?.success());
-    let status = tokio::time::timeout(secs(5), server.child.wait()).await??;
-    assert!(status.success());
-    let found = recording::discover(&path)?;
-    println!("SIGTERM after {recorded:?}: exit {status}, file duration {:?}", found.duration);
-    let duration = found.duration.expect("SIGTERM finalizes the file (it has a duration)");
-    assert!((duration.as_secs_f64() - recorded.as_secs_f64()).abs() < 0.6);
+    for (signal, room, seconds) in [("TERM", "term", 5), ("INT", "int", 3)] {
+        let mut server = ServerProcess::start(&["--record-dir", &dir_arg]).await?;
+        let (_peer, path, t0) = record_for(&server, room, seconds).await?;
+        let recorded = t0.elapsed();
+        let sent = Instant::now();
+        assert!(
+            std::process::Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(server.pid().to_string())
+                .status()?
+                .success()
+        );
+        let status = tokio::time::timeout(secs(5), server.child.wait()).await??;
+        let took = sent.elapsed();
+        assert!(status.success());
+        let found = recording::discover(&path)?;
+        println!("SIG{signal} after {recorded:?}: exit {status} in {took:?}, file duration {:?}", found.duration);
+        let duration = found.duration.unwrap_or_else(|| panic!("SIG{signal} finalizes the file (it has a duration)"));
+        assert!((duration.as_secs_f64() - recorded.as_secs_f64()).abs() < 0.6);
+    }
 
     let mut server = ServerProcess::start(&["--record-dir", &dir_arg]).await?;
     let (_peer, path, t0) = record_for(&server, "kill", 6).await?;

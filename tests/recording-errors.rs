@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use tessera::client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
@@ -61,6 +61,7 @@ async fn a_full_disk_fails_the_recording_not_the_room() -> anyhow::Result<()> {
     opts.video = Some(VideoSource::Clip(EncodedClip::vp8(640, 360, 30, 4, 1500)?));
     let mut peer = TestPeer::join(addr, opts).await?;
     peer.wait_for(secs(15), |p| p.received().frames() > 10).await?;
+    let posted = Instant::now();
     let (status, started) = http(addr, "POST", "/api/rooms/full/recordings", None).await;
     assert_eq!(status, 201, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
@@ -71,10 +72,14 @@ async fn a_full_disk_fails_the_recording_not_the_room() -> anyhow::Result<()> {
     assert_eq!((rec["id"].as_str(), rec["state"].as_str()), (Some(&*id), Some("failed")));
     assert!(rec["error"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(server.log.lock().unwrap().iter().any(|l| l.contains("recording failed")), "a log line says so");
-    // The room goes on.
-    let before = peer.received().frames();
+    // The room goes on, and never stalled: not while the disk filled, not after.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(peer.received().frames() - before >= 25, "the room kept its frame rate");
+    let (gap, worst) = smoothness(&peer.received().frame_arrivals(), posted, Instant::now());
+    println!("from POST to 1 s after the failure: largest frame gap {gap:?}, worst 1 s window {worst} frames");
+    assert!(gap < Duration::from_millis(300), "the participant's video stalled for {gap:?}");
+    assert!(worst >= 25, "the room kept its frame rate: {worst} frames in the worst second");
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.iter().any(|l| l.contains("room pipeline error")), "the room saw the recorder's error: {log:?}");
     assert_eq!(http(addr, "GET", "/api/rooms/full", None).await.0, 200);
     drop(peer);
     std::fs::remove_dir_all(&dir)?;

@@ -158,9 +158,11 @@ impl VideoMix {
         self.encoder.set_property("min-force-key-unit-interval", interval);
     }
 
-    /// A new output of the encoded VP8 frames (a ghost of a tee pad), named `name`.
+    /// A new output of the encoded VP8 frames (a ghost of a tee pad), named `name`. A failing
+    /// output (a recorder on a full disk) costs only itself: its flow errors never reach the
+    /// tee, which would otherwise stop the encoder and everyone's video with it.
     pub fn add_encoded_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
-        ghost::request(&self.bin, &self.encoded, "src_%u", name)
+        ghost::request_isolated(&self.bin, &self.encoded, "src_%u", name, format!("encoded video to {name}"))
     }
 
     /// Releases an encoded output; the tee stops pushing into it before it is removed.
@@ -210,9 +212,10 @@ impl AudioMix {
         ghost::release(&self.bin, &self.mixer, input);
     }
 
-    /// A new output of the encoded Opus frames (a ghost of a tee pad), named `name`.
+    /// A new output of the encoded Opus frames (a ghost of a tee pad), named `name`; isolated
+    /// like the video one.
     pub fn add_encoded_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
-        ghost::request(&self.bin, &self.encoded, "src_%u", name)
+        ghost::request_isolated(&self.bin, &self.encoded, "src_%u", name, format!("encoded audio to {name}"))
     }
 
     /// Releases an encoded output.

@@ -7,6 +7,7 @@
 mod recordings;
 mod stage;
 mod task;
+pub(crate) use recordings::FINALIZE_LIMIT;
 
 use tokio::sync::{mpsc, oneshot};
 

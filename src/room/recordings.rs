@@ -13,8 +13,9 @@ use crate::media::Notice;
 use crate::protocol::ServerMessage;
 use crate::recording::{self, RecordingError, RecordingId, RecordingInfo, RecordingState};
 
-/// How long a stopping recording may take to finalize before it is given up.
-const FINALIZE_LIMIT: Duration = Duration::from_secs(5);
+/// How long a stopping recording may take to finalize before it is given up. Shutdown waits
+/// for it and must still exit within 5 s (see `lib.rs`); finalizing normally takes milliseconds.
+pub(crate) const FINALIZE_LIMIT: Duration = Duration::from_secs(3);
 
 type Reply = oneshot::Sender<Result<RecordingInfo, RecordingError>>;
 
