@@ -93,12 +93,14 @@ async fn auto_record_covers_the_room_from_first_join_to_its_end() -> anyhow::Res
         start_server_with(MediaConfig { record_dir: dir.clone(), auto_record: true, ..test_media_config() }).await;
     let addr = server.addr;
     let mut first = TestPeer::join(addr, PeerOptions::publisher("daily", "red", RED, 440.0)).await?;
+    let joined = Instant::now();
     first.wait_message(secs(3), |m| matches!(m, ServerMessage::RecordingStarted { .. })).await?;
     let mut second = TestPeer::join(addr, PeerOptions::viewer("daily", "late")).await?;
     second.wait_message(secs(3), |m| matches!(m, ServerMessage::RecordingStarted { .. })).await?;
     first.wait_for(secs(15), |p| p.received().frames() > 60).await?;
     drop(second);
     first.leave().await?;
+    let lifetime = joined.elapsed();
     // The room ended with its last participant: its recording is finalized.
     let deadline = std::time::Instant::now() + secs(5);
     let rec = loop {
@@ -114,8 +116,35 @@ async fn auto_record_covers_the_room_from_first_join_to_its_end() -> anyhow::Res
     let path = std::path::PathBuf::from(rec["path"].as_str().unwrap());
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     assert!(name.starts_with("daily-20") && name.ends_with(".webm"), "file name carries room and start time: {name}");
-    assert!(recording::discover(&path)?.duration.is_some_and(|d| d > Duration::from_secs(1)));
+    // It covers the room from its first join (less the time to connect and the first keyframe)
+    // to its end.
+    let duration = recording::discover(&path)?.duration.expect("finalized");
+    println!("room lived {lifetime:?}; the recording lasts {duration:?}");
+    assert!(
+        duration <= lifetime + Duration::from_millis(200) && duration + Duration::from_secs(2) >= lifetime,
+        "{duration:?} of {lifetime:?}"
+    );
     server.stop().await;
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_record_into_an_unwritable_dir_is_listed_as_failed() -> anyhow::Result<()> {
+    let blocker = std::env::temp_dir().join(format!("tessera-auto-blocked-{}", std::process::id()));
+    std::fs::write(&blocker, b"")?;
+    let config = MediaConfig { record_dir: blocker.join("recordings"), auto_record: true, ..test_media_config() };
+    let server = start_server_with(config).await;
+    let addr = server.addr;
+    let peer = TestPeer::join(addr, PeerOptions::publisher("blocked", "red", RED, 440.0)).await?;
+    peer.wait_for(secs(15), |p| p.received().frames() > 30).await?;
+    let (_, list) = http(addr, "GET", "/api/recordings", None).await;
+    println!("auto-record into a file path: {list}");
+    let recs = list["recordings"].as_array().expect("a list");
+    assert_eq!(recs.len(), 1, "tried once: {list}");
+    assert_eq!((recs[0]["room"].as_str(), recs[0]["state"].as_str()), (Some("blocked"), Some("failed")));
+    assert!(recs[0]["error"].as_str().is_some_and(|e| e.contains("recordings")), "the error names the path");
+    server.stop().await;
+    std::fs::remove_file(&blocker)?;
     Ok(())
 }

@@ -39,11 +39,21 @@ impl Room {
         }
         let id = RecordingId::next();
         let path = recording::file_for(&self.record_dir, &self.id, id, name, SystemTime::now())?;
-        recording::create_file(&path)?;
-        self.store.add(id, self.id.clone(), path.clone());
+        match recording::create_file(&path) {
+            Ok(()) => self.store.add(id, self.id.clone(), path.clone()),
+            Err(e @ RecordingError::Unwritable { .. }) => {
+                // Listed as failed, with the reason, like a disk that fills up later.
+                error!(room = %self.id, recording = %id, "recording failed: {e}");
+                self.store.add(id, self.id.clone(), path);
+                self.store.advance(id, RecordingState::Failed, Some(e.to_string()));
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
         if let Err(e) = self.media.start_recording(id, &path) {
             error!(room = %self.id, recording = %id, "cannot start recording: {e}");
             self.store.advance(id, RecordingState::Failed, Some(e.to_string()));
+            let _ = std::fs::remove_file(&path); // still empty
             return Err(RecordingError::Media(e.to_string()));
         }
         self.recordings.insert(id, Active::default());

@@ -68,7 +68,7 @@ pub(super) struct Room {
     pub(super) store: Arc<RecordingStore>,
     /// Where recordings go.
     pub(super) record_dir: PathBuf,
-    /// Whether the room records itself from its first join.
+    /// Record the room from its first admitted participant (cleared once tried).
     auto_record: bool,
 }
 
@@ -211,7 +211,6 @@ impl Room {
     fn on_command(&mut self, cmd: RoomCommand) -> ControlFlow<Ending> {
         match cmd {
             RoomCommand::Join { name, role, outbound, reply } => {
-                let first = !self.seen_join;
                 self.seen_join = true;
                 let id = ParticipantId::next();
                 if let Err(e) = self.media.add_peer(id, role, &name) {
@@ -222,11 +221,13 @@ impl Room {
                 self.admit(id, name, role, outbound);
                 if reply.send(Ok(id)).is_err() {
                     self.remove(id, None, "socket gone before join completed");
-                } else if self.auto_record
-                    && first
-                    && let Err(e) = self.start_recording(None)
-                {
-                    error!(room = %self.id, "auto-record failed: {e}");
+                } else if self.auto_record {
+                    // From the first participant actually in the room; tried once (a failure is
+                    // listed as a failed recording, not retried on every join).
+                    self.auto_record = false;
+                    if let Err(e) = self.start_recording(None) {
+                        error!(room = %self.id, "auto-record failed: {e}");
+                    }
                 }
             }
             RoomCommand::Peer { participant, command } => match command {
