@@ -124,8 +124,8 @@ mod tests {
     fn hand_over() {
         let (a, b) = pair();
         let talk = |t: f64| if t < 4.0 { (LOUD, QUIET) } else { (QUIET, LOUD) };
-        assert_eq!(speaker_of(&series(a, b, 4.0 + 1.0, talk)), Some(a), "b not yet after 1 s");
-        assert_eq!(speaker_of(&series(a, b, 4.0 + 2.5, talk)), Some(b), "b after ~1.5 s more");
+        assert_eq!(speaker_of(&series(a, b, 4.0 + 1.3, talk)), Some(a), "b not yet after 1.3 s");
+        assert_eq!(speaker_of(&series(a, b, 4.0 + 1.8, talk)), Some(b), "b after the 1.5 s hold");
         // After a hand-over, falling silent keeps the last speaker.
         let quiet_after = |t: f64| if t < 3.0 { (LOUD, QUIET) } else { (QUIET, QUIET) };
         assert_eq!(speaker_of(&series(a, b, 8.0, quiet_after)), Some(a));

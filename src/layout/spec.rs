@@ -68,6 +68,18 @@ pub enum LayoutError {
     /// A region outside the canvas, empty, or with an out-of-range z.
     #[error("region {0} must lie within the canvas (fractions 0-1, non-empty) with z in -100..=100")]
     BadRegion(usize),
+    /// Two regions overlap at the same z: which one is on top would be arbitrary.
+    #[error("regions {0} and {1} overlap with the same z; give the one on top a higher z")]
+    SameZOverlap(usize, usize),
+    /// One participant assigned to two regions.
+    #[error("regions {0} and {1} are assigned to the same participant")]
+    DuplicateAssignment(usize, usize),
+}
+
+/// Whether two regions share some area (touching edges do not count).
+fn overlap(a: &Region, b: &Region) -> bool {
+    const E: f64 = 1e-9;
+    a.x + a.w > b.x + E && b.x + b.w > a.x + E && a.y + a.h > b.y + E && b.y + b.h > a.y + E
 }
 
 impl LayoutSpec {
@@ -86,6 +98,16 @@ impl LayoutSpec {
                 && r.y + r.h <= 1.0 + 1e-9;
             if !finite || !inside || !(-100..=100).contains(&r.z) {
                 return Err(LayoutError::BadRegion(i));
+            }
+        }
+        for (i, a) in self.regions.iter().enumerate() {
+            for (j, b) in self.regions.iter().enumerate().skip(i + 1) {
+                if a.z == b.z && overlap(a, b) {
+                    return Err(LayoutError::SameZOverlap(i, j));
+                }
+                if a.participant.is_some() && a.participant == b.participant {
+                    return Err(LayoutError::DuplicateAssignment(i, j));
+                }
             }
         }
         Ok(())
@@ -116,6 +138,18 @@ mod tests {
         let outside = Region { x: 0.5, y: 0.0, w: 0.6, h: 1.0, z: 0, participant: None };
         let bad = LayoutSpec { mode: Mode::Custom, regions: vec![outside], ..Default::default() };
         assert_eq!(bad.validate(), Err(LayoutError::BadRegion(0)));
+        let left = Region { x: 0.0, y: 0.0, w: 0.5, h: 1.0, z: 0, participant: None };
+        let right = Region { x: 0.5, ..left };
+        let custom = |regions: Vec<Region>| LayoutSpec { mode: Mode::Custom, regions, ..Default::default() };
+        assert!(custom(vec![left, right]).validate().is_ok(), "touching edges do not overlap");
+        let pip = Region { x: 0.4, y: 0.4, w: 0.2, h: 0.2, z: 0, participant: None };
+        assert_eq!(custom(vec![left, pip]).validate(), Err(LayoutError::SameZOverlap(0, 1)));
+        assert!(custom(vec![left, Region { z: 1, ..pip }]).validate().is_ok(), "picture in picture above");
+        let p = Some(ParticipantId::next());
+        assert_eq!(
+            custom(vec![Region { participant: p, ..left }, Region { participant: p, ..right }]).validate(),
+            Err(LayoutError::DuplicateAssignment(0, 1))
+        );
         let nan = Region { x: f64::NAN, ..outside };
         assert!(LayoutSpec { regions: vec![nan], ..bad.clone() }.validate().is_err());
     }

@@ -111,6 +111,21 @@ fn every_mode_for_1_to_25() {
             let tiles = place(&custom, &people, None, canvas);
             assert_eq!(tiles.len(), n.min(3));
             check(&tiles, canvas, true);
+            // A 5x5 custom wall with the last person assigned to the first region: everyone
+            // placed, once.
+            let mut wall = LayoutSpec { mode: Mode::Custom, ..Default::default() };
+            for i in 0..25 {
+                let (x, y) = ((i % 5) as f64 / 5.0, (i / 5) as f64 / 5.0);
+                wall.regions.push(Region { x, y, w: 0.2, h: 0.2, z: 0, participant: None });
+            }
+            wall.regions[0].participant = Some(people[n - 1]);
+            assert!(wall.validate().is_ok());
+            let tiles = place(&wall, &people, None, canvas);
+            assert_eq!(tiles.len(), n, "custom wall n={n}");
+            assert_eq!(tiles.iter().find(|t| t.participant == people[n - 1]).map(|t| t.cell.x), Some(0));
+            let seen: std::collections::HashSet<_> = tiles.iter().map(|t| t.participant).collect();
+            assert_eq!(seen.len(), n, "nobody twice");
+            check(&tiles, canvas, false);
         }
     }
 }

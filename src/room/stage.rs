@@ -8,7 +8,7 @@ use tracing::info;
 
 use super::task::Room;
 use crate::ids::ParticipantId;
-use crate::layout::{LayoutSpec, Rect};
+use crate::layout::LayoutSpec;
 use crate::media::Decor;
 use crate::protocol::{ChannelMessage, ChannelParticipant, ErrorCode, Role, ServerMessage};
 use crate::speaker::{SILENCE_DB, SpeakerDetector};
@@ -30,8 +30,8 @@ pub(super) struct Stage {
     frames: HashMap<ParticipantId, VecDeque<(Instant, u64)>>,
     /// When each publisher's audio went quiet.
     quiet_since: HashMap<ParticipantId, Instant>,
-    /// The tiles last sent on the DataChannels.
-    sent_tiles: Vec<(ParticipantId, Rect)>,
+    /// The participant list last sent on the DataChannels (JSON).
+    sent_participants: String,
 }
 
 impl Default for Stage {
@@ -41,7 +41,7 @@ impl Default for Stage {
             started: Instant::now(),
             frames: HashMap::new(),
             quiet_since: HashMap::new(),
-            sent_tiles: Vec::new(),
+            sent_participants: String::new(),
         }
     }
 }
@@ -71,9 +71,18 @@ impl Room {
             let decor = self.decor_of(who, now);
             self.media.set_decor(who, decor);
         }
-        if self.media.tiles() != self.stage.sent_tiles.as_slice() {
-            self.stage.sent_tiles = self.media.tiles().to_vec();
-            self.broadcast_channel(&self.channel_participants());
+        self.refresh_channel_participants();
+    }
+
+    /// Sends the participant list (with tiles) on the DataChannels when it differs from the one
+    /// last sent: joins and leaves (viewers too), tiles that moved, a layout or speaker change.
+    pub(super) fn refresh_channel_participants(&mut self) {
+        let list = serde_json::to_string(&self.channel_participants()).expect("serializes");
+        if list != self.stage.sent_participants {
+            for id in self.participants.keys() {
+                self.media.send_channel(*id, &list);
+            }
+            self.stage.sent_participants = list;
         }
     }
 
@@ -122,6 +131,7 @@ impl Room {
         self.media.set_layout(spec.clone());
         self.broadcast(&ServerMessage::LayoutChanged { layout: spec.clone() });
         self.broadcast_channel(&ChannelMessage::LayoutChanged { layout: spec.clone() });
+        self.refresh_channel_participants();
         spec
     }
 
