@@ -17,6 +17,15 @@ const MESSAGES = {
   layout_locked: 'An administrator has locked this room\'s layout.',
   invalid_layout: 'That layout cannot be used.',
   internal_error: 'The server had a problem; reconnecting…',
+  // These mean the page and the server disagree (an old page, a proxy in between): rare.
+  bad_json: 'The server could not read a message from this page. Reloading the page may help.',
+  unknown_type: 'The server does not know a message this page sent. Reloading the page may help.',
+  invalid_message: 'The server refused a message from this page. Reloading the page may help.',
+  not_joined: 'The server lost track of this page\'s join; reconnecting…',
+  already_joined: 'This connection has already joined a room. Reload the page to join again.',
+  invalid_sdp: 'Your browser\'s media answer was refused by the server.',
+  invalid_candidate: 'The server could not use a network address from your browser.',
+  message_too_large: 'A message from this page was too large for the server.',
 };
 const STATE_TEXT = {
   connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', failed: 'Connection failed', left: 'Left',
@@ -37,8 +46,9 @@ function prefill() {
   if (!$('name').value) $('name').focus();
 }
 
-function showProblem(text, { asViewer = false, retry = false } = {}) {
+function showProblem(text, { asViewer = false, retry = false, sticky = false } = {}) {
   $('problem-text').textContent = text;
+  $('problem').dataset.sticky = sticky ? 'yes' : '';
   $('as-viewer').hidden = !asViewer;
   $('retry').hidden = !retry;
   $('problem').hidden = false;
@@ -46,14 +56,17 @@ function showProblem(text, { asViewer = false, retry = false } = {}) {
 
 function clearProblem() {
   $('problem').hidden = true;
+  $('problem').dataset.sticky = '';
 }
 
 function setState(state) {
   const el = $('state');
-  el.hidden = false;
+  el.hidden = state === 'left'; // back at the form: nothing to show
+
   el.dataset.state = state;
   el.textContent = STATE_TEXT[state] ?? state;
-  if (state === 'connected') clearProblem();
+  // A note about the devices (e.g. no camera found) stays; connection problems clear.
+  if (state === 'connected' && !$('problem').dataset.sticky) clearProblem();
   if (state === 'failed') showProblem('Could not reach the server.', { retry: true });
 }
 
@@ -126,7 +139,7 @@ async function join(role) {
     try {
       const { stream, note } = await openCapture();
       localStream = stream;
-      if (note) showProblem(note);
+      if (note) showProblem(note, { asViewer: true, sticky: true });
     } catch (e) {
       showProblem(`${e.message} You can still join to watch and listen.`, { asViewer: true });
       return;
@@ -136,6 +149,8 @@ async function join(role) {
   updateMuteButtons();
   history.replaceState(null, '', `?room=${encodeURIComponent(room)}`);
   showCall(true, room);
+  // The button that was pressed is gone with the form: keep keyboard focus in the call.
+  (role === 'publisher' && !$('mute-mic').disabled ? $('mute-mic') : $('leave')).focus();
   startSession({ room, name, role });
 }
 
@@ -161,6 +176,8 @@ function startSession(opts) {
   });
   setState('connecting');
   session.start();
+  // A session started again ("Try again") carries the buttons' mute state.
+  for (const kind of ['audio', 'video']) if (muted[kind]) session.setMuted(kind, true);
 }
 
 function finish() {
@@ -169,13 +186,20 @@ function finish() {
   $('composite').srcObject = null;
   $('state').hidden = true;
   showCall(false);
+  $('name').focus();
 }
 
 $('join-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   join(ev.submitter?.value === 'viewer' ? 'viewer' : 'publisher');
 });
-$('as-viewer').addEventListener('click', () => join('viewer'));
+$('as-viewer').addEventListener('click', () => {
+  if (!$('call').hidden) { // joined with only some devices: leave, then watch
+    session?.leave();
+    finish();
+  }
+  join('viewer');
+});
 $('retry').addEventListener('click', () => {
   clearProblem();
   startSession({ room: session.room, name: session.name, role: session.role });
@@ -217,11 +241,21 @@ window.tessera = {
   async stats() {
     if (!session?.pc) return null;
     const [video, audio] = [await inbound('video'), await inbound('audio')];
+    let rtt;
+    (await session.pc.getStats()).forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+    });
+    const quality = $('composite').getVideoPlaybackQuality?.();
     return {
       framesDecoded: video.framesDecoded ?? 0,
+      // Frames the <video> element itself took (headless Firefox reports 0 here).
+      elementFrames: quality?.totalVideoFrames ?? 0,
       frameWidth: video.frameWidth ?? 0,
       frameHeight: video.frameHeight ?? 0,
       audioPackets: audio.packetsReceived ?? 0,
+      videoJitterMs: video.jitter !== undefined ? Math.round(video.jitter * 1000) : null,
+      audioJitterMs: audio.jitter !== undefined ? Math.round(audio.jitter * 1000) : null,
+      rttMs: rtt !== undefined ? Math.round(rtt * 1000) : null,
     };
   },
   // The mean level of the received audio over the next `ms`, in dBFS (from totalAudioEnergy).

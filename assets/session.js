@@ -60,7 +60,10 @@ export class Session extends EventTarget {
     this.ws = ws;
     this.pending = [];
     ws.onopen = () => this.#send({ type: 'join', room: this.room, name: this.name, role: this.role });
-    ws.onmessage = (ev) => this.#onMessage(JSON.parse(ev.data)).catch((e) => this.#problem('client_error', String(e), false));
+    ws.onmessage = (ev) => this.#onMessage(JSON.parse(ev.data)).catch((e) => {
+      console.error('handling a server message failed', e); // a bug here must not pass quietly
+      this.#problem('client_error', String(e), false);
+    });
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.#teardown();

@@ -2,7 +2,9 @@
 //! same room as publishers through the form. Each page decodes the composite (>= 60 frames), sees
 //! red where the layout puts the Rust peer and hears audio; the Rust peer sees three tiles and
 //! hears both browsers. Mute silences a browser for the others within 1 s and unmute restores
-//! it; leave tells the others; no page logs a console error.
+//! it; the camera button swaps the browser's tile for its placeholder and back; leave tells the
+//! others; the state badge, the participant list and keyboard focus follow; no page logs a
+//! console error or shows a problem.
 
 mod common;
 
@@ -23,7 +25,26 @@ async fn join_as_publisher(b: &mut Browser, addr: std::net::SocketAddr, name: &s
     b.type_into(page, "#name", name).await?;
     b.click(page, "#join-publisher").await?;
     b.wait_for(page, "window.tessera.state === 'connected'", secs(20)).await?;
+    // What a person sees: the state badge, and keyboard focus still in the call.
+    b.wait_for(page, "document.querySelector('#state').textContent === 'Connected'", secs(2)).await?;
+    assert_eq!(b.eval(page, "document.activeElement.id").await?, "mute-mic", "focus moves into the call");
     Ok(page)
+}
+
+/// A publisher's tile at the Rust peer shows its camera, not the placeholder drawn for a
+/// participant without video. (Chromium's fake camera is mostly a still green frame, so motion
+/// is not a usable test; the server's inbound frame rate is checked beside this.)
+fn not_placeholder(rust: &TestPeer, index: usize, placeholder: [u8; 3]) -> anyhow::Result<()> {
+    let t = tile(index, 3);
+    let f = rust.received().latest_frame().expect("frames");
+    let points: Vec<[u8; 3]> = (1..8)
+        .flat_map(|i| (1..8).map(move |j| (i, j)))
+        .map(|(i, j)| f.rgb_at(t.x + t.w * i / 8, t.y + t.h * j / 8, 0))
+        .collect();
+    let like = points.iter().filter(|c| close_to(**c, placeholder, 16)).count();
+    println!("tile {index}: {like} of {} probe points look like its placeholder {placeholder:?}", points.len());
+    anyhow::ensure!(like < points.len() / 2, "tile {index} is the placeholder");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,6 +89,26 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}; rust sees {}", describe(&rust, 3)))?;
+    // ...and they are the browsers' cameras: the server receives their video, and the tiles
+    // are not placeholders.
+    let (chromium_id, firefox_id) = (
+        chromium.eval(cp, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned(),
+        firefox.eval(fp, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned(),
+    );
+    let (_, room) = http(addr, "GET", "/api/rooms/web", None).await;
+    for id in [&chromium_id, &firefox_id] {
+        let p = room["participants"].as_array().unwrap().iter().find(|p| p["id"] == id.as_str()).cloned();
+        let fps = p.as_ref().and_then(|p| p["inbound"]["fps"].as_f64()).unwrap_or(0.0);
+        println!("server receives {id} at {fps:.1} fps");
+        assert!(fps >= 10.0, "{id}: {p:?}");
+    }
+    for (i, id) in [(1, &chromium_id), (2, &firefox_id)] {
+        not_placeholder(&rust, i, tessera::draw::tile_colour(id.parse()?))?;
+    }
+    for (b, page) in [(&mut chromium, cp), (&mut firefox, fp)] {
+        let listed = b.eval(page, "document.querySelectorAll('#participants li').length").await?;
+        assert_eq!(listed, 3, "{:?} lists everyone on screen", b.kind);
+    }
     rust.wait_for(secs(10), |p| p.tone_dbfs(CHROMIUM_HZ, 500) > -40.0 && p.tone_dbfs(FIREFOX_HZ, 500) > -40.0).await?;
     println!(
         "rust peer sees {}; hears Chromium {:.1} dBFS, Firefox {:.1} dBFS",
@@ -96,22 +137,38 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
     for (b, page, hz) in [(&mut chromium, cp, CHROMIUM_HZ), (&mut firefox, fp, FIREFOX_HZ)] {
         let clicked = Instant::now();
         b.click(page, "#mute-mic").await?;
-        let silent_after = rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) < -60.0).await?;
+        rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) < -60.0).await?;
+        let silent_after = clicked.elapsed();
         let other = if hz == CHROMIUM_HZ { FIREFOX_HZ } else { CHROMIUM_HZ };
         assert!(rust.tone_dbfs(other, 300) > -40.0, "muting one browser must not silence the other");
         assert_eq!(b.eval(page, "document.querySelector('#mute-mic').getAttribute('aria-pressed')").await?, "true");
         let who = b.eval(page, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned();
         rust.wait_message(secs(2), |m| matches!(m, ServerMessage::MuteChanged { participant_id, audio: true, .. } if participant_id.to_string() == who)).await?;
+        let unclicked = Instant::now();
         b.click(page, "#mute-mic").await?;
-        let back_after = rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) > -40.0).await?;
+        rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) > -40.0).await?;
+        let back_after = unclicked.elapsed();
         println!(
-            "{:?}: muted -> silent in {:?} (of {:?} since click); unmuted -> heard again in {back_after:?}",
-            b.kind,
-            silent_after,
-            clicked.elapsed() - back_after
+            "{:?}: muted -> silent {silent_after:?} after the click; unmuted -> heard again {back_after:?} after it",
+            b.kind
         );
         assert!(silent_after < Duration::from_secs(1), "{:?} took {silent_after:?} to fall silent", b.kind);
     }
+
+    // The camera button: the others see the placeholder instead, and the video again after.
+    let placeholder = tessera::draw::tile_colour(chromium_id.parse()?);
+    let is_placeholder = |p: &TestPeer| {
+        p.received().latest_frame().is_some_and(|f| close_to(colour_in(&f, tile(1, 3)), placeholder, 16))
+    };
+    let clicked = Instant::now();
+    chromium.click(cp, "#mute-camera").await?;
+    rust.wait_message(secs(2), |m| matches!(m, ServerMessage::MuteChanged { participant_id, video: true, .. } if participant_id.to_string() == chromium_id)).await?;
+    rust.wait_for(secs(2), is_placeholder).await?;
+    let off = clicked.elapsed();
+    chromium.click(cp, "#mute-camera").await?;
+    rust.wait_for(secs(3), |p| !is_placeholder(p)).await?;
+    println!("camera off -> placeholder {off:?} after the click; on -> video again");
+    not_placeholder(&rust, 1, placeholder)?;
 
     // A screenshot of the page in a room of three.
     let shot = std::env::var_os("TESSERA_SCREENSHOT")
@@ -122,7 +179,6 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
     println!("screenshot: {}", shot.display());
 
     // Leave with the button: the others are told.
-    let firefox_id = firefox.eval(fp, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned();
     firefox.click(fp, "#leave").await?;
     rust.wait_message(
         secs(3),
@@ -133,8 +189,17 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
         .wait_for(cp, &format!("!window.tessera.participants.some((p) => p.id === '{firefox_id}')"), secs(3))
         .await?;
     assert!(firefox.eval(fp, "document.querySelector('#join-form').hidden").await? == false, "back at the form");
+    assert_eq!(firefox.eval(fp, "document.activeElement.id").await?, "name", "focus back on the form");
+    chromium.wait_for(cp, "document.querySelectorAll('#participants li').length === 2", secs(2)).await?;
 
     for (b, page) in [(&mut chromium, cp), (&mut firefox, fp)] {
+        let problem = b
+            .eval(
+                page,
+                "document.querySelector('#problem').hidden || document.querySelector('#problem-text').textContent",
+            )
+            .await?;
+        assert_eq!(problem, true, "{:?} shows a problem", b.kind);
         let errors = b.errors(page).await?;
         assert!(errors.is_empty(), "{:?} console errors: {errors:?}", b.kind);
     }

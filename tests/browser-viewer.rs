@@ -1,7 +1,8 @@
 //! Watching only: on a machine with no camera or microphone, a page joins as a viewer (by
 //! keyboard alone, with room and name taken from the link) and receives the composite without
 //! asking for a device; "join with camera" explains what is missing and offers to watch
-//! instead; the page fits a phone's width. Chromium and Firefox.
+//! instead; the page fits a phone's width; a kicked viewer reads why and is back at the form.
+//! Chromium and Firefox.
 
 mod common;
 
@@ -49,8 +50,29 @@ async fn viewers_watch_without_devices() -> anyhow::Result<()> {
             .await?,
             true
         );
+        // On screen: the state badge, both participants listed, focus still in the call.
+        let screen = b
+            .eval(
+                page,
+                "[document.querySelector('#state').textContent, document.querySelectorAll('#participants li').length, document.activeElement.id]",
+            )
+            .await?;
+        assert_eq!(screen, serde_json::json!(["Connected", 2, "leave"]), "{kind:?}");
+        // Kicked through the REST API: a readable message, back at the form, no badge left over.
+        let id = b.eval(page, "window.tessera.participantId").await?.as_str().unwrap_or_default().to_owned();
+        let (status, _) = http(addr, "DELETE", &format!("/api/rooms/watch/participants/{id}"), None).await;
+        assert!(status / 100 == 2, "kick: {status}");
+        let text = b
+            .wait_for(
+                page,
+                "!document.querySelector('#problem').hidden && !document.querySelector('#join-form').hidden \
+                 && document.querySelector('#state').hidden && document.querySelector('#problem-text').textContent",
+                secs(3),
+            )
+            .await?;
+        assert_eq!(text, "An administrator removed you from the room.", "{kind:?}");
         let errors = b.errors(page).await?;
-        println!("{kind:?} viewer: {stats}, red {red}, console errors {errors:?}");
+        println!("{kind:?} viewer: {stats}, red {red}, screen {screen}, kicked: {text}, console errors {errors:?}");
         assert!(errors.is_empty());
         b.quit().await;
     }
