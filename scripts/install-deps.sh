@@ -3,7 +3,8 @@
 # Idempotent: when everything is present it only checks and exits in about a second.
 # Used by the Makefile, the Dockerfile and CI (.ci/run -> make test).
 #
-#   scripts/install-deps.sh           build + run + test dependencies
+#   scripts/install-deps.sh           build + run + test dependencies (make run, make test, CI)
+#   scripts/install-deps.sh --build   what building the server needs (Docker build stage)
 #   scripts/install-deps.sh --runtime only what the server needs at run time (Docker final stage)
 set -euo pipefail
 
@@ -25,6 +26,8 @@ build=(
   libgstreamer-plugins-bad1.0-dev
   libssl-dev
   curl
+)
+tests=(
   # End-to-end browser tests: real browsers, driven by puppeteer-core from npm.
   chromium
   firefox-esr
@@ -33,10 +36,14 @@ build=(
 )
 
 
+mode="${1:-all}"
+case "$mode" in
+  all|--build|--runtime) ;;
+  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
+esac
 pkgs=("${runtime[@]}")
-if [[ "${1:-}" != "--runtime" ]]; then
-  pkgs+=("${build[@]}")
-fi
+[[ "$mode" != "--runtime" ]] && pkgs+=("${build[@]}")
+[[ "$mode" == "all" ]] && pkgs+=("${tests[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -47,7 +54,7 @@ done
 
 # Node.js and npm for the browser tests: any installation will do (NodeSource's nodejs bundles
 # npm and conflicts with Debian's npm package), so check the commands, not the packages.
-if [[ "${1:-}" != "--runtime" ]] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+if [[ "$mode" == "all" ]] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 

@@ -239,11 +239,19 @@ impl ServeArgs {
             stun: pick!(stun),
             turn: pick!(turn).unwrap_or_default(),
             canvas: pick!(canvas).map(|c| c.0).unwrap_or(d.canvas),
-            fps: pick!(fps).unwrap_or(d.fps).clamp(1, 60),
-            video_bitrate_kbps: pick!(video_bitrate).unwrap_or(d.video_bitrate_kbps).max(50),
-            audio_bitrate_kbps: pick!(audio_bitrate).unwrap_or(d.audio_bitrate_kbps).clamp(6, 510),
-            jitter_ms: pick!(jitter_ms).unwrap_or(d.jitter_ms).min(2000),
-            media_timeout: pick!(media_timeout).map(std::time::Duration::from_secs).unwrap_or(d.media_timeout),
+            fps: within("fps", pick!(fps).unwrap_or(d.fps), 1, 60)?,
+            video_bitrate_kbps: within(
+                "video_bitrate",
+                pick!(video_bitrate).unwrap_or(d.video_bitrate_kbps),
+                50,
+                50_000,
+            )?,
+            audio_bitrate_kbps: within("audio_bitrate", pick!(audio_bitrate).unwrap_or(d.audio_bitrate_kbps), 6, 510)?,
+            jitter_ms: within("jitter_ms", pick!(jitter_ms).unwrap_or(d.jitter_ms), 0, 2000)?,
+            media_timeout: match pick!(media_timeout) {
+                Some(s) => std::time::Duration::from_secs(within("media_timeout", s, 1, 3600)?),
+                None => d.media_timeout,
+            },
             record_dir: pick!(record_dir).unwrap_or(d.record_dir),
             auto_record: pick!(auto_record).unwrap_or(d.auto_record),
             decorations: pick!(decorations).unwrap_or(d.decorations),
@@ -259,6 +267,54 @@ impl ServeArgs {
             admin_key: pick!(admin_key).filter(|k| !k.is_empty()),
             media,
         })
+    }
+}
+
+/// `value` when it lies in `min..=max`, else an error naming the setting.
+fn within<T: PartialOrd + std::fmt::Display>(name: &str, value: T, min: T, max: T) -> anyhow::Result<T> {
+    anyhow::ensure!(value >= min && value <= max, "{name} must be between {min} and {max}, not {value}");
+    Ok(value)
+}
+
+impl Config {
+    /// The resolved settings as TOML, in the config file's keys (the admin key masked): what
+    /// `tessera config` prints, and a starting point for a config file.
+    pub fn to_toml(&self) -> String {
+        use toml::Value;
+        let m = &self.media;
+        let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
+        let mut t = toml::Table::new();
+        let mut put = |k: &str, v: Value| {
+            t.insert(k.to_owned(), v);
+        };
+        put("listen", Value::String(self.listen.to_string()));
+        let ips: Vec<String> = m.ice_addresses.iter().map(IpAddr::to_string).collect();
+        put("ice_addresses", strings(&ips));
+        if let Some(ip) = m.announce_ip {
+            put("announce_ip", Value::String(ip.to_string()));
+        }
+        if let Some(p) = m.udp_ports {
+            put("udp_ports", Value::String(format!("{}-{}", p.min, p.max)));
+        }
+        if let Some(stun) = &m.stun {
+            put("stun", Value::String(stun.clone()));
+        }
+        put("turn", strings(&m.turn));
+        put("canvas", Value::String(format!("{}x{}", m.canvas.width, m.canvas.height)));
+        put("fps", Value::Integer(m.fps.into()));
+        put("video_bitrate", Value::Integer(m.video_bitrate_kbps.into()));
+        put("audio_bitrate", Value::Integer(m.audio_bitrate_kbps.into()));
+        put("jitter_ms", Value::Integer(m.jitter_ms.into()));
+        put("media_timeout", Value::Integer(m.media_timeout.as_secs() as i64));
+        if self.admin_key.is_some() {
+            put("admin_key", Value::String("(set)".into()));
+        }
+        put("record_dir", Value::String(m.record_dir.display().to_string()));
+        put("auto_record", Value::Boolean(m.auto_record));
+        put("decorations", Value::Boolean(m.decorations));
+        put("video", Value::Boolean(m.video));
+        put("assets_dir", Value::String(self.assets_dir.display().to_string()));
+        toml::to_string(&t).expect("a TOML table serializes")
     }
 }
 
@@ -284,7 +340,33 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.media.canvas, Size::new(1280, 720));
         assert_eq!(c.media.fps, 30);
+        assert_eq!(c.media.media_timeout, std::time::Duration::from_secs(10));
         assert!(c.media.ice_addresses.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_not_clamped() {
+        for (args, name) in [
+            (ServeArgs { fps: Some(0), ..Default::default() }, "fps"),
+            (ServeArgs { fps: Some(120), ..Default::default() }, "fps"),
+            (ServeArgs { video_bitrate: Some(10), ..Default::default() }, "video_bitrate"),
+            (ServeArgs { audio_bitrate: Some(1000), ..Default::default() }, "audio_bitrate"),
+            (ServeArgs { jitter_ms: Some(5000), ..Default::default() }, "jitter_ms"),
+            (ServeArgs { media_timeout: Some(0), ..Default::default() }, "media_timeout"),
+        ] {
+            let err = args.resolve().unwrap_err().to_string();
+            assert!(err.starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn resolved_config_prints_as_a_loadable_file() {
+        let c = ServeArgs { fps: Some(25), admin_key: Some("secret".into()), ..Default::default() }.resolve().unwrap();
+        let text = c.to_toml();
+        assert!(text.contains("fps = 25") && !text.contains("secret"), "{text}");
+        let mut again: ServeArgs = toml::from_str(&text.replace("admin_key = \"(set)\"\n", "")).unwrap();
+        again.admin_key = Some("secret".into());
+        assert_eq!(again.resolve().unwrap().media, c.media);
     }
 
     #[test]

@@ -14,6 +14,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(tessera::config::ServeArgs),
+    /// Print the configuration `serve` would use with these settings (flags over `TESSERA_*`
+    /// environment over the `--config` file over defaults) as TOML, and exit.
+    Config(tessera::config::ServeArgs),
     /// Load a running server with pre-encoded publishers and viewers; prints a JSON report.
     Loadgen(tessera::loadgen::LoadOptions),
     /// Benchmark against the bare GStreamer floor and Janus; writes results and docs.
@@ -52,6 +55,10 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
+        Command::Config(args) => {
+            print!("{}", args.resolve()?.to_toml());
+            return Ok(());
+        }
         Command::Loadgen(opts) => {
             let report = rt.block_on(tessera::loadgen::run(&opts))?;
             println!("{}", serde_json::to_string(&report)?);

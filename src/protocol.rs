@@ -240,6 +240,54 @@ pub enum ErrorCode {
     InternalError,
 }
 
+impl ErrorCode {
+    /// Every code, in declaration order (clients can check they have a message for each).
+    pub const ALL: &[ErrorCode] = &[
+        Self::BadJson,
+        Self::UnknownType,
+        Self::InvalidMessage,
+        Self::NotJoined,
+        Self::AlreadyJoined,
+        Self::InvalidRoom,
+        Self::InvalidName,
+        Self::InvalidSdp,
+        Self::InvalidCandidate,
+        Self::MessageTooLarge,
+        Self::MediaError,
+        Self::MediaTimeout,
+        Self::Kicked,
+        Self::RoomClosed,
+        Self::LayoutLocked,
+        Self::InvalidLayout,
+        Self::ServerShutdown,
+        Self::InternalError,
+    ];
+
+    /// The code as it appears on the wire (`bad_json`, ...).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::BadJson => "bad_json",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidMessage => "invalid_message",
+            Self::NotJoined => "not_joined",
+            Self::AlreadyJoined => "already_joined",
+            Self::InvalidRoom => "invalid_room",
+            Self::InvalidName => "invalid_name",
+            Self::InvalidSdp => "invalid_sdp",
+            Self::InvalidCandidate => "invalid_candidate",
+            Self::MessageTooLarge => "message_too_large",
+            Self::MediaError => "media_error",
+            Self::MediaTimeout => "media_timeout",
+            Self::Kicked => "kicked",
+            Self::RoomClosed => "room_closed",
+            Self::LayoutLocked => "layout_locked",
+            Self::InvalidLayout => "invalid_layout",
+            Self::ServerShutdown => "server_shutdown",
+            Self::InternalError => "internal_error",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,38 +371,50 @@ mod tests {
         assert_eq!(serde_json::from_value::<ChannelMessage>(v).unwrap(), msg);
     }
 
+    /// The next code in a cycle through every variant. Exhaustive on purpose: a new variant
+    /// fails to compile here until it is placed in the cycle, and the test below then requires
+    /// it in [`ErrorCode::ALL`].
+    fn next(code: ErrorCode) -> ErrorCode {
+        use ErrorCode::*;
+        match code {
+            BadJson => UnknownType,
+            UnknownType => InvalidMessage,
+            InvalidMessage => NotJoined,
+            NotJoined => AlreadyJoined,
+            AlreadyJoined => InvalidRoom,
+            InvalidRoom => InvalidName,
+            InvalidName => InvalidSdp,
+            InvalidSdp => InvalidCandidate,
+            InvalidCandidate => MessageTooLarge,
+            MessageTooLarge => MediaError,
+            MediaError => MediaTimeout,
+            MediaTimeout => Kicked,
+            Kicked => RoomClosed,
+            RoomClosed => LayoutLocked,
+            LayoutLocked => InvalidLayout,
+            InvalidLayout => ServerShutdown,
+            ServerShutdown => InternalError,
+            InternalError => BadJson,
+        }
+    }
+
     #[test]
     fn every_error_code_round_trips() {
-        use ErrorCode::*;
-        let all = [
-            BadJson,
-            UnknownType,
-            InvalidMessage,
-            NotJoined,
-            AlreadyJoined,
-            InvalidRoom,
-            InvalidName,
-            InvalidSdp,
-            InvalidCandidate,
-            MessageTooLarge,
-            MediaError,
-            MediaTimeout,
-            Kicked,
-            RoomClosed,
-            ServerShutdown,
-            InternalError,
-        ];
-        for code in all {
-            // Exhaustive on purpose: a new variant fails to compile here until it is listed above.
-            match code {
-                BadJson | UnknownType | InvalidMessage | NotJoined | AlreadyJoined | InvalidRoom | InvalidName
-                | InvalidSdp | InvalidCandidate | MessageTooLarge | MediaError | MediaTimeout | Kicked | RoomClosed
-                | LayoutLocked | InvalidLayout | ServerShutdown | InternalError => {}
+        let mut cycle = vec![ErrorCode::BadJson];
+        loop {
+            let code = next(*cycle.last().unwrap());
+            if code == ErrorCode::BadJson {
+                break;
             }
-            round_trip_server(ServerMessage::error(code, "x"));
+            cycle.push(code);
+        }
+        assert_eq!(cycle, ErrorCode::ALL, "ErrorCode::ALL lists every code once, in order");
+        for code in ErrorCode::ALL {
+            let v = round_trip_server(ServerMessage::error(*code, "x"));
+            assert_eq!(v["code"].as_str(), Some(code.as_str()));
         }
         let distinct: std::collections::HashSet<String> =
-            all.iter().map(|c| serde_json::to_string(c).unwrap()).collect();
-        assert_eq!(distinct.len(), all.len(), "codes serialize to distinct strings");
+            ErrorCode::ALL.iter().map(|c| serde_json::to_string(c).unwrap()).collect();
+        assert_eq!(distinct.len(), ErrorCode::ALL.len(), "codes serialize to distinct strings");
     }
 }

@@ -1,5 +1,5 @@
 //! When one of two publishers leaves, the other gets `participantLeft` and a single
-//! full-canvas tile within 2 s, and the room goes on.
+//! full-canvas tile within 2 s, stops hearing the one who left, and the room goes on.
 
 mod common;
 
@@ -16,6 +16,7 @@ async fn remaining_publisher_gets_full_canvas_within_2s() -> anyhow::Result<()> 
     let blue = TestPeer::join(server.addr, PeerOptions::publisher("pair", "blue", BLUE, 1000.0)).await?;
     let blue_id = blue.id();
     red.wait_for(secs(15), |p| shows_tiles(p, &[RED, BLUE])).await?;
+    wait_tone(&red, 1000.0, -20.0, 300).await?;
 
     let left_at = Instant::now();
     blue.leave().await?;
@@ -37,6 +38,12 @@ async fn remaining_publisher_gets_full_canvas_within_2s() -> anyhow::Result<()> 
     let took = left_at.elapsed();
     println!("full-canvas red tile {took:?} after blue's leave");
     assert!(took.as_secs_f64() < 2.0);
+
+    // Blue is gone from red's mix too.
+    red.wait_for(secs(2), |p| p.tone_dbfs(1000.0, 200) < -60.0).await?;
+    let silent = left_at.elapsed();
+    println!("blue's 1000 Hz gone from red's mix {silent:?} after the leave");
+    assert!(silent.as_secs_f64() < 2.0);
 
     // The room goes on: frames keep coming.
     let before = red.received().frames();

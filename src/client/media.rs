@@ -289,6 +289,19 @@ impl PeerMedia {
         }
     }
 
+    /// Asks the server for a keyframe of the composite, as a decoder that lost the picture
+    /// would: an upstream force-key-unit event into webrtcbin's receive path, which its RTP
+    /// session sends as RTCP FIR (`all_headers`) or PLI. False when no video is received yet.
+    pub fn request_keyframe(&self, all_headers: bool) -> bool {
+        let video = self.webrtc.src_pads().into_iter().find(|pad| {
+            pad.current_caps()
+                .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()))
+                .is_some_and(|m| m == "video")
+        });
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(all_headers).build();
+        video.is_some_and(|pad| pad.send_event(event))
+    }
+
     /// The pipeline (for tests that inspect or disturb it).
     pub fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline

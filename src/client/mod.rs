@@ -180,6 +180,11 @@ impl TestPeer {
         self.media.stop_video();
     }
 
+    /// Sends the server a keyframe request (RTCP FIR when `fir`, else PLI) for the composite.
+    pub fn request_keyframe(&self, fir: bool) -> bool {
+        self.media.request_keyframe(fir)
+    }
+
     /// The level of `freq` Hz in the last `ms` of received audio, in dBFS.
     pub fn tone_dbfs(&self, freq: f64, ms: u32) -> f64 {
         tone_dbfs(&self.received().last_audio(ms), 48_000.0, freq)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 use warp::ws::{Message, WebSocket};
 
 use super::AppState;
@@ -80,19 +80,31 @@ impl Connection {
         self.writer.try_send(msg).is_ok()
     }
 
+    /// Sends a reply to this client; an error reply is also logged, with the room and
+    /// participant when the socket has joined (one line per refused input).
+    fn reply(&self, msg: ServerMessage) -> bool {
+        if let ServerMessage::Error { code, message } = &msg {
+            match self.session.membership() {
+                Some((room, participant)) => {
+                    warn!(%room, %participant, ?code, "refused client input: {message}")
+                }
+                None => warn!(?code, "refused client input (not joined): {message}"),
+            }
+        }
+        self.send(frame(&msg))
+    }
+
     /// Handles one read from the socket; false ends the connection.
     async fn on_incoming(&mut self, incoming: Option<Result<Message, warp::Error>>) -> bool {
         let step = match incoming {
             Some(Ok(m)) if m.is_text() => self.session.on_text(m.to_str().unwrap_or_default()),
-            Some(Ok(m)) if m.is_binary() => {
-                Step::Reply(ServerMessage::error(ErrorCode::BadJson, "binary frames are not accepted"))
-            }
+            Some(Ok(m)) if m.is_binary() => self.session.on_binary(m.as_bytes().len()),
             Some(Ok(m)) if m.is_close() => return false,
             Some(Ok(_)) => return true, // ping/pong
             Some(Err(e)) => {
                 debug!("websocket read error: {e}");
                 if let Some(Step::Reply(msg)) = oversized(&e).map(|n| self.session.on_oversized(n)) {
-                    self.send(frame(&msg));
+                    self.reply(msg);
                 }
                 return false;
             }
@@ -100,7 +112,7 @@ impl Connection {
         };
         match step {
             Step::Nothing => true,
-            Step::Reply(msg) => self.send(frame(&msg)),
+            Step::Reply(msg) => self.reply(msg),
             Step::Join { room, name, role } => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 match self.state.registry.join(&room, name, role, tx).await {
@@ -112,7 +124,7 @@ impl Connection {
                     }
                     Err(e) => {
                         let msg = self.session.join_failed(&e);
-                        self.send(frame(&msg))
+                        self.reply(msg)
                     }
                 }
             }

@@ -184,6 +184,17 @@ pub enum MediaError {
     },
 }
 
+/// What a room's pipeline is made of, for the REST API and tests.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineInventory {
+    /// Elements by factory name, recursively (`vp8enc`, `opusdec`, `webrtcbin`, ...).
+    pub by_factory: std::collections::BTreeMap<String, usize>,
+    /// Sink pads of every `compositor` and `audiomixer`: the decoded inputs being mixed,
+    /// plus each mixer's own keep-alive source and drawn overlays.
+    pub mixer_inputs: usize,
+}
+
 /// Checks that this process can build a room: every fixed chain parses and a `webrtcbin`
 /// reaches READY. Used by `/readyz`.
 pub fn readiness_check() -> anyhow::Result<()> {

@@ -149,6 +149,21 @@ impl RoomMedia {
         self.pipeline.iterate_recurse().into_iter().count()
     }
 
+    /// What the pipeline is made of: elements by factory (one `vp8enc` whatever the number of
+    /// participants; no decoder for a viewer) and the inputs of its mixers.
+    pub fn inventory(&self) -> super::PipelineInventory {
+        let mut inventory = super::PipelineInventory::default();
+        for element in self.pipeline.iterate_recurse().into_iter().flatten() {
+            let Some(factory) = element.factory() else { continue };
+            let name = factory.name().to_string();
+            if name == "compositor" || name == "audiomixer" {
+                inventory.mixer_inputs += element.sink_pads().len();
+            }
+            *inventory.by_factory.entry(name).or_default() += 1;
+        }
+        inventory
+    }
+
     /// Publishers in join order: the order of tiles.
     pub(super) fn tiles_order(&self) -> Vec<ParticipantId> {
         self.peers.iter().filter(|(_, p)| p.role == Role::Publisher).map(|(id, _)| *id).collect()

@@ -120,6 +120,8 @@ pub struct RoomInfo {
     pub participants: Vec<ParticipantStatus>,
     /// Elements in the room's pipeline, recursively (for leak checks).
     pub pipeline_elements: usize,
+    /// The pipeline's elements by factory and its mixers' inputs.
+    pub pipeline: crate::media::PipelineInventory,
     /// The layout in force.
     pub layout: crate::layout::LayoutSpec,
     /// The active speaker.

@@ -326,6 +326,7 @@ impl Room {
                 })
                 .collect(),
             pipeline_elements: self.media.element_count(),
+            pipeline: self.media.inventory(),
             layout: self.media.layout().clone(),
             speaker: self.media.speaker(),
         }

@@ -125,6 +125,24 @@ pub fn describe(peer: &TestPeer, n: usize) -> String {
     }
 }
 
+/// Waits until `peer` hears `hz` above `min_dbfs` over the last `window_ms` (so the window no
+/// longer holds the mixers' start-up gap); returns how long that took.
+pub async fn wait_tone(peer: &TestPeer, hz: f64, min_dbfs: f64, window_ms: u32) -> anyhow::Result<Duration> {
+    peer.wait_for(secs(15), |p| p.tone_dbfs(hz, window_ms) > min_dbfs)
+        .await
+        .map_err(|e| anyhow::anyhow!("{hz} Hz never reached {min_dbfs} dBFS over {window_ms} ms: {e}"))
+}
+
+/// Points on a 16x9 grid over the whole frame whose colour is close to one of `colours`.
+pub fn points_showing(frame: &Frame, colours: &[[u8; 3]]) -> Vec<((u32, u32), [u8; 3])> {
+    let (w, h) = (frame.width(), frame.height());
+    (0..16u32)
+        .flat_map(|i| (0..9u32).map(move |j| (w * (2 * i + 1) / 32, h * (2 * j + 1) / 18)))
+        .map(|(x, y)| ((x, y), frame.rgb_at(x, y, 2)))
+        .filter(|(_, c)| colours.iter().any(|f| close_to(*c, *f, TOLERANCE)))
+        .collect()
+}
+
 /// Seconds as a Duration.
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
