@@ -34,6 +34,7 @@ pub struct Received {
     pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
     channel: Mutex<Vec<String>>,
     connected: Mutex<Option<Instant>>,
+    ice_connected: Mutex<Option<Instant>>,
 }
 
 /// RTP packets counted by a peer that does not decode.
@@ -96,6 +97,12 @@ impl Received {
     /// When the peer connection first reached `connected` (ICE and DTLS done).
     pub fn connected_at(&self) -> Option<Instant> {
         *self.connected.lock().unwrap()
+    }
+
+    /// When ICE first reached `connected` or `completed` (before DTLS, unlike
+    /// [`Received::connected_at`]).
+    pub fn ice_connected_at(&self) -> Option<Instant> {
+        *self.ice_connected.lock().unwrap()
     }
 
     /// Arrival times of the last [`ARRIVALS_KEPT`] frames, oldest first.
@@ -204,6 +211,14 @@ impl PeerMedia {
             let s = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
             if s == gst_webrtc::WebRTCPeerConnectionState::Connected {
                 state.connected.lock().unwrap().get_or_insert_with(Instant::now);
+            }
+        });
+        let state = received.clone();
+        webrtc.connect_notify(Some("ice-connection-state"), move |webrtc, _| {
+            use gst_webrtc::WebRTCICEConnectionState as Ice;
+            let s = webrtc.property::<Ice>("ice-connection-state");
+            if matches!(s, Ice::Connected | Ice::Completed) {
+                state.ice_connected.lock().unwrap().get_or_insert_with(Instant::now);
             }
         });
         pipeline.set_state(gst::State::Playing)?;
