@@ -299,6 +299,8 @@ impl RoomMedia {
             self.speaker = None;
         }
         self.relayout();
+        drop(peer);
+        super::teardown::release_memory();
     }
 
     fn stop(&self, element: &gst::Element) {
