@@ -49,9 +49,8 @@ async fn room_elements(server: &ServerProcess) -> u64 {
 
 /// The server's warnings and errors (and leaves for another reason than leaving).
 fn dump_log(server: &ServerProcess) {
-    let notable = |l: &&String| {
-        l.contains("WARN") || l.contains("ERROR") || (l.contains(" leave ") && !l.contains("\"left\""))
-    };
+    let notable =
+        |l: &&String| l.contains("WARN") || l.contains("ERROR") || (l.contains(" leave ") && !l.contains("\"left\""));
     for line in server.log.lock().unwrap().iter().filter(notable) {
         println!("server: {line}");
     }
@@ -61,8 +60,11 @@ fn dump_log(server: &ServerProcess) {
 /// fifth drops its socket instead of sending `leave`. Returns once `red` saw it leave.
 async fn cycle(addr: std::net::SocketAddr, red: &mut TestPeer, i: usize) -> anyhow::Result<()> {
     let name = format!("c{i}");
-    let options =
-        if i % 4 == 3 { PeerOptions::viewer("churn", &name) } else { PeerOptions::publisher("churn", &name, GREEN, 600.0) };
+    let options = if i % 4 == 3 {
+        PeerOptions::viewer("churn", &name)
+    } else {
+        PeerOptions::publisher("churn", &name, GREEN, 600.0)
+    };
     let churner = TestPeer::join(addr, options).await?;
     churner.wait_for(secs(10), |p| p.received().frames() > 0).await?;
     let id = churner.id();
@@ -71,7 +73,8 @@ async fn cycle(addr: std::net::SocketAddr, red: &mut TestPeer, i: usize) -> anyh
     } else {
         churner.leave().await?;
     }
-    let left = |m: &ServerMessage| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == id);
+    let left =
+        |m: &ServerMessage| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == id);
     red.wait_message(secs(2), left).await?;
     Ok(())
 }
@@ -137,7 +140,12 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
 
 /// The last participants leave: the room's pipeline reaches NULL and is freed within 5 s, and
 /// the server holds no more fds or threads than before the room.
-async fn last_leave(server: &ServerProcess, red: TestPeer, blue: TestPeer, idle: (usize, u64, f64)) -> anyhow::Result<()> {
+async fn last_leave(
+    server: &ServerProcess,
+    red: TestPeer,
+    blue: TestPeer,
+    idle: (usize, u64, f64),
+) -> anyhow::Result<()> {
     let addr = server.addr;
     assert_eq!(http(addr, "GET", "/api/stats", None).await.1["roomPipelines"], 1);
     red.leave().await?;

@@ -35,23 +35,26 @@ fn payload_offset(rtp: &[u8]) -> usize {
 
 /// Rewrites every RTP packet leaving `pay` with `garble(payload, sequence number)`.
 fn garble_rtp(pay: &gst::Element, garble: fn(&mut [u8], u16)) {
-    pay.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, info| {
-        let apply = |b: &mut gst::Buffer| {
-            let mut map = b.make_mut().map_writable().unwrap();
-            let seq = u16::from_be_bytes([map[2], map[3]]);
-            let offset = payload_offset(&map);
-            garble(&mut map[offset..], seq);
-        };
-        match &mut info.data {
-            Some(gst::PadProbeData::Buffer(b)) => apply(b),
-            Some(gst::PadProbeData::BufferList(l)) => l.make_mut().foreach_mut(|mut b, _| {
-                apply(&mut b);
-                std::ops::ControlFlow::Continue(Some(b))
-            }),
-            _ => {}
-        }
-        gst::PadProbeReturn::Ok
-    });
+    pay.static_pad("src").unwrap().add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        move |_, info| {
+            let apply = |b: &mut gst::Buffer| {
+                let mut map = b.make_mut().map_writable().unwrap();
+                let seq = u16::from_be_bytes([map[2], map[3]]);
+                let offset = payload_offset(&map);
+                garble(&mut map[offset..], seq);
+            };
+            match &mut info.data {
+                Some(gst::PadProbeData::Buffer(b)) => apply(b),
+                Some(gst::PadProbeData::BufferList(l)) => l.make_mut().foreach_mut(|mut b, _| {
+                    apply(&mut b);
+                    std::ops::ControlFlow::Continue(Some(b))
+                }),
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
 }
 
 /// Keeps the 4-byte VP8 descriptor (15-bit picture id) and the 10-byte frame header, scrambles
@@ -74,7 +77,11 @@ fn random_payload(payload: &mut [u8], seq: u16) {
 }
 
 /// Reads `red`'s messages until `who` has left, keeping every `error` red was sent.
-async fn wait_left(red: &mut TestPeer, who: tessera::ids::ParticipantId, errors: &mut Vec<ServerMessage>) -> anyhow::Result<()> {
+async fn wait_left(
+    red: &mut TestPeer,
+    who: tessera::ids::ParticipantId,
+    errors: &mut Vec<ServerMessage>,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + secs(3);
     loop {
         match red.next_message(deadline.saturating_duration_since(Instant::now())).await {

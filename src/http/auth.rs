@@ -26,7 +26,9 @@ impl AdminPolicy {
         match self {
             Self::Loopback => true,
             Self::Refuse => false,
-            Self::Key(key) => authorization.and_then(bearer_token).is_some_and(|given| constant_time_eq(given.as_bytes(), key.as_bytes())),
+            Self::Key(key) => authorization
+                .and_then(bearer_token)
+                .is_some_and(|given| constant_time_eq(given.as_bytes(), key.as_bytes())),
         }
     }
 }
@@ -58,9 +60,15 @@ mod tests {
         for good in ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret ", "  Bearer s3cret"] {
             assert!(key.allows(Some(good)), "{good:?}");
         }
-        for bad in
-            [None, Some("Bearer s3cre"), Some("Bearer s3cret2"), Some("s3cret"), Some("Basic s3cret"), Some("Bearer "), Some("Bearers3cret")]
-        {
+        for bad in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("s3cret"),
+            Some("Basic s3cret"),
+            Some("Bearer "),
+            Some("Bearers3cret"),
+        ] {
             assert!(!key.allows(bad), "{bad:?}");
         }
     }

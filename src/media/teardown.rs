@@ -86,7 +86,11 @@ pub async fn await_freed(room: &str, weak: glib::WeakRef<gst::Pipeline>, ended: 
     let freed_ms = match weak.upgrade() {
         None => Some(ms(ended.elapsed())),
         Some(pipeline) => {
-            tracing::error!(room, refs = pipeline.ref_count() - 1, "room pipeline still referenced {FREE_LIMIT:?} after the room ended");
+            tracing::error!(
+                room,
+                refs = pipeline.ref_count() - 1,
+                "room pipeline still referenced {FREE_LIMIT:?} after the room ended"
+            );
             pipeline.debug_to_dot_file_with_ts(gst::DebugGraphDetails::all(), "tessera-room-not-freed");
             None
         }
@@ -94,7 +98,12 @@ pub async fn await_freed(room: &str, weak: glib::WeakRef<gst::Pipeline>, ended: 
     release_memory();
     let figures = Teardown { room: room.to_owned(), null_ms: ms(null_at), freed_ms };
     if let Some(freed) = freed_ms {
-        tracing::info!(room, null_ms = format!("{:.1}", figures.null_ms), freed_ms = format!("{freed:.1}"), "room pipeline in NULL and freed");
+        tracing::info!(
+            room,
+            null_ms = format!("{:.1}", figures.null_ms),
+            freed_ms = format!("{freed:.1}"),
+            "room pipeline in NULL and freed"
+        );
     }
     *LAST.lock().unwrap() = Some(figures);
 }

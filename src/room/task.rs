@@ -278,7 +278,10 @@ impl Room {
         let last = (now, self.media.inbound(id).unwrap_or_default());
         let joined = (now, SystemTime::now());
         let rates = InboundRates::default();
-        self.participants.insert(id, Participant { info, muted: (false, false), outbound, joined, last, rates, undecodable_since: None });
+        self.participants.insert(
+            id,
+            Participant { info, muted: (false, false), outbound, joined, last, rates, undecodable_since: None },
+        );
     }
 
     /// Updates inbound rates; removes publishers whose media stopped, participants that never
