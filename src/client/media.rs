@@ -32,6 +32,7 @@ pub struct Received {
     watch: Mutex<Option<((u32, u32), bool)>>,
     bright_onsets: Mutex<Vec<Instant>>,
     pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
+    pub(super) keyframe_timestamps: Mutex<Vec<u32>>,
     channel: Mutex<Vec<String>>,
     connected: Mutex<Option<Instant>>,
     ice_connected: Mutex<Option<Instant>>,
@@ -118,6 +119,12 @@ impl Received {
     /// When each VP8 keyframe started arriving (peers that do not decode).
     pub fn keyframe_arrivals(&self) -> Vec<Instant> {
         self.keyframe_arrivals.lock().unwrap().clone()
+    }
+
+    /// The RTP timestamp (90 kHz, the sender's clock) of each VP8 keyframe, in arrival order:
+    /// their spacing is the encoder's, free of network and scheduling jitter.
+    pub fn keyframe_timestamps(&self) -> Vec<u32> {
+        self.keyframe_timestamps.lock().unwrap().clone()
     }
 
     /// Decoded audio samples (48 kHz mono) so far.

@@ -221,6 +221,9 @@ async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {
         error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
     } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
         error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large")
+    } else if r.find::<warp::reject::InvalidHeader>().is_some() {
+        // Checked before the method: another route's "wrong method" must not hide it.
+        error(StatusCode::BAD_REQUEST, "bad_request", "a request header could not be read")
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
         error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
     } else {
