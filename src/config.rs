@@ -342,6 +342,22 @@ mod tests {
         assert_eq!(c.media.fps, 30);
         assert_eq!(c.media.media_timeout, std::time::Duration::from_secs(10));
         assert!(c.media.ice_addresses.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert_eq!(c.media.media_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(c.admin_key, None);
+    }
+
+    #[test]
+    fn media_timeout_and_admin_key_flags() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let args = ["tessera", "--media-timeout", "4", "--admin-key", "k3y"];
+        let c = <Cli as clap::Parser>::try_parse_from(args).unwrap().serve.resolve().unwrap();
+        assert_eq!(c.media.media_timeout, std::time::Duration::from_secs(4));
+        assert_eq!(c.admin_key.as_deref(), Some("k3y"));
+        assert!(<Cli as clap::Parser>::try_parse_from(["tessera", "--media-timeout", "soon"]).is_err());
     }
 
     #[test]

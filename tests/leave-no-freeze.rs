@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tessera::client::{PeerOptions, TestPeer};
+use tessera::protocol::ServerMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_video_survives_joins_and_leaves() -> anyhow::Result<()> {
     let server = start_server().await;
-    let red = TestPeer::join(server.addr, PeerOptions::publisher("steady", "red", RED, 440.0)).await?;
+    let mut red = TestPeer::join(server.addr, PeerOptions::publisher("steady", "red", RED, 440.0)).await?;
     let blue = TestPeer::join(server.addr, PeerOptions::publisher("steady", "blue", BLUE, 1000.0)).await?;
     for p in [&red, &blue] {
         p.wait_for(secs(15), |p| shows_tiles(p, &[RED, BLUE])).await?;
@@ -26,10 +27,17 @@ async fn steady_video_survives_joins_and_leaves() -> anyhow::Result<()> {
         green.leave().await?;
         red.wait_for(secs(5), |p| shows_tiles(p, &[RED, BLUE])).await?;
         // The last one vanishes without `leave`.
+        let gone = viewer.id();
         drop(viewer);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        red.wait_message(
+            secs(2),
+            |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == gone),
+        )
+        .await?;
     }
-    tokio::time::sleep(secs(1)).await;
+    // A further second of frames after the last leave belongs to the window.
+    let more = red.received().frames() + 30;
+    red.wait_for(secs(3), |p| p.received().frames() >= more).await?;
     let end = Instant::now();
     for (name, p) in [("red", &red), ("blue", &blue)] {
         let (gap, worst) = smoothness(&p.received().frame_arrivals(), start, end);

@@ -32,8 +32,10 @@ pub struct Received {
     watch: Mutex<Option<((u32, u32), bool)>>,
     bright_onsets: Mutex<Vec<Instant>>,
     pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
+    pub(super) keyframe_timestamps: Mutex<Vec<u32>>,
     channel: Mutex<Vec<String>>,
     connected: Mutex<Option<Instant>>,
+    ice_connected: Mutex<Option<Instant>>,
 }
 
 /// RTP packets counted by a peer that does not decode.
@@ -98,6 +100,12 @@ impl Received {
         *self.connected.lock().unwrap()
     }
 
+    /// When ICE first reached `connected` or `completed` (before DTLS, unlike
+    /// [`Received::connected_at`]).
+    pub fn ice_connected_at(&self) -> Option<Instant> {
+        *self.ice_connected.lock().unwrap()
+    }
+
     /// Arrival times of the last [`ARRIVALS_KEPT`] frames, oldest first.
     pub fn frame_arrivals(&self) -> Vec<Instant> {
         self.video.lock().unwrap().arrivals.iter().copied().collect()
@@ -111,6 +119,12 @@ impl Received {
     /// When each VP8 keyframe started arriving (peers that do not decode).
     pub fn keyframe_arrivals(&self) -> Vec<Instant> {
         self.keyframe_arrivals.lock().unwrap().clone()
+    }
+
+    /// The RTP timestamp (90 kHz, the sender's clock) of each VP8 keyframe, in arrival order:
+    /// their spacing is the encoder's, free of network and scheduling jitter.
+    pub fn keyframe_timestamps(&self) -> Vec<u32> {
+        self.keyframe_timestamps.lock().unwrap().clone()
     }
 
     /// Decoded audio samples (48 kHz mono) so far.
@@ -204,6 +218,14 @@ impl PeerMedia {
             let s = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
             if s == gst_webrtc::WebRTCPeerConnectionState::Connected {
                 state.connected.lock().unwrap().get_or_insert_with(Instant::now);
+            }
+        });
+        let state = received.clone();
+        webrtc.connect_notify(Some("ice-connection-state"), move |webrtc, _| {
+            use gst_webrtc::WebRTCICEConnectionState as Ice;
+            let s = webrtc.property::<Ice>("ice-connection-state");
+            if matches!(s, Ice::Connected | Ice::Completed) {
+                state.ice_connected.lock().unwrap().get_or_insert_with(Instant::now);
             }
         });
         pipeline.set_state(gst::State::Playing)?;

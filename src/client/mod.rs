@@ -128,6 +128,7 @@ impl PeerOptions {
 /// A joined peer. Dropping it closes its socket and stops its pipeline.
 pub struct TestPeer {
     id: ParticipantId,
+    join_sent: Instant,
     others_at_join: Vec<ParticipantInfo>,
     media: Arc<PeerMedia>,
     messages: mpsc::UnboundedReceiver<ServerMessage>,
@@ -142,6 +143,7 @@ impl TestPeer {
         let mut sig = Signaling::connect(addr).await?;
         sig.send(&ClientMessage::Join { room: options.room.clone(), name: options.name.clone(), role: options.role })
             .await?;
+        let join_sent = Instant::now();
         let (id, others_at_join) = match sig.recv_timeout(Duration::from_secs(10)).await? {
             Some(ServerMessage::Joined { participant_id, participants, .. }) => (participant_id, participants),
             Some(ServerMessage::Error { code, message }) => bail!("join refused: {code:?}: {message}"),
@@ -151,12 +153,17 @@ impl TestPeer {
         let (msg_tx, messages) = mpsc::unbounded_channel();
         let media = Arc::new(PeerMedia::new(options, out_tx.clone())?);
         let driver = tokio::spawn(drive(sig, out_rx, msg_tx, media.clone(), out_tx.clone()));
-        Ok(Self { id, others_at_join, media, messages, outgoing: out_tx, driver })
+        Ok(Self { id, join_sent, others_at_join, media, messages, outgoing: out_tx, driver })
     }
 
     /// Our participant id.
     pub fn id(&self) -> ParticipantId {
         self.id
+    }
+
+    /// When our `join` message was written to the socket.
+    pub fn join_sent_at(&self) -> Instant {
+        self.join_sent
     }
 
     /// Who was in the room when we joined.

@@ -29,9 +29,13 @@ pub(super) fn count_packets(pad: &gst::Pad, received: Arc<Received>, video: bool
             let mut rtp = received.rtp.lock().unwrap();
             if video {
                 rtp.video_packets += 1;
-                if buffer.map_readable().is_ok_and(|m| is_vp8_keyframe_start(&m)) {
+                if let Ok(m) = buffer.map_readable()
+                    && is_vp8_keyframe_start(&m)
+                {
                     rtp.keyframes += 1;
                     received.keyframe_arrivals.lock().unwrap().push(Instant::now());
+                    let timestamp = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
+                    received.keyframe_timestamps.lock().unwrap().push(timestamp);
                 }
             } else {
                 rtp.audio_packets += 1;

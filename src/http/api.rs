@@ -10,16 +10,22 @@ use warp::{Filter, Reply};
 
 use super::{AppState, recordings};
 use crate::ids::{ParticipantId, RoomId};
-use crate::room::RoomHandle;
+use crate::room::{CallError, RoomHandle};
 
-/// A room in the list.
+/// A room in the list; a room whose task did not answer in time has only its id and
+/// `unresponsive: true`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RoomSummary {
     id: RoomId,
-    participants: usize,
-    created_at: String,
-    uptime_secs: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    participants: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uptime_secs: Option<f64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unresponsive: bool,
 }
 
 pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -32,6 +38,17 @@ pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
 
 pub(super) fn no_room(room: &str) -> Response {
     error(StatusCode::NOT_FOUND, "room_not_found", format!("no room named {room:?}"))
+}
+
+/// The answer to a call into a room that failed: gone (404) or stuck (503).
+pub(super) fn call_failed(room: &str, e: CallError) -> Response {
+    match e {
+        CallError::Closed => no_room(room),
+        CallError::Unresponsive(_) => {
+            tracing::error!(%room, "room task unresponsive: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "room_unresponsive", format!("room {room:?}: {e}"))
+        }
+    }
 }
 
 pub(super) fn find_room(state: &AppState, room: &str) -> Option<RoomHandle> {
@@ -67,6 +84,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .and(warp::get())
         .and(with_state.clone())
         .and_then(recordings::of_room);
+    let stats = warp::path!("stats").and(warp::get()).and(with_state.clone()).and_then(stats);
     let all_recordings = warp::path!("recordings").and(warp::get()).and(with_state.clone()).and_then(recordings::all);
     let layout = warp::path!("rooms" / String / "layout")
         .and(warp::put())
@@ -75,39 +93,69 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .and(warp::body::bytes())
         .and(with_state.clone())
         .and_then(set_layout);
-    let rooms = list.or(detail).unify().or(kick).unify().or(close).unify().or(layout).unify().boxed();
+    let rooms = stats.or(list).unify().or(detail).unify().or(kick).unify().or(close).unify().or(layout).unify().boxed();
     let recordings = record.or(stop_recording).unify().or(room_recordings).unify().or(all_recordings).unify().boxed();
     let api = rooms.or(recordings).unify();
     warp::path("api").and(api.recover(rejection).unify())
 }
 
 async fn list_rooms(state: AppState) -> Result<Response, Infallible> {
-    let infos =
-        futures_util::future::join_all(state.registry.rooms().iter().map(|r| async move { r.info().await })).await;
-    let mut rooms: Vec<RoomSummary> = infos
-        .into_iter()
-        .flatten()
-        .map(|i| RoomSummary {
-            participants: i.participants.len(),
-            id: i.id,
-            created_at: i.created_at,
-            uptime_secs: i.uptime_secs,
+    let handles = state.registry.rooms();
+    let infos = futures_util::future::join_all(handles.iter().map(|r| r.info())).await;
+    let mut rooms: Vec<RoomSummary> = handles
+        .iter()
+        .zip(infos)
+        .filter_map(|(handle, info)| match info {
+            Ok(i) => Some(RoomSummary {
+                participants: Some(i.participants.len()),
+                id: i.id,
+                created_at: Some(i.created_at),
+                uptime_secs: Some(i.uptime_secs),
+                unresponsive: false,
+            }),
+            Err(CallError::Closed) => None,
+            Err(CallError::Unresponsive(_)) => Some(RoomSummary {
+                id: handle.id().clone(),
+                participants: None,
+                created_at: None,
+                uptime_secs: None,
+                unresponsive: true,
+            }),
         })
         .collect();
     rooms.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": rooms })))
 }
 
-async fn room_detail(room: String, state: AppState) -> Result<Response, Infallible> {
-    let info = match find_room(&state, &room) {
-        Some(handle) => handle.info().await,
-        None => None,
-    };
-    Ok(info.map_or_else(|| no_room(&room), |i| json(StatusCode::OK, &i)))
+/// `GET /api/stats`: live rooms, room pipelines still in memory, and the last teardown.
+async fn stats(state: AppState) -> Result<Response, Infallible> {
+    use crate::media::teardown;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "rooms": state.registry.rooms().len(),
+            "roomPipelines": teardown::live_room_pipelines(),
+            "lastTeardown": teardown::last_teardown(),
+        }),
+    ))
 }
 
+async fn room_detail(room: String, state: AppState) -> Result<Response, Infallible> {
+    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
+    Ok(match handle.info().await {
+        Ok(info) => json(StatusCode::OK, &info),
+        Err(e) => call_failed(&room, e),
+    })
+}
+
+/// `401` with a JSON body and the scheme the client should use.
 pub(super) fn unauthorized() -> Response {
-    error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong admin key (Authorization: Bearer <key>)")
+    let mut response =
+        error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong admin key (Authorization: Bearer <key>)");
+    response
+        .headers_mut()
+        .insert(warp::http::header::WWW_AUTHENTICATE, warp::http::HeaderValue::from_static("Bearer realm=\"tessera\""));
+    response
 }
 
 async fn kick(room: String, who: String, auth: Option<String>, state: AppState) -> Result<Response, Infallible> {
@@ -117,13 +165,17 @@ async fn kick(room: String, who: String, auth: Option<String>, state: AppState) 
     let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
     let removed = match who.parse::<ParticipantId>() {
         Ok(id) => handle.kick(id).await,
-        Err(_) => false,
+        Err(_) => Ok(false),
     };
-    Ok(if removed {
-        tracing::info!(%room, participant = %who, "kicked through the API");
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        error(StatusCode::NOT_FOUND, "participant_not_found", format!("no participant {who:?} in room {room:?}"))
+    Ok(match removed {
+        Ok(true) => {
+            tracing::info!(%room, participant = %who, "kicked through the API");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => {
+            error(StatusCode::NOT_FOUND, "participant_not_found", format!("no participant {who:?} in room {room:?}"))
+        }
+        Err(e) => call_failed(&room, e),
     })
 }
 
@@ -132,9 +184,13 @@ async fn close_room(room: String, auth: Option<String>, state: AppState) -> Resu
         return Ok(unauthorized());
     }
     let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
-    handle.close().await;
-    tracing::info!(%room, "closed through the API");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(match handle.close().await {
+        Ok(()) => {
+            tracing::info!(%room, "closed through the API");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => call_failed(&room, e),
+    })
 }
 
 async fn set_layout(
@@ -155,8 +211,8 @@ async fn set_layout(
     }
     let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
     Ok(match handle.set_layout(spec).await {
-        Some(layout) => json(StatusCode::OK, &serde_json::json!({ "layout": layout })),
-        None => no_room(&room),
+        Ok(layout) => json(StatusCode::OK, &serde_json::json!({ "layout": layout })),
+        Err(e) => call_failed(&room, e),
     })
 }
 
@@ -164,7 +220,10 @@ async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {
     Ok(if r.is_not_found() {
         error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
     } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-        error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body over 4 KiB")
+        error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large")
+    } else if r.find::<warp::reject::InvalidHeader>().is_some() {
+        // Checked before the method: another route's "wrong method" must not hide it.
+        error(StatusCode::BAD_REQUEST, "bad_request", "a request header could not be read")
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
         error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
     } else {

@@ -27,10 +27,16 @@ impl AdminPolicy {
             Self::Loopback => true,
             Self::Refuse => false,
             Self::Key(key) => authorization
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), key.as_bytes())),
+                .and_then(bearer_token)
+                .is_some_and(|given| constant_time_eq(given.as_bytes(), key.as_bytes())),
         }
     }
+}
+
+/// The token of a `Bearer` authorization (the scheme is case-insensitive, RFC 9110 11.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a key was right.
@@ -51,10 +57,18 @@ mod tests {
         assert!(AdminPolicy::Loopback.allows(None));
         assert!(!AdminPolicy::Refuse.allows(Some("Bearer x")));
         let key = AdminPolicy::new(Some("s3cret".into()), public);
-        assert!(key.allows(Some("Bearer s3cret")));
-        for bad in
-            [None, Some("Bearer s3cre"), Some("Bearer s3cret2"), Some("s3cret"), Some("Basic s3cret"), Some("Bearer ")]
-        {
+        for good in ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret ", "  Bearer s3cret"] {
+            assert!(key.allows(Some(good)), "{good:?}");
+        }
+        for bad in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("s3cret"),
+            Some("Basic s3cret"),
+            Some("Bearer "),
+            Some("Bearers3cret"),
+        ] {
             assert!(!key.allows(bad), "{bad:?}");
         }
     }

@@ -31,6 +31,30 @@ pub struct AppState {
     pub admin: auth::AdminPolicy,
 }
 
+/// A successful readiness check is reused for this long: a check builds a `webrtcbin` and both
+/// mixers, too much to do for every probe of an unauthenticated endpoint.
+const READY_CACHE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /readyz`: `503` once shutdown started; otherwise whether a room's pipeline can be built.
+async fn readiness(shutting_down: bool) -> (StatusCode, serde_json::Value) {
+    static LAST_OK: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    if shutting_down {
+        return (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "shutting down" }));
+    }
+    if LAST_OK.lock().unwrap().is_some_and(|t| t.elapsed() < READY_CACHE) {
+        return (StatusCode::OK, serde_json::json!({ "status": "ready" }));
+    }
+    let error = match tokio::task::spawn_blocking(crate::media::readiness_check).await {
+        Ok(Ok(())) => {
+            *LAST_OK.lock().unwrap() = Some(std::time::Instant::now());
+            return (StatusCode::OK, serde_json::json!({ "status": "ready" }));
+        }
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(e) => e.to_string(),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "error": error }))
+}
+
 /// All routes of the server.
 pub fn routes(
     state: AppState,
@@ -38,18 +62,13 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let healthz =
         warp::path!("healthz").and(warp::get()).map(|| warp::reply::json(&serde_json::json!({ "status": "ok" })));
-    let readyz = warp::path!("readyz").and(warp::get()).then(|| async {
-        let (status, body) = match tokio::task::spawn_blocking(crate::media::readiness_check).await {
-            Ok(Ok(())) => (StatusCode::OK, serde_json::json!({ "status": "ready" })),
-            Ok(Err(e)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({ "status": "not ready", "error": format!("{e:#}") }),
-            ),
-            Err(e) => {
-                (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "error": e.to_string() }))
-            }
-        };
-        warp::reply::with_status(warp::reply::json(&body), status)
+    let ready_state = state.clone();
+    let readyz = warp::path!("readyz").and(warp::get()).then(move || {
+        let shutting_down = *ready_state.shutdown.borrow();
+        async move {
+            let (status, body) = readiness(shutting_down).await;
+            warp::reply::with_status(warp::reply::json(&body), status)
+        }
     });
     let api = api::routes(state.clone());
     let signaling = warp::path!("ws").and(warp::ws()).and(warp::any().map(move || state.clone())).map(
@@ -62,4 +81,15 @@ pub fn routes(
     );
     let client = warp::get().and(warp::fs::dir(assets));
     healthz.or(readyz).or(api).or(signaling).or(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn not_ready_while_shutting_down() {
+        let (status, body) = readiness(true).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("shutting down")));
+    }
 }

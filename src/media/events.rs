@@ -85,6 +85,9 @@ impl RoomMedia {
             pad.link(&sink.static_pad("sink").unwrap())?;
             return Ok(());
         }
+        if kind == Ok(StreamKind::Vp8) {
+            peer.bin.inbound.watch_video_rtp(pad);
+        }
         match ingress::build(&peer.bin.bin, id, pad, kind.expect("classified above"))? {
             Decoded::Video { src } => {
                 let video = self.video.as_ref().expect("video is wanted only with a compositor");

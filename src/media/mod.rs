@@ -22,6 +22,7 @@ mod peer;
 mod recorder;
 mod room;
 pub mod stats;
+pub mod teardown;
 mod tiles;
 
 pub use tiles::{Decor, SPEAKER_BORDER};

@@ -104,6 +104,7 @@ impl RoomMedia {
 
     fn build(name: &str, config: Arc<MediaConfig>, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("room-{name}")).build();
+        super::teardown::track(&pipeline);
         let audio = AudioMix::new("audio-mix", &config)?;
         let audio_tee = tee("audio-rtp")?;
         pipeline.add_many([audio.bin.upcast_ref(), &audio_tee])?;
@@ -313,6 +314,8 @@ impl RoomMedia {
             self.speaker = None;
         }
         self.relayout();
+        drop(peer);
+        super::teardown::release_memory();
     }
 
     fn stop(&self, element: &gst::Element) {
@@ -385,8 +388,22 @@ impl RoomMedia {
     }
 }
 
+impl RoomMedia {
+    /// Stops the pipeline: NULL, checked. The room task drops `self` next and waits on
+    /// [`RoomMedia::pipeline_ref`] until the pipeline is freed.
+    pub fn stop_pipeline(&self) -> Result<(), String> {
+        super::teardown::to_null(&self.pipeline)
+    }
+
+    /// A weak reference to the pipeline, to see it freed.
+    pub fn pipeline_ref(&self) -> gst::glib::WeakRef<gst::Pipeline> {
+        self.pipeline.downgrade()
+    }
+}
+
 impl Drop for RoomMedia {
     fn drop(&mut self) {
+        // Already NULL when the room task stopped it; this covers a room that failed to run.
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }

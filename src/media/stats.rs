@@ -17,6 +17,8 @@ fn epoch() -> Instant {
 #[derive(Debug, Default)]
 pub struct InboundCounters {
     bytes: AtomicU64,
+    /// RTP bytes of the video stream we decode.
+    video_bytes: AtomicU64,
     frames: AtomicU64,
     /// Milliseconds since [`epoch`] of the last packet, plus one; 0 = never.
     last_packet: AtomicU64,
@@ -31,6 +33,8 @@ pub struct InboundCounters {
 pub struct InboundSnapshot {
     /// RTP bytes received (after the jitter buffer).
     pub bytes: u64,
+    /// RTP bytes of the decoded video stream (after the jitter buffer).
+    pub video_bytes: u64,
     /// Video frames decoded.
     pub frames: u64,
     /// When the last RTP packet came, if any did.
@@ -67,6 +71,7 @@ impl InboundCounters {
         let last = self.last_packet.load(Ordering::Relaxed);
         InboundSnapshot {
             bytes: self.bytes.load(Ordering::Relaxed),
+            video_bytes: self.video_bytes.load(Ordering::Relaxed),
             frames: self.frames.load(Ordering::Relaxed),
             last_packet: (last > 0).then(|| epoch() + Duration::from_millis(last - 1)),
         }
@@ -87,6 +92,21 @@ impl InboundCounters {
                 Some(gst::PadProbeData::BufferList(l)) => counters.count_bytes(l.iter().map(|b| b.size() as u64).sum()),
                 _ => {}
             }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    /// Counts the RTP bytes of the video stream leaving a webrtcbin receive pad (the one being
+    /// decoded): video that keeps arriving but never decodes is noticed from this.
+    pub fn watch_video_rtp(self: &Arc<Self>, pad: &gst::Pad) {
+        let counters = self.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, info| {
+            let bytes = match &info.data {
+                Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
+                Some(gst::PadProbeData::BufferList(l)) => l.iter().map(|b| b.size() as u64).sum(),
+                _ => 0,
+            };
+            counters.video_bytes.fetch_add(bytes, Ordering::Relaxed);
             gst::PadProbeReturn::Ok
         });
     }
@@ -135,8 +155,8 @@ mod tests {
 
     #[test]
     fn rates_from_snapshots() {
-        let a = InboundSnapshot { bytes: 1_000, frames: 30, last_packet: None };
-        let b = InboundSnapshot { bytes: 126_000, frames: 60, last_packet: None };
+        let a = InboundSnapshot { bytes: 1_000, video_bytes: 900, frames: 30, last_packet: None };
+        let b = InboundSnapshot { bytes: 126_000, video_bytes: 120_000, frames: 60, last_packet: None };
         let r = b.rates_since(&a, Duration::from_secs(1));
         assert_eq!(r, InboundRates { bitrate_kbps: 1000.0, fps: 30.0 });
         assert_eq!(b.rates_since(&a, Duration::ZERO), InboundRates::default());

@@ -4,10 +4,13 @@
 //! changes it goes through a [`RoomHandle`] (an mpsc sender); the room task is the only code
 //! that touches its participants and pipeline.
 
+mod end;
 mod recordings;
 mod stage;
 mod task;
 pub(crate) use recordings::FINALIZE_LIMIT;
+
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,6 +23,11 @@ use crate::recording::{RecordingError, RecordingInfo};
 use crate::signaling::PeerCommand;
 
 pub(crate) use task::spawn;
+
+/// How long a caller outside the room (the REST API) waits for the room task to answer.
+pub const REPLY_LIMIT: Duration = Duration::from_secs(3);
+/// Closing finalizes recordings (up to [`FINALIZE_LIMIT`]) and stops the pipeline first.
+pub const CLOSE_LIMIT: Duration = Duration::from_secs(FINALIZE_LIMIT.as_secs() + 3);
 
 /// Where a room sends a participant's messages; dropping it closes their socket.
 pub type Outbound = mpsc::UnboundedSender<ServerMessage>;
@@ -187,20 +195,14 @@ impl RoomHandle {
         let _ = self.tx.send(RoomCommand::Gone { participant }).await;
     }
 
-    /// The room's state, or `None` if it closed meanwhile.
-    pub async fn info(&self) -> Option<RoomInfo> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(RoomCommand::Info { reply }).await.ok()?;
-        rx.await.ok()
+    /// The room's state.
+    pub async fn info(&self) -> Result<RoomInfo, CallError> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::Info { reply }).await
     }
 
-    /// Removes a participant; false when they were not in the room (or it closed).
-    pub async fn kick(&self, participant: ParticipantId) -> bool {
-        let (reply, rx) = oneshot::channel();
-        if self.tx.send(RoomCommand::Kick { participant, reply }).await.is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
+    /// Removes a participant; `Ok(false)` when they were not in the room.
+    pub async fn kick(&self, participant: ParticipantId) -> Result<bool, CallError> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::Kick { participant, reply }).await
     }
 
     /// Starts recording the room.
@@ -219,27 +221,64 @@ impl RoomHandle {
         rx.await.map_err(|_| closed())?
     }
 
-    /// Sets the room's layout (as an administrator); `None` if the room closed.
-    pub async fn set_layout(&self, layout: crate::layout::LayoutSpec) -> Option<crate::layout::LayoutSpec> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(RoomCommand::SetLayout { layout, reply }).await.ok()?;
-        rx.await.ok()
+    /// Sets the room's layout (as an administrator); returns the layout applied.
+    pub async fn set_layout(&self, layout: crate::layout::LayoutSpec) -> Result<crate::layout::LayoutSpec, CallError> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::SetLayout { layout, reply }).await
     }
 
-    /// Closes the room (everyone gets `room_closed`) and waits until it has closed.
-    pub async fn close(&self) {
-        self.close_with(ErrorCode::RoomClosed).await
+    /// Closes the room (everyone gets `room_closed`) and waits until its pipeline stopped.
+    pub async fn close(&self) -> Result<(), CallError> {
+        self.call(CLOSE_LIMIT, |reply| RoomCommand::Close { code: ErrorCode::RoomClosed, reply }).await
     }
 
     /// Shuts the room down (everyone gets `server_shutdown`) and waits until it has closed.
     pub async fn shutdown(&self) {
-        self.close_with(ErrorCode::ServerShutdown).await
+        let _ = self.call(CLOSE_LIMIT, |reply| RoomCommand::Close { code: ErrorCode::ServerShutdown, reply }).await;
     }
 
-    async fn close_with(&self, code: ErrorCode) {
+    /// Sends a command and waits for its reply, at most `limit` for both: a stuck room task
+    /// (a GStreamer call that never returns) must not hang its callers.
+    async fn call<T>(
+        &self,
+        limit: Duration,
+        command: impl FnOnce(oneshot::Sender<T>) -> RoomCommand,
+    ) -> Result<T, CallError> {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(RoomCommand::Close { code, reply }).await.is_ok() {
-            let _ = rx.await;
-        }
+        let exchange = async {
+            self.tx.send(command(reply)).await.map_err(|_| CallError::Closed)?;
+            rx.await.map_err(|_| CallError::Closed)
+        };
+        tokio::time::timeout(limit, exchange).await.map_err(|_| CallError::Unresponsive(limit))?
+    }
+}
+
+/// Why a call into a room task got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The room closed meanwhile.
+    #[error("the room closed")]
+    Closed,
+    /// The room task did not answer in time.
+    #[error("the room did not answer within {0:?}")]
+    Unresponsive(Duration),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stuck_room_does_not_hang_its_callers() {
+        let (tx, rx) = mpsc::channel(1);
+        let handle = RoomHandle { id: RoomId::parse("stuck").unwrap(), uid: 1, tx };
+        // Nobody reads `rx`: the room task is stuck.
+        let limit = Duration::from_millis(50);
+        let got = handle.call(limit, |reply| RoomCommand::Kick { participant: ParticipantId::next(), reply }).await;
+        assert_eq!(got, Err(CallError::Unresponsive(limit)));
+        // The channel is full now; sending times out the same way.
+        let got = handle.call(limit, |reply| RoomCommand::Info { reply }).await;
+        assert!(matches!(got, Err(CallError::Unresponsive(_))), "{got:?}");
+        drop(rx);
+        assert!(matches!(handle.info().await, Err(CallError::Closed)));
     }
 }

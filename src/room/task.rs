@@ -21,12 +21,15 @@ use crate::ids::{ParticipantId, RoomId};
 use crate::media::stats::{InboundRates, InboundSnapshot};
 use crate::media::{MediaEvent, Notice, RoomMedia};
 use crate::protocol::{ErrorCode, ParticipantInfo, Role, ServerMessage};
-use crate::recording::{RecordingError, RecordingStore};
+use crate::recording::RecordingStore;
 use crate::registry::Registry;
 use crate::signaling::PeerCommand;
 
 /// How often the room reads inbound counters and checks for stalled participants.
 const TICK: Duration = Duration::from_secs(1);
+/// A publisher whose video keeps arriving but yields no decodable frame for this long is removed
+/// (random payloads that the depayloader drops never reach the decoder to make it fail).
+const UNDECODABLE_LIMIT: Duration = Duration::from_secs(4);
 /// A room nobody has joined for this long ends (its creator's join never arrived).
 const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
@@ -44,6 +47,8 @@ pub(super) struct Participant {
     last: (Instant, InboundSnapshot),
     /// Inbound rates over the last tick.
     rates: InboundRates,
+    /// Since when video RTP has been arriving without a decoded frame.
+    undecodable_since: Option<Instant>,
 }
 
 /// The state the room task owns.
@@ -129,8 +134,6 @@ async fn run(
                 auto_record,
             };
             let ending = room.run(&mut rx, &mut events).await;
-            // Every recording is finalized before the pipeline goes away.
-            room.finish_recordings(&mut events).await;
             (Some(room), ending)
         }
         Err(e) => {
@@ -138,30 +141,32 @@ async fn run(
             (None, Ending::Failed)
         }
     };
+    // The last participant is gone (or the room was closed): the pipeline must be in NULL and
+    // freed within 5 s of now.
+    let ended = Instant::now();
+    let room = match room {
+        Some(mut room) => {
+            // Every recording is finalized before the pipeline goes away.
+            room.finish_recordings(&mut events).await;
+            Some(room)
+        }
+        None => None,
+    };
     // Stop taking commands and leave the registry first, so new joins go to a new room while
     // this one's pipeline winds down; joins already queued are retried there.
     rx.close();
     if let Some(registry) = registry.upgrade() {
         registry.forget(&id, uid);
     }
-    while let Ok(cmd) = rx.try_recv() {
-        match cmd {
-            RoomCommand::Join { reply, .. } => drop(reply.send(Err(JoinError::Closed))),
-            RoomCommand::Kick { reply, .. } => drop(reply.send(false)),
-            RoomCommand::Close { reply, .. } => drop(reply.send(())),
-            RoomCommand::StartRecording { reply, .. } | RoomCommand::StopRecording { reply, .. } => {
-                drop(reply.send(Err(RecordingError::Media("the room closed".into()))))
-            }
-            RoomCommand::Info { .. }
-            | RoomCommand::Peer { .. }
-            | RoomCommand::Gone { .. }
-            | RoomCommand::SetLayout { .. } => {}
-        }
-    }
-    drop(room); // the pipeline goes to NULL
+    super::end::refuse_queued(&mut rx);
+    drop(events);
+    let stopped = room.map(|room| super::end::stop(room, &id, ended));
     info!(room = %id, "room closed");
     if let Ending::Closed(reply) = ending {
         let _ = reply.send(());
+    }
+    if let Some((pipeline, null_at)) = stopped {
+        crate::media::teardown::await_freed(id.as_str(), pipeline, ended, null_at).await;
     }
 }
 
@@ -273,7 +278,10 @@ impl Room {
         let last = (now, self.media.inbound(id).unwrap_or_default());
         let joined = (now, SystemTime::now());
         let rates = InboundRates::default();
-        self.participants.insert(id, Participant { info, muted: (false, false), outbound, joined, last, rates });
+        self.participants.insert(
+            id,
+            Participant { info, muted: (false, false), outbound, joined, last, rates, undecodable_since: None },
+        );
     }
 
     /// Updates inbound rates; removes publishers whose media stopped, participants that never
@@ -289,6 +297,11 @@ impl Room {
         for (id, p) in &mut self.participants {
             let Some(snapshot) = self.media.inbound(*id) else { continue };
             p.rates = snapshot.rates_since(&p.last.1, now - p.last.0);
+            if snapshot.frames > p.last.1.frames || snapshot.video_bytes == p.last.1.video_bytes {
+                p.undecodable_since = None;
+            } else {
+                p.undecodable_since.get_or_insert(p.last.0);
+            }
             p.last = (now, snapshot);
             let since_join = now - p.joined.0;
             let last_media = snapshot.last_packet.unwrap_or(p.joined.0).max(p.joined.0);
@@ -297,6 +310,9 @@ impl Room {
             } else if !self.media.is_connected(*id) && since_join > self.media_timeout {
                 let msg = format!("no media connection after {secs:.0} s");
                 doomed.push((*id, Some(ServerMessage::error(ErrorCode::MediaTimeout, msg)), "never connected"));
+            } else if p.undecodable_since.is_some_and(|t| now - t >= UNDECODABLE_LIMIT) {
+                let msg = format!("no decodable video for {} s while it kept arriving", UNDECODABLE_LIMIT.as_secs());
+                doomed.push((*id, Some(ServerMessage::error(ErrorCode::MediaError, msg)), "undecodable video"));
             } else if p.info.role == Role::Publisher && now - last_media > self.media_timeout {
                 let msg = format!("no media received for {secs:.0} s");
                 doomed.push((*id, Some(ServerMessage::error(ErrorCode::MediaTimeout, msg)), "media timeout"));
