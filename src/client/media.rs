@@ -238,6 +238,9 @@ impl PeerMedia {
     pub async fn answer(&self, sdp: &str) -> anyhow::Result<gst_webrtc::WebRTCSessionDescription> {
         let sdp =
             gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| anyhow!("server offer does not parse"))?;
+        // Which m-line carries which kind: an audio-only room offers audio first.
+        let index_of = |kind: &str| sdp.medias().position(|m| m.media() == Some(kind));
+        let (video_mline, audio_mline) = (index_of("video"), index_of("audio"));
         let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
         let (p, rx) = promise();
         self.webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &p]);
@@ -247,7 +250,7 @@ impl PeerMedia {
             bail!("server offer rejected: {s}");
         }
         if self.options.role == Role::Publisher {
-            self.start_sources()?;
+            self.start_sources(video_mline, audio_mline)?;
         }
         let (p, rx) = promise();
         self.webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &p]);
@@ -268,16 +271,18 @@ impl PeerMedia {
 
     /// Links the video and audio sources to the transceivers the offer created (m-line 0 is
     /// video, 1 is audio, as the server always offers).
-    fn start_sources(&self) -> anyhow::Result<()> {
+    /// Links our sources to the offer's video and audio m-lines; a kind the server did not
+    /// offer is not sent.
+    fn start_sources(&self, video_mline: Option<usize>, audio_mline: Option<usize>) -> anyhow::Result<()> {
         let marks = &self.marks;
         let mut chains = Vec::new();
-        if let Some(v) = &self.options.video {
-            chains.push((0, sources::video(v, marks)?));
+        if let (Some(v), Some(mline)) = (&self.options.video, video_mline) {
+            chains.push((mline, true, sources::video(v, marks)?));
         }
-        if let Some(a) = &self.options.audio {
-            chains.push((1, sources::audio(a, marks)?));
+        if let (Some(a), Some(mline)) = (&self.options.audio, audio_mline) {
+            chains.push((mline, false, sources::audio(a, marks)?));
         }
-        for (mline, source) in chains {
+        for (mline, is_video, source) in chains {
             let sink = self
                 .webrtc
                 .request_pad_simple(&format!("sink_{mline}"))
@@ -286,12 +291,12 @@ impl PeerMedia {
             transceiver.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendrecv);
             // Codec preferences make the answer independent of whether caps already flowed
             // (an appsrc has none until its first buffer).
-            let prefs = if mline == 0 { codecs::vp8_caps() } else { codecs::opus_caps() };
+            let prefs = if is_video { codecs::vp8_caps() } else { codecs::opus_caps() };
             transceiver.set_codec_preferences(Some(&prefs));
             self.pipeline.add(&source.bin)?;
             source.bin.static_pad("src").context("source has no src")?.link(&sink)?;
             source.bin.sync_state_with_parent()?;
-            if mline == 0 {
+            if is_video {
                 *self.video_source.lock().unwrap() = Some(source.bin.clone());
             }
             source.started();

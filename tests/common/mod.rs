@@ -241,6 +241,17 @@ impl ServerProcess {
         let s = tessera::loadgen::ProcSample::read(Some(self.pid())).expect("server /proc");
         (fds, s.threads, s.rss_mib)
     }
+
+    /// The server's threads by name (`/proc/<pid>/task/*/comm`), counted.
+    pub fn thread_names(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut names = std::collections::BTreeMap::new();
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid())).into_iter().flatten().flatten() {
+            if let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) {
+                *names.entry(comm.trim().to_owned()).or_insert(0) += 1;
+            }
+        }
+        names
+    }
 }
 pub mod browser;
 pub mod recording;
