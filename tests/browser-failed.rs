@@ -33,7 +33,11 @@ async fn pages_give_up_then_try_again() -> anyhow::Result<()> {
         let said = visible_text(b, *page, "#problem-text").await?;
         let retry = visible_text(b, *page, "#retry").await?;
         let focus = b.eval(*page, "document.activeElement.id").await?;
-        println!("{:?}: {:?} after the server stopped: badge {badge:?}, {said:?}, button {retry:?}", b.kind, down.elapsed());
+        println!(
+            "{:?}: {:?} after the server stopped: badge {badge:?}, {said:?}, button {retry:?}",
+            b.kind,
+            down.elapsed()
+        );
         assert_eq!(badge.as_deref(), Some("Connection failed"));
         assert_eq!(said.as_deref(), Some("Could not reach the server. Gave up after 8 attempts."), "{:?}", b.kind);
         assert_eq!((retry.as_deref(), focus.as_str()), (Some("Try again"), Some("retry")), "{:?}", b.kind);

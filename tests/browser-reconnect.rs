@@ -34,7 +34,13 @@ async fn pages_rejoin_after_the_server_restarts() -> anyhow::Result<()> {
     server.stop().await;
     for (b, page, _) in &mut pages {
         b.wait_for(*page, "window.tessera.state === 'reconnecting'", secs(5)).await?;
-        let said = b.wait_for(*page, "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent", secs(2)).await?;
+        let said = b
+            .wait_for(
+                *page,
+                "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent",
+                secs(2),
+            )
+            .await?;
         assert_eq!(said, "The server is restarting. Reconnecting…", "{:?}", b.kind);
     }
     for (b, page, _) in &mut pages {

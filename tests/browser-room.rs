@@ -106,7 +106,8 @@ fn red_only_in_first(s: &FrameSamples) -> usize {
 
 /// What one page decodes and hears.
 async fn page_sees_the_room(b: &mut Browser, page: Page, rust_id: &str) -> anyhow::Result<()> {
-    let stats = b.wait_for(page, "window.tessera.stats().then((s) => s && s.framesDecoded >= 60 && s)", secs(20)).await?;
+    let stats =
+        b.wait_for(page, "window.tessera.stats().then((s) => s && s.framesDecoded >= 60 && s)", secs(20)).await?;
     let tiles = page_tiles(b, page, 3).await?;
     assert_eq!(tiles[0], (rust_id.to_owned(), tile(0, 3)), "the Rust peer is first, where the layout puts it");
     // Probes: each tile's centre, then the canvas left bare beside the third tile.
@@ -293,7 +294,12 @@ async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
 
     let origin = room.origin.clone();
     for (b, page, _) in room.browsers() {
-        let shown = b.eval(page, "document.querySelector('#problem').hidden || document.querySelector('#problem-text').textContent").await?;
+        let shown = b
+            .eval(
+                page,
+                "document.querySelector('#problem').hidden || document.querySelector('#problem-text').textContent",
+            )
+            .await?;
         assert_eq!(shown, true, "{:?} shows a problem", b.kind);
         page::assert_clean(b, page, &origin).await?;
         let caught = page::prove_error_capture(b, &format!("{origin}/healthz")).await?;

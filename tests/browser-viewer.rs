@@ -22,7 +22,8 @@ async fn watch_by_keyboard(b: &mut Browser, addr: std::net::SocketAddr) -> anyho
     let presses = page::tab_to(b, page, "el.id === 'join-viewer'").await?;
     b.press(page, "Enter").await?;
     b.wait_for(page, "window.tessera.state === 'connected'", secs(20)).await?;
-    let stats = b.wait_for(page, "window.tessera.stats().then((s) => s && s.framesDecoded >= 60 && s)", secs(20)).await?;
+    let stats =
+        b.wait_for(page, "window.tessera.stats().then((s) => s && s.framesDecoded >= 60 && s)", secs(20)).await?;
     let s = page::sample_frames(b, page, 60, &[tile(0, 1).centre()]).await?;
     let red = s.frames.iter().filter(|f| close_to(f.probes[0], RED, TOLERANCE)).count();
     let level = b.wait_for(page, "window.tessera.receivedLevelDb().then((db) => db > -40 && db)", secs(10)).await?;
@@ -83,7 +84,8 @@ async fn missing_camera_offers_to_watch_and_the_page_fits_a_phone() -> anyhow::R
         assert_eq!(b.eval(page, fits).await?, true, "{kind:?}: the form fits a phone's width");
         b.type_into(page, "#name", "Pocket").await?;
         b.click(page, "#join-publisher").await?;
-        let problem = "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent";
+        let problem =
+            "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent";
         let text = b.wait_for(page, problem, secs(10)).await?;
         println!("{kind:?} without devices says: {text}");
         assert!(text.as_str().unwrap_or_default().contains("No camera or microphone"), "{text}");
@@ -108,7 +110,8 @@ async fn refused_camera_is_explained() -> anyhow::Result<()> {
         let mut b = Browser::launch_denying_permissions(kind).await?;
         let page = b.open(&format!("http://{}/?room=shy&name=Shy", server.addr)).await?;
         b.click(page, "#join-publisher").await?;
-        let problem = "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent";
+        let problem =
+            "!document.querySelector('#problem').hidden && document.querySelector('#problem-text').textContent";
         let text = b.wait_for(page, problem, secs(10)).await?;
         println!("{kind:?} with access refused says: {text}");
         assert!(text.as_str().unwrap_or_default().contains("refused"), "{text}");

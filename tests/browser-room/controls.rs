@@ -51,7 +51,9 @@ pub async fn mute(room: &mut Room) -> anyhow::Result<()> {
         rust.wait_for(secs(3), |p| p.tone_dbfs(hz, 200) > -40.0).await?;
         let back_after = unclicked.elapsed();
         assert_eq!(b.eval(page, "document.querySelector('#mute-mic').getAttribute('aria-pressed')").await?, "false");
-        println!("{kind:?}: muted ({off:?}) -> silent {silent_after:?} after it; unmuted ({on:?}) -> heard again {back_after:?} after it");
+        println!(
+            "{kind:?}: muted ({off:?}) -> silent {silent_after:?} after it; unmuted ({on:?}) -> heard again {back_after:?} after it"
+        );
         assert!(silent_after < Duration::from_secs(1), "{kind:?} took {silent_after:?} to fall silent");
     }
     Ok(())
@@ -102,7 +104,11 @@ pub async fn pick(room: &mut Room) -> anyhow::Result<()> {
     let (x, k) = (|i: usize| v[i].as_f64().unwrap(), v[2].as_f64().unwrap() / f64::from(CANVAS.width));
     let at = |key: &str| t[key].as_f64().unwrap();
     b.click_at(cp, x(0) + (at("x") + at("w") / 2.0) * k, x(1) + (at("y") + at("h") / 2.0) * k).await?;
-    assert_eq!(b.eval(cp, "window.tessera.picked").await?, rust_id.as_str(), "a click on the red tile picks the Rust peer");
+    assert_eq!(
+        b.eval(cp, "window.tessera.picked").await?,
+        rust_id.as_str(),
+        "a click on the red tile picks the Rust peer"
+    );
     let (outline, expected) = outline_and_tile(b, cp, &rust_id).await?;
     println!("clicked the red tile {t}: picked {rust_id}, outline {outline:?} over {expected:?}");
     assert!(outline.iter().zip(expected).all(|(a, b)| (a - b).abs() <= 2.0), "{outline:?} vs {expected:?}");
@@ -112,12 +118,17 @@ pub async fn pick(room: &mut Room) -> anyhow::Result<()> {
     assert_eq!(b.eval(cp, "window.tessera.picked").await?, firefox_id.as_str(), "Enter on Firefox's entry picks it");
     let (outline, expected) = outline_and_tile(b, cp, &firefox_id).await?;
     let label = visible_text(b, cp, "#pick-outline span").await?;
-    println!("keyboard: {presses} Tabs and Enter picked Firefox, outline {outline:?} over {expected:?} labelled {label:?}");
+    println!(
+        "keyboard: {presses} Tabs and Enter picked Firefox, outline {outline:?} over {expected:?} labelled {label:?}"
+    );
     assert!(outline.iter().zip(expected).all(|(a, b)| (a - b).abs() <= 2.0), "{outline:?} vs {expected:?}");
     assert_eq!(label.as_deref(), Some("Firefox"));
     let pressed = "document.activeElement.getAttribute('aria-pressed')";
     assert_eq!(b.eval(cp, pressed).await?, "true");
     b.press(cp, " ").await?;
-    assert_eq!(b.eval(cp, "[window.tessera.picked, document.querySelector('#pick-outline').hidden]").await?, serde_json::json!([null, true]));
+    assert_eq!(
+        b.eval(cp, "[window.tessera.picked, document.querySelector('#pick-outline').hidden]").await?,
+        serde_json::json!([null, true])
+    );
     Ok(())
 }

@@ -118,8 +118,7 @@ impl Browser {
 
     /// Replaces the text of the input `selector` by typing `text`, as a person would.
     pub async fn type_into(&mut self, page: Page, selector: &str, text: &str) -> anyhow::Result<()> {
-        self.call(json!({"op": "type", "page": page.0, "selector": selector, "text": text}), OP_TIMEOUT)
-            .await?;
+        self.call(json!({"op": "type", "page": page.0, "selector": selector, "text": text}), OP_TIMEOUT).await?;
         Ok(())
     }
 

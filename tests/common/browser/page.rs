@@ -137,7 +137,12 @@ const SAMPLE_FRAMES_JS: &str = r#"async ({ want, probes, maxMs }) => {
 
 /// Draws each frame the page's `<video>` presents (`requestVideoFrameCallback`) on a canvas
 /// until `want` distinct frames, sampling the colour at each of `probes` (composite pixels).
-pub async fn sample_frames(b: &mut Browser, page: Page, want: usize, probes: &[(u32, u32)]) -> anyhow::Result<FrameSamples> {
+pub async fn sample_frames(
+    b: &mut Browser,
+    page: Page,
+    want: usize,
+    probes: &[(u32, u32)],
+) -> anyhow::Result<FrameSamples> {
     let args = json!({ "want": want, "probes": probes, "maxMs": 15_000 });
     let v = b.eval(page, &format!("({SAMPLE_FRAMES_JS})({args})")).await?;
     serde_json::from_value(v).context("frame samples")
@@ -187,7 +192,10 @@ pub async fn assert_clean(b: &mut Browser, page: Page, origin: &str) -> anyhow::
 /// WebDriver BiDi, a failed request for the upgrade URL.
 pub fn is_refused_websocket(entry: &str, ws_url: &str) -> bool {
     let http_url = ws_url.replacen("ws://", "http://", 1);
-    entry == format!("WebSocket connection to '{ws_url}' failed: Error in connection establishment: net::ERR_CONNECTION_REFUSED")
+    entry
+        == format!(
+            "WebSocket connection to '{ws_url}' failed: Error in connection establishment: net::ERR_CONNECTION_REFUSED"
+        )
         || entry == format!("page error: Firefox can’t establish a connection to the server at {ws_url}.")
         || entry == format!("request failed: {http_url} (NS_ERROR_CONNECTION_REFUSED)")
 }
