@@ -135,13 +135,17 @@ function pickAt(ev) {
   pick(hit?.id ?? null);
 }
 
+// Starts playback; if the browser blocks it (autoplay without a gesture), a button asks for a
+// click. play() runs once per incoming track, so an earlier call may reject after a later one
+// succeeded: the video's own state decides.
 async function play() {
+  const video = $('composite');
   try {
-    await $('composite').play();
-    $('play').hidden = true;
+    await video.play();
   } catch {
-    $('play').hidden = false; // autoplay blocked: wait for a click
+    // blocked, or superseded by a newer call
   }
+  $('play').hidden = !video.paused;
 }
 
 function showCall(show, room) {
@@ -264,6 +268,7 @@ $('dismiss').addEventListener('click', () => {
   if (!$('call').hidden) $('leave').focus();
 });
 $('play').addEventListener('click', play);
+$('composite').addEventListener('playing', () => { $('play').hidden = true; });
 $('composite').addEventListener('click', pickAt);
 new ResizeObserver(showPicked).observe($('composite'));
 $('layout').addEventListener('change', () => session?.setLayout({ mode: $('layout').value }));
