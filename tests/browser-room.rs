@@ -54,9 +54,10 @@ async fn join_as_publisher(b: &mut Browser, origin: &str, name: &str) -> anyhow:
     let page = b.open(&format!("{origin}/?room=web")).await?;
     b.type_into(page, "#name", name).await?;
     b.click(page, "#join-publisher").await?;
-    b.wait_for(page, "window.tessera.state === 'connected'", secs(20)).await?;
-    b.wait_for(page, "document.querySelector('#state').textContent === 'Connected'", secs(2)).await?;
+    let connected = b.wait_for(page, "window.tessera.state === 'connected'", secs(20)).await;
     let shown = page::state_history(b, page).await?;
+    let said = page::problem_history(b, page).await?;
+    connected.map_err(|e| anyhow::anyhow!("{e:#}; badge {shown:?}, problems {said:?}"))?;
     println!("{:?}: the state badge showed {shown:?}", b.kind);
     let expected = [("Connecting…".to_owned(), true), ("Connected".to_owned(), true)];
     assert!(shown.ends_with(&expected) && shown.iter().filter(|s| s.1).count() == 2, "{shown:?}");
@@ -66,9 +67,9 @@ async fn join_as_publisher(b: &mut Browser, origin: &str, name: &str) -> anyhow:
     Ok((page, id))
 }
 
-async fn setup() -> anyhow::Result<Room> {
-    // The real binary, so its CPU is the server's alone; ICE also on the default route's
-    // address, which Firefox needs (see `browser_media_config`).
+/// The real binary, so its CPU is the server's alone; ICE also on the default route's address,
+/// which Firefox needs (see `browser_media_config`).
+async fn start_server() -> anyhow::Result<ServerProcess> {
     let records = record_dir("browser-room");
     let routed: Vec<String> =
         tessera::config::default_ice_addresses().iter().filter(|a| !a.is_loopback()).map(|a| a.to_string()).collect();
@@ -76,7 +77,10 @@ async fn setup() -> anyhow::Result<Room> {
     if !routed.is_empty() {
         args.extend(["--ice-addresses", &routed[0]]);
     }
-    let server = ServerProcess::start(&args).await?;
+    ServerProcess::start(&args).await
+}
+
+async fn setup(server: ServerProcess) -> anyhow::Result<Room> {
     let origin = format!("http://{}", server.addr);
     let rust = TestPeer::join(server.addr, PeerOptions::publisher("web", "rust", RED, RUST_HZ)).await?;
     let wav = std::env::temp_dir().join(format!("tessera-chromium-{}.wav", std::process::id()));
@@ -266,7 +270,18 @@ async fn leave_by_keyboard(room: &mut Room) -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_and_firefox_publish_into_a_room() -> anyhow::Result<()> {
-    let mut room = setup().await?;
+    let server = start_server().await?;
+    let log = server.log.clone();
+    let result = scenario(server).await;
+    if result.is_err() {
+        let log = log.lock().unwrap();
+        println!("server log, last lines:\n{}", log[log.len().saturating_sub(60)..].join("\n"));
+    }
+    result
+}
+
+async fn scenario(server: ServerProcess) -> anyhow::Result<()> {
+    let mut room = setup(server).await?;
     let rust_id = room.rust.id().to_string();
     for (b, page, _) in room.browsers() {
         page_sees_the_room(b, page, &rust_id).await?;
