@@ -21,6 +21,7 @@ use common::*;
 use tessera::client::{PeerOptions, TestPeer, close_to};
 use tessera::layout::Rect;
 use tessera::loadgen::ProcSample;
+use tessera::loadgen::procfs::{thread_groups, thread_times};
 use tessera::protocol::ServerMessage;
 
 /// Chromium's fake microphone plays this (from a WAV); Firefox's fake microphone is 1 kHz.
@@ -201,9 +202,14 @@ async fn rust_peer_sees_and_hears(room: &mut Room) -> anyhow::Result<()> {
 /// test peer, and what each browser's getStats says.
 async fn measure(room: &mut Room) -> anyhow::Result<()> {
     let pid = room.server.pid();
-    let (before, started) = (ProcSample::read(Some(pid))?, Instant::now());
+    let (threads, before, started) = (thread_times(pid)?, ProcSample::read(Some(pid))?, Instant::now());
     tokio::time::sleep(Duration::from_secs(5)).await; // the measurement window
     let (after, secs) = (ProcSample::read(Some(pid))?, started.elapsed().as_secs_f64());
+    let busiest: Vec<String> = thread_groups(&threads, &thread_times(pid)?, secs)
+        .iter()
+        .take(8)
+        .map(|g| format!("{} ×{} {:.3}", g.name, g.threads, g.cores))
+        .collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "server CPU with 2 browsers + 1 test peer: {:.3} of one core over {secs:.1} s (RSS {:.0} MiB, {} threads; loadavg {})",
@@ -212,6 +218,7 @@ async fn measure(room: &mut Room) -> anyhow::Result<()> {
         after.threads,
         load.trim()
     );
+    println!("busiest server threads (cores): {}", busiest.join(", "));
     for (b, page, _) in room.browsers() {
         let s = b.eval(page, "window.tessera.stats()").await?;
         println!("{:?} getStats: {s}", b.kind);
