@@ -69,7 +69,7 @@ impl Browser {
         let stdin = child.stdin.take().unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut browser = Self { kind, version: String::new(), child, stdin, lines, next: 1 };
-        let hello = browser.read(0, Duration::from_secs(60)).await.with_context(|| format!("launching {kind:?}"))?;
+        let hello = browser.read(0, Duration::from_secs(120)).await.with_context(|| format!("launching {kind:?}"))?;
         browser.version = hello.as_str().unwrap_or_default().to_owned();
         Ok(browser)
     }
