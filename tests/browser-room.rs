@@ -314,6 +314,16 @@ async fn scenario(server: ServerProcess) -> anyhow::Result<()> {
     controls::camera(&mut room).await?;
     leave_by_keyboard(&mut room).await?;
 
+    // Chromium leaves with a click: the Rust peer is told.
+    room.chromium.click(room.cp, "#leave").await?;
+    let chromium_id = room.chromium_id.clone();
+    room.rust
+        .wait_message(
+            secs(3),
+            |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if participant_id.to_string() == chromium_id),
+        )
+        .await?;
+
     let origin = room.origin.clone();
     for (b, page, _) in room.browsers() {
         let shown = b
