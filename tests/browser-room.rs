@@ -216,6 +216,7 @@ async fn measure(room: &mut Room) -> anyhow::Result<()> {
         .map(|g| format!("{} ×{} {:.3}", g.name, g.threads, g.cores))
         .collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("server binary: {}", ServerProcess::binary());
     println!(
         "server CPU with 2 browsers + 1 test peer: {:.3} of one core over {secs:.1} s (RSS {:.0} MiB, {} threads; loadavg {})",
         before.cores_until(&after, secs),

@@ -222,9 +222,10 @@ impl ServerProcess {
     /// Like [`ServerProcess::start`], run through `prefix` (e.g. `prlimit --fsize=N --`).
     pub async fn start_with_prefix(prefix: &[&str], extra: &[&str]) -> anyhow::Result<Self> {
         use tokio::io::AsyncBufReadExt;
+        let server = Self::binary();
         let (program, args): (&str, Vec<&str>) = match prefix.split_first() {
-            Some((p, rest)) => (p, rest.iter().copied().chain([env!("CARGO_BIN_EXE_tessera")]).collect()),
-            None => (env!("CARGO_BIN_EXE_tessera"), Vec::new()),
+            Some((p, rest)) => (p, rest.iter().copied().chain([server.as_str()]).collect()),
+            None => (server.as_str(), Vec::new()),
         };
         let mut child = tokio::process::Command::new(program)
             .args(args)
@@ -251,6 +252,12 @@ impl ServerProcess {
         });
         let addr = tokio::time::timeout(secs(10), rx).await??.parse()?;
         Ok(Self { addr, child, log })
+    }
+
+    /// The server binary: this build's, or `TESSERA_SERVER_BIN` (e.g. `target/release/tessera`,
+    /// for measuring an optimized build).
+    pub fn binary() -> String {
+        std::env::var("TESSERA_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera").to_owned())
     }
 
     /// The server's PID.
