@@ -341,6 +341,8 @@ mod tests {
             MediaTimeout,
             Kicked,
             RoomClosed,
+            LayoutLocked,
+            InvalidLayout,
             ServerShutdown,
             InternalError,
         ];
