@@ -106,7 +106,24 @@ const ops = {
   },
 };
 
+// The browser must not outlive this driver: when stdin ends (the test finished, failed or
+// died) or a signal arrives, close it, and kill it if closing takes more than 10 s.
+let closing = false;
+async function shutdown(code) {
+  if (closing) return;
+  closing = true;
+  setTimeout(() => { browser.process()?.kill('SIGKILL'); process.exit(code); }, 10000).unref();
+  try {
+    await browser.close();
+  } catch {
+    browser.process()?.kill('SIGKILL');
+  }
+  process.exit(code);
+}
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => shutdown(1));
+
 const rl = readline.createInterface({ input: process.stdin });
+rl.on('close', () => shutdown(0));
 reply({ id: 0, ok: true, result: await browser.version() });
 for await (const line of rl) {
   const cmd = JSON.parse(line);
@@ -118,4 +135,3 @@ for await (const line of rl) {
     reply({ id: cmd.id, ok: false, error: String(e?.message ?? e) });
   }
 }
-await browser.close();

@@ -63,7 +63,8 @@ impl Browser {
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .kill_on_drop(true)
+            // Not killed on drop: dropping this closes the driver's stdin, and the driver then
+            // closes the browser (a killed driver would leave the browser running).
             .spawn()
             .context("starting node (is Node.js installed?)")?;
         let stdin = child.stdin.take().unwrap();
@@ -181,7 +182,7 @@ impl Browser {
     /// Closes the browser.
     pub async fn quit(mut self) {
         drop(self.stdin);
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
     }
 }
 
