@@ -121,6 +121,7 @@ async function shutdown(code) {
   process.exit(code);
 }
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => shutdown(1));
+process.stdout.on('error', () => shutdown(0)); // the test stopped reading: it is gone
 
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('close', () => shutdown(0));

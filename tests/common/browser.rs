@@ -16,7 +16,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// How long a single action (a click, a key) may take before the driver is deemed stuck; long,
 /// because 2 shared cores can be very busy. Not a threshold of any test.
-const OP_TIMEOUT: Duration = Duration::from_secs(30);
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl Browser {
     /// Opens `url` in a new page; `init` (JavaScript) runs before any of the page's scripts.
     pub async fn open_with(&mut self, url: &str, width: u32, height: u32, init: &str) -> anyhow::Result<Page> {
         let cmd = json!({"op": "open", "url": url, "width": width, "height": height, "init": init});
-        let id = self.call(cmd, Duration::from_secs(30)).await?;
+        let id = self.call(cmd, OP_TIMEOUT).await?;
         Ok(Page(id.as_u64().context("page id")?))
     }
 
