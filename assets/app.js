@@ -1,32 +1,14 @@
 // Tessera browser client: the join form, the call view and their controls.
-// Signaling and media live in session.js; capture and level metering in media.js.
+// Signaling and media live in session.js; capture in media.js; what each server error says and
+// does in messages.js; window.tessera (diagnostics) in diagnostics.js.
 
-import { Session } from './session.js';
+import { Session, MAX_ATTEMPTS } from './session.js';
 import { openCapture } from './media.js';
+import { serverError } from './messages.js';
+import { installDiagnostics } from './diagnostics.js';
 
 const $ = (id) => document.getElementById(id);
 
-const MESSAGES = {
-  invalid_room: 'That room name cannot be used: use 1–64 letters, digits, "_" or "-".',
-  invalid_name: 'Please use a name of 1–64 characters.',
-  kicked: 'An administrator removed you from the room.',
-  room_closed: 'The room was closed.',
-  server_shutdown: 'The server is restarting; reconnecting…',
-  media_timeout: 'The server received no media from you; reconnecting…',
-  media_error: 'The server could not use your media; reconnecting…',
-  layout_locked: 'An administrator has locked this room\'s layout.',
-  invalid_layout: 'That layout cannot be used.',
-  internal_error: 'The server had a problem; reconnecting…',
-  // These mean the page and the server disagree (an old page, a proxy in between): rare.
-  bad_json: 'The server could not read a message from this page. Reloading the page may help.',
-  unknown_type: 'The server does not know a message this page sent. Reloading the page may help.',
-  invalid_message: 'The server refused a message from this page. Reloading the page may help.',
-  not_joined: 'The server lost track of this page\'s join; reconnecting…',
-  already_joined: 'This connection has already joined a room. Reload the page to join again.',
-  invalid_sdp: 'Your browser\'s media answer was refused by the server.',
-  invalid_candidate: 'The server could not use a network address from your browser.',
-  message_too_large: 'A message from this page was too large for the server.',
-};
 const STATE_TEXT = {
   connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', failed: 'Connection failed', left: 'Left',
 };
@@ -36,7 +18,7 @@ let localStream;
 let speaker = null;
 let picked = null;
 let tiles = { canvas: null, participants: [] };
-const mutes = new Map();
+let mutes = new Map();
 let muted = { audio: false, video: false };
 
 function prefill() {
@@ -46,11 +28,13 @@ function prefill() {
   if (!$('name').value) $('name').focus();
 }
 
-function showProblem(text, { asViewer = false, retry = false, sticky = false } = {}) {
+// One message at a time, with the ways forward that fit it.
+function showProblem(text, { asViewer = false, retry = false, dismiss = false, sticky = false } = {}) {
   $('problem-text').textContent = text;
   $('problem').dataset.sticky = sticky ? 'yes' : '';
   $('as-viewer').hidden = !asViewer;
   $('retry').hidden = !retry;
+  $('dismiss').hidden = !dismiss;
   $('problem').hidden = false;
 }
 
@@ -62,21 +46,36 @@ function clearProblem() {
 function setState(state) {
   const el = $('state');
   el.hidden = state === 'left'; // back at the form: nothing to show
-
   el.dataset.state = state;
   el.textContent = STATE_TEXT[state] ?? state;
   // A note about the devices (e.g. no camera found) stays; connection problems clear.
   if (state === 'connected' && !$('problem').dataset.sticky) clearProblem();
-  if (state === 'failed') showProblem('Could not reach the server.', { retry: true });
+  if (state === 'failed') {
+    const last = session?.lastError;
+    const why = last ? serverError(last.code, last.message).text : 'Could not reach the server.';
+    showProblem(`${why} Gave up after ${MAX_ATTEMPTS} attempts.`, { retry: true });
+    $('retry').focus();
+  }
+}
+
+function showRecording(ids) {
+  $('recording').hidden = ids.size === 0;
 }
 
 function renderParticipants(list = session?.participants ?? []) {
+  // The list is rebuilt: keep keyboard focus on the same person's entry.
+  const focused = document.activeElement?.closest('#participants li')?.dataset.id;
   $('count').textContent = list.length;
   $('participants').replaceChildren(...list.map((p) => {
     const li = document.createElement('li');
     li.dataset.id = p.id;
     li.classList.toggle('speaking', p.id === speaker);
-    li.classList.toggle('picked', p.id === picked);
+    // A button per person: the keyboard's way to find someone in the composite.
+    const who = document.createElement('button');
+    who.type = 'button';
+    who.className = 'who';
+    who.setAttribute('aria-pressed', String(p.id === picked));
+    who.title = 'Show where they are in the picture';
     const role = document.createElement('span');
     role.className = 'role';
     role.textContent = p.role === 'viewer' ? ' (watching)' : '';
@@ -84,29 +83,69 @@ function renderParticipants(list = session?.participants ?? []) {
     flags.className = 'flags';
     const m = mutes.get(p.id);
     flags.textContent = [m?.audio && ' · mic off', m?.video && ' · camera off', p.id === speaker && ' · speaking'].filter(Boolean).join('');
-    li.append(p.id === session?.participantId ? `${p.name} (you)` : p.name, role, flags);
+    who.append(p.id === session?.participantId ? `${p.name} (you)` : p.name, role, flags);
+    who.addEventListener('click', () => pick(picked === p.id ? null : p.id));
+    li.append(who);
     return li;
   }));
+  if (focused) $('participants').querySelector(`li[data-id="${CSS.escape(focused)}"] button`)?.focus();
+  showPicked();
+}
+
+// The picture area of the composite inside the <video> element (object-fit: contain).
+function pictureBox() {
+  const video = $('composite');
+  const { width: cw, height: ch } = tiles.canvas ?? {};
+  if (!cw || !video.clientWidth) return null;
+  const scale = Math.min(video.clientWidth / cw, video.clientHeight / ch);
+  return { scale, left: (video.clientWidth - cw * scale) / 2, top: (video.clientHeight - ch * scale) / 2 };
+}
+
+// Outlines the picked participant's tile on the composite, with their name.
+function showPicked() {
+  const outline = $('pick-outline');
+  const tile = tiles.participants.find((p) => p.id === picked)?.tile;
+  const box = pictureBox();
+  outline.hidden = !tile || !box;
+  if (outline.hidden) return;
+  const video = $('composite');
+  Object.assign(outline.style, {
+    left: `${video.offsetLeft + box.left + tile.x * box.scale}px`,
+    top: `${video.offsetTop + box.top + tile.y * box.scale}px`,
+    width: `${tile.w * box.scale}px`,
+    height: `${tile.h * box.scale}px`,
+  });
+  const label = document.createElement('span');
+  label.textContent = tiles.participants.find((p) => p.id === picked)?.name ?? '';
+  outline.replaceChildren(label);
+}
+
+function pick(id) {
+  picked = id;
+  renderParticipants();
 }
 
 // Maps a click on the composite to a participant, with the tiles from the DataChannel.
 function pickAt(ev) {
-  const video = $('composite');
-  if (!tiles.canvas || !video.clientWidth) return;
-  const x = (ev.offsetX / video.clientWidth) * tiles.canvas.width;
-  const y = (ev.offsetY / video.clientHeight) * tiles.canvas.height;
+  const box = pictureBox();
+  if (!box) return;
+  const x = (ev.offsetX - box.left) / box.scale;
+  const y = (ev.offsetY - box.top) / box.scale;
   const hit = tiles.participants.find((p) => p.tile && x >= p.tile.x && x < p.tile.x + p.tile.w && y >= p.tile.y && y < p.tile.y + p.tile.h);
-  picked = hit?.id ?? null;
-  renderParticipants();
+  pick(hit?.id ?? null);
 }
 
+// Starts playback; if the browser blocks it (autoplay without a gesture), a button asks for a
+// click. play() runs once per incoming track, so an earlier call may reject after a later one
+// succeeded: the video's own state decides.
 async function play() {
+  const video = $('composite');
   try {
-    await $('composite').play();
-    $('play').hidden = true;
+    await video.play();
   } catch {
-    $('play').hidden = false; // autoplay blocked: wait for a click
+    // blocked, or superseded by a newer call
   }
+  $('play').hidden = !video.paused;
 }
 
 function showCall(show, room) {
@@ -154,27 +193,43 @@ async function join(role) {
   startSession({ room, name, role });
 }
 
+function onProblem({ code, message, then }) {
+  if (code === 'client_error') {
+    showProblem('This page ran into a problem of its own (the browser console has the details). Reloading the page may help.', { dismiss: true });
+    return;
+  }
+  const { text } = serverError(code, message);
+  if (then === 'rejoin') showProblem(`${text} Reconnecting…`);
+  else showProblem(text, { dismiss: then === 'notice' });
+  if (then === 'leave') finish();
+}
+
 function startSession(opts) {
   session = new Session({ ...opts, localStream });
+  mutes = new Map();
   session.addEventListener('state', (e) => setState(e.detail));
-  session.addEventListener('participants', (e) => renderParticipants(e.detail));
+  session.addEventListener('participants', (e) => {
+    const here = new Set(e.detail.map((p) => p.id));
+    for (const id of mutes.keys()) if (!here.has(id)) mutes.delete(id);
+    if (picked && !here.has(picked)) picked = null;
+    renderParticipants(e.detail);
+  });
   session.addEventListener('speaker', (e) => { speaker = e.detail; renderParticipants(); });
   session.addEventListener('layout', (e) => { $('layout').value = e.detail.mode; $('layout').disabled = !!e.detail.locked; });
   session.addEventListener('mute', (e) => { mutes.set(e.detail.participantId, e.detail); renderParticipants(); });
+  session.addEventListener('recording', (e) => showRecording(e.detail));
   session.addEventListener('room', (e) => {
-    if (e.detail.type === 'participants') tiles = e.detail;
+    if (e.detail.type === 'participants') {
+      tiles = e.detail;
+      showPicked();
+    }
   });
   session.addEventListener('stream', (e) => {
     const video = $('composite');
     if (video.srcObject !== e.detail) video.srcObject = e.detail;
     play();
   });
-  session.addEventListener('problem', (e) => {
-    const { code, message, fatal } = e.detail;
-    showProblem(MESSAGES[code] ?? `${message} (${code})`);
-    if (fatal) finish();
-  });
-  setState('connecting');
+  session.addEventListener('problem', (e) => onProblem(e.detail));
   session.start();
   // A session started again ("Try again") carries the buttons' mute state.
   for (const kind of ['audio', 'video']) if (muted[kind]) session.setMuted(kind, true);
@@ -185,6 +240,9 @@ function finish() {
   localStream = undefined;
   $('composite').srcObject = null;
   $('state').hidden = true;
+  showRecording(new Set());
+  picked = null;
+  tiles = { canvas: null, participants: [] };
   showCall(false);
   $('name').focus();
 }
@@ -203,9 +261,16 @@ $('as-viewer').addEventListener('click', () => {
 $('retry').addEventListener('click', () => {
   clearProblem();
   startSession({ room: session.room, name: session.name, role: session.role });
+  $('leave').focus();
+});
+$('dismiss').addEventListener('click', () => {
+  clearProblem();
+  if (!$('call').hidden) $('leave').focus();
 });
 $('play').addEventListener('click', play);
+$('composite').addEventListener('playing', () => { $('play').hidden = true; });
 $('composite').addEventListener('click', pickAt);
+new ResizeObserver(showPicked).observe($('composite'));
 $('layout').addEventListener('change', () => session?.setLayout({ mode: $('layout').value }));
 $('leave').addEventListener('click', () => {
   session?.leave();
@@ -220,53 +285,5 @@ for (const [id, kind] of [['mute-mic', 'audio'], ['mute-camera', 'video']]) {
   });
 }
 
-// Diagnostics for the curious (and for the end-to-end tests): window.tessera.
-async function inbound(kind) {
-  let found = {};
-  (await session?.pc?.getStats())?.forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === kind) found = s;
-  });
-  return found;
-}
-
-window.tessera = {
-  get state() { return session?.state; },
-  get participantId() { return session?.participantId; },
-  get participants() { return session?.participants ?? []; },
-  get pc() { return session?.pc; },
-  get picked() { return picked; },
-  get tiles() { return tiles; },
-  get speaker() { return speaker; },
-  // Decoding and reception figures from getStats().
-  async stats() {
-    if (!session?.pc) return null;
-    const [video, audio] = [await inbound('video'), await inbound('audio')];
-    let rtt;
-    (await session.pc.getStats()).forEach((s) => {
-      if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
-    });
-    const quality = $('composite').getVideoPlaybackQuality?.();
-    return {
-      framesDecoded: video.framesDecoded ?? 0,
-      // Frames the <video> element itself took (headless Firefox reports 0 here).
-      elementFrames: quality?.totalVideoFrames ?? 0,
-      frameWidth: video.frameWidth ?? 0,
-      frameHeight: video.frameHeight ?? 0,
-      audioPackets: audio.packetsReceived ?? 0,
-      videoJitterMs: video.jitter !== undefined ? Math.round(video.jitter * 1000) : null,
-      audioJitterMs: audio.jitter !== undefined ? Math.round(audio.jitter * 1000) : null,
-      rttMs: rtt !== undefined ? Math.round(rtt * 1000) : null,
-    };
-  },
-  // The mean level of the received audio over the next `ms`, in dBFS (from totalAudioEnergy).
-  async receivedLevelDb(ms = 500) {
-    const a = await inbound('audio');
-    await new Promise((r) => setTimeout(r, ms));
-    const b = await inbound('audio');
-    const energy = (b.totalAudioEnergy ?? 0) - (a.totalAudioEnergy ?? 0);
-    const secs = (b.totalSamplesDuration ?? 0) - (a.totalSamplesDuration ?? 0);
-    return secs > 0 && energy > 0 ? 10 * Math.log10(energy / secs) : -200;
-  },
-};
-
+installDiagnostics({ session: () => session, picked: () => picked, tiles: () => tiles, speaker: () => speaker });
 prefill();

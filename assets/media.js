@@ -2,6 +2,8 @@
 
 // Asks for camera and microphone; falls back to whichever exists. Returns
 // { stream, note } or throws an Error whose message explains what went wrong.
+// A refusal is not retried with fewer devices: the person said no, and asking again (Firefox
+// would show a second prompt) is not ours to do; the page offers to watch instead.
 export async function openCapture() {
   const md = navigator.mediaDevices;
   if (!md?.getUserMedia) throw new Error('This browser (or an insecure http:// address) gives no access to cameras and microphones.');
@@ -19,8 +21,18 @@ export async function openCapture() {
       if (e.name === 'NotAllowedError' || e.name === 'SecurityError') break;
     }
   }
-  const why = lastError?.name === 'NotAllowedError'
-    ? 'Camera and microphone access was refused.'
-    : 'No camera or microphone is available.';
-  throw new Error(why);
+  throw new Error(explain(lastError));
+}
+
+function explain(error) {
+  switch (error?.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'Camera and microphone access was refused.';
+    case 'NotReadableError':
+    case 'AbortError':
+      return 'Your camera or microphone is in use by another program, or could not be started.';
+    default:
+      return 'No camera or microphone is available.';
+  }
 }

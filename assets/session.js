@@ -2,16 +2,25 @@
 // reconnect. Protocol: docs/protocol.md. Emits:
 //   'state'        detail: 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'left'
 //   'joined'       detail: { participantId, room }
-//   'participants' detail: [{ id, name, role }] (everyone, including us)
+//   'participants' detail: [{ id, name, role }] (everyone, including us; empty while reconnecting)
 //   'stream'       detail: MediaStream of the composite (video + mix)
-//   'problem'      detail: { code, message, fatal }
+//   'problem'      detail: { code, message, then } (then: see messages.js)
 //   'speaker'      detail: participantId | null
 //   'layout'       detail: { mode, pinned?, regions?, locked }
 //   'mute'         detail: { participantId, audio, video }
+//   'recording'    detail: Set of the ids of the room's recordings in progress
 //   'room'         detail: a message of the `tessera` DataChannel (participants with tiles, …)
 
-const FATAL = new Set(['kicked', 'room_closed', 'invalid_room', 'invalid_name', 'already_joined']);
-const MAX_ATTEMPTS = 8;
+import { serverError } from './messages.js';
+
+// Attempts before giving up ("failed"), and the backoff between them: 0.5, 1, 2, 4, 5, 5… s.
+export const MAX_ATTEMPTS = 8;
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 5000;
+// An attempt that has not connected media by then is abandoned and retried: whatever held it
+// up (a join the server never answered, ICE that never completes) must not leave the page
+// sitting at "Connecting…".
+const CONNECT_TIMEOUT_MS = 30000;
 
 export class Session extends EventTarget {
   constructor({ room, name, role, localStream }) {
@@ -20,10 +29,15 @@ export class Session extends EventTarget {
     this.state = 'connecting';
     this.attempt = 0;
     this.closedByUs = false;
+    this.participants = [];
+    this.recordings = new Set();
+    // Why the last attempt ended, when the server said why: { code, message }.
+    this.lastError = null;
   }
 
   start() {
     this.closedByUs = false;
+    this.#emit('state', this.state);
     this.#connect();
   }
 
@@ -55,20 +69,30 @@ export class Session extends EventTarget {
   }
 
   #connect() {
+    this.lastError = null; // the reason given to a failed attempt is about that attempt only
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${scheme}://${location.host}/ws`);
     this.ws = ws;
     this.pending = [];
+    this.connectTimer = setTimeout(() => this.#lost(), CONNECT_TIMEOUT_MS);
     ws.onopen = () => this.#send({ type: 'join', room: this.room, name: this.name, role: this.role });
     ws.onmessage = (ev) => this.#onMessage(JSON.parse(ev.data)).catch((e) => {
       console.error('handling a server message failed', e); // a bug here must not pass quietly
-      this.#problem('client_error', String(e), false);
+      this.#emit('problem', { code: 'client_error', message: String(e), then: 'notice' });
     });
     ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.#teardown();
-      if (!this.closedByUs) this.#retry();
+      if (this.ws === ws) this.#lost();
     };
+  }
+
+  // The connection (or this attempt at one) is gone: forget what it told us, try again.
+  #lost() {
+    this.#teardown();
+    if (this.participants.length) {
+      this.participants = []; // unknown until we are back
+      this.#emit('participants', this.participants);
+    }
+    if (!this.closedByUs) this.#retry();
   }
 
   #retry() {
@@ -78,12 +102,13 @@ export class Session extends EventTarget {
       return;
     }
     this.#setState('reconnecting');
-    const delay = Math.min(500 * 2 ** (this.attempt - 1), 5000);
+    const delay = Math.min(FIRST_DELAY_MS * 2 ** (this.attempt - 1), MAX_DELAY_MS);
     this.retryTimer = setTimeout(() => this.#connect(), delay);
   }
 
   #teardown() {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
     this.pc?.close();
     this.pc = undefined;
     const ws = this.ws;
@@ -95,8 +120,23 @@ export class Session extends EventTarget {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  #problem(code, message, fatal) {
-    this.#emit('problem', { code, message, fatal });
+  #onError({ code, message }) {
+    const { then } = serverError(code, message);
+    this.#emit('problem', { code, message, then });
+    if (then === 'leave') {
+      this.closedByUs = true;
+      this.#teardown();
+      this.#setState('left');
+    } else if (then === 'rejoin') {
+      this.lastError = { code, message };
+      this.#lost();
+    }
+  }
+
+  #recording(id, on) {
+    if (on) this.recordings.add(id);
+    else this.recordings.delete(id);
+    this.#emit('recording', new Set(this.recordings));
   }
 
   async #onMessage(msg) {
@@ -104,15 +144,17 @@ export class Session extends EventTarget {
       case 'joined':
         this.participantId = msg.participantId;
         this.participants = [...msg.participants, { id: msg.participantId, name: this.name, role: this.role }];
+        this.recordings.clear(); // the server lists the recordings in progress right after
         this.#emit('joined', { participantId: msg.participantId, room: msg.room });
         this.#emit('participants', this.participants);
+        this.#emit('recording', new Set());
         break;
       case 'participantJoined':
-        this.participants = [...(this.participants ?? []), msg.participant];
+        this.participants = [...this.participants, msg.participant];
         this.#emit('participants', this.participants);
         break;
       case 'participantLeft':
-        this.participants = (this.participants ?? []).filter((p) => p.id !== msg.participantId);
+        this.participants = this.participants.filter((p) => p.id !== msg.participantId);
         this.#emit('participants', this.participants);
         break;
       case 'offer':
@@ -128,20 +170,19 @@ export class Session extends EventTarget {
       case 'muteChanged':
         this.#emit('mute', msg);
         break;
+      case 'recordingStarted':
+        this.#recording(msg.recordingId, true);
+        break;
+      case 'recordingStopped':
+        this.#recording(msg.recordingId, false);
+        break;
       case 'ice':
         if (this.pc?.remoteDescription) await this.#addCandidate(msg);
         else this.pending.push(msg);
         break;
-      case 'error': {
-        const fatal = FATAL.has(msg.code);
-        this.#problem(msg.code, msg.message, fatal);
-        if (fatal) {
-          this.closedByUs = true;
-          this.#teardown();
-          this.#setState('left');
-        }
+      case 'error':
+        this.#onError(msg);
         break;
-      }
     }
   }
 
@@ -174,11 +215,12 @@ export class Session extends EventTarget {
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
       if (pc.connectionState === 'connected') {
+        clearTimeout(this.connectTimer);
         this.attempt = 0;
+        this.lastError = null;
         this.#setState('connected');
       } else if (pc.connectionState === 'failed') {
-        this.#teardown();
-        this.#retry();
+        this.#lost();
       }
     };
     await pc.setRemoteDescription({ type: 'offer', sdp });

@@ -2,7 +2,7 @@
 // Usage: node driver.mjs '<json options>'; then one JSON command per stdin line, one JSON reply
 // per stdout line: {"id", "ok", "result"} or {"id", "ok": false, "error"}.
 // Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path,
-//            denyPermissions?: bool (Chromium: camera/microphone prompts are refused) }.
+//            denyPermissions?: bool (camera/microphone requests are refused) }.
 // Only the Debian packages are used; puppeteer-core never downloads a browser.
 import puppeteer from 'puppeteer-core';
 import readline from 'node:readline';
@@ -17,8 +17,12 @@ function launchOptions() {
       headless: true,
       extraPrefsFirefox: {
         'media.navigator.streams.fake': opts.fakeDevices !== false,
-        'media.navigator.permission.disabled': true,
         'media.peerconnection.ice.loopback': true,
+        // Either every camera/microphone request is granted without a prompt, or (denyPermissions)
+        // every one is refused, as if the person clicked "Block".
+        ...(opts.denyPermissions
+          ? { 'permissions.default.camera': 2, 'permissions.default.microphone': 2 }
+          : { 'media.navigator.permission.disabled': true }),
       },
     };
   }
@@ -42,12 +46,21 @@ function page(id) {
 }
 
 const ops = {
-  async open({ url, width = 1280, height = 800 }) {
+  // Opens `url` in a new page; `init` (JavaScript) runs in it before any of the page's scripts.
+  // Everything that would show as an error in the browser's console is collected: console
+  // errors, uncaught exceptions and rejections, failed requests and HTTP errors (Firefox does
+  // not forward network errors to the console over WebDriver BiDi, so they are taken from
+  // the network events in both browsers).
+  async open({ url, width = 1280, height = 800, init }) {
     const p = await browser.newPage();
-    const entry = { page: p, errors: [] };
+    const entry = { page: p, errors: [], requests: [] };
     p.on('console', (m) => { if (m.type() === 'error') entry.errors.push(m.text()); });
     p.on('pageerror', (e) => entry.errors.push(`page error: ${e.message ?? e}`));
+    p.on('request', (r) => entry.requests.push(r.url()));
+    p.on('requestfailed', (r) => entry.errors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+    p.on('response', (r) => { if (r.status() >= 400) entry.errors.push(`HTTP ${r.status()}: ${r.url()}`); });
     await p.setViewport({ width, height });
+    if (init) await p.evaluateOnNewDocument(init);
     await p.goto(url, { waitUntil: 'load' });
     const id = nextPage++;
     pages.set(id, entry);
@@ -78,6 +91,9 @@ const ops = {
   async errors({ page: id }) {
     return page(id).errors;
   },
+  async requests({ page: id }) {
+    return page(id).requests;
+  },
   async screenshot({ page: id, path }) {
     await page(id).page.screenshot({ path });
   },
@@ -90,7 +106,25 @@ const ops = {
   },
 };
 
+// The browser must not outlive this driver: when stdin ends (the test finished, failed or
+// died) or a signal arrives, close it, and kill it if closing takes more than 10 s.
+let closing = false;
+async function shutdown(code) {
+  if (closing) return;
+  closing = true;
+  setTimeout(() => { browser.process()?.kill('SIGKILL'); process.exit(code); }, 10000).unref();
+  try {
+    await browser.close();
+  } catch {
+    browser.process()?.kill('SIGKILL');
+  }
+  process.exit(code);
+}
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => shutdown(1));
+process.stdout.on('error', () => shutdown(0)); // the test stopped reading: it is gone
+
 const rl = readline.createInterface({ input: process.stdin });
+rl.on('close', () => shutdown(0));
 reply({ id: 0, ok: true, result: await browser.version() });
 for await (const line of rl) {
   const cmd = JSON.parse(line);
@@ -102,4 +136,3 @@ for await (const line of rl) {
     reply({ id: cmd.id, ok: false, error: String(e?.message ?? e) });
   }
 }
-await browser.close();

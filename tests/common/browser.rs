@@ -1,6 +1,9 @@
 //! A real browser (Debian's Chromium or Firefox ESR) driven through `tests/browser/driver.mjs`
 //! (puppeteer-core), for end-to-end tests of the page. A missing browser, Node or npm package
-//! fails the test: `make test` installs them.
+//! fails the test: `make test` installs them. What the tests read from a page (frames on a
+//! canvas, the state badge, console errors) is in [`page`].
+
+pub mod page;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -10,6 +13,10 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// How long a single action (a click, a key) may take before the driver is deemed stuck; long,
+/// because 2 shared cores can be very busy. Not a threshold of any test.
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +46,9 @@ impl Browser {
         Self::launch_with(kind, json!({ "fakeDevices": fake_devices, "fakeAudioFile": fake_audio })).await
     }
 
-    /// Launches Chromium with fake devices whose permission prompts are refused.
-    pub async fn launch_denying_permissions() -> anyhow::Result<Self> {
-        Self::launch_with(Kind::Chromium, json!({ "fakeDevices": true, "denyPermissions": true })).await
+    /// Launches `kind` with fake devices whose permission requests are refused.
+    pub async fn launch_denying_permissions(kind: Kind) -> anyhow::Result<Self> {
+        Self::launch_with(kind, json!({ "fakeDevices": true, "denyPermissions": true })).await
     }
 
     async fn launch_with(kind: Kind, mut opts: Value) -> anyhow::Result<Self> {
@@ -56,13 +63,14 @@ impl Browser {
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .kill_on_drop(true)
+            // Not killed on drop: dropping this closes the driver's stdin, and the driver then
+            // closes the browser (a killed driver would leave the browser running).
             .spawn()
             .context("starting node (is Node.js installed?)")?;
         let stdin = child.stdin.take().unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut browser = Self { kind, version: String::new(), child, stdin, lines, next: 1 };
-        let hello = browser.read(0, Duration::from_secs(60)).await.with_context(|| format!("launching {kind:?}"))?;
+        let hello = browser.read(0, Duration::from_secs(120)).await.with_context(|| format!("launching {kind:?}"))?;
         browser.version = hello.as_str().unwrap_or_default().to_owned();
         Ok(browser)
     }
@@ -99,39 +107,43 @@ impl Browser {
 
     /// Opens `url` in a new page with a `width`x`height` viewport.
     pub async fn open_sized(&mut self, url: &str, width: u32, height: u32) -> anyhow::Result<Page> {
-        let cmd = json!({"op": "open", "url": url, "width": width, "height": height});
-        let id = self.call(cmd, Duration::from_secs(30)).await?;
+        self.open_with(url, width, height, page::PROBES).await
+    }
+
+    /// Opens `url` in a new page; `init` (JavaScript) runs before any of the page's scripts.
+    pub async fn open_with(&mut self, url: &str, width: u32, height: u32, init: &str) -> anyhow::Result<Page> {
+        let cmd = json!({"op": "open", "url": url, "width": width, "height": height, "init": init});
+        let id = self.call(cmd, OP_TIMEOUT).await?;
         Ok(Page(id.as_u64().context("page id")?))
     }
 
     /// Replaces the text of the input `selector` by typing `text`, as a person would.
     pub async fn type_into(&mut self, page: Page, selector: &str, text: &str) -> anyhow::Result<()> {
-        self.call(json!({"op": "type", "page": page.0, "selector": selector, "text": text}), Duration::from_secs(10))
-            .await?;
+        self.call(json!({"op": "type", "page": page.0, "selector": selector, "text": text}), OP_TIMEOUT).await?;
         Ok(())
     }
 
     /// Clicks the element `selector`.
     pub async fn click(&mut self, page: Page, selector: &str) -> anyhow::Result<()> {
-        self.call(json!({"op": "click", "page": page.0, "selector": selector}), Duration::from_secs(10)).await?;
+        self.call(json!({"op": "click", "page": page.0, "selector": selector}), OP_TIMEOUT).await?;
         Ok(())
     }
 
     /// Clicks at page coordinates (CSS pixels).
     pub async fn click_at(&mut self, page: Page, x: f64, y: f64) -> anyhow::Result<()> {
-        self.call(json!({"op": "clickAt", "page": page.0, "x": x, "y": y}), Duration::from_secs(10)).await?;
+        self.call(json!({"op": "clickAt", "page": page.0, "x": x, "y": y}), OP_TIMEOUT).await?;
         Ok(())
     }
 
     /// Presses a key (e.g. "Tab", "Enter").
     pub async fn press(&mut self, page: Page, key: &str) -> anyhow::Result<()> {
-        self.call(json!({"op": "press", "page": page.0, "key": key}), Duration::from_secs(10)).await?;
+        self.call(json!({"op": "press", "page": page.0, "key": key}), OP_TIMEOUT).await?;
         Ok(())
     }
 
     /// Evaluates a JavaScript expression (promises are awaited) and returns its JSON value.
     pub async fn eval(&mut self, page: Page, expr: &str) -> anyhow::Result<Value> {
-        self.call(json!({"op": "eval", "page": page.0, "expr": expr}), Duration::from_secs(20)).await
+        self.call(json!({"op": "eval", "page": page.0, "expr": expr}), OP_TIMEOUT).await
     }
 
     /// Waits until the JavaScript expression `expr` is truthy; returns its value.
@@ -142,35 +154,36 @@ impl Browser {
             .with_context(|| format!("waiting for `{expr}`"))
     }
 
-    /// Console errors and uncaught page errors so far.
+    /// Everything that would show as an error in the page's console so far: console errors,
+    /// uncaught exceptions and rejections, failed requests, HTTP errors.
     pub async fn errors(&mut self, page: Page) -> anyhow::Result<Vec<String>> {
-        let v = self.call(json!({"op": "errors", "page": page.0}), Duration::from_secs(5)).await?;
+        let v = self.call(json!({"op": "errors", "page": page.0}), OP_TIMEOUT).await?;
         Ok(serde_json::from_value(v)?)
+    }
+
+    /// Every URL the page requested.
+    pub async fn requests(&mut self, page: Page) -> anyhow::Result<Vec<String>> {
+        let v = self.call(json!({"op": "requests", "page": page.0}), OP_TIMEOUT).await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Closes a page.
+    pub async fn close(&mut self, page: Page) -> anyhow::Result<()> {
+        self.call(json!({"op": "close", "page": page.0}), OP_TIMEOUT).await?;
+        Ok(())
     }
 
     /// Saves a PNG screenshot of the page.
     pub async fn screenshot(&mut self, page: Page, path: &Path) -> anyhow::Result<()> {
-        self.call(json!({"op": "screenshot", "page": page.0, "path": path}), Duration::from_secs(20)).await?;
+        self.call(json!({"op": "screenshot", "page": page.0, "path": path}), OP_TIMEOUT).await?;
         Ok(())
     }
 
     /// Closes the browser.
     pub async fn quit(mut self) {
         drop(self.stdin);
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
     }
-}
-
-/// JavaScript: the mean RGB of an 8x8 square of the page's `<video>` at (x, y) in video pixels.
-pub fn sample_video_js(x: u32, y: u32) -> String {
-    format!(
-        "(() => {{ const v = document.querySelector('video'); if (!v.videoWidth) return null; \
-         const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight; \
-         const g = c.getContext('2d', {{ willReadFrequently: true }}); g.drawImage(v, 0, 0); \
-         const d = g.getImageData({x} - 4, {y} - 4, 8, 8).data; const s = [0, 0, 0]; \
-         for (let i = 0; i < d.length; i += 4) {{ s[0] += d[i]; s[1] += d[i + 1]; s[2] += d[i + 2]; }} \
-         return s.map((t) => Math.round(t / 64)); }})()"
-    )
 }
 
 /// Writes a mono 48 kHz 16-bit WAV of a sine at `freq` Hz, `secs` long, at -10 dBFS.

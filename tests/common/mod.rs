@@ -64,8 +64,16 @@ pub async fn start_server_with(media: MediaConfig) -> TestServer {
 
 /// Starts a server listening on `listen` (port 0 for a free one), with an optional admin key.
 pub async fn start_server_on(listen: &str, admin_key: Option<&str>, media: MediaConfig) -> TestServer {
+    start_server_listening(tokio::net::TcpListener::bind(listen).await.unwrap(), admin_key, media)
+}
+
+/// Starts a server on `listener`, with an optional admin key.
+pub fn start_server_listening(
+    listener: tokio::net::TcpListener,
+    admin_key: Option<&str>,
+    media: MediaConfig,
+) -> TestServer {
     init_tracing();
-    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
     let mut addr = listener.local_addr().unwrap();
     let config = Config {
         listen: addr,
@@ -81,6 +89,39 @@ pub async fn start_server_on(listen: &str, admin_key: Option<&str>, media: Media
         let _ = stopped.await;
     }));
     TestServer { addr, stop: Some(stop), task }
+}
+
+/// A free loopback port kept by one test across server restarts: while no server runs on it,
+/// connections to it are refused (a socket is bound, not listening), and no other process can
+/// take it meanwhile (SO_REUSEPORT lets only our sockets share it).
+pub struct ReservedPort {
+    pub addr: SocketAddr,
+    /// Bound to `addr`, not listening: the next server's listener.
+    spare: tokio::net::TcpSocket,
+}
+
+fn reusable_socket() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.set_reuseport(true).unwrap();
+    socket
+}
+
+impl ReservedPort {
+    /// Reserves a free port on 127.0.0.1.
+    pub fn new() -> Self {
+        let spare = reusable_socket();
+        spare.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        Self { addr: spare.local_addr().unwrap(), spare }
+    }
+
+    /// Starts a server on the port; once it stops, the port refuses connections again.
+    pub fn start(&mut self, media: MediaConfig) -> TestServer {
+        let next = reusable_socket();
+        next.bind(self.addr).unwrap();
+        let listener = std::mem::replace(&mut self.spare, next).listen(128).unwrap();
+        start_server_listening(listener, None, media)
+    }
 }
 
 impl TestServer {
@@ -199,9 +240,10 @@ impl ServerProcess {
     /// Like [`ServerProcess::start`], run through `prefix` (e.g. `prlimit --fsize=N --`).
     pub async fn start_with_prefix(prefix: &[&str], extra: &[&str]) -> anyhow::Result<Self> {
         use tokio::io::AsyncBufReadExt;
+        let server = Self::binary();
         let (program, args): (&str, Vec<&str>) = match prefix.split_first() {
-            Some((p, rest)) => (p, rest.iter().copied().chain([env!("CARGO_BIN_EXE_tessera")]).collect()),
-            None => (env!("CARGO_BIN_EXE_tessera"), Vec::new()),
+            Some((p, rest)) => (p, rest.iter().copied().chain([server.as_str()]).collect()),
+            None => (server.as_str(), Vec::new()),
         };
         let mut child = tokio::process::Command::new(program)
             .args(args)
@@ -228,6 +270,12 @@ impl ServerProcess {
         });
         let addr = tokio::time::timeout(secs(10), rx).await??.parse()?;
         Ok(Self { addr, child, log })
+    }
+
+    /// The server binary: this build's, or `TESSERA_SERVER_BIN` (e.g. `target/release/tessera`,
+    /// for measuring an optimized build).
+    pub fn binary() -> String {
+        std::env::var("TESSERA_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera").to_owned())
     }
 
     /// The server's PID.
