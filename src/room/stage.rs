@@ -51,10 +51,12 @@ impl Room {
     /// DataChannels when tiles moved.
     pub(super) fn on_stage_tick(&mut self) {
         let now = Instant::now();
-        let readings: Vec<(ParticipantId, f64)> =
-            self.media.take_levels().into_iter().map(|(p, db)| (p, db.unwrap_or(-120.0))).collect();
+        // `None`: no audio arrived this tick. The detector skips it; for the silence badge it
+        // counts as quiet (a publisher whose audio never arrives is as silent as one sending
+        // zeros).
+        let readings = self.media.take_levels();
         for (who, db) in &readings {
-            if *db > SILENCE_DB - 10.0 {
+            if db.is_some_and(|db| db > SILENCE_DB - 10.0) {
                 self.stage.quiet_since.remove(who);
             } else {
                 self.stage.quiet_since.entry(*who).or_insert(now);
