@@ -172,6 +172,10 @@ pub struct ChannelParticipant {
     pub role: Role,
     /// Where their picture is in the composite (`null` when not shown).
     pub tile: Option<Rect>,
+    /// The tile's stacking order: where tiles overlap (custom regions), the one with the
+    /// higher `z` is on top. 0 outside custom layouts, and for viewers.
+    #[serde(default)]
+    pub z: i32,
 }
 
 /// A room event on each participant's `tessera` DataChannel (JSON text), so a client can map a
@@ -316,11 +320,17 @@ mod tests {
             name: "Ada".into(),
             role: Role::Publisher,
             tile: Some(tile),
+            z: 2,
         };
         let msg = ChannelMessage::Participants { canvas: Size::new(1280, 720), participants: vec![p] };
         let v: serde_json::Value = serde_json::to_value(&msg).unwrap();
         assert_eq!((v["type"].as_str(), v["participants"][0]["tile"]["w"].as_u64()), (Some("participants"), Some(640)));
+        assert_eq!(v["participants"][0]["z"], 2);
         assert_eq!(serde_json::from_value::<ChannelMessage>(v).unwrap(), msg);
+        // A list without z (an older server) still reads, as z 0.
+        let old = r#"{"type":"participants","canvas":{"width":2,"height":2},"participants":[{"id":"p1","name":"A","role":"viewer","tile":null}]}"#;
+        let ChannelMessage::Participants { participants, .. } = serde_json::from_str(old).unwrap() else { panic!() };
+        assert_eq!(participants[0].z, 0);
     }
 
     #[test]

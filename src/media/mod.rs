@@ -24,7 +24,7 @@ mod room;
 pub mod stats;
 mod tiles;
 
-pub use tiles::{Decor, SPEAKER_BORDER};
+pub use tiles::{Decor, Placed, SPEAKER_BORDER};
 
 pub use room::RoomMedia;
 

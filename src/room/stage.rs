@@ -172,13 +172,15 @@ impl Room {
         let participants = self
             .participants
             .values()
-            .map(|p| ChannelParticipant {
-                id: p.info.id,
-                name: p.info.name.clone(),
-                role: p.info.role,
-                tile: (p.info.role == Role::Publisher)
-                    .then(|| tiles.iter().find(|(id, _)| *id == p.info.id).map(|(_, r)| *r))
-                    .flatten(),
+            .map(|p| {
+                let placed = tiles.iter().find(|t| t.participant == p.info.id && p.info.role == Role::Publisher);
+                ChannelParticipant {
+                    id: p.info.id,
+                    name: p.info.name.clone(),
+                    role: p.info.role,
+                    tile: placed.map(|t| t.rect),
+                    z: placed.map_or(0, |t| t.z),
+                }
             })
             .collect();
         ChannelMessage::Participants { canvas: self.media.canvas(), participants }
