@@ -27,16 +27,21 @@ pub fn tile_colour(who: ParticipantId) -> [u8; 3] {
 }
 
 /// Up to two initials: the first letter of the first and last words, uppercased; for a single
-/// word (e.g. a CJK name), its first character. "?" for nothing usable.
+/// word (e.g. a CJK name), its first character. A "letter" is a whole grapheme cluster (an
+/// accented letter, a flag, an emoji with its skin tone), never part of one. "?" for nothing
+/// usable.
 pub fn initials(name: &str) -> String {
+    use unicode_segmentation::UnicodeSegmentation;
     let words: Vec<&str> = name.split_whitespace().collect();
-    let first = |w: &str| w.chars().find(|c| c.is_alphanumeric() || !c.is_ascii());
-    let picks: Vec<char> = match words.as_slice() {
+    fn first(w: &str) -> Option<&str> {
+        w.graphemes(true).find(|g| g.chars().next().is_some_and(|c| c.is_alphanumeric() || !c.is_ascii()))
+    }
+    let picks: Vec<&str> = match words.as_slice() {
         [] => vec![],
         [one] => first(one).into_iter().collect(),
         [a, .., z] => first(a).into_iter().chain(first(z)).collect(),
     };
-    let s: String = picks.iter().flat_map(|c| c.to_uppercase()).collect();
+    let s: String = picks.iter().flat_map(|g| g.chars().flat_map(char::to_uppercase)).collect();
     if s.is_empty() { "?".into() } else { s }
 }
 
@@ -99,6 +104,11 @@ mod tests {
         assert_eq!(initials("😀 party"), "😀P");
         assert_eq!(initials("  "), "?");
         assert_eq!(initials("élodie durand"), "ÉD");
+        assert_eq!(initials("e\u{301}lodie"), "E\u{301}", "a decomposed accent stays on its letter");
+        assert_eq!(initials("🇫🇷 Marie"), "🇫🇷M", "a flag is not split");
+        assert_eq!(initials("👍🏽 Bo"), "👍🏽B", "nor a skin tone");
+        assert_eq!(initials("👨‍👩‍👧 family"), "👨‍👩‍👧F", "nor a ZWJ sequence");
+        assert_eq!(initials("علي حسن"), "عح");
     }
 
     #[test]
