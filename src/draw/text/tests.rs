@@ -134,3 +134,23 @@ fn text_is_shortened_to_fit() {
     assert!(short.ends_with('…') && text_width(&short, 20.0) <= 120.0, "{short}");
     assert_eq!(fit("Bo", 20.0, 120.0), "Bo");
 }
+
+#[test]
+fn every_bundled_font_has_its_licence_text() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/");
+    let index = std::fs::read_to_string(format!("{dir}LICENSES.md")).unwrap();
+    for (font, licence, must_say) in [
+        ("DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt", "Arev Fonts Copyright"),
+        (
+            "DroidSansFallback.ttf",
+            "LICENSE-Apache-2.0.txt",
+            "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        ),
+        ("Symbola.ttf", "LICENSE-Symbola.txt", "version 9.17"),
+    ] {
+        assert!(index.contains(font) && index.contains(licence), "LICENSES.md lists {font} and {licence}");
+        let text = std::fs::read_to_string(format!("{dir}{licence}")).unwrap();
+        assert!(text.contains(must_say), "{licence} is the full text");
+    }
+    assert_eq!(fonts().len(), 3, "a font added to FONT_DATA needs its licence here");
+}
