@@ -238,6 +238,8 @@ pub enum ErrorCode {
     LayoutLocked,
     /// A layout that is not usable (e.g. custom regions outside the canvas).
     InvalidLayout,
+    /// Too many `setLayout` or `mute` messages in a short time; this one was ignored.
+    RateLimited,
     /// The server is shutting down.
     ServerShutdown,
     /// An unexpected server-side failure.
@@ -351,6 +353,9 @@ mod tests {
             MediaTimeout,
             Kicked,
             RoomClosed,
+            LayoutLocked,
+            InvalidLayout,
+            RateLimited,
             ServerShutdown,
             InternalError,
         ];
@@ -359,7 +364,7 @@ mod tests {
             match code {
                 BadJson | UnknownType | InvalidMessage | NotJoined | AlreadyJoined | InvalidRoom | InvalidName
                 | InvalidSdp | InvalidCandidate | MessageTooLarge | MediaError | MediaTimeout | Kicked | RoomClosed
-                | LayoutLocked | InvalidLayout | ServerShutdown | InternalError => {}
+                | LayoutLocked | InvalidLayout | RateLimited | ServerShutdown | InternalError => {}
             }
             round_trip_server(ServerMessage::error(code, "x"));
         }
