@@ -22,7 +22,11 @@ async fn spotlight_lock_and_a_participants_layout() -> anyhow::Result<()> {
     let mut red = TestPeer::join(addr, publisher("spot", "Red", RED, 440.0, 0.05)).await?;
     let mut green = TestPeer::join(addr, publisher("spot", "Green", GREEN, 600.0, 0.05)).await?;
     let mut blue = TestPeer::join(addr, publisher("spot", "Blue", BLUE, 1000.0, 0.05)).await?;
-    red.wait_for(secs(15), |p| shows_tiles(p, &[RED, GREEN, BLUE])).await?;
+    for p in [&red, &green, &blue] {
+        p.wait_for(secs(15), |p| shows_tiles(p, &[RED, GREEN, BLUE])).await?;
+    }
+    // Settled: everyone's media flows and a speaker was elected (1.5 s of audio from all).
+    red.wait_message(secs(5), |m| matches!(m, ServerMessage::SpeakerChanged { participant_id: Some(_) })).await?;
     let steady_from = Instant::now();
 
     // Spotlight on red, locked: red fills the canvas within 500 ms.
