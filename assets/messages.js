@@ -22,6 +22,7 @@ export const SERVER_ERRORS = {
   "room_closed": { "then": "leave", "text": "An administrator closed the room." },
   "layout_locked": { "then": "notice", "text": "An administrator has locked this room's layout." },
   "invalid_layout": { "then": "notice", "text": "That layout cannot be used." },
+  "rate_limited": { "then": "notice", "text": "Too many changes at once: wait a moment and try again." },
   "server_shutdown": { "then": "rejoin", "text": "The server is restarting." },
   "internal_error": { "then": "rejoin", "text": "The server had a problem setting up your connection." }
 };

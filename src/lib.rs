@@ -8,7 +8,10 @@
 //! - [`registry`], [`room`]: rooms by id; each room is a task owning its pipeline and
 //!   participants, reached through a [`room::RoomHandle`].
 //! - [`media`]: the GStreamer graph of a room (ingress, mixers, egress), fed by the room task.
-//! - [`layout`]: pure tile geometry. [`config`]: flags, environment and TOML.
+//! - [`layout`]: pure tile geometry (modes, custom regions, where labels, badges and the border
+//!   go on a tile). [`speaker`]: pure active-speaker detection from level readings.
+//!   [`draw`]: pure rendering of labels, badges and placeholders (fonts in `assets/fonts`).
+//!   [`config`]: flags, environment and TOML.
 //! - [`client`]: a real `webrtcbin` peer speaking the protocol, for tests and load generation;
 //!   [`loadgen`]: many such peers against a running server, with its CPU read from `/proc`.
 //! - `pipelines/`: the fixed GStreamer chains as launch strings.

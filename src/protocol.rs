@@ -172,6 +172,10 @@ pub struct ChannelParticipant {
     pub role: Role,
     /// Where their picture is in the composite (`null` when not shown).
     pub tile: Option<Rect>,
+    /// The tile's stacking order: where tiles overlap (custom regions), the one with the
+    /// higher `z` is on top. 0 outside custom layouts, and for viewers.
+    #[serde(default)]
+    pub z: i32,
 }
 
 /// A room event on each participant's `tessera` DataChannel (JSON text), so a client can map a
@@ -234,6 +238,8 @@ pub enum ErrorCode {
     LayoutLocked,
     /// A layout that is not usable (e.g. custom regions outside the canvas).
     InvalidLayout,
+    /// Too many `setLayout` or `mute` messages in a short time; this one was ignored.
+    RateLimited,
     /// The server is shutting down.
     ServerShutdown,
     /// An unexpected server-side failure.
@@ -259,6 +265,7 @@ impl ErrorCode {
         Self::RoomClosed,
         Self::LayoutLocked,
         Self::InvalidLayout,
+        Self::RateLimited,
         Self::ServerShutdown,
         Self::InternalError,
     ];
@@ -282,6 +289,7 @@ impl ErrorCode {
             Self::RoomClosed => "room_closed",
             Self::LayoutLocked => "layout_locked",
             Self::InvalidLayout => "invalid_layout",
+            Self::RateLimited => "rate_limited",
             Self::ServerShutdown => "server_shutdown",
             Self::InternalError => "internal_error",
         }
@@ -364,11 +372,17 @@ mod tests {
             name: "Ada".into(),
             role: Role::Publisher,
             tile: Some(tile),
+            z: 2,
         };
         let msg = ChannelMessage::Participants { canvas: Size::new(1280, 720), participants: vec![p] };
         let v: serde_json::Value = serde_json::to_value(&msg).unwrap();
         assert_eq!((v["type"].as_str(), v["participants"][0]["tile"]["w"].as_u64()), (Some("participants"), Some(640)));
+        assert_eq!(v["participants"][0]["z"], 2);
         assert_eq!(serde_json::from_value::<ChannelMessage>(v).unwrap(), msg);
+        // A list without z (an older server) still reads, as z 0.
+        let old = r#"{"type":"participants","canvas":{"width":2,"height":2},"participants":[{"id":"p1","name":"A","role":"viewer","tile":null}]}"#;
+        let ChannelMessage::Participants { participants, .. } = serde_json::from_str(old).unwrap() else { panic!() };
+        assert_eq!(participants[0].z, 0);
     }
 
     /// The next code in a cycle through every variant. Exhaustive on purpose: a new variant
@@ -392,7 +406,8 @@ mod tests {
             Kicked => RoomClosed,
             RoomClosed => LayoutLocked,
             LayoutLocked => InvalidLayout,
-            InvalidLayout => ServerShutdown,
+            InvalidLayout => RateLimited,
+            RateLimited => ServerShutdown,
             ServerShutdown => InternalError,
             InternalError => BadJson,
         }

@@ -27,28 +27,36 @@ pub fn tile_colour(who: ParticipantId) -> [u8; 3] {
 }
 
 /// Up to two initials: the first letter of the first and last words, uppercased; for a single
-/// word (e.g. a CJK name), its first character. "?" for nothing usable.
+/// word (e.g. a CJK name), its first character. A "letter" is a whole grapheme cluster (an
+/// accented letter, a flag, an emoji with its skin tone), never part of one. "?" for nothing
+/// usable.
 pub fn initials(name: &str) -> String {
+    use unicode_segmentation::UnicodeSegmentation;
     let words: Vec<&str> = name.split_whitespace().collect();
-    let first = |w: &str| w.chars().find(|c| c.is_alphanumeric() || !c.is_ascii());
-    let picks: Vec<char> = match words.as_slice() {
+    fn first(w: &str) -> Option<&str> {
+        w.graphemes(true).find(|g| g.chars().next().is_some_and(|c| c.is_alphanumeric() || !c.is_ascii()))
+    }
+    let picks: Vec<&str> = match words.as_slice() {
         [] => vec![],
         [one] => first(one).into_iter().collect(),
         [a, .., z] => first(a).into_iter().chain(first(z)).collect(),
     };
-    let s: String = picks.iter().flat_map(|c| c.to_uppercase()).collect();
+    let s: String = picks.iter().flat_map(|g| g.chars().flat_map(char::to_uppercase)).collect();
     if s.is_empty() { "?".into() } else { s }
 }
 
-/// A name label: white text on a dark box, `px` pixels high text, at most `max_width` wide.
-pub fn label(name: &str, px: u32, max_width: u32) -> Image {
+/// A name label: white text `px` pixels high on a dark box `height` tall and at most
+/// `max_width` wide (both even, as [`crate::layout::decorations`] gives them); a name too long
+/// is cut with an ellipsis.
+pub fn label(name: &str, px: u32, max_width: u32, height: u32) -> Image {
     let px_f = px as f32;
     let pad = (px / 3).max(2);
     let shown = text::fit(name, px_f, (max_width.saturating_sub(2 * pad)) as f32);
-    let width = (text_width(&shown, px_f).ceil() as u32 + 2 * pad).min(max_width.max(4));
-    let height = px + 2 * pad;
+    let width = (text_width(&shown, px_f).ceil() as u32 + 2 * pad).min(max_width) & !1;
     let mut img = Image::new(width, height, LABEL_BG);
-    text::draw(&mut img, &shown, pad as f32, (pad + px * 4 / 5) as f32, px_f, WHITE);
+    // The baseline leaves the descenders room below, centred in the box.
+    let baseline = (img.height as f32 + px_f * 0.6) / 2.0;
+    text::draw(&mut img, &shown, pad as f32, baseline, px_f, WHITE);
     img
 }
 
@@ -96,14 +104,19 @@ mod tests {
         assert_eq!(initials("😀 party"), "😀P");
         assert_eq!(initials("  "), "?");
         assert_eq!(initials("élodie durand"), "ÉD");
+        assert_eq!(initials("e\u{301}lodie"), "E\u{301}", "a decomposed accent stays on its letter");
+        assert_eq!(initials("🇫🇷 Marie"), "🇫🇷M", "a flag is not split");
+        assert_eq!(initials("👍🏽 Bo"), "👍🏽B", "nor a skin tone");
+        assert_eq!(initials("👨‍👩‍👧 family"), "👨‍👩‍👧F", "nor a ZWJ sequence");
+        assert_eq!(initials("علي حسن"), "عح");
     }
 
     #[test]
     fn decorations_have_the_right_size_and_content() {
-        let l = label("Ada", 20, 300);
-        assert!(l.width < 120 && l.height == 20 + 2 * 6, "{}x{}", l.width, l.height);
+        let l = label("Ada", 20, 300, 32);
+        assert!(l.width < 120 && l.height == 32, "{}x{}", l.width, l.height);
         assert!(l.pixels.iter().any(|p| p[0] > 200), "text drawn");
-        assert!(label(&"x".repeat(200), 20, 100).width <= 100, "long names are cut");
+        assert!(label(&"x".repeat(200), 20, 100, 32).width <= 100, "long names are cut");
         let b = mute_badge(24);
         assert_eq!((b.width, b.height), (24, 24));
         assert!(b.pixels.contains(&WHITE) && b.pixels.contains(&MUTED_RED));

@@ -3,9 +3,11 @@
 //! No GStreamer here: the room computes placements with [`place`] and the media layer applies
 //! them to compositor pads. Coordinates are even so I420 chroma stays aligned.
 
+mod decor;
 mod modes;
 mod spec;
 
+pub use decor::{Decorations, LabelSlot, border_px, decorations};
 pub use modes::{Tile, grid, place};
 pub use spec::{LayoutError, LayoutSpec, Mode, Region};
 

@@ -84,7 +84,16 @@ fn speaker_cells(others: usize, canvas: Size) -> (Rect, Vec<Rect>) {
 /// Custom regions: explicit assignments first, then the remaining publishers in join order
 /// fill the unassigned regions in the order given.
 fn custom(spec: &LayoutSpec, publishers: &[ParticipantId], canvas: Size) -> Vec<Tile> {
-    let to_px = |f: f64, total: u32| even((f.clamp(0.0, 1.0) * f64::from(total)).round() as u32).min(total);
+    // Pixel edges come from rounding each fractional edge (x and x + w), so regions that touch
+    // share an edge exactly: never overlapping, never leaving a gap.
+    // Edges go to the nearest even pixel (I420 chroma stays aligned).
+    let edge =
+        |f: f64, total: u32| (((f.clamp(0.0, 1.0) * f64::from(total)) / 2.0).round() as u32 * 2).min(even(total));
+    let span = |from: f64, len: f64, total: u32| {
+        let (a, b) = (edge(from, total), edge(from + len, total));
+        // A region narrower than two pixels still shows as two (the smallest I420 picture).
+        if b >= a + 2 { (a, b - a) } else { (a.min(even(total).saturating_sub(2)), 2) }
+    };
     let mut tiles = Vec::new();
     let mut free = publishers.iter().copied().filter(|p| !spec.regions.iter().any(|r| r.participant == Some(*p)));
     for r in &spec.regions {
@@ -94,9 +103,7 @@ fn custom(spec: &LayoutSpec, publishers: &[ParticipantId], canvas: Size) -> Vec<
             None => free.next(),
         };
         let Some(participant) = who else { continue };
-        let (x, y) = (to_px(r.x, canvas.width), to_px(r.y, canvas.height));
-        let w = to_px(r.w, canvas.width).min(canvas.width - x).max(2);
-        let h = to_px(r.h, canvas.height).min(canvas.height - y).max(2);
+        let ((x, w), (y, h)) = (span(r.x, r.w, canvas.width), span(r.y, r.h, canvas.height));
         tiles.push(Tile { participant, cell: Rect { x, y, w, h }, z: r.z });
     }
     tiles

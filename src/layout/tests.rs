@@ -166,3 +166,40 @@ fn custom_assignment() {
     assert_eq!((tiles[0].participant, tiles[0].cell.x), (people[1], 0), "unassigned regions take the others in order");
     assert_eq!((tiles[1].participant, tiles[1].cell.x), (people[0], 640));
 }
+
+#[test]
+fn custom_regions_that_touch_share_their_pixel_edge() {
+    // Awkward fractions: thirds, sevenths, 0.02-wide strips; edges round once, so neighbours
+    // neither overlap nor leave a gap, and the row still spans the canvas.
+    for canvas in [HD, Size::new(640, 360), Size::new(642, 482), Size::new(1918, 1078)] {
+        for cols in [3usize, 7, 9, 11, 50] {
+            let people = ids(cols);
+            let w = 1.0 / cols as f64;
+            let regions =
+                (0..cols).map(|i| Region { x: i as f64 * w, y: 0.13, w, h: 0.37, z: 0, participant: None }).collect();
+            let spec = LayoutSpec { mode: Mode::Custom, regions, ..Default::default() };
+            assert!(spec.validate().is_ok());
+            let tiles = place(&spec, &people, None, canvas);
+            assert_eq!(tiles.len(), cols);
+            for pair in tiles.windows(2) {
+                let (a, b) = (pair[0].cell, pair[1].cell);
+                assert_eq!(a.x + a.w, b.x, "{cols} columns on {canvas:?}: {a:?} then {b:?}");
+                assert!(!a.overlaps(&b));
+            }
+            assert_eq!(tiles[0].cell.x, 0);
+            let last = tiles[cols - 1].cell;
+            assert_eq!(last.x + last.w, layout_even(canvas.width), "{cols} columns on {canvas:?}");
+            check(&tiles, canvas, false);
+        }
+    }
+    // The case that used to overlap: x=0.02, w=0.02 next to x=0.04 at 1280 px.
+    let people = ids(2);
+    let strip = |x: f64| Region { x, y: 0.0, w: 0.02, h: 1.0, z: 0, participant: None };
+    let spec = LayoutSpec { mode: Mode::Custom, regions: vec![strip(0.02), strip(0.04)], ..Default::default() };
+    let tiles = place(&spec, &people, None, HD);
+    assert_eq!((tiles[0].cell.x, tiles[0].cell.w, tiles[1].cell.x), (26, 26, 52), "{tiles:?}");
+}
+
+fn layout_even(v: u32) -> u32 {
+    v & !1
+}

@@ -25,7 +25,7 @@ pub mod stats;
 pub mod teardown;
 mod tiles;
 
-pub use tiles::{Decor, SPEAKER_BORDER};
+pub use tiles::{Decor, Placed, SPEAKER_BORDER};
 
 pub use room::RoomMedia;
 

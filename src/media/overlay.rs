@@ -97,3 +97,33 @@ pub(super) fn key_of(parts: impl std::hash::Hash) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     BuildHasherDefault::<DefaultHasher>::default().hash_one(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gst_video::VideoFrameExt;
+
+    #[test]
+    fn i420_buffer_uses_the_default_strides() {
+        gst::init().unwrap();
+        // 6 px wide: chroma rows are 3 bytes, padded to a stride of 4; luma 6 → 8.
+        let mut image = Image::new(6, 4, [255, 0, 0]);
+        image.fill_rect(4, 2, 2, 2, [0, 0, 255]);
+        let buffer = i420_buffer(&image).unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 6, 4).build().unwrap();
+        assert_eq!((info.stride()[0], info.stride()[1]), (8, 4));
+        assert_eq!(buffer.size(), info.size());
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info).unwrap();
+        let packed = image.to_i420();
+        for (plane, (start, w, h)) in [(0, 6, 4), (24, 3, 2), (30, 3, 2)].into_iter().enumerate() {
+            let stride = frame.plane_stride()[plane] as usize;
+            let data = frame.plane_data(plane as u32).unwrap();
+            for row in 0..h {
+                assert_eq!(&data[row * stride..][..w], &packed[start + row * w..][..w], "plane {plane} row {row}");
+            }
+        }
+        // The blue block's chroma sample is the last of the second chroma row.
+        let u = frame.plane_data(1).unwrap();
+        assert!(u[4 + 2] > 200, "blue has high Cb: {}", u[4 + 2]);
+    }
+}

@@ -83,7 +83,7 @@ pub struct RoomMedia {
     /// The four strips of the speaker border.
     pub(super) border: Vec<Overlay>,
     /// Where each shown publisher's picture is, from the last relayout.
-    pub(super) placed: Vec<(ParticipantId, crate::layout::Rect)>,
+    pub(super) placed: Vec<super::tiles::Placed>,
 }
 
 fn tee(name: &str) -> anyhow::Result<gst::Element> {

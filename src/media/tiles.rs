@@ -5,11 +5,9 @@ use super::RoomMedia;
 use super::overlay::{Overlay, key_of};
 use crate::draw;
 use crate::ids::ParticipantId;
-use crate::layout::{self, LayoutSpec, Rect, Size};
+use crate::layout::{self, LayoutSpec, Rect};
 use anyhow::Context;
 
-/// The compositor's highest stacking order (its `zorder` range is 0–10000): the border is on top.
-const TOP_Z: u32 = 10_000;
 /// Border colour around the active speaker.
 pub const SPEAKER_BORDER: [u8; 3] = [46, 204, 113];
 
@@ -68,20 +66,10 @@ pub(super) fn border_strips(media: &RoomMedia) -> anyhow::Result<Vec<Overlay>> {
     (0..4).map(|i| video.add_overlay(&format!("speaker-border-{i}"))).collect()
 }
 
-/// Stacking order of a tile's video: custom regions' z spread out, room for overlays above.
+/// Stacking order of a tile's video: custom regions' z spread out, room for overlays above
+/// (placeholder at the same z as the video it replaces, then label, badge, border).
 fn base_z(tile_z: i32) -> u32 {
     10 + 10 * (tile_z.clamp(-100, 100) + 100) as u32
-}
-
-/// Thickness of the speaker border: 4 px at 360p, 6 at 720p. (Thinner I420 strips, with
-/// chroma one sample wide, are not drawn by the compositor.)
-fn border_px(canvas: Size) -> u32 {
-    layout::even((canvas.height / 120).max(4))
-}
-
-/// Label text height for a tile: readable at 360p, proportionate on small tiles.
-fn label_px(canvas: Size, tile: Rect) -> u32 {
-    (canvas.height / 26).min(tile.h / 6).clamp(10, 40)
 }
 
 impl RoomMedia {
@@ -120,7 +108,7 @@ impl RoomMedia {
     }
 
     /// Where each shown publisher's picture is on the canvas, in join order.
-    pub fn tiles(&self) -> &[(ParticipantId, Rect)] {
+    pub fn tiles(&self) -> &[Placed] {
         &self.placed
     }
 
@@ -129,6 +117,7 @@ impl RoomMedia {
     pub(super) fn relayout(&mut self) {
         let Some(video) = &self.video else { return };
         let canvas = self.config.canvas;
+        let decorations = self.config.decorations;
         let placed = layout::place(&self.layout, &self.tiles_order(), self.speaker, canvas);
         let mut shown = Vec::new();
         for (id, peer) in &mut self.peers {
@@ -152,58 +141,61 @@ impl RoomMedia {
                 overlays.placeholder.hide();
             } else {
                 let key = key_of((&decor.name, rect.w, rect.h, *id));
-                overlays.placeholder.show(
-                    key,
-                    || draw::placeholder(*id, &decor.name, rect.w, rect.h),
-                    rect.x,
-                    rect.y,
-                    z,
-                );
+                let render = || draw::placeholder(*id, &decor.name, rect.w, rect.h);
+                overlays.placeholder.show(key, render, rect.x, rect.y, z);
             }
-            if !self.config.decorations {
-                overlays.label.hide();
-                overlays.badge.hide();
-                shown.push((*id, rect));
-                continue;
-            }
-            let px = label_px(canvas, rect);
-            let margin = (px / 3).max(border_px(canvas) + 2);
-            let badge_size = px + 2 * (px / 3).max(2);
-            let max_w = rect.w.saturating_sub(3 * margin + badge_size).max(8);
-            let label = draw::label(&decor.name, px, max_w);
-            let (lx, ly) = (rect.x + margin, (rect.y + rect.h).saturating_sub(label.height + margin));
-            let label_w = label.width;
-            overlays.label.show(key_of((&decor.name, px, max_w)), || label, lx, ly, z + 1);
-            if decor.audio_muted {
-                overlays.badge.show(
-                    key_of(badge_size),
-                    || draw::mute_badge(badge_size),
-                    lx + label_w + margin,
-                    ly,
-                    z + 2,
-                );
-            } else {
-                overlays.badge.hide();
-            }
-            shown.push((*id, rect));
+            let places = layout::decorations(canvas, rect);
+            overlays.decorate(decor, places, decorations, z);
+            shown.push(Placed { participant: *id, rect, z: tile.z, border: places.border, border_z: z + 3 });
         }
         self.placed = shown;
-        self.draw_border(canvas);
+        self.draw_border();
     }
 
-    /// Draws (or hides) the speaker border: four strips just inside the speaker's picture.
-    fn draw_border(&mut self, canvas: Size) {
-        let around = self.speaker.and_then(|s| self.placed.iter().find(|(p, _)| *p == s)).map(|(_, r)| *r);
-        let around = around.filter(|_| self.config.decorations);
-        let Some(r) = around else {
+    /// Draws (or hides) the speaker border: four strips just inside the speaker's picture,
+    /// above their label and badge but under any tile stacked higher.
+    fn draw_border(&mut self) {
+        let around = self.speaker.and_then(|s| self.placed.iter().find(|p| p.participant == s));
+        let strips = around.filter(|_| self.config.decorations).and_then(|p| p.border.map(|b| (b, p.border_z)));
+        let Some((strips, z)) = strips else {
             self.border.iter().for_each(Overlay::hide);
             return;
         };
-        let t = border_px(canvas);
-        let strips =
-            [(r.x, r.y, r.w, t), (r.x, r.y + r.h - t, r.w, t), (r.x, r.y, t, r.h), (r.x + r.w - t, r.y, t, r.h)];
-        for (overlay, (x, y, w, h)) in self.border.iter_mut().zip(strips) {
-            overlay.show(key_of((w, h)), || draw::Image::new(w, h, SPEAKER_BORDER), x, y, TOP_Z);
+        for (overlay, r) in self.border.iter_mut().zip(strips) {
+            overlay.show(key_of((r.w, r.h)), || draw::Image::new(r.w, r.h, SPEAKER_BORDER), r.x, r.y, z);
+        }
+    }
+}
+
+/// A publisher's picture on the canvas, as last placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// Whose picture.
+    pub participant: ParticipantId,
+    /// Where, in canvas pixels (the video fitted inside its cell).
+    pub rect: Rect,
+    /// Its layout stacking order (custom regions' z; 0 otherwise): higher is on top.
+    pub z: i32,
+    /// The speaker border's strips for this picture, if they fit.
+    border: Option<[Rect; 4]>,
+    /// Compositor stacking order of the border.
+    border_z: u32,
+}
+
+impl PeerOverlays {
+    /// Shows or hides the label and badge at their places (from [`layout::decorations`]).
+    fn decorate(&mut self, decor: &Decor, places: layout::Decorations, enabled: bool, z: u32) {
+        match places.label.filter(|_| enabled) {
+            Some(slot) => {
+                let r = slot.rect;
+                let key = key_of((&decor.name, slot.px, r.w, r.h));
+                self.label.show(key, || draw::label(&decor.name, slot.px, r.w, r.h), r.x, r.y, z + 1);
+            }
+            None => self.label.hide(),
+        }
+        match places.badge.filter(|_| enabled && decor.audio_muted) {
+            Some(r) => self.badge.show(key_of(r.w), || draw::mute_badge(r.w), r.x, r.y, z + 2),
+            None => self.badge.hide(),
         }
     }
 }

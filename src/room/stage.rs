@@ -19,6 +19,39 @@ pub(super) const STAGE_TICK: Duration = Duration::from_millis(100);
 const SILENT_FOR: Duration = Duration::from_secs(5);
 /// Video without a new frame for this long is replaced by the placeholder.
 const STALL_AFTER: Duration = Duration::from_secs(1);
+/// `setLayout` and `mute` messages a participant may send in a burst...
+const BURST: f64 = 10.0;
+/// ...and per second after that. A person clicking is far below; a script flooding the room
+/// (every message relayouts and is told to everyone) is cut off.
+const PER_SECOND: f64 = 2.0;
+
+/// A token bucket: [`BURST`] messages at once, then [`PER_SECOND`].
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Messages that may be sent now.
+    tokens: f64,
+    /// When `tokens` was last brought up to date.
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(now: Instant) -> Self {
+        Self { tokens: BURST, at: now }
+    }
+
+    /// Takes one message's token; false when there is none left.
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * PER_SECOND;
+        self.tokens = (self.tokens + refill).min(BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// The room task's view of the stage.
 pub(super) struct Stage {
@@ -32,6 +65,8 @@ pub(super) struct Stage {
     quiet_since: HashMap<ParticipantId, Instant>,
     /// The participant list last sent on the DataChannels (JSON).
     sent_participants: String,
+    /// Per participant, how many `setLayout` and `mute` messages they may still send.
+    budgets: HashMap<ParticipantId, Bucket>,
 }
 
 impl Default for Stage {
@@ -42,6 +77,7 @@ impl Default for Stage {
             frames: HashMap::new(),
             quiet_since: HashMap::new(),
             sent_participants: String::new(),
+            budgets: HashMap::new(),
         }
     }
 }
@@ -51,10 +87,12 @@ impl Room {
     /// DataChannels when tiles moved.
     pub(super) fn on_stage_tick(&mut self) {
         let now = Instant::now();
-        let readings: Vec<(ParticipantId, f64)> =
-            self.media.take_levels().into_iter().map(|(p, db)| (p, db.unwrap_or(-120.0))).collect();
+        // `None`: no audio arrived this tick. The detector skips it; for the silence badge it
+        // counts as quiet (a publisher whose audio never arrives is as silent as one sending
+        // zeros).
+        let readings = self.media.take_levels();
         for (who, db) in &readings {
-            if *db > SILENCE_DB - 10.0 {
+            if db.is_some_and(|db| db > SILENCE_DB - 10.0) {
                 self.stage.quiet_since.remove(who);
             } else {
                 self.stage.quiet_since.entry(*who).or_insert(now);
@@ -104,8 +142,22 @@ impl Room {
         Decor { name, audio_muted: audio_muted || silent, video_off: video_muted || stalled }
     }
 
+    /// Whether `who` may send another `setLayout` or `mute` now; tells them when not.
+    fn within_budget(&mut self, who: ParticipantId, what: &str) -> bool {
+        let now = Instant::now();
+        if self.stage.budgets.entry(who).or_insert_with(|| Bucket::full(now)).take(now) {
+            return true;
+        }
+        let msg = format!("too many {what} messages: at most {BURST} at once, then {PER_SECOND} per second");
+        self.send(who, ServerMessage::error(ErrorCode::RateLimited, msg));
+        false
+    }
+
     /// A participant's microphone/camera state changed (their `mute` message).
     pub(super) fn on_mute(&mut self, who: ParticipantId, audio: bool, video: bool) {
+        if !self.within_budget(who, "mute") {
+            return;
+        }
         let Some(p) = self.participants.get_mut(&who) else { return };
         if p.muted == (audio, video) {
             return;
@@ -118,9 +170,12 @@ impl Room {
 
     /// A participant asks for a layout: applied unless an administrator locked it.
     pub(super) fn on_layout_request(&mut self, who: ParticipantId, spec: LayoutSpec) {
+        if !self.within_budget(who, "setLayout") {
+            return;
+        }
         if self.media.layout().locked {
             self.send(who, ServerMessage::error(ErrorCode::LayoutLocked, "an administrator locked this room's layout"));
-        } else {
+        } else if spec != *self.media.layout() {
             self.set_layout(spec);
         }
     }
@@ -141,6 +196,7 @@ impl Room {
         self.stage.detector.remove(who);
         self.stage.frames.remove(&who);
         self.stage.quiet_since.remove(&who);
+        self.stage.budgets.remove(&who);
         if was_speaker {
             self.broadcast(&ServerMessage::SpeakerChanged { participant_id: None });
             self.broadcast_channel(&ChannelMessage::SpeakerChanged { participant_id: None });
@@ -170,13 +226,15 @@ impl Room {
         let participants = self
             .participants
             .values()
-            .map(|p| ChannelParticipant {
-                id: p.info.id,
-                name: p.info.name.clone(),
-                role: p.info.role,
-                tile: (p.info.role == Role::Publisher)
-                    .then(|| tiles.iter().find(|(id, _)| *id == p.info.id).map(|(_, r)| *r))
-                    .flatten(),
+            .map(|p| {
+                let placed = tiles.iter().find(|t| t.participant == p.info.id && p.info.role == Role::Publisher);
+                ChannelParticipant {
+                    id: p.info.id,
+                    name: p.info.name.clone(),
+                    role: p.info.role,
+                    tile: placed.map(|t| t.rect),
+                    z: placed.map_or(0, |t| t.z),
+                }
             })
             .collect();
         ChannelMessage::Participants { canvas: self.media.canvas(), participants }
@@ -187,5 +245,30 @@ impl Room {
         for id in self.participants.keys() {
             self.media.send_channel(*id, &text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_two_per_second() {
+        let t0 = Instant::now();
+        let mut b = Bucket::full(t0);
+        let sent = (0..50).filter(|_| b.take(t0)).count();
+        assert_eq!(sent, BURST as usize, "a burst of 10, then refused");
+        assert!(!b.take(t0 + Duration::from_millis(400)), "0.8 of a token after 400 ms");
+        assert!(b.take(t0 + Duration::from_millis(500)), "one token per 500 ms");
+        assert!(!b.take(t0 + Duration::from_millis(600)));
+        // A flood of 100 messages a second for 10 s gets 10 + 2 per second through.
+        let mut b = Bucket::full(t0);
+        let sent = (0..1000).filter(|i| b.take(t0 + Duration::from_millis(i * 10))).count();
+        assert!((29..=31).contains(&sent), "{sent} let through");
+        // Someone toggling mute every 2 s is never refused, and refills to a full burst.
+        let mut b = Bucket::full(t0);
+        assert!((0..100).all(|i| b.take(t0 + Duration::from_secs(2 * i))));
+        b.take(t0 + Duration::from_secs(1000));
+        assert!((0..9).all(|_| b.take(t0 + Duration::from_secs(1000))), "capped at the burst");
     }
 }

@@ -184,6 +184,9 @@ impl Room {
         let mut bus = self.media.bus().stream();
         let mut tick = tokio::time::interval(TICK);
         let mut stage_tick = tokio::time::interval(STAGE_TICK);
+        // After a stall (a join, a layout change), go on at the normal pace instead of firing
+        // the missed ticks back to back: those would read no audio and decorate nothing new.
+        stage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let flow = tokio::select! {
                 cmd = rx.recv() => match cmd {
