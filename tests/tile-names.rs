@@ -53,14 +53,14 @@ async fn names_are_drawn_glyph_for_glyph() -> anyhow::Result<()> {
     if let Some(dir) = std::env::var_os("TESSERA_FRAMES") {
         save_png(&frame, &std::path::Path::new(&dir).join("names.png"))?;
     }
-    for i in 0..2 {
+    for (i, name) in names.iter().enumerate() {
         let s = slot(i);
-        let (lit, dark, n) = agreement(&frame, s, names[i], 0, s.rect.w);
+        let (lit, dark, n) = agreement(&frame, s, name, 0, s.rect.w);
         println!(
-            "{:?} at {:?} ({} px text): {lit:.2} of glyph pixels lit ({n}), {dark:.2} of background dark",
-            names[i], s.rect, s.px
+            "{name:?} at {:?} ({} px text): {lit:.2} of glyph pixels lit ({n}), {dark:.2} of background dark",
+            s.rect, s.px
         );
-        assert!(lit >= 0.6 && dark >= 0.9, "{:?}: label glyphs not where they belong", names[i]);
+        assert!(lit >= 0.6 && dark >= 0.9, "{name:?}: label glyphs not where they belong");
     }
     // 蓝 and 😀 each: their own columns of the label hold their glyph.
     let s = slot(1);

@@ -83,7 +83,7 @@ mod tests {
     use super::*;
 
     fn even_rect(r: &Rect) -> bool {
-        r.x % 2 == 0 && r.y % 2 == 0 && r.w % 2 == 0 && r.h % 2 == 0
+        [r.x, r.y, r.w, r.h].iter().all(|v| v.is_multiple_of(2))
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn clusters_are_never_split() {
         for max in [20.0, 41.0, 63.0, 100.0, 150.0] {
             let short = fit(&long, 20.0, max);
             let kept = short.strip_suffix('…').expect("shortened");
-            assert!(kept.is_empty() || kept.len() % cluster.len() == 0, "{text} split: {short:?}");
+            assert!(kept.is_empty() || kept.len().is_multiple_of(cluster.len()), "{text} split: {short:?}");
             assert!(text_width(&short, 20.0) <= max.max(cluster_width("…", 20.0)), "{short:?} wider than {max}");
         }
     }
