@@ -22,6 +22,11 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 /// one within [`WRITE_TIMEOUT`], is not reading and is dropped.
 const WRITE_QUEUE: usize = 256;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection refused for an oversized frame stays open after its error and close
+/// frames. The rest of that frame sits unread in the server's receive buffer, and closing a
+/// socket with unread data sends a TCP reset, which can reach the client before it has read
+/// the error (seen in CI: "Connection reset by peer" instead of `message_too_large`).
+const OVERSIZED_LINGER: Duration = Duration::from_secs(1);
 
 fn frame(msg: &ServerMessage) -> Message {
     Message::text(serde_json::to_string(msg).expect("server messages serialize"))
@@ -72,6 +77,8 @@ struct Connection {
     writer: mpsc::Sender<Message>,
     /// Shared server state.
     state: AppState,
+    /// The client sent more than the transport reads: linger before closing.
+    oversized: bool,
 }
 
 impl Connection {
@@ -104,6 +111,7 @@ impl Connection {
             Some(Err(e)) => {
                 debug!("websocket read error: {e}");
                 if let Some(Step::Reply(msg)) = oversized(&e).map(|n| self.session.on_oversized(n)) {
+                    self.oversized = true;
                     self.reply(msg);
                 }
                 return false;
@@ -155,8 +163,14 @@ async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 pub async fn serve(socket: WebSocket, state: AppState) {
     let (sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
-    let mut conn =
-        Connection { session: Session::new(), room: None, outbound: None, writer: spawn_writer(sink), state };
+    let mut conn = Connection {
+        session: Session::new(),
+        room: None,
+        outbound: None,
+        writer: spawn_writer(sink),
+        state,
+        oversized: false,
+    };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
     let mut shutdown_seen = false;
@@ -193,4 +207,9 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         room.gone(participant).await;
     }
     conn.send(Message::close());
+    if conn.oversized {
+        // The read half keeps the socket open while the writer delivers the error and close.
+        tokio::time::sleep(OVERSIZED_LINGER).await;
+    }
+    drop(stream);
 }
