@@ -1,5 +1,6 @@
-//! Recordings survive the process: SIGTERM and SIGINT finalize an open recording (the file has a
-//! duration); after SIGKILL the file still decodes to at least the recorded time minus 2 s.
+//! Recordings survive the process: SIGTERM finalizes every open recording (two rooms, each
+//! recording) and SIGINT one (the files have a duration); after SIGKILL the file still decodes
+//! to at least the recorded time minus 2 s.
 
 mod common;
 
@@ -36,10 +37,12 @@ async fn sigterm_finalizes_and_sigkill_leaves_a_playable_file() -> anyhow::Resul
     let dir = record_dir("crash");
     let dir_arg = dir.to_string_lossy().to_string();
 
-    for (signal, room, seconds) in [("TERM", "term", 5), ("INT", "int", 3)] {
+    for (signal, rooms, seconds) in [("TERM", &["term-a", "term-b"][..], 5), ("INT", &["int"][..], 3)] {
         let mut server = ServerProcess::start(&["--record-dir", &dir_arg]).await?;
-        let (_peer, path, t0) = record_for(&server, room, seconds).await?;
-        let recorded = t0.elapsed();
+        let mut recordings = Vec::new();
+        for room in rooms {
+            recordings.push(record_for(&server, room, seconds).await?);
+        }
         let sent = Instant::now();
         assert!(
             std::process::Command::new("kill")
@@ -51,10 +54,15 @@ async fn sigterm_finalizes_and_sigkill_leaves_a_playable_file() -> anyhow::Resul
         let status = tokio::time::timeout(secs(5), server.child.wait()).await??;
         let took = sent.elapsed();
         assert!(status.success());
-        let found = recording::discover(&path)?;
-        println!("SIG{signal} after {recorded:?}: exit {status} in {took:?}, file duration {:?}", found.duration);
-        let duration = found.duration.unwrap_or_else(|| panic!("SIG{signal} finalizes the file (it has a duration)"));
-        assert!((duration.as_secs_f64() - recorded.as_secs_f64()).abs() < 0.6);
+        println!("SIG{signal} with {} rooms recording: exit {status} in {took:?}", rooms.len());
+        for (_peer, path, t0) in &recordings {
+            let recorded = sent - *t0;
+            let found = recording::discover(path)?;
+            println!("  {}: recorded {recorded:?}, file duration {:?}", path.display(), found.duration);
+            let duration =
+                found.duration.unwrap_or_else(|| panic!("SIG{signal} finalizes {} (a duration)", path.display()));
+            assert!((duration.as_secs_f64() - recorded.as_secs_f64()).abs() < 0.6);
+        }
     }
 
     let mut server = ServerProcess::start(&["--record-dir", &dir_arg]).await?;

@@ -1,6 +1,7 @@
-//! Recording errors are clear HTTP errors and never crash or stop the room: unknown room,
-//! unknown recording, bad file name, an unwritable record directory, and a disk that fills up
-//! mid-recording (the recording fails with an error state; the room goes on).
+//! Recording errors are clear HTTP errors and never crash or stop the room: no or a wrong
+//! admin key, unknown room, unknown recording, bad file names, bad or oversized bodies, an
+//! unwritable record directory (EPERM, and ENOTDIR for auto-recording), and a disk that fills
+//! up mid-recording (the recording fails with an error state; the room goes on).
 
 mod common;
 
@@ -11,39 +12,73 @@ use tessera::client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
 use tessera::config::MediaConfig;
 use tessera::protocol::ServerMessage;
 
+/// A record directory even root cannot create: sysfs refuses new entries with EPERM (tests run
+/// as root, which ignores permission bits, so a `chmod 0555` directory would not do).
+const UNWRITABLE: &str = "/sys/tessera-recordings";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_errors() -> anyhow::Result<()> {
-    // A regular file where the record directory should be: nothing can be created under it.
-    let blocker = std::env::temp_dir().join(format!("tessera-not-a-dir-{}", std::process::id()));
-    std::fs::write(&blocker, b"")?;
-    let config = MediaConfig { record_dir: blocker.join("recordings"), ..test_media_config() };
+    let config = MediaConfig { record_dir: UNWRITABLE.into(), ..test_media_config() };
     let server = start_server_on("127.0.0.1:0", Some("k3y"), config).await;
     let addr = server.addr;
-    let _peer = TestPeer::join(addr, PeerOptions::publisher("errs", "red", RED, 440.0)).await?;
-    let key = Some("k3y");
+    let peer = TestPeer::join(addr, PeerOptions::publisher("errs", "red", RED, 440.0)).await?;
+    peer.wait_for(secs(15), |p| shows_tiles(p, &[RED])).await?;
+    let from = Instant::now();
+    let (key, wrong) = (Some("k3y"), Some("nope"));
+    let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(5000));
     for (method, path, body, auth, want, code) in [
         ("POST", "/api/rooms/errs/recordings", "", None, 401, "unauthorized"),
+        ("POST", "/api/rooms/errs/recordings", r#"{"name":"x"}"#, wrong, 401, "unauthorized"),
+        ("DELETE", "/api/rooms/errs/recordings/rec1", "", None, 401, "unauthorized"),
+        ("DELETE", "/api/rooms/errs/recordings/rec1", "", wrong, 401, "unauthorized"),
         ("POST", "/api/rooms/nope/recordings", "", key, 404, "room_not_found"),
         ("DELETE", "/api/rooms/errs/recordings/rec999999", "", key, 404, "recording_not_found"),
         ("DELETE", "/api/rooms/errs/recordings/bogus", "", key, 404, "recording_not_found"),
         ("DELETE", "/api/rooms/nope/recordings/rec1", "", key, 404, "room_not_found"),
         ("GET", "/api/rooms/nope/recordings", "", None, 404, "room_not_found"),
         ("POST", "/api/rooms/errs/recordings", r#"{"name":"../escape"}"#, key, 400, "invalid_file_name"),
+        ("POST", "/api/rooms/errs/recordings", r#"{"name":"-rf"}"#, key, 400, "invalid_file_name"),
+        ("POST", "/api/rooms/errs/recordings", r#"{"name":"talk.mp4"}"#, key, 400, "invalid_file_name"),
+        ("POST", "/api/rooms/errs/recordings", r#"{"name":7}"#, key, 400, "bad_request"),
         ("POST", "/api/rooms/errs/recordings", "not json", key, 400, "bad_request"),
+        ("POST", "/api/rooms/errs/recordings", &big, key, 413, "payload_too_large"),
         ("POST", "/api/rooms/errs/recordings", "", key, 500, "record_dir_unwritable"),
     ] {
         let (status, reply) = http_body(addr, method, path, auth, body).await;
-        println!("{method} {path} {body:?} -> {status} {reply}");
+        let shown: String = body.chars().take(40).collect();
+        println!("{method} {path} {shown:?} key={auth:?} -> {status} {reply}");
         assert_eq!((status, reply["error"]["code"].as_str()), (want, Some(code)), "{method} {path}");
+        assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "a message says why");
     }
-    assert_eq!(
-        http(addr, "GET", "/api/rooms/errs/recordings", None).await.0,
-        200,
-        "a live room lists its (no) recordings"
-    );
-    assert_eq!(http(addr, "GET", "/healthz", None).await.0, 200);
+    // What `curl -X POST` sends (no body, no Content-Length), and a chunked body: without the
+    // key both are refused for the key, not for their framing.
+    let chunked_body = recording::chunked(r#"{"name":"x"}"#);
+    for (head, body) in [
+        ("POST /api/rooms/errs/recordings HTTP/1.1", ""),
+        ("POST /api/rooms/errs/recordings HTTP/1.1\r\nTransfer-Encoding: chunked", &*chunked_body),
+    ] {
+        let (status, reply) = recording::raw_http(addr, head, body).await?;
+        println!("{head:?} -> {status} {reply}");
+        assert_eq!((status, reply["error"]["code"].as_str()), (401, Some("unauthorized")));
+    }
+    // The participant's media never stopped while all that happened, and keeps coming.
+    let frames = peer.received().frames();
+    peer.wait_for(secs(5), |p| p.received().frames() >= frames + 30).await?;
+    let (gap, worst) = smoothness(&peer.received().frame_arrivals(), from, Instant::now());
+    println!("during the bad requests: largest frame gap {gap:?}, worst 1 s window {worst} frames");
+    assert!(gap < Duration::from_millis(200) && worst >= 25, "media stalled: gap {gap:?}, {worst} fps");
+    let (status, list) = http(addr, "GET", "/api/rooms/errs/recordings", None).await;
+    println!("the room's recordings: {list}");
+    let recs = list["recordings"].as_array().expect("a list");
+    assert_eq!((status, recs.len()), (200, 1), "only the unwritable attempt is listed");
+    assert_eq!(recs[0]["state"], "failed");
+    let why = recs[0]["error"].as_str().unwrap_or_default();
+    // EPERM where sysfs is mounted read-write (as here), EROFS where a container mounts it read-only.
+    let os_error = why.contains("not permitted") || why.contains("Read-only file system");
+    assert!(why.contains(UNWRITABLE) && os_error, "the error names the path and the OS error: {why}");
+    assert_eq!(http(addr, "GET", "/api/rooms/errs", None).await.0, 200, "the room is alive");
+    drop(peer);
     server.stop().await;
-    std::fs::remove_file(&blocker)?;
     Ok(())
 }
 

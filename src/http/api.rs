@@ -71,8 +71,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
     let record = warp::path!("rooms" / String / "recordings")
         .and(warp::post())
         .and(auth)
-        .and(warp::body::content_length_limit(4096))
-        .and(warp::body::bytes())
+        .and(recordings::capped_body(recordings::MAX_BODY))
         .and(with_state.clone())
         .and_then(recordings::start);
     let stop_recording = warp::path!("rooms" / String / "recordings" / String)

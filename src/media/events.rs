@@ -49,9 +49,7 @@ impl RoomMedia {
                 }
             }
             MediaEvent::RecordingRunning { id } => {
-                if let Some(video) = &self.video {
-                    video.set_immediate_keyframes(false);
-                }
+                self.restore_keyframe_interval();
                 Some(Notice::RecordingRunning { id })
             }
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),

@@ -119,8 +119,159 @@ fn opus(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Dec
     let tee = make("tee", "audio-tee", id)?;
     tee.set_property("allow-not-linked", true);
     let decoded = start_chain(bin, pad, &[depay, dec, convert, resample, caps], format!("ingress-audio-{id}"))?;
+    follow_timestamp_steps(pad, &decoded);
     bin.add(&tee)?;
     tee.sync_state_with_parent()?;
     decoded.link(&tee.static_pad("sink").unwrap())?;
     Ok(Decoded::Audio { tee })
+}
+
+/// How long a new audio stream's timestamps are followed closely: the jitter buffer learns the
+/// sender's timing (clock skew against the arrival times) over its first seconds.
+const LEARNING: gst::ClockTime = gst::ClockTime::from_seconds(10);
+/// While learning, how far (ms) the timestamps may move from a contiguous stream before the
+/// mixers follow them.
+const LEARNING_TOLERANCE_MS: i64 = 10;
+
+/// Makes the mixers follow the timestamps of this publisher's audio where they move for lip
+/// sync, as the compositor follows its video's.
+///
+/// `audiomixer` places each input's buffers back to back and ignores a timestamp that moved
+/// by less than its alignment threshold (40 ms) for good, and by more for `discont-wait`
+/// (1 s), so that ordinary jitter never makes it skip or repeat audio. But a new stream's
+/// timestamps move on purpose, and the compositor follows the video's at once:
+/// - When RTCP sender reports arrive, rtpbin lines up audio and video by changing one jitter
+///   buffer's `ts-offset`, a step of up to a few hundred ms; the jitter buffer flags the first
+///   packet after it `RESYNC` (depayloader and decoder drop that flag).
+/// - In its first seconds the jitter buffer learns the sender's timing: when the first packets
+///   came in a burst (as when a sender's media waited for DTLS), it maps the stream up to about
+///   150 ms earlier over a second or two.
+///
+/// Measured before this: up to 150 ms between a flash and its beep in a publisher's first
+/// seconds (`tests/recording-av-sync.rs`). Marking a decoded buffer `DISCONT` makes every mixer
+/// resync this one input at once. That is done for the packet after each `RESYNC` one (rtpbin
+/// sets `ts-offset` on several streams in turn, and one packet may leave between two settings
+/// with an offset that is gone the next moment), and during [`LEARNING`] for a buffer that,
+/// like its predecessor, lies more than [`LEARNING_TOLERANCE_MS`] off where the mixers expect
+/// it, and by about the same amount. Steady jitter afterwards never resyncs the input. The
+/// packets and their decoded buffers pass on one streaming thread, in order.
+fn follow_timestamp_steps(rtp: &gst::Pad, decoded: &gst::GhostPad) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let stepped = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stepped.clone();
+    let after_resync = AtomicBool::new(false);
+    rtp.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if info.buffer().is_some_and(|b| b.flags().contains(gst::BufferFlags::RESYNC)) {
+            after_resync.store(true, Relaxed);
+        } else if after_resync.swap(false, Relaxed) {
+            flag.store(true, Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let follow = std::sync::Mutex::new(Follow::default());
+    decoded.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(buffer) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
+        let (Some(pts), Some(duration)) = (buffer.pts(), buffer.duration()) else { return gst::PadProbeReturn::Ok };
+        if follow.lock().unwrap().resync(pts, duration, stepped.swap(false, Relaxed)) {
+            buffer.make_mut().set_flags(gst::BufferFlags::DISCONT);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Where the mixers place a stream: back to back since its last resync.
+#[derive(Debug, Default)]
+struct Follow {
+    /// The stream's first timestamp.
+    first: Option<gst::ClockTime>,
+    /// Where the mixers expect the next buffer.
+    expected: Option<gst::ClockTime>,
+    /// How far (ns) the previous buffer lay off where it was expected.
+    previous_off: i64,
+}
+
+impl Follow {
+    /// Whether the mixers must resync at the buffer `pts..pts + duration`: `stepped` (after a
+    /// lip-sync step), or a confirmed move while learning.
+    fn resync(&mut self, pts: gst::ClockTime, duration: gst::ClockTime, stepped: bool) -> bool {
+        let first = *self.first.get_or_insert(pts);
+        let expected = self.expected.unwrap_or(pts);
+        let off = pts.nseconds() as i64 - expected.nseconds() as i64;
+        let tolerance = LEARNING_TOLERANCE_MS * 1_000_000;
+        let confirmed = pts.saturating_sub(first) < LEARNING
+            && off.abs() > tolerance
+            && self.previous_off.abs() > tolerance
+            && off.signum() == self.previous_off.signum()
+            && (off - self.previous_off).abs() < tolerance;
+        let resync = stepped || confirmed;
+        self.expected = Some(if resync { pts } else { expected } + duration);
+        self.previous_off = if resync { 0 } else { off };
+        resync
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: gst::ClockTime = gst::ClockTime::MSECOND;
+
+    /// Feeds 10 ms buffers whose timestamps move by `step(i)` ms each; returns the indices
+    /// resynced and the largest distance (ms) between a buffer and where it was mixed.
+    fn run(n: u64, start: u64, step: impl Fn(u64) -> f64, stepped: impl Fn(u64) -> bool) -> (Vec<u64>, f64) {
+        let mut f = Follow::default();
+        let (mut pts, mut mixed, mut resyncs, mut worst) = (start as f64, start as f64, Vec::new(), 0f64);
+        for i in 0..n {
+            pts += 10.0 + step(i);
+            mixed += 10.0;
+            let t = gst::ClockTime::from_nseconds((pts * 1e6) as u64);
+            if f.resync(t, 10 * MS, stepped(i)) {
+                resyncs.push(i);
+                mixed = pts;
+            }
+            worst = worst.max((pts - mixed).abs());
+        }
+        (resyncs, worst)
+    }
+
+    #[test]
+    fn a_learning_stream_is_followed_within_the_tolerance() {
+        // The jitter buffer maps 100 ms earlier over 40 buffers, as measured after a burst.
+        let (resyncs, worst) = run(300, 1000, |i| if (10..50).contains(&i) { -2.5 } else { 0.0 }, |_| false);
+        assert!((5..=9).contains(&resyncs.len()), "{resyncs:?}");
+        assert!(worst <= 15.0, "mixed up to {worst} ms off");
+    }
+
+    #[test]
+    fn a_lone_odd_timestamp_is_not_followed() {
+        // One buffer 778 ms off (rtpbin between two ts-offset settings), the rest in line.
+        let (resyncs, _) = run(
+            100,
+            1000,
+            |i| match i {
+                20 => 778.0,
+                21 => -778.0,
+                _ => 0.0,
+            },
+            |_| false,
+        );
+        assert_eq!(resyncs, Vec::<u64>::new());
+    }
+
+    #[test]
+    fn lip_sync_steps_are_followed_at_once_and_only_they_after_learning() {
+        // 20 s of 10 ms buffers drifting 3 ms a second for 9 s, then 8 ms more at 12 s (after
+        // learning: left to the mixer), and a 27 ms lip-sync step at 15 s, flagged.
+        let step = |i| match i {
+            0..900 => 0.03,
+            1200 => 8.0,
+            1500 => 27.0,
+            _ => 0.0,
+        };
+        let (resyncs, worst) = run(2000, 1000, step, |i| i == 1501);
+        println!("resynced at {resyncs:?}, mixed up to {worst:.1} ms off");
+        assert!(resyncs.iter().any(|i| *i < 900), "the learning drift is followed: {resyncs:?}");
+        assert_eq!(resyncs.iter().filter(|i| **i >= 900).copied().collect::<Vec<_>>(), vec![1501]);
+        assert!(worst < 10.0 + 8.0 + 27.0 + 0.1, "{worst}");
+    }
 }

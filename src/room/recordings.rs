@@ -1,5 +1,6 @@
 //! The room task's recordings: start, stop (EOS, then a finalized file), failures that stop
-//! only the recording, auto-recording, and finishing every recording when the room ends.
+//! only the recording (a write error, no first keyframe in time, no finalization in time),
+//! auto-recording, and finishing every recording when the room ends.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -16,16 +17,42 @@ use crate::recording::{self, RecordingError, RecordingId, RecordingInfo, Recordi
 /// How long a stopping recording may take to finalize before it is given up. Shutdown waits
 /// for it and must still exit within 5 s (see `lib.rs`); finalizing normally takes milliseconds.
 pub(crate) const FINALIZE_LIMIT: Duration = Duration::from_secs(3);
+/// How long a new recording may wait for its first keyframe (forced when it starts, so it
+/// normally comes within a frame or two) before it fails.
+pub(crate) const START_LIMIT: Duration = Duration::from_secs(5);
 
 type Reply = oneshot::Sender<Result<RecordingInfo, RecordingError>>;
 
 /// A recording the room is writing or finalizing.
-#[derive(Default)]
 pub(super) struct Active {
+    /// When it started.
+    since: Instant,
+    /// Whether its first keyframe arrived (it is writing).
+    running: bool,
     /// When EOS was sent, once stopping.
     stopping_since: Option<Instant>,
     /// Who waits for the finalized file.
     waiters: Vec<Reply>,
+}
+
+impl Active {
+    fn new(since: Instant) -> Self {
+        Self { since, running: false, stopping_since: None, waiters: Vec::new() }
+    }
+
+    /// Why the recording must be given up at `now`, if it must: it never got its first
+    /// keyframe, or it did not finalize in time.
+    fn overdue(&self, now: Instant) -> Option<String> {
+        match self.stopping_since {
+            Some(t) if now.saturating_duration_since(t) > FINALIZE_LIMIT => {
+                Some(format!("did not finalize within {FINALIZE_LIMIT:?}"))
+            }
+            None if !self.running && now.saturating_duration_since(self.since) > START_LIMIT => {
+                Some(format!("no keyframe from the composite's encoder within {START_LIMIT:?} of the start"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The room's recordings, by id.
@@ -39,36 +66,53 @@ impl Room {
         }
         let id = RecordingId::next();
         let path = recording::file_for(&self.record_dir, &self.id, id, name, SystemTime::now())?;
-        match recording::create_file(&path) {
-            Ok(()) => self.store.add(id, self.id.clone(), path.clone()),
-            Err(e @ RecordingError::Unwritable { .. }) => {
+        // A requested name that exists is the caller's conflict; a server-made name steps aside.
+        let created = match name {
+            Some(_) => recording::create_file(&path).map(|()| path.clone()),
+            None => recording::create_unique(&path),
+        };
+        let (path, progress) = match created {
+            Ok(path) => {
+                let progress = self.store.add(id, self.id.clone(), path.clone());
+                (path, progress)
+            }
+            Err(e @ RecordingError::Exists(_)) if name.is_some() => return Err(e),
+            Err(e) => {
                 // Listed as failed, with the reason, like a disk that fills up later.
                 error!(room = %self.id, recording = %id, "recording failed: {e}");
                 self.store.add(id, self.id.clone(), path);
                 self.store.advance(id, RecordingState::Failed, Some(e.to_string()));
                 return Err(e);
             }
-            Err(e) => return Err(e),
-        }
-        if let Err(e) = self.media.start_recording(id, &path) {
+        };
+        if let Err(e) = self.media.start_recording(id, &path, progress) {
             error!(room = %self.id, recording = %id, "cannot start recording: {e}");
             self.store.advance(id, RecordingState::Failed, Some(e.to_string()));
             let _ = std::fs::remove_file(&path); // still empty
             return Err(RecordingError::Media(e.to_string()));
         }
-        self.recordings.insert(id, Active::default());
+        self.recordings.insert(id, Active::new(Instant::now()));
         info!(room = %self.id, recording = %id, path = %path.display(), "recording started");
         self.broadcast(&ServerMessage::RecordingStarted { recording_id: id });
         Ok(self.store.get(id).expect("just added"))
     }
 
-    /// Stops a recording; `reply` gets the finalized recording.
-    pub(super) fn stop_recording(&mut self, id: &str, reply: Reply) {
-        let found = id.parse::<RecordingId>().ok().filter(|id| self.recordings.contains_key(id));
-        let Some(id) = found else {
-            let _ = reply.send(Err(RecordingError::NotFound(id.to_owned())));
+    /// Stops a recording; `reply` gets the finalized recording. One that already ended is a
+    /// conflict (it is still listed); an id this room never had is not found.
+    pub(super) fn stop_recording(&mut self, asked: &str, reply: Reply) {
+        let not_found = || RecordingError::NotFound { room: self.id.clone(), id: asked.to_owned() };
+        let Ok(id) = asked.parse::<RecordingId>() else {
+            let _ = reply.send(Err(not_found()));
             return;
         };
+        if !self.recordings.contains_key(&id) {
+            let ended = self.store.get(id).filter(|r| r.room == self.id);
+            let _ = reply.send(Err(match ended {
+                Some(r) => RecordingError::NotRunning { room: self.id.clone(), id, state: r.state },
+                None => not_found(),
+            }));
+            return;
+        }
         self.begin_stop(id);
         self.recordings.get_mut(&id).expect("present").waiters.push(reply);
     }
@@ -86,7 +130,12 @@ impl Room {
     /// Handles the media layer's recording notices; false for other notices.
     pub(super) fn on_recording_notice(&mut self, notice: &Notice) -> bool {
         match notice {
-            Notice::RecordingRunning { id } => self.store.advance(*id, RecordingState::Running, None),
+            Notice::RecordingRunning { id } => {
+                if let Some(active) = self.recordings.get_mut(id) {
+                    active.running = true;
+                }
+                self.store.advance(*id, RecordingState::Running, None)
+            }
             Notice::RecordingFinished { id } => self.end_recording(*id, None),
             Notice::RecordingFailed { id, reason } => self.end_recording(*id, Some(reason.clone())),
             _ => return false,
@@ -116,18 +165,16 @@ impl Room {
         }
     }
 
-    /// Gives up on recordings that did not finalize in time (keeping a graph dump).
+    /// Gives up on recordings that never started writing or did not finalize in time (keeping
+    /// a graph dump).
     pub(super) fn check_recordings(&mut self) {
-        let stuck: Vec<RecordingId> = self
-            .recordings
-            .iter()
-            .filter(|(_, a)| a.stopping_since.is_some_and(|t| t.elapsed() > FINALIZE_LIMIT))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in stuck {
-            warn!(room = %self.id, recording = %id, "recording did not finalize within {FINALIZE_LIMIT:?}");
+        let now = Instant::now();
+        let overdue: Vec<(RecordingId, String)> =
+            self.recordings.iter().filter_map(|(id, a)| a.overdue(now).map(|why| (*id, why))).collect();
+        for (id, why) in overdue {
+            warn!(room = %self.id, recording = %id, "recording {why}");
             self.media.dump_graph(&format!("tessera-recording-{id}-stuck"));
-            self.end_recording(id, Some(format!("did not finalize within {FINALIZE_LIMIT:?}")));
+            self.end_recording(id, Some(why));
         }
     }
 
@@ -161,5 +208,29 @@ impl Room {
         for id in self.recordings.keys().copied().collect::<Vec<_>>() {
             self.end_recording(id, Some("did not finalize before the room ended".into()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_without_keyframe_or_finalization_is_given_up() {
+        let t0 = Instant::now();
+        let mut a = Active::new(t0);
+        assert_eq!(a.overdue(t0 + START_LIMIT), None, "still within its start limit");
+        let late = a.overdue(t0 + START_LIMIT + Duration::from_millis(1)).expect("no keyframe in time");
+        assert!(late.contains("no keyframe"), "{late}");
+        a.running = true;
+        assert_eq!(a.overdue(t0 + Duration::from_secs(3600)), None, "a running recording has no limit");
+        a.stopping_since = Some(t0 + Duration::from_secs(10));
+        assert_eq!(a.overdue(t0 + Duration::from_secs(10) + FINALIZE_LIMIT), None);
+        let stuck = a.overdue(t0 + Duration::from_secs(11) + FINALIZE_LIMIT).expect("did not finalize");
+        assert!(stuck.contains("finalize"), "{stuck}");
+        // Stopped while still starting: the finalize limit applies, not the start limit.
+        let mut b = Active::new(t0);
+        b.stopping_since = Some(t0 + START_LIMIT - Duration::from_secs(1));
+        assert_eq!(b.overdue(t0 + START_LIMIT + Duration::from_secs(1)), None);
     }
 }
