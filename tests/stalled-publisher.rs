@@ -9,7 +9,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use gst::prelude::*;
 use tessera::client::{PeerOptions, TestPeer, close_to};
 use tessera::protocol::{ErrorCode, ServerMessage};
 
@@ -44,9 +43,9 @@ async fn stalled_publisher_is_held_then_removed() -> anyhow::Result<()> {
     let mut blue = TestPeer::join(server.addr, PeerOptions::publisher("stall", "blue", BLUE, 1000.0)).await?;
     red.wait_for(secs(15), |p| shows_tiles(p, &[RED, BLUE])).await?;
 
-    // Blue's pipeline stops: no more RTP, but its WebSocket stays open.
+    // Blue's sources stop: no more RTP, but its connection and WebSocket stay open.
     let stalled = Instant::now();
-    blue.media().pipeline().set_state(gst::State::Paused)?;
+    blue.media().stop_sources();
     // Frames composited after the stall (the path from compositor to red takes ~0.1–0.2 s):
     // every one still shows blue's last frame.
     let (sampled, wrong) = held_frames(&red, stalled, Duration::from_millis(300), Duration::from_millis(900)).await;

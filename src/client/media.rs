@@ -147,6 +147,8 @@ pub struct PeerMedia {
     options: PeerOptions,
     /// The video source bin, once publishing.
     video_source: Mutex<Option<gst::Bin>>,
+    /// Every source feeding webrtcbin (video and audio), for [`PeerMedia::stop_sources`].
+    sources: Mutex<Vec<gst::Bin>>,
     /// Flash timing of flash/beep sources.
     marks: Arc<sources::MarkClock>,
     /// What arrived.
@@ -230,7 +232,16 @@ impl PeerMedia {
         });
         pipeline.set_state(gst::State::Playing)?;
         let marks = Arc::default();
-        Ok(Self { pipeline, webrtc, options, video_source: Mutex::new(None), marks, received, _ice: ice })
+        Ok(Self {
+            pipeline,
+            webrtc,
+            options,
+            video_source: Mutex::new(None),
+            sources: Mutex::default(),
+            marks,
+            received,
+            _ice: ice,
+        })
     }
 
     /// Applies the server's offer, starts our sources (publisher), and returns our answer.
@@ -299,6 +310,7 @@ impl PeerMedia {
             if is_video {
                 *self.video_source.lock().unwrap() = Some(source.bin.clone());
             }
+            self.sources.lock().unwrap().push(source.bin.clone());
             source.started();
         }
         Ok(())
@@ -312,6 +324,23 @@ impl PeerMedia {
     /// Stops the video source (no more video RTP; audio goes on).
     pub fn stop_video(&self) {
         if let Some(bin) = self.video_source.lock().unwrap().as_ref() {
+            // Locked, or the pipeline raises it again (see `stop_sources`).
+            bin.set_locked_state(true);
+            let _ = bin.set_state(gst::State::Null);
+        }
+    }
+
+    /// Stops every source: no more RTP of either kind, while the connection (ICE, DTLS, RTCP)
+    /// and the WebSocket stay up, as when a sender's capture or network path stalls.
+    ///
+    /// The sources' state is locked first. Without that, the pipeline set them back to its own
+    /// state whenever it completed a state change of its own (a receive bin added as the
+    /// composite's pads appear): under load, buffers reached webrtcbin again in 3 of 10 runs,
+    /// and pausing the whole pipeline instead left the server decoding the peer's video in 2 of
+    /// 8.
+    pub fn stop_sources(&self) {
+        for bin in self.sources.lock().unwrap().iter() {
+            bin.set_locked_state(true);
             let _ = bin.set_state(gst::State::Null);
         }
     }
