@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use gst::prelude::*;
 
-use super::media::{JITTER_MS, Received, receive_bin};
+use super::Received;
+use super::media::{JITTER_MS, receive_bin};
 use super::{VideoSource, VideoSpec, sources};
 
 /// Pairs each flash captured from `since` on with the first onset a watcher saw after it.

@@ -20,6 +20,7 @@ mod analysis;
 mod clip;
 pub mod latency;
 mod media;
+mod received;
 pub mod rest;
 mod rtp;
 mod signaling;
@@ -37,7 +38,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
 pub use clip::EncodedClip;
-pub use media::{JITTER_MS, PeerMedia, PromiseReply, Received, RtpCounts, promise};
+pub use media::{JITTER_MS, PeerMedia, PromiseReply, promise};
+pub use received::{Received, RtpCounts};
 pub use rtp::{count_chain, is_vp8_keyframe_start};
 pub use signaling::Signaling;
 

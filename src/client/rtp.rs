@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use gst::prelude::*;
 
-use super::media::Received;
+use super::Received;
 
 /// Counts RTP packets (and VP8 keyframe starts) without decoding.
 pub fn count_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: &Arc<Received>) -> anyhow::Result<()> {
