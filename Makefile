@@ -35,7 +35,7 @@ bench: build
 
 ## Regenerate docs/screenshot.png (a page in a room of three, headless Chromium).
 screenshot: deps $(BROWSER_DEPS)
-	TESSERA_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(CARGO) nextest run --locked --test browser-room
+	TESSERA_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(CARGO) nextest run --locked browser_room::
 
 lint:
 	$(CARGO) fmt --check

@@ -52,6 +52,7 @@ impl PeerMedia {
         let webrtc = gst::ElementFactory::make("webrtcbin").name("webrtcbin").build()?;
         webrtc.set_property_from_str("bundle-policy", "max-bundle");
         webrtc.set_property("latency", JITTER_MS);
+        crate::media::rtcp::report_capture_time(&webrtc);
         let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
         ice.emit_add_local_ip_address("127.0.0.1");
         pipeline.add(&webrtc)?;

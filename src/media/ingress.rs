@@ -148,7 +148,7 @@ const LEARNING_TOLERANCE_MS: i64 = 10;
 ///   150 ms earlier over a second or two.
 ///
 /// Measured before this: up to 150 ms between a flash and its beep in a publisher's first
-/// seconds (`tests/recording-av-sync.rs`). Marking a decoded buffer `DISCONT` makes every mixer
+/// seconds (`tests/scenarios/recording_av_sync.rs`). Marking a decoded buffer `DISCONT` makes every mixer
 /// resync this one input at once. That is done for the packet after each `RESYNC` one (rtpbin
 /// sets `ts-offset` on several streams in turn, and one packet may leave between two settings
 /// with an offset that is gone the next moment), and during [`LEARNING`] for a buffer that,

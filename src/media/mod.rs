@@ -21,6 +21,7 @@ mod overlay;
 mod peer;
 mod recorder;
 mod room;
+pub mod rtcp;
 pub mod stats;
 pub mod teardown;
 mod tiles;

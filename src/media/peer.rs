@@ -64,6 +64,7 @@ impl PeerBin {
         let webrtc = make("webrtcbin", id)?;
         webrtc.set_property_from_str("bundle-policy", "max-bundle");
         webrtc.set_property("latency", config.jitter_ms);
+        super::rtcp::report_capture_time(&webrtc);
         if let Some(stun) = &config.stun {
             webrtc.set_property("stun-server", stun);
         }
