@@ -74,9 +74,8 @@ async fn record_marks(fps: u32) -> anyhow::Result<(Vec<Duration>, Vec<Duration>,
     let started = flasher.wait_message(secs(3), |m| matches!(m, ServerMessage::RecordingStarted { .. })).await?;
     let recording_started = Instant::now();
     let ServerMessage::RecordingStarted { recording_id } = started else { unreachable!() };
-    // Until the composite has shown three flashes more than needed: a file's audio can end up
-    // to a second before its video (the mix's tail still in flight at the stop).
-    flasher.wait_for(secs(30), |p| p.received().bright_onsets().len() > MARKS + 2).await?;
+    // Until the composite has shown two flashes more than needed.
+    flasher.wait_for(secs(30), |p| p.received().bright_onsets().len() > MARKS + 1).await?;
     let (status, stopped) = http(addr, "DELETE", &format!("/api/rooms/sync/recordings/{recording_id}"), None).await;
     assert_eq!((status, stopped["state"].as_str()), (200, Some("done")), "{stopped}");
     let path = std::path::PathBuf::from(stopped["path"].as_str().unwrap());

@@ -115,10 +115,13 @@ pub fn decode(path: &Path, mut on_frame: impl FnMut(Duration, &Frame)) -> anyhow
     {
         failure = Some(format!("{} ({:?})", e.error(), e.debug()));
     }
-    // Stopping the pipeline also ends the audio thread's wait.
-    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
-    pipeline.set_state(gst::State::Null)?;
+    // The audio thread ends at its own end of stream: its decoder may still be behind the
+    // video's (stopping here cut up to a second of a file's audio). On a failure, stop it now.
+    if failure.is_some() {
+        stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let audio = audio.join().expect("audio thread");
+    pipeline.set_state(gst::State::Null)?;
     if let Some(why) = failure {
         anyhow::bail!("decoding {}: {why}", path.display());
     }
