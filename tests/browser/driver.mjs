@@ -1,4 +1,4 @@
-// Drives one real browser for Tessera's end-to-end tests (tests/common/browser.rs).
+// Drives one real browser for Tessera's end-to-end tests (tests/scenarios/common/browser.rs).
 // Usage: node driver.mjs '<json options>'; then one JSON command per stdin line, one JSON reply
 // per stdout line: {"id", "ok", "result"} or {"id", "ok": false, "error"}.
 // Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path,
