@@ -148,13 +148,13 @@ const LEARNING_TOLERANCE_MS: i64 = 10;
 ///   150 ms earlier over a second or two.
 ///
 /// Measured before this: up to 150 ms between a flash and its beep in a publisher's first
-/// seconds (`tests/scenarios/recording_av_sync.rs`). Marking a decoded buffer `DISCONT` makes every mixer
-/// resync this one input at once. That is done for the packet after each `RESYNC` one (rtpbin
-/// sets `ts-offset` on several streams in turn, and one packet may leave between two settings
-/// with an offset that is gone the next moment), and during [`LEARNING`] for a buffer that,
-/// like its predecessor, lies more than [`LEARNING_TOLERANCE_MS`] off where the mixers expect
-/// it, and by about the same amount. Steady jitter afterwards never resyncs the input. The
-/// packets and their decoded buffers pass on one streaming thread, in order.
+/// seconds (`tests/scenarios/recording_av_sync.rs`). Marking a decoded buffer `DISCONT` makes
+/// every mixer resync this one input at once. That is done for the packet after each `RESYNC`
+/// one (rtpbin sets `ts-offset` on several streams in turn, and one packet may leave between
+/// two settings with an offset that is gone the next moment), and during [`LEARNING`] for a
+/// buffer that, like its predecessor, lies more than [`LEARNING_TOLERANCE_MS`] off where the
+/// mixers expect it, and by about the same amount. Steady jitter afterwards never resyncs the
+/// input. The packets and their decoded buffers pass on one streaming thread, in order.
 fn follow_timestamp_steps(rtp: &gst::Pad, decoded: &gst::GhostPad) {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let stepped = std::sync::Arc::new(AtomicBool::new(false));
