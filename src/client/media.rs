@@ -93,10 +93,14 @@ impl PeerMedia {
             None
         });
         let state = received.clone();
+        let pipeline_weak = pipeline.downgrade();
         webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
             let s = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
             if s == gst_webrtc::WebRTCPeerConnectionState::Connected {
                 state.mark_connected();
+                if let Some(pipeline) = pipeline_weak.upgrade() {
+                    sources::open_gates(pipeline.upcast_ref());
+                }
             }
         });
         let state = received.clone();
@@ -189,6 +193,9 @@ impl PeerMedia {
             }
             self.sources.lock().unwrap().push(source.bin.clone());
             source.started();
+        }
+        if self.received.connected_at().is_some() {
+            sources::open_gates(self.pipeline.upcast_ref());
         }
         Ok(())
     }

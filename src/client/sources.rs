@@ -50,6 +50,25 @@ impl MarkClock {
     }
 }
 
+/// Holds a generated source's raw media until the connection is up (see [`open_gates`]).
+const GATE: &str = "valve name=gate drop=true drop-mode=forward-sticky-events";
+
+/// Lets the generated sources under `bin` through to their encoders.
+///
+/// A test peer's sources run from its answer, while webrtcbin holds RTP back until DTLS is up
+/// and then sends the backlog in a burst. Browsers send nothing before that, and a burst is
+/// not what a receiver sees from them: its jitter buffer then spends seconds learning the
+/// stream's timing, moving audio and video apart by tens of ms at a time. So the raw media is
+/// dropped until the connection is up, and each encoder's first frame (a keyframe) is captured
+/// when it can be sent.
+pub fn open_gates(bin: &gst::Bin) {
+    for element in bin.iterate_recurse().into_iter().flatten() {
+        if element.name() == "gate" && element.has_property("drop") {
+            element.set_property("drop", false);
+        }
+    }
+}
+
 /// A source bin, plus the clip to start replaying once it runs.
 pub struct Source {
     /// The bin; its ghost `src` pad carries RTP.
@@ -93,7 +112,7 @@ pub fn video(source: &VideoSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
     };
     let bin = parse(&format!(
         "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
-         ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! identity name=mark ! {encode} ! {pay}",
+         ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! identity name=mark ! {GATE} ! {encode} ! {pay}",
         spec.width, spec.height, spec.fps
     ))?;
     if matches!(source, VideoSource::Flash(_)) {
@@ -142,7 +161,7 @@ pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
     };
     let bin = parse(&format!(
         "audiotestsrc is-live=true wave=sine freq={freq} volume={volume} samplesperbuffer=480 \
-         ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! identity name=mark \
+         ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! identity name=mark ! {GATE} \
          ! opusenc bitrate=32000 frame-size=10 ! {pay}"
     ))?;
     if matches!(source, AudioSource::Beep(_)) {
