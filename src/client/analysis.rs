@@ -75,21 +75,21 @@ pub fn close_to(got: [u8; 3], want: [u8; 3], tolerance: u8) -> bool {
 /// (the concurrent-rooms test's), and read broadband noise lower than shorter ones would.
 pub fn tone_dbfs(samples: &[i16], rate: f64, freq: f64) -> f64 {
     let window = ((rate / 5.0) as usize).max(2);
-    if samples.len() <= window {
-        return goertzel_dbfs(samples, rate, freq);
-    }
-    let starts: Vec<usize> = (0..=samples.len() - window).step_by(window / 2).collect();
-    let power: f64 =
-        starts.iter().map(|&s| 10f64.powf(goertzel_dbfs(&samples[s..s + window], rate, freq) / 10.0)).sum::<f64>()
-            / starts.len() as f64;
-    10.0 * (power + 1e-20).log10()
+    let mean_square = if samples.len() <= window {
+        goertzel_amplitude(samples, rate, freq).powi(2)
+    } else {
+        let windows: Vec<&[i16]> = samples.windows(window).step_by(window / 2).collect();
+        windows.iter().map(|w| goertzel_amplitude(w, rate, freq).powi(2)).sum::<f64>() / windows.len() as f64
+    };
+    20.0 * (mean_square.sqrt() + 1e-10).log10()
 }
 
-/// [`tone_dbfs`] over one Hann window spanning all of `samples`.
-fn goertzel_dbfs(samples: &[i16], rate: f64, freq: f64) -> f64 {
+/// The amplitude (full scale = 1) of the `freq` Hz component over one Hann window spanning all
+/// of `samples`.
+fn goertzel_amplitude(samples: &[i16], rate: f64, freq: f64) -> f64 {
     let n = samples.len();
     if n < 2 {
-        return -200.0;
+        return 0.0;
     }
     let k = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
     let (mut s1, mut s2, mut wsum) = (0.0f64, 0.0f64, 0.0f64);
@@ -101,8 +101,7 @@ fn goertzel_dbfs(samples: &[i16], rate: f64, freq: f64) -> f64 {
         s1 = s0;
     }
     let power = s1 * s1 + s2 * s2 - k * s1 * s2;
-    let amplitude = 2.0 * power.max(0.0).sqrt() / wsum;
-    20.0 * (amplitude + 1e-10).log10()
+    2.0 * power.max(0.0).sqrt() / wsum
 }
 
 #[cfg(test)]
@@ -140,7 +139,7 @@ mod tests {
             .collect();
         let level = tone_dbfs(&jumped, 48000.0, 1000.0);
         assert!((level - (-10.0)).abs() < 1.5, "{level}");
-        let whole = goertzel_dbfs(&jumped, 48000.0, 1000.0);
+        let whole = 20.0 * goertzel_amplitude(&jumped, 48000.0, 1000.0).log10();
         assert!(whole < level - 6.0, "one filter over it all reads {whole}");
         // Tones 100 Hz apart stay apart.
         let near = sine(1100.0, 0.316, 96000);
