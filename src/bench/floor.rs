@@ -119,7 +119,7 @@ pub struct Floor {
 impl Floor {
     /// Starts `gst-launch-1.0` with `description`.
     pub fn start(description: &str, log: PathBuf) -> anyhow::Result<Self> {
-        let mut child = Command::new("gst-launch-1.0")
+        let mut child = crate::loadgen::child::die_with_parent(&mut Command::new("gst-launch-1.0"))
             .arg("-v")
             .args(description.split_whitespace())
             .stdin(Stdio::null())

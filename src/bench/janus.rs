@@ -37,7 +37,7 @@ impl Janus {
         std::fs::create_dir_all(&dir)?;
         write_config(&dir, lib, port)?;
         let log = std::fs::File::create(dir.join("janus.log"))?;
-        let child = Command::new("janus")
+        let child = crate::loadgen::child::die_with_parent(&mut Command::new("janus"))
             .arg("--configs-folder")
             .arg(&dir)
             .arg("--config")

@@ -11,16 +11,18 @@ use tokio::task::JoinHandle;
 
 use super::janus::Janus;
 use crate::client::{AudioSource, EncodedClip, JITTER_MS, Received, count_chain, promise, sources};
-use crate::media::codecs;
+use crate::media::{codecs, teardown, webrtc};
 
 /// How long to wait for ICE gathering to finish.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often to tell Janus the session is alive.
 const KEEPALIVE: Duration = Duration::from_secs(20);
 
-/// One participant in the AudioBridge room. Dropping it stops its pipeline.
+/// One participant in the AudioBridge room. Dropping it stops its pipeline on a thread of its
+/// own ([`teardown::retire`]).
 pub struct JanusPeer {
-    pipeline: gst::Pipeline,
+    /// Taken by `Drop`.
+    pipeline: Option<gst::Pipeline>,
     /// What came back (audio RTP packets).
     pub received: Arc<Received>,
     keepalive: JoinHandle<()>,
@@ -30,9 +32,7 @@ impl JanusPeer {
     /// Offers, joins the bench room through `janus` and applies the answer.
     pub async fn join(janus: Arc<Janus>, name: &str, clip: &Arc<EncodedClip>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("janus-{name}")).build();
-        let webrtc = gst::ElementFactory::make("webrtcbin").build()?;
-        webrtc.set_property_from_str("bundle-policy", "max-bundle");
-        webrtc.set_property("latency", JITTER_MS);
+        let webrtc = webrtc::new_webrtcbin("webrtcbin", JITTER_MS, &webrtc::IceSettings::default())?;
         let source = sources::audio(&AudioSource::Clip(clip.clone()), &Arc::default())?;
         pipeline.add_many([source.bin.upcast_ref(), &webrtc])?;
         let sink = webrtc.request_pad_simple("sink_%u").context("webrtcbin sink")?;
@@ -53,7 +53,7 @@ impl JanusPeer {
         pipeline.set_state(gst::State::Playing)?;
         source.started();
         // Built now so that an early return below tears the pipeline down.
-        let mut peer = Self { pipeline, received, keepalive: tokio::spawn(async {}) };
+        let mut peer = Self { pipeline: Some(pipeline), received, keepalive: tokio::spawn(async {}) };
 
         let offer = create_offer(&webrtc).await?;
         let handle = janus.attach().await?;
@@ -84,7 +84,13 @@ impl JanusPeer {
 impl Drop for JanusPeer {
     fn drop(&mut self) {
         self.keepalive.abort();
-        let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(pipeline) = self.pipeline.take() {
+            teardown::retire("janus-peer", pipeline, Vec::new(), |result| {
+                if let Err(e) = result {
+                    tracing::warn!("janus peer pipeline did not stop cleanly: {e}");
+                }
+            });
+        }
     }
 }
 

@@ -24,7 +24,7 @@ impl Server {
         std::fs::create_dir_all(&dir)?;
         let log_path = dir.join("server.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = Command::new(exe)
+        let child = crate::loadgen::child::die_with_parent(&mut Command::new(exe))
             .args(["serve", "--listen", "127.0.0.1:0", "--ice-addresses", "127.0.0.1", "--record-dir"])
             .arg(dir.join("recordings"))
             .args(extra)

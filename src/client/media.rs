@@ -1,25 +1,30 @@
 //! The test peer's GStreamer side: a `webrtcbin` that publishes test sources and decodes what
 //! it receives into appsinks.
 
+use std::mem::ManuallyDrop;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
 use gst::prelude::*;
-use gst_webrtc::prelude::*;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{PeerOptions, Received, sources};
 use crate::media::codecs::{self, MIX_AUDIO_CAPS};
+use crate::media::webrtc;
 use crate::protocol::{ClientMessage, Role};
 
 /// The test peer's receive jitter-buffer latency, ms.
 pub const JITTER_MS: u32 = 50;
 
-/// The test peer's pipeline.
+/// The test peer's pipeline. Dropping it stops the pipeline and lets it go on a thread of its
+/// own (see [`crate::media::teardown::retire`]); [`PeerMedia::torn_down`] tells when that ended.
 pub struct PeerMedia {
-    pipeline: gst::Pipeline,
-    webrtc: gst::Element,
+    /// Taken by `Drop` and handed to the teardown thread.
+    pipeline: ManuallyDrop<gst::Pipeline>,
+    /// Taken by `Drop` with the pipeline.
+    webrtc: ManuallyDrop<gst::Element>,
     options: PeerOptions,
     /// The video source bin, once publishing.
     video_source: Mutex<Option<gst::Bin>>,
@@ -29,7 +34,8 @@ pub struct PeerMedia {
     marks: Arc<sources::MarkClock>,
     /// What arrived.
     pub received: Arc<Received>,
-    _ice: gst_webrtc::WebRTCICE,
+    /// Set once the pipeline is in NULL and let go.
+    torn_down: watch::Sender<bool>,
 }
 
 /// What a webrtcbin promise replies.
@@ -49,12 +55,9 @@ impl PeerMedia {
     pub fn new(options: PeerOptions, outgoing: mpsc::UnboundedSender<ClientMessage>) -> anyhow::Result<Self> {
         gst::init()?;
         let pipeline = gst::Pipeline::builder().name(format!("peer-{}", options.name)).build();
-        let webrtc = gst::ElementFactory::make("webrtcbin").name("webrtcbin").build()?;
-        webrtc.set_property_from_str("bundle-policy", "max-bundle");
-        webrtc.set_property("latency", JITTER_MS);
-        crate::media::rtcp::report_capture_time(&webrtc);
-        let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
-        ice.emit_add_local_ip_address("127.0.0.1");
+        let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+        let ice = webrtc::IceSettings { addresses: &loopback, ..Default::default() };
+        let webrtc = webrtc::new_webrtcbin("webrtcbin", JITTER_MS, &ice)?;
         pipeline.add(&webrtc)?;
         webrtc.connect("on-ice-candidate", false, move |args| {
             let mline = args[1].get::<u32>().unwrap_or(0);
@@ -114,14 +117,14 @@ impl PeerMedia {
         pipeline.set_state(gst::State::Playing)?;
         let marks = Arc::default();
         Ok(Self {
-            pipeline,
-            webrtc,
+            pipeline: ManuallyDrop::new(pipeline),
+            webrtc: ManuallyDrop::new(webrtc),
             options,
             video_source: Mutex::new(None),
             sources: Mutex::default(),
             marks,
             received,
-            _ice: ice,
+            torn_down: watch::channel(false).0,
         })
     }
 
@@ -248,9 +251,29 @@ impl PeerMedia {
     }
 }
 
+impl PeerMedia {
+    /// Becomes true once the pipeline was stopped and let go, after `self` is dropped.
+    pub fn torn_down(&self) -> watch::Receiver<bool> {
+        self.torn_down.subscribe()
+    }
+}
+
 impl Drop for PeerMedia {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        // SAFETY: taken once, here, and never used again.
+        let (pipeline, webrtc) =
+            unsafe { (ManuallyDrop::take(&mut self.pipeline), ManuallyDrop::take(&mut self.webrtc)) };
+        let mut parts: Vec<gst::Object> = vec![webrtc.upcast()];
+        parts.extend(self.video_source.get_mut().unwrap().take().map(|b| b.upcast()));
+        parts.extend(std::mem::take(self.sources.get_mut().unwrap()).into_iter().map(|b| b.upcast()));
+        let name = self.options.name.clone();
+        let torn_down = self.torn_down.clone();
+        crate::media::teardown::retire(&name.clone(), pipeline, parts, move |result| {
+            if let Err(e) = result {
+                tracing::warn!(peer = %name, "test peer pipeline did not stop cleanly: {e}");
+            }
+            torn_down.send_replace(true);
+        });
     }
 }
 

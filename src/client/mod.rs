@@ -252,6 +252,12 @@ impl TestPeer {
             .await
             .context("server kept the socket open")?
             .ok();
+        let mut torn_down = self.media.torn_down();
+        drop(self);
+        tokio::time::timeout(Duration::from_secs(5), torn_down.wait_for(|done| *done))
+            .await
+            .context("the test peer's pipeline did not stop within 5 s")?
+            .context("teardown vanished")?;
         Ok(())
     }
 }

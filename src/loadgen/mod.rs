@@ -5,6 +5,7 @@
 //! once a second for glass-to-glass latency at the probe; afterwards newcomers can be timed
 //! to their first frame and the room churned.
 
+pub mod child;
 mod joins;
 pub mod procfs;
 pub mod stats;

@@ -25,6 +25,7 @@ pub mod rtcp;
 pub mod stats;
 pub mod teardown;
 mod tiles;
+pub mod webrtc;
 
 pub use tiles::{Decor, Placed, SPEAKER_BORDER};
 
@@ -206,10 +207,10 @@ pub fn readiness_check() -> anyhow::Result<()> {
     mixer::parse_fragment(recorder::RECORDER, false)?;
     let video = mixer::VideoMix::new(&config)?;
     let audio = mixer::AudioMix::new("audio-mix", &config)?;
-    let webrtc = gst::ElementFactory::make("webrtcbin").build()?;
+    let webrtc = webrtc::new_webrtcbin("readiness", 50, &webrtc::IceSettings::default())?;
     pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
     let ready = pipeline.set_state(gst::State::Ready);
-    pipeline.set_state(gst::State::Null)?;
+    teardown::stop(pipeline.upcast_ref()).map_err(anyhow::Error::msg)?;
     ready?;
     Ok(())
 }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use gst::glib;
 use gst::prelude::*;
 use gst_webrtc::WebRTCRTPTransceiverDirection as Direction;
-use gst_webrtc::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::stats::InboundCounters;
@@ -31,12 +30,6 @@ pub struct PeerBin {
     pub inbound: std::sync::Arc<InboundCounters>,
     /// The `tessera` DataChannel carrying room events.
     channel: Option<gst_webrtc::WebRTCDataChannel>,
-    /// The ICE agent, kept alive for the local addresses added to it.
-    _ice: gst_webrtc::WebRTCICE,
-}
-
-fn make(kind: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
-    gst::ElementFactory::make(kind).name(format!("{kind}-{id}")).build().with_context(|| format!("creating {kind}"))
 }
 
 /// A queue that drops the oldest data instead of blocking the shared tee when this peer is
@@ -61,26 +54,13 @@ impl PeerBin {
         events: UnboundedSender<MediaEvent>,
     ) -> anyhow::Result<Self> {
         let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
-        let webrtc = make("webrtcbin", id)?;
-        webrtc.set_property_from_str("bundle-policy", "max-bundle");
-        webrtc.set_property("latency", config.jitter_ms);
-        super::rtcp::report_capture_time(&webrtc);
-        if let Some(stun) = &config.stun {
-            webrtc.set_property("stun-server", stun);
-        }
-        for turn in &config.turn {
-            if !webrtc.emit_by_name::<bool>("add-turn-server", &[turn]) {
-                tracing::warn!(%turn, "webrtcbin refused TURN server");
-            }
-        }
-        let ice: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
-        for addr in &config.ice_addresses {
-            ice.emit_add_local_ip_address(&addr.to_string());
-        }
-        if let Some(ports) = config.udp_ports {
-            ice.set_min_rtp_port(u32::from(ports.min));
-            ice.set_max_rtp_port(u32::from(ports.max));
-        }
+        let ice = super::webrtc::IceSettings {
+            addresses: &config.ice_addresses,
+            ports: config.udp_ports.map(|p| (p.min, p.max)),
+            stun: config.stun.as_deref(),
+            turn: &config.turn,
+        };
+        let webrtc = super::webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.jitter_ms, &ice)?;
         let video_q = if config.video { Some(egress_queue("egress-video", id)?) } else { None };
         let audio_q = egress_queue("egress-audio", id)?;
         bin.add_many([&webrtc, &audio_q])?;
@@ -108,7 +88,7 @@ impl PeerBin {
         let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
         let inbound = std::sync::Arc::new(InboundCounters::default());
         connect_signals(&webrtc, id, events, inbound.clone());
-        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None, _ice: ice })
+        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None })
     }
 
     /// Creates the `tessera` DataChannel (webrtcbin must have left NULL) and starts creating the

@@ -314,13 +314,18 @@ impl RoomMedia {
             self.speaker = None;
         }
         self.relayout();
+        // The last reference must go here, on the room's thread (see `media::webrtc`).
+        let webrtc = peer.bin.webrtc.downgrade();
         drop(peer);
+        if let Some(webrtc) = webrtc.upgrade() {
+            tracing::error!(participant = %id, refs = webrtc.ref_count() - 1, "webrtcbin still referenced after its removal");
+        }
         super::teardown::release_memory();
     }
 
     fn stop(&self, element: &gst::Element) {
-        if element.set_state(gst::State::Null).is_err() {
-            tracing::warn!(element = %element.name(), "failed to stop cleanly");
+        if let Err(e) = super::teardown::stop(element) {
+            tracing::warn!(element = %element.name(), "failed to stop cleanly: {e}");
         }
         let _ = self.pipeline.remove(element);
     }

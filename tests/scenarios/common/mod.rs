@@ -244,7 +244,9 @@ impl ServerProcess {
             Some((p, rest)) => (p, rest.iter().copied().chain([server.as_str()]).collect()),
             None => (server.as_str(), Vec::new()),
         };
-        let mut child = tokio::process::Command::new(program)
+        let mut command = tokio::process::Command::new(program);
+        tessera::loadgen::child::die_with_parent(command.as_std_mut());
+        let mut child = command
             .args(args)
             .args(["serve", "--listen", "127.0.0.1:0", "--canvas", "640x360", "--ice-addresses", "127.0.0.1"])
             .args(extra)
