@@ -21,6 +21,8 @@ enum Command {
     Loadgen(tessera::loadgen::LoadOptions),
     /// Benchmark against the bare GStreamer floor and Janus; writes results and docs.
     Bench(tessera::bench::BenchOptions),
+    /// Abrupt departures, repeated against one server; fails if it crashed or kept anything.
+    Stress(tessera::loadgen::stress::StressOptions),
 }
 
 /// A recording that hits the file-size limit must fail alone, not kill the server: SIGXFSZ's
@@ -67,6 +69,11 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(opts) => {
             rt.block_on(tessera::bench::run(&opts))?;
             return Ok(());
+        }
+        Command::Stress(opts) => {
+            let report = rt.block_on(tessera::loadgen::stress::run(&opts))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return report.verdict();
         }
     };
     let config = args.resolve()?;

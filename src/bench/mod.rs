@@ -8,7 +8,7 @@ pub mod janus_peer;
 mod plot;
 mod profile;
 mod report;
-mod server;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -170,7 +170,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let clips = loadgen::clips(&base)?;
     let spec = VideoSpec { rgb: [0, 0, 0], width: base.width, height: base.height, fps: base.fps };
     tracing::info!("client latency loopback");
-    let (delays, _) = crate::client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?;
+    let delays = crate::client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?.delays;
     let mut results = Results {
         started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         duration_secs: 0.0,
@@ -191,14 +191,16 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
             churn: if timed { plan.churn } else { 0 },
             ..base.clone()
         };
-        results.tessera.push(measure_tessera(load, &[], &clips).await?);
+        let report = measure_tessera(load, &[], &clips).await?;
+        refuse_impossible_latency(&report, results.client_latency.as_ref())?;
+        results.tessera.push(report);
     }
     for &v in &plan.viewers {
         tracing::info!(viewers = v, "tessera");
-        results.viewers.push(
-            measure_tessera(LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() }, &[], &clips)
-                .await?,
-        );
+        let load = LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() };
+        let report = measure_tessera(load, &[], &clips).await?;
+        refuse_impossible_latency(&report, results.client_latency.as_ref())?;
+        results.viewers.push(report);
     }
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -216,6 +218,27 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     results.duration_secs = started.elapsed().as_secs_f64();
     write(opts, &results)?;
     Ok(results)
+}
+
+/// Fails a run whose glass-to-glass latency went below what the clients alone take.
+///
+/// Every path through the server contains the flashing publisher's encoder, the probe's
+/// jitter buffer and decoder, which the client loopback ([`crate::client::latency::loopback`])
+/// measures with nothing in between; the server only adds (it decodes, composites on its
+/// frame clock and encodes again). So no delay can be below the loopback's smallest, and one
+/// that is shows a flash paired with the wrong frame: a bug in the measurement, not a figure.
+fn refuse_impossible_latency(report: &LoadReport, client: Option<&loadgen::Percentiles>) -> anyhow::Result<()> {
+    let (Some(latency), Some(client)) = (&report.latency, client) else { return Ok(()) };
+    anyhow::ensure!(
+        latency.min_ms >= client.min_ms,
+        "{} publishers, {} viewers: a glass-to-glass delay of {:.1} ms is below the clients' own \
+         {:.1} ms (loopback minimum): the measurement is wrong, refusing to report it",
+        report.publishers,
+        report.viewers,
+        latency.min_ms,
+        client.min_ms
+    );
+    Ok(())
 }
 
 /// The load every run starts from: 640x360@30 600 kbit/s publishers, latency measured.

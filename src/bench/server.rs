@@ -53,10 +53,24 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// How the server ended, if it has (it should not before it is dropped).
+    pub fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
+    /// The server's log (stderr). Kept after the drop when the server had died on its own.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            tracing::error!("tessera serve had exited by itself ({status}); its log: {}", self.log_path().display());
+            return;
+        }
         // SIGTERM lets it close recordings; give it a moment, then make sure.
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -208,6 +208,11 @@ impl PeerMedia {
         self.marks.flash_times()
     }
 
+    /// Every flash of a [`super::VideoSource::Flash`] source, with its number.
+    pub fn flashes(&self) -> Vec<sources::Flash> {
+        self.marks.flashes()
+    }
+
     /// Stops the video source (no more video RTP; audio goes on).
     pub fn stop_video(&self) {
         if let Some(bin) = self.video_source.lock().unwrap().as_ref() {

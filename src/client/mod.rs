@@ -39,7 +39,7 @@ use tokio_tungstenite::tungstenite::Message;
 pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
 pub use clip::EncodedClip;
 pub use media::{JITTER_MS, PeerMedia, PromiseReply, promise};
-pub use received::{Received, RtpCounts};
+pub use received::{Onset, Received, RtpCounts};
 pub use rtp::{count_chain, is_vp8_keyframe_start};
 pub use signaling::Signaling;
 
@@ -243,6 +243,12 @@ impl TestPeer {
         self.outgoing.send(msg).context("connection closed")
     }
 
+    /// Closes the signaling connection abruptly (no `leave`, no close frame) while the media
+    /// connection goes on, as when a client's WebSocket dies but its network path does not.
+    pub fn drop_socket(&self) {
+        self.driver.abort();
+    }
+
     /// Sends `leave` and waits for the server to close the connection.
     pub async fn leave(mut self) -> anyhow::Result<()> {
         self.outgoing.send(ClientMessage::Leave).context("connection already closed")?;
@@ -296,6 +302,7 @@ async fn drive(
                             tracing::debug!(%sdp, "test peer answer");
                             let _ = answers.send(ClientMessage::Answer { sdp });
                             media.set_local(&answer);
+                            media.received.mark_answered();
                         }
                         Err(e) => tracing::error!("test peer cannot answer: {e:#}"),
                     },

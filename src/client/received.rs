@@ -6,6 +6,18 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::analysis::Frame;
+use super::sources::{CODE_BAND, CODE_CELLS, read_flash_code};
+use crate::layout::Rect;
+
+/// A watched picture turning bright: when, and which flash it showed (see
+/// [`super::sources::flash_code`]), if its code could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Onset {
+    /// When the frame was decoded.
+    pub at: Instant,
+    /// The flash number mod 128, from the first frame of this bright spell whose code read.
+    pub code: Option<u8>,
+}
 
 /// Seconds of received audio kept for analysis.
 const AUDIO_KEEP_SECS: usize = 3;
@@ -18,14 +30,16 @@ pub struct Received {
     video: Mutex<VideoState>,
     audio: Mutex<AudioState>,
     pub(super) rtp: Mutex<RtpCounts>,
-    /// A point of the composite watched for bright onsets, and whether it was bright.
-    watch: Mutex<Option<((u32, u32), bool)>>,
-    bright_onsets: Mutex<Vec<Instant>>,
+    /// The picture of the composite watched for flashes, and whether its centre was bright.
+    watch: Mutex<Option<(Rect, bool)>>,
+    /// When the watched picture's centre turned bright, with the flash code read there.
+    bright_onsets: Mutex<Vec<Onset>>,
     pub(super) keyframe_arrivals: Mutex<Vec<Instant>>,
     pub(super) keyframe_timestamps: Mutex<Vec<u32>>,
     channel: Mutex<Vec<String>>,
     connected: Mutex<Option<Instant>>,
     ice_connected: Mutex<Option<Instant>>,
+    answered: Mutex<Option<Instant>>,
 }
 
 /// RTP packets counted by a peer that does not decode.
@@ -69,14 +83,20 @@ impl Received {
         self.channel.lock().unwrap().iter().filter_map(|m| serde_json::from_str(m).ok()).collect()
     }
 
-    /// Watches the luma at (x, y) of every decoded frame and records when it turns bright
-    /// (for glass-to-glass latency with a flashing publisher).
-    pub fn watch_brightness(&self, x: u32, y: u32) {
-        *self.watch.lock().unwrap() = Some(((x, y), false));
+    /// Watches the centre of `picture` in every decoded frame and records when it turns bright,
+    /// with the code of the flash shown there (for glass-to-glass latency and A/V marks with a
+    /// flashing publisher).
+    pub fn watch_flashes(&self, picture: Rect) {
+        *self.watch.lock().unwrap() = Some((picture, false));
     }
 
-    /// When the watched point turned bright, oldest first.
+    /// When the watched picture turned bright, oldest first.
     pub fn bright_onsets(&self) -> Vec<Instant> {
+        self.bright_onsets.lock().unwrap().iter().map(|o| o.at).collect()
+    }
+
+    /// The watched picture's bright onsets with their flash codes, oldest first.
+    pub fn flash_onsets(&self) -> Vec<Onset> {
         self.bright_onsets.lock().unwrap().clone()
     }
 
@@ -139,6 +159,16 @@ impl Received {
         self.connected.lock().unwrap().get_or_insert_with(Instant::now);
     }
 
+    /// Our answer went to the server and is our local description: ICE starts.
+    pub(super) fn mark_answered(&self) {
+        self.answered.lock().unwrap().get_or_insert_with(Instant::now);
+    }
+
+    /// When our answer was sent and set (ICE checks start from here).
+    pub fn answered_at(&self) -> Option<Instant> {
+        *self.answered.lock().unwrap()
+    }
+
     /// ICE is connected (the first time counts).
     pub(super) fn mark_ice_connected(&self) {
         self.ice_connected.lock().unwrap().get_or_insert_with(Instant::now);
@@ -150,11 +180,19 @@ impl Received {
         let Ok(info) = gst_video::VideoInfo::from_caps(caps) else { return };
         let mut v = self.video.lock().unwrap();
         let now = Instant::now();
-        if let Some(((x, y), was)) = self.watch.lock().unwrap().as_mut() {
-            let rgb = Frame::new(buffer.clone(), info.clone()).rgb_at(*x, *y, 4);
-            let bright = rgb.iter().all(|c| *c > 160);
-            if bright && !*was {
-                self.bright_onsets.lock().unwrap().push(now);
+        if let Some((picture, was)) = self.watch.lock().unwrap().as_mut() {
+            let frame = Frame::new(buffer.clone(), info.clone());
+            let (x, y) = picture.centre();
+            let bright = frame.rgb_at(x, y, 4).iter().all(|c| *c > 160);
+            if bright {
+                let mut onsets = self.bright_onsets.lock().unwrap();
+                if !*was {
+                    onsets.push(Onset { at: now, code: None });
+                }
+                // The first frame of a flash may be too blurred to read; a later one may not.
+                if let Some(last) = onsets.last_mut().filter(|o| o.code.is_none()) {
+                    last.code = read_code(&frame, *picture);
+                }
             }
             *was = bright;
         }
@@ -180,4 +218,23 @@ impl Received {
         let excess = a.samples.len().saturating_sub(keep);
         a.samples.drain(..excess);
     }
+}
+
+/// Reads the flash code in `picture`'s code band: each cell's centre is white or black; a grey
+/// cell (blurred, or not a flash at all) reads as nothing.
+fn read_code(frame: &Frame, picture: Rect) -> Option<u8> {
+    let y = picture.y + (f64::from(picture.h) * (CODE_BAND.0 + CODE_BAND.1) / 2.0) as u32;
+    let side = (picture.w / CODE_CELLS / 3).clamp(1, 8);
+    let mut cells = [false; CODE_CELLS as usize];
+    for (i, cell) in cells.iter_mut().enumerate() {
+        let x = picture.x + picture.w * (2 * i as u32 + 1) / (2 * CODE_CELLS);
+        let [r, g, b] = frame.rgb_at(x, y, side);
+        let level = (u32::from(r) + u32::from(g) + u32::from(b)) / 3;
+        *cell = match level {
+            0..=90 => false,
+            170.. => true,
+            _ => return None,
+        };
+    }
+    read_flash_code(cells)
 }

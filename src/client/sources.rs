@@ -21,9 +21,19 @@ pub const MARK_PERIOD: gst::ClockTime = gst::ClockTime::from_seconds(1);
 pub const MARK_LENGTH: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
 /// The running time the marks are counted from (the first video frame's; 0 = not yet), and
-/// when each flash was captured.
+/// each flash's number and capture time.
 #[derive(Debug, Default)]
-pub struct MarkClock(AtomicU64, std::sync::Mutex<Vec<std::time::Instant>>);
+pub struct MarkClock(AtomicU64, std::sync::Mutex<Vec<Flash>>);
+
+/// One flash of a [`super::VideoSource::Flash`] source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flash {
+    /// Its number: periods since the first frame (the first flash is 1). The flash carries it
+    /// in its picture ([`flash_code`]), so a watcher knows which flash it saw.
+    pub number: u64,
+    /// When its first white frame was made.
+    pub at: std::time::Instant,
+}
 
 impl MarkClock {
     fn origin(&self) -> Option<u64> {
@@ -39,15 +49,51 @@ impl MarkClock {
 
     /// When each flash's first white frame was made (capture time, for latency).
     pub fn flash_times(&self) -> Vec<std::time::Instant> {
+        self.1.lock().unwrap().iter().map(|f| f.at).collect()
+    }
+
+    /// Every flash so far, oldest first.
+    pub fn flashes(&self) -> Vec<Flash> {
         self.1.lock().unwrap().clone()
     }
 
-    /// Whether running time `t` lies inside a mark (never during the first period).
-    fn marked(&self, t: u64) -> bool {
-        self.origin().is_some_and(|o| {
-            t >= o + MARK_PERIOD.nseconds() && (t - o) % MARK_PERIOD.nseconds() < MARK_LENGTH.nseconds()
-        })
+    /// The number of the mark running time `t` lies in, if any (never during the first period).
+    fn mark(&self, t: u64) -> Option<u64> {
+        let o = self.origin()?;
+        let (period, since) = (MARK_PERIOD.nseconds(), t.checked_sub(o)?);
+        (since >= period && since % period < MARK_LENGTH.nseconds()).then_some(since / period)
     }
+
+    /// Whether running time `t` lies inside a mark.
+    fn marked(&self, t: u64) -> bool {
+        self.mark(t).is_some()
+    }
+}
+
+/// Where a flash carries its code: a band across the picture from 10 % to 30 % of its height
+/// (clear of the speaker border above and of the name label and badge below), cut into
+/// [`CODE_CELLS`] cells; the centre, which watchers test for brightness, stays white.
+pub const CODE_BAND: (f64, f64) = (0.10, 0.30);
+/// Cells of the code band: 7 bits of the flash number and an even-parity bit.
+pub const CODE_CELLS: u32 = 8;
+
+/// The cells of flash `number`'s code, white (`true`) or black, left to right: bits 0–6 of
+/// the number, then a parity bit that makes the count of white cells even.
+pub fn flash_code(number: u64) -> [bool; CODE_CELLS as usize] {
+    let mut cells = [false; CODE_CELLS as usize];
+    for (bit, cell) in cells.iter_mut().take(7).enumerate() {
+        *cell = number >> bit & 1 == 1;
+    }
+    cells[7] = cells[..7].iter().filter(|c| **c).count() % 2 == 1;
+    cells
+}
+
+/// The flash number (mod 128) that `cells` carry, or `None` when the parity does not hold.
+pub fn read_flash_code(cells: [bool; CODE_CELLS as usize]) -> Option<u8> {
+    if cells.iter().filter(|c| **c).count() % 2 != 0 {
+        return None;
+    }
+    Some(cells[..7].iter().enumerate().map(|(bit, c)| u8::from(*c) << bit).sum())
 }
 
 /// Holds a generated source's raw media until the connection is up (see [`open_gates`]).
@@ -121,16 +167,16 @@ pub fn video(source: &VideoSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             let Some(pts) = info.buffer().and_then(|b| b.pts()) else { return gst::PadProbeReturn::Ok };
             marks.set_origin(pts.nseconds());
-            if marks.marked(pts.nseconds()) {
+            if let Some(number) = marks.mark(pts.nseconds()) {
                 let frame = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()).map(|i| i.fps());
                 let period = frame.map_or(33_333_333, |f| 1_000_000_000 * f.denom() as u64 / f.numer().max(1) as u64);
                 if !marks.marked(pts.nseconds().saturating_sub(period)) {
-                    marks.1.lock().unwrap().push(std::time::Instant::now());
+                    marks.1.lock().unwrap().push(Flash { number, at: std::time::Instant::now() });
                 }
                 let caps = pad.current_caps();
                 let vinfo = caps.and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
                 if let (Some(vinfo), Some(buffer)) = (vinfo, info.buffer_mut()) {
-                    paint_white(buffer.make_mut(), &vinfo);
+                    paint_flash(buffer.make_mut(), &vinfo, number);
                 }
             }
             gst::PadProbeReturn::Ok
@@ -140,12 +186,25 @@ pub fn video(source: &VideoSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
 }
 
 /// Fills an I420 frame with studio white.
-fn paint_white(buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo) {
-    if let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info) {
-        for (plane, value) in [(0, 235u8), (1, 128), (2, 128)] {
-            if let Ok(data) = frame.plane_data_mut(plane) {
-                data.fill(value);
-            }
+/// Paints a flash frame: white, with flash `number`'s code in the [`CODE_BAND`].
+fn paint_flash(buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo, number: u64) {
+    let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info) else { return };
+    for (plane, value) in [(1, 128u8), (2, 128)] {
+        if let Ok(data) = frame.plane_data_mut(plane) {
+            data.fill(value);
+        }
+    }
+    let (w, h, stride) = (info.width() as usize, info.height() as usize, info.stride()[0] as usize);
+    let Ok(luma) = frame.plane_data_mut(0) else { return };
+    luma.fill(235);
+    let rows = (h as f64 * CODE_BAND.0) as usize..(h as f64 * CODE_BAND.1) as usize;
+    for (i, white) in flash_code(number).into_iter().enumerate() {
+        if white {
+            continue;
+        }
+        let cols = w * i / CODE_CELLS as usize..w * (i + 1) / CODE_CELLS as usize;
+        for row in rows.clone() {
+            luma[row * stride + cols.start..row * stride + cols.end].fill(16);
         }
     }
 }

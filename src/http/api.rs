@@ -126,7 +126,8 @@ async fn list_rooms(state: AppState) -> Result<Response, Infallible> {
     Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": rooms })))
 }
 
-/// `GET /api/stats`: live rooms, room pipelines still in memory, and the last teardown.
+/// `GET /api/stats`: live rooms, room pipelines, `webrtcbin`s and ICE objects still in memory,
+/// and the last teardown.
 async fn stats(state: AppState) -> Result<Response, Infallible> {
     use crate::media::teardown;
     Ok(json(
@@ -134,6 +135,8 @@ async fn stats(state: AppState) -> Result<Response, Infallible> {
         &serde_json::json!({
             "rooms": state.registry.rooms().len(),
             "roomPipelines": teardown::live_room_pipelines(),
+            "webrtcbins": crate::media::webrtc::live_webrtcbins(),
+            "iceAgents": crate::media::webrtc::live_ice_agents(),
             "lastTeardown": teardown::last_teardown(),
         }),
     ))

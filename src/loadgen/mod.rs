@@ -9,6 +9,7 @@ pub mod child;
 mod joins;
 pub mod procfs;
 pub mod stats;
+pub mod stress;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use joins::{ChurnReport, churn, join_times};
 pub use procfs::ProcSample;
 pub use stats::Percentiles;
 
+use crate::client::latency;
 use crate::client::{AudioSource, EncodedClip, PeerOptions, TestPeer, VideoSource, VideoSpec};
 use crate::protocol::Role;
 
@@ -113,6 +115,8 @@ pub struct LoadReport {
     pub latency: Option<Percentiles>,
     /// Flashes captured during the window (each should appear in `latency`).
     pub flashes: usize,
+    /// Bright onsets at the probe whose flash code could not be read.
+    pub unreadable_flashes: usize,
     /// Join → first frame of the timed joiners.
     pub joins: Option<Percentiles>,
     /// Resources around churn.
@@ -191,19 +195,17 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
     let per = |n: u64, peers: usize| if peers == 0 { 0.0 } else { n as f64 / window / peers as f64 };
     let viewer_video_pps = per(video_packets(&crowd) - video0, crowd.viewers.len());
     let publisher_audio_pps = per(audio_packets(&crowd) - audio0, crowd.publishers.len());
-    let (delays, flashes) = match (&crowd.probe, crowd.publishers.first()) {
-        (Some(probe), Some(flasher)) if opts.latency => crate::client::latency::match_flashes(
-            &flasher.media().flash_times(),
-            &probe.received().bright_onsets(),
-            start,
-        ),
-        _ => (Vec::new(), 0),
+    let flashes = match (&crowd.probe, crowd.publishers.first()) {
+        (Some(probe), Some(flasher)) if opts.latency => {
+            latency::match_flashes(&flasher.media().flashes(), &probe.received().flash_onsets(), start)
+        }
+        _ => latency::FlashMatch::default(),
     };
     let recorded_bytes = match &recording {
         Some(id) => stop_recording(opts, id).await?,
         None => None,
     };
-    let probe_tiles_with_video = tiles_with_video(opts, &crowd, !delays.is_empty());
+    let probe_tiles_with_video = tiles_with_video(opts, &crowd, !flashes.delays.is_empty());
     let joins =
         if opts.joins > 0 { Percentiles::of(&join_times(opts.server, &opts.room, opts.joins).await?) } else { None };
     let churn = match opts.server_pid {
@@ -225,8 +227,9 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         probe_fps_min: if crowd.probe.is_some() { windows.iter().copied().fold(f64::INFINITY, f64::min) } else { 0.0 },
         viewer_video_pps,
         publisher_audio_pps,
-        latency: Percentiles::of(&delays),
-        flashes,
+        latency: Percentiles::of(&flashes.delays),
+        flashes: flashes.flashes,
+        unreadable_flashes: flashes.unreadable,
         joins,
         churn,
         recorded_bytes,
@@ -268,8 +271,7 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
         let frame = probe.received().latest_frame().context("probe frame")?;
         let tile0 =
             crate::layout::grid(opts.publishers.max(1), crate::layout::Size::new(frame.width(), frame.height()))[0];
-        let (x, y) = tile0.centre();
-        probe.received().watch_brightness(x, y);
+        probe.received().watch_flashes(tile0);
         Some(probe)
     };
     Ok(Crowd { publishers, viewers, probe })

@@ -9,6 +9,8 @@ use serde::Serialize;
 pub struct Percentiles {
     /// How many were measured.
     pub samples: usize,
+    /// Smallest.
+    pub min_ms: f64,
     /// Median.
     pub p50_ms: f64,
     /// 95th percentile (nearest rank).
@@ -25,6 +27,7 @@ impl Percentiles {
         let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
         (!ms.is_empty()).then(|| Self {
             samples: ms.len(),
+            min_ms: ms[0],
             p50_ms: rank(0.5),
             p95_ms: rank(0.95),
             max_ms: ms[ms.len() - 1],

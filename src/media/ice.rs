@@ -2,6 +2,18 @@
 
 use std::net::IpAddr;
 
+/// Whether `candidate`'s connection address is an mDNS name (`<uuid>.local`), as browsers
+/// send for their host candidates.
+///
+/// The server does not pass these to `webrtcbin`: 1.22 resolves them in a `GTask` that holds
+/// the ICE object until the lookup ends, which can outlive the peer's `webrtcbin` and then
+/// crash the process (see [`super::webrtc`]). Nothing is lost: a server without an mDNS
+/// resolver cannot resolve them, and the browser's checks reach the server's own candidates,
+/// from which ICE learns the browser's address (a peer-reflexive candidate).
+pub fn is_mdns(candidate: &str) -> bool {
+    candidate.split(' ').nth(4).is_some_and(|address| address.to_ascii_lowercase().ends_with(".local"))
+}
+
 /// Rewrites the connection address of a host candidate to `announce` (1:1 NAT, containers).
 /// Other candidate types, and lines that do not parse, are returned unchanged.
 ///
@@ -20,6 +32,17 @@ pub fn announce_host(candidate: &str, announce: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mdns_host_candidates_are_recognised() {
+        let mdns =
+            "candidate:2 1 udp 2122260223 4f3d1c7a-58c1-4b0e-9d8e-0c1f2a3b4c5d.local 54321 typ host generation 0";
+        assert!(is_mdns(mdns));
+        assert!(is_mdns(&mdns.to_uppercase()));
+        assert!(!is_mdns("candidate:1 1 UDP 2015363327 10.0.0.5 40215 typ host"));
+        assert!(!is_mdns("candidate:3 1 udp 1 198.51.100.1 9 typ srflx raddr host.local rport 9"));
+        assert!(!is_mdns(""));
+    }
 
     #[test]
     fn rewrites_only_host_candidates() {

@@ -314,12 +314,9 @@ impl RoomMedia {
             self.speaker = None;
         }
         self.relayout();
-        // The last reference must go here, on the room's thread (see `media::webrtc`).
-        let webrtc = peer.bin.webrtc.downgrade();
+        // Its state-change messages on the room's bus hold the webrtcbin until the room task has
+        // read them: the last reference goes there, on the room's thread (see `media::webrtc`).
         drop(peer);
-        if let Some(webrtc) = webrtc.upgrade() {
-            tracing::error!(participant = %id, refs = webrtc.ref_count() - 1, "webrtcbin still referenced after its removal");
-        }
         super::teardown::release_memory();
     }
 
@@ -387,6 +384,10 @@ impl RoomMedia {
 
     /// Adds one of `peer`'s ICE candidates.
     pub fn add_candidate(&self, peer: ParticipantId, mline: u32, candidate: &str) {
+        if super::ice::is_mdns(candidate) {
+            tracing::debug!(participant = %peer, "mDNS candidate not used (its checks reach us)");
+            return;
+        }
         if let Some(p) = self.peers.get(&peer) {
             p.bin.add_candidate(mline, candidate);
         }

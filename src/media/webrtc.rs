@@ -8,10 +8,16 @@
 //! object, its thread outlives the transports, and when candidate gathering completes then,
 //! `_on_candidate_gathering_done` (`nicestream.c`) steps past the end of its transport list
 //! after deleting a dead one: a NULL dereference on the ICE thread that ends the process.
-//! So: **never keep a reference to the ICE object** (the server and the test peer once did, to
-//! "keep the local addresses alive", which the `webrtcbin` already does), and turn libnice's
-//! UPnP discovery off, which made gathering take long enough for a teardown to race it.
-//! [`live_ice_agents`] counts ICE objects alive so tests can see one outlive its `webrtcbin`.
+//! So the ICE object must die with its `webrtcbin`: **never keep a reference to it** (the
+//! server and the test peer once did), and **never hand `webrtcbin` an mDNS candidate**
+//! (`<uuid>.local`, as browsers send): 1.22 resolves those in a `GTask` whose source object is
+//! the ICE object, which keeps it alive past a peer that leaves meanwhile (see
+//! [`super::ice::is_mdns`]). Keeping the ICE *transports* alive instead does not help: the
+//! transport bins connect to their `notify::state` without a reference and never disconnect,
+//! so a transport that outlives its `webrtcbin` crashes in `transportreceivebin.c` (tried).
+//! libnice's UPnP discovery is switched off: it opens listeners nobody asked for and makes
+//! gathering slow enough to race a teardown. [`live_ice_agents`] counts ICE objects alive, so
+//! tests and `tessera stress` see one outlive its `webrtcbin`.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,7 +80,8 @@ pub fn live_ice_agents() -> u64 {
 }
 
 /// Builds a `webrtcbin` named `name`: max-bundle, `latency_ms` of jitter buffer, sender reports
-/// in capture time, and an ICE agent with UPnP off that gathers on `ice`'s addresses.
+/// in capture time, and an ICE agent that gathers UDP candidates on `ice`'s addresses, with
+/// UPnP and ICE-TCP off.
 pub fn new_webrtcbin(name: &str, latency_ms: u32, ice: &IceSettings) -> anyhow::Result<gst::Element> {
     let webrtc = gst::ElementFactory::make("webrtcbin").name(name).build()?;
     WEBRTCBINS.track(&webrtc);
@@ -93,9 +100,11 @@ pub fn new_webrtcbin(name: &str, latency_ms: u32, ice: &IceSettings) -> anyhow::
     // nothing else may (see the module docs).
     let agent: gst_webrtc::WebRTCICE = webrtc.property("ice-agent");
     ICE_AGENTS.track(&agent);
-    if std::env::var_os("EXP_UPNP").is_none() {
-        no_upnp(&agent);
-    }
+    no_upnp(&agent);
+    // ICE-TCP would make every peer listen on a TCP port of every address (passive
+    // candidates): listeners a stranger can reach for as long as the peer lives. Clients whose
+    // UDP is blocked reach the server through TURN instead.
+    agent.set_property("ice-tcp", false);
     for addr in ice.addresses {
         agent.emit_add_local_ip_address(&addr.to_string());
     }

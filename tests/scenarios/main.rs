@@ -8,6 +8,7 @@
 mod common;
 mod stage;
 
+mod abrupt_departures;
 mod audio_only;
 mod bad_signaling;
 mod browser_failed;
@@ -31,6 +32,7 @@ mod layout_spotlight;
 mod leave;
 mod leave_no_freeze;
 mod letterbox;
+mod listeners;
 mod mute_badge;
 mod offer_sdp;
 mod placeholders;

@@ -73,7 +73,7 @@ async fn record_marks(fps: u32) -> anyhow::Result<(Vec<Duration>, Vec<Duration>,
     opts.audio = Some(AudioSource::Beep(1000.0));
     let mut flasher = TestPeer::join(addr, opts).await?;
     let (cx, cy) = tile(0, 1).centre();
-    flasher.received().watch_brightness(cx, cy);
+    flasher.received().watch_flashes(tile(0, 1));
     let started = flasher.wait_message(secs(3), |m| matches!(m, ServerMessage::RecordingStarted { .. })).await?;
     let recording_started = Instant::now();
     let ServerMessage::RecordingStarted { recording_id } = started else { unreachable!() };
