@@ -50,6 +50,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    media::memory::tune_allocator();
     gst::init()?;
     route_glib_logs();
     let registry = Registry::new(Arc::new(config.media));

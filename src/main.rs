@@ -23,6 +23,9 @@ enum Command {
     Bench(tessera::bench::BenchOptions),
     /// Abrupt departures, repeated against one server; fails if it crashed or kept anything.
     Stress(tessera::loadgen::stress::StressOptions),
+    /// Thousands of join/leave cycles against one server; fails if its memory, fds or threads
+    /// grew.
+    Soak(tessera::loadgen::soak::SoakOptions),
 }
 
 /// A recording that hits the file-size limit must fail alone, not kill the server: SIGXFSZ's
@@ -69,6 +72,11 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(opts) => {
             rt.block_on(tessera::bench::run(&opts))?;
             return Ok(());
+        }
+        Command::Soak(opts) => {
+            let report = rt.block_on(tessera::loadgen::soak::run(&opts))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return report.verdict(opts.rss_growth_mib);
         }
         Command::Stress(opts) => {
             let report = rt.block_on(tessera::loadgen::stress::run(&opts))?;

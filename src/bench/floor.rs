@@ -52,7 +52,7 @@ pub fn description(publishers: usize, file: &Path, source: Size, config: &MediaC
 }
 
 /// The first element made by `factory` in a `pipelines/` fragment, without its name.
-fn element(fragment: &str, factory: &str) -> Option<String> {
+pub(super) fn element(fragment: &str, factory: &str) -> Option<String> {
     let text: String = fragment.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join(" ");
     text.split('!')
         .map(str::trim)

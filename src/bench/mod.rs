@@ -5,6 +5,7 @@
 mod floor;
 pub mod janus;
 pub mod janus_peer;
+mod latency_floor;
 mod plot;
 mod profile;
 mod report;
@@ -152,6 +153,9 @@ pub struct Results {
     /// The test clients' own share of glass-to-glass latency (encode, jitter buffer, decode;
     /// no network, no server).
     pub client_latency: Option<Percentiles>,
+    /// The least glass-to-glass delay possible: the client loopback's shortest plus the
+    /// shortest encode of one canvas frame (see `latency_floor`); a run below it is refused.
+    pub latency_floor_ms: f64,
     /// Tessera, publisher sweep (no viewers).
     pub tessera: Vec<LoadReport>,
     /// Tessera, viewer sweep.
@@ -171,12 +175,17 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let spec = VideoSpec { rgb: [0, 0, 0], width: base.width, height: base.height, fps: base.fps };
     tracing::info!("client latency loopback");
     let delays = crate::client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?.delays;
+    let shortest_loopback = delays.iter().min().copied().context("the client loopback saw no flash")?;
+    let encode = latency_floor::shortest_encode(&crate::config::MediaConfig::default())?;
+    let latency_floor_ms = (shortest_loopback + encode).as_secs_f64() * 1000.0;
+    tracing::info!(latency_floor_ms, "latency floor: client loopback {shortest_loopback:?} + canvas encode {encode:?}");
     let mut results = Results {
         started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         duration_secs: 0.0,
         plan: plan.clone(),
         machine: machine(),
         client_latency: Percentiles::of(&delays),
+        latency_floor_ms,
         tessera: Vec::new(),
         viewers: Vec::new(),
         floor: Vec::new(),
@@ -192,14 +201,14 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
             ..base.clone()
         };
         let report = measure_tessera(load, &[], &clips).await?;
-        refuse_impossible_latency(&report, results.client_latency.as_ref())?;
+        refuse_impossible_latency(&report, results.latency_floor_ms)?;
         results.tessera.push(report);
     }
     for &v in &plan.viewers {
         tracing::info!(viewers = v, "tessera");
         let load = LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() };
         let report = measure_tessera(load, &[], &clips).await?;
-        refuse_impossible_latency(&report, results.client_latency.as_ref())?;
+        refuse_impossible_latency(&report, results.latency_floor_ms)?;
         results.viewers.push(report);
     }
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
@@ -220,23 +229,18 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     Ok(results)
 }
 
-/// Fails a run whose glass-to-glass latency went below what the clients alone take.
-///
-/// Every path through the server contains the flashing publisher's encoder, the probe's
-/// jitter buffer and decoder, which the client loopback ([`crate::client::latency::loopback`])
-/// measures with nothing in between; the server only adds (it decodes, composites on its
-/// frame clock and encodes again). So no delay can be below the loopback's smallest, and one
-/// that is shows a flash paired with the wrong frame: a bug in the measurement, not a figure.
-fn refuse_impossible_latency(report: &LoadReport, client: Option<&loadgen::Percentiles>) -> anyhow::Result<()> {
-    let (Some(latency), Some(client)) = (&report.latency, client) else { return Ok(()) };
+/// Fails a run whose glass-to-glass latency went below `floor_ms` (see `latency_floor`): such a
+/// delay would pair a flash with a frame that cannot show it, a bug in the measurement, and is
+/// not reported as a figure.
+fn refuse_impossible_latency(report: &LoadReport, floor_ms: f64) -> anyhow::Result<()> {
+    let Some(latency) = &report.latency else { return Ok(()) };
     anyhow::ensure!(
-        latency.min_ms >= client.min_ms,
-        "{} publishers, {} viewers: a glass-to-glass delay of {:.1} ms is below the clients' own \
-         {:.1} ms (loopback minimum): the measurement is wrong, refusing to report it",
+        latency.min_ms >= floor_ms,
+        "{} publishers, {} viewers: a glass-to-glass delay of {:.1} ms is below the {floor_ms:.1} ms any \
+         frame needs (client loopback + one canvas encode): the measurement is wrong, refusing to report it",
         report.publishers,
         report.viewers,
         latency.min_ms,
-        client.min_ms
     );
     Ok(())
 }

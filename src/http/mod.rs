@@ -79,8 +79,11 @@ pub fn routes(
                 .on_upgrade(move |socket| ws::serve(socket, state))
         },
     );
+    // Browsers ask every page's origin for /favicon.ico (also for /healthz and JSON answers); a
+    // 404 there is an error in every visitor's console.
+    let favicon = warp::path!("favicon.ico").and(warp::get()).and(warp::fs::file(assets.join("favicon.svg")));
     let client = warp::get().and(warp::fs::dir(assets));
-    healthz.or(readyz).or(api).or(signaling).or(client)
+    healthz.or(readyz).or(api).or(signaling).or(favicon).or(client)
 }
 
 #[cfg(test)]

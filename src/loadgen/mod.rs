@@ -8,6 +8,7 @@
 pub mod child;
 mod joins;
 pub mod procfs;
+pub mod soak;
 pub mod stats;
 pub mod stress;
 

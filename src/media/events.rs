@@ -28,9 +28,12 @@ impl RoomMedia {
                 };
                 Some(Notice::Candidate { peer, mline, candidate })
             }
-            MediaEvent::IncomingStream { peer, pad, probe } => {
+            MediaEvent::IncomingStream { peer, pad } => {
                 let result = self.attach_stream(peer, &pad);
-                pad.remove_probe(probe);
+                // A peer already removed released its pads then.
+                if let Some(p) = self.peers.get(&peer) {
+                    p.bin.release(&pad);
+                }
                 result.err().map(|e| Notice::Failed { peer, reason: format!("{e:#}") })
             }
             MediaEvent::ConnectionState { peer, state } => {

@@ -15,6 +15,7 @@ mod events;
 mod ghost;
 pub mod ice;
 mod ingress;
+pub mod memory;
 pub mod mixer;
 mod mixminus;
 mod overlay;
@@ -59,14 +60,12 @@ pub enum MediaEvent {
         /// The `candidate:` line.
         candidate: String,
     },
-    /// webrtcbin exposed a receive pad; it is blocked by `probe` until linked.
+    /// webrtcbin exposed a receive pad; it is blocked until linked (see `PeerBin::release`).
     IncomingStream {
         /// Whose webrtcbin.
         peer: ParticipantId,
         /// The new src pad.
         pad: gst::Pad,
-        /// The blocking probe to remove once linked.
-        probe: gst::PadProbeId,
     },
     /// The peer connection changed state.
     ConnectionState {

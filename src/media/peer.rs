@@ -3,6 +3,8 @@
 //! GStreamer callbacks here never touch room state: they post [`MediaEvent`]s to the room
 //! task, which owns the bin. Each element is named `{kind}-{participant}`.
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::Context;
 use gst::glib;
 use gst::prelude::*;
@@ -27,9 +29,25 @@ pub struct PeerBin {
     /// Sink ghost pad taking Opus RTP (mix-minus or full mix).
     pub audio_in: gst::GhostPad,
     /// What this participant sends us.
-    pub inbound: std::sync::Arc<InboundCounters>,
+    pub inbound: Arc<InboundCounters>,
     /// The `tessera` DataChannel carrying room events.
     channel: Option<gst_webrtc::WebRTCDataChannel>,
+    /// Receive pads held until the room task links their decoders.
+    held: Arc<Mutex<Held>>,
+}
+
+/// webrtcbin's receive pads blocked until their decoders are linked, and whether the peer is
+/// being torn down (then no pad is blocked any more).
+///
+/// A blocked pad holds the stream lock of the jitter buffer feeding it. Setting the peer to
+/// NULL deactivates that jitter buffer's pads first, which waits for the lock: with a block
+/// still in place (a peer leaving before the room task linked its stream) the room's thread
+/// waited forever (seen: the soak's 1,000th cycle hung so). So every block is released before
+/// the peer stops, and none is added after.
+#[derive(Debug, Default)]
+struct Held {
+    closing: bool,
+    probes: Vec<(gst::Pad, gst::PadProbeId)>,
 }
 
 /// A queue that drops the oldest data instead of blocking the shared tee when this peer is
@@ -86,9 +104,10 @@ impl PeerBin {
             None => None,
         };
         let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
-        let inbound = std::sync::Arc::new(InboundCounters::default());
-        connect_signals(&webrtc, id, events, inbound.clone());
-        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None })
+        let inbound = Arc::new(InboundCounters::default());
+        let held = Arc::default();
+        connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held));
+        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None, held })
     }
 
     /// Creates the `tessera` DataChannel (webrtcbin must have left NULL) and starts creating the
@@ -147,6 +166,30 @@ impl PeerBin {
         }
     }
 
+    /// Releases `pad` once its decoder is linked (or could not be).
+    pub fn release(&self, pad: &gst::Pad) {
+        let released = {
+            let mut held = self.held.lock().unwrap();
+            let at = held.probes.iter().position(|(p, _)| p == pad);
+            at.map(|i| held.probes.swap_remove(i))
+        };
+        if let Some((pad, probe)) = released {
+            pad.remove_probe(probe);
+        }
+    }
+
+    /// Releases every held receive pad and holds no new one: call before stopping the peer.
+    pub fn release_all(&self) {
+        let probes = {
+            let mut held = self.held.lock().unwrap();
+            held.closing = true;
+            std::mem::take(&mut held.probes)
+        };
+        for (pad, probe) in probes {
+            pad.remove_probe(probe);
+        }
+    }
+
     /// Asks the shared encoder for a keyframe on behalf of this receiver. The encoder's
     /// `min-force-key-unit-interval` merges requests from many receivers into one keyframe.
     pub fn request_keyframe(&self) {
@@ -182,7 +225,8 @@ fn connect_signals(
     webrtc: &gst::Element,
     id: ParticipantId,
     events: UnboundedSender<MediaEvent>,
-    inbound: std::sync::Arc<InboundCounters>,
+    inbound: Arc<InboundCounters>,
+    held: Arc<Mutex<Held>>,
 ) {
     let tx = events.clone();
     webrtc.connect("on-ice-candidate", false, move |args| {
@@ -198,10 +242,15 @@ fn connect_signals(
             return;
         }
         inbound.watch_rtp(pad);
-        // Hold the stream until the room task has built and linked its decoder.
+        // Hold the stream until the room task has built and linked its decoder (see `Held`).
+        let mut held = held.lock().unwrap();
+        if held.closing {
+            return;
+        }
         let probe = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| gst::PadProbeReturn::Ok);
         if let Some(probe) = probe {
-            let _ = tx.send(MediaEvent::IncomingStream { peer: id, pad: pad.clone(), probe });
+            held.probes.push((pad.clone(), probe));
+            let _ = tx.send(MediaEvent::IncomingStream { peer: id, pad: pad.clone() });
         }
     });
     webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {

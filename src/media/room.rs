@@ -225,6 +225,7 @@ impl RoomMedia {
                 Ok(())
             }
             Err(e) => {
+                bin.release_all();
                 self.stop(bin.bin.upcast_ref());
                 Err(e)
             }
@@ -295,6 +296,7 @@ impl RoomMedia {
             }
         }
         // 2. Stop the peer: no more pushes into the shared mixers.
+        peer.bin.release_all();
         self.stop(peer.bin.bin.upcast_ref());
         // 3. Release the mixer inputs it fed.
         if let (Some(input), Some(video)) = (&peer.video, &self.video) {
@@ -317,7 +319,7 @@ impl RoomMedia {
         // Its state-change messages on the room's bus hold the webrtcbin until the room task has
         // read them: the last reference goes there, on the room's thread (see `media::webrtc`).
         drop(peer);
-        super::teardown::release_memory();
+        super::memory::release_memory();
     }
 
     fn stop(&self, element: &gst::Element) {
@@ -398,6 +400,9 @@ impl RoomMedia {
     /// Stops the pipeline: NULL, checked. The room task drops `self` next and waits on
     /// [`RoomMedia::pipeline_ref`] until the pipeline is freed.
     pub fn stop_pipeline(&self) -> Result<(), String> {
+        for peer in self.peers.values() {
+            peer.bin.release_all();
+        }
         super::teardown::to_null(&self.pipeline)
     }
 
@@ -410,6 +415,9 @@ impl RoomMedia {
 impl Drop for RoomMedia {
     fn drop(&mut self) {
         // Already NULL when the room task stopped it; this covers a room that failed to run.
-        let _ = self.pipeline.set_state(gst::State::Null);
+        for peer in self.peers.values() {
+            peer.bin.release_all();
+        }
+        let _ = super::teardown::stop(self.pipeline.upcast_ref());
     }
 }

@@ -49,23 +49,6 @@ pub(super) fn track(pipeline: &gst::Pipeline) {
     });
 }
 
-/// Hands memory that glibc's allocator holds but no longer uses back to the system. Called when
-/// a participant leaves and when a room's pipeline is freed: without it the freed branches'
-/// memory stays in malloc's arenas. Measured (README, "Memory"): after 4 rooms × 60 churn cycles
-/// malloc had 21 MB in use but held 119 MB, and `malloc_trim(0)` gave 61 MiB of RSS back.
-pub fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        // SAFETY: malloc_trim has no preconditions; it takes each arena's lock itself.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}
-
 /// Sets `pipeline` to NULL (a change to NULL never goes async), checking that it got there.
 pub(super) fn to_null(pipeline: &gst::Pipeline) -> Result<(), String> {
     stop(pipeline.upcast_ref())
@@ -125,7 +108,7 @@ pub async fn await_freed(room: &str, weak: glib::WeakRef<gst::Pipeline>, ended: 
             None
         }
     };
-    release_memory();
+    super::memory::release_memory();
     let figures = Teardown { room: room.to_owned(), null_ms: ms(null_at), freed_ms };
     if let Some(freed) = freed_ms {
         tracing::info!(

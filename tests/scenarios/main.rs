@@ -21,6 +21,7 @@ mod churn_no_leaks;
 mod clip_publisher;
 mod concurrent_rooms;
 mod config_sources;
+mod crash_recovery;
 mod datachannel_events;
 mod decoder_garbage;
 mod hd_colours;
