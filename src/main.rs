@@ -76,6 +76,9 @@ fn main() -> anyhow::Result<()> {
         Command::Soak(opts) => {
             let report = rt.block_on(tessera::loadgen::soak::run(&opts))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            if !opts.dry_run {
+                tessera::loadgen::soak::write(&report, &opts)?;
+            }
             return report.verdict(opts.rss_growth_mib);
         }
         Command::Stress(opts) => {

@@ -355,6 +355,12 @@ fn write(opts: &BenchOptions, results: &Results) -> anyhow::Result<()> {
     } else {
         let svg = opts.docs.with_extension("svg");
         std::fs::write(&svg, plot::cpu_svg(results))?;
+        // The soak's section is written by `tessera soak`; keep it.
+        let old = std::fs::read_to_string(&opts.docs).unwrap_or_default();
+        let markdown = match crate::loadgen::soak::section(&old) {
+            Some(soak) => crate::loadgen::soak::with_section(&markdown, soak),
+            None => markdown,
+        };
         std::fs::write(&opts.docs, markdown)?;
         println!("wrote {}, {} and {}", path.display(), opts.docs.display(), svg.display());
     }

@@ -99,7 +99,13 @@ pub fn play(clip: Arc<EncodedClip>, appsrc: gst_app::AppSrc) {
                     index = 0;
                 }
                 let mut buffer = clip.frames[index % clip.frames.len()].copy();
-                buffer.get_mut().unwrap().set_pts(gst::ClockTime::NONE);
+                // The appsrc stamps it with the running time of its push (`do-timestamp`), but only
+                // where no timestamp is left: a DTS kept from the clip's own encode made every packet
+                // claim a capture time up to seconds off, and the receivers' lip sync delayed the
+                // other stream to match.
+                let b = buffer.get_mut().unwrap();
+                b.set_pts(gst::ClockTime::NONE);
+                b.set_dts(gst::ClockTime::NONE);
                 if src.push_buffer(buffer).is_err() {
                     return;
                 }

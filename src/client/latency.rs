@@ -62,10 +62,14 @@ pub async fn loopback(spec: &VideoSpec, duration: Duration) -> anyhow::Result<Fl
     pipeline.add_many([source.bin.upcast_ref(), &jitter, decode.upcast_ref()])?;
     gst::Element::link_many([source.bin.upcast_ref(), &jitter, decode.upcast_ref()])?;
     pipeline.set_state(gst::State::Playing).context("starting the latency loopback")?;
+    // Nothing to wait for here: no connection holds the media back.
+    sources::open_gates(pipeline.upcast_ref());
     source.started();
     let start = Instant::now();
     tokio::time::sleep(duration).await;
-    pipeline.set_state(gst::State::Null)?;
+    // Not on the runtime's worker: a change to NULL joins streaming threads.
+    let stopped = tokio::task::spawn_blocking(move || crate::media::teardown::stop(pipeline.upcast_ref()));
+    stopped.await?.map_err(anyhow::Error::msg)?;
     Ok(match_flashes(&marks.flashes(), &received.flash_onsets(), start))
 }
 

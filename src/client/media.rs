@@ -34,6 +34,8 @@ pub struct PeerMedia {
     marks: Arc<sources::MarkClock>,
     /// What arrived.
     pub received: Arc<Received>,
+    /// Holds the sources until the connection is up.
+    gate: Arc<sources::Gate>,
     /// Set once the pipeline is in NULL and let go.
     torn_down: watch::Sender<bool>,
 }
@@ -97,12 +99,14 @@ impl PeerMedia {
         });
         let state = received.clone();
         let pipeline_weak = pipeline.downgrade();
+        let gate = Arc::new(sources::Gate::default());
+        let opener = gate.clone();
         webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
             let s = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
             if s == gst_webrtc::WebRTCPeerConnectionState::Connected {
                 state.mark_connected();
                 if let Some(pipeline) = pipeline_weak.upgrade() {
-                    sources::open_gates(pipeline.upcast_ref());
+                    opener.open(pipeline.upcast_ref());
                 }
             }
         });
@@ -124,6 +128,7 @@ impl PeerMedia {
             sources: Mutex::default(),
             marks,
             received,
+            gate,
             torn_down: watch::channel(false).0,
         })
     }
@@ -195,10 +200,10 @@ impl PeerMedia {
                 *self.video_source.lock().unwrap() = Some(source.bin.clone());
             }
             self.sources.lock().unwrap().push(source.bin.clone());
-            source.started();
+            self.gate.admit(source);
         }
         if self.received.connected_at().is_some() {
-            sources::open_gates(self.pipeline.upcast_ref());
+            self.gate.open(self.pipeline.upcast_ref());
         }
         Ok(())
     }

@@ -115,6 +115,42 @@ pub fn open_gates(bin: &gst::Bin) {
     }
 }
 
+/// Holds a peer's sources until its connection is up, as a browser sends nothing before:
+/// generated ones behind their valve ([`open_gates`]), pre-encoded clips not yet replaying.
+#[derive(Default)]
+pub struct Gate(std::sync::Mutex<GateState>);
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    waiting: Vec<Source>,
+}
+
+impl Gate {
+    /// Starts `source` once the gate is open (at once if it is).
+    pub fn admit(&self, source: Source) {
+        let mut state = self.0.lock().unwrap();
+        if state.open {
+            source.started();
+        } else {
+            state.waiting.push(source);
+        }
+    }
+
+    /// Opens the valves under `bin` and starts every source waiting.
+    pub fn open(&self, bin: &gst::Bin) {
+        let waiting = {
+            let mut state = self.0.lock().unwrap();
+            state.open = true;
+            std::mem::take(&mut state.waiting)
+        };
+        open_gates(bin);
+        for source in waiting {
+            source.started();
+        }
+    }
+}
+
 /// A source bin, plus the clip to start replaying once it runs.
 pub struct Source {
     /// The bin; its ghost `src` pad carries RTP.
@@ -248,6 +284,19 @@ pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flash_is_white_with_its_code_in_the_band() {
+        gst::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 320, 180).build().unwrap();
+        let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+        paint_flash(buffer.get_mut().unwrap(), &info, 5);
+        let frame = super::super::Frame::new(buffer, info);
+        assert!(frame.rgb_at(160, 90, 4).iter().all(|c| *c > 200), "centre {:?}", frame.rgb_at(160, 90, 4));
+        let band = (180.0 * (CODE_BAND.0 + CODE_BAND.1) / 2.0) as u32;
+        let cells: Vec<bool> = (0..CODE_CELLS).map(|i| frame.rgb_at(20 * (2 * i + 1), band, 4)[0] > 128).collect();
+        assert_eq!(cells, flash_code(5));
+    }
 
     #[test]
     fn marks_fall_on_whole_seconds_after_the_first() {

@@ -33,6 +33,15 @@ pub struct SoakOptions {
     /// The process id of --server, to sample it.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Directory for the JSON results.
+    #[arg(long, default_value = "bench/results")]
+    pub results: std::path::PathBuf,
+    /// The Markdown page whose soak section is rewritten.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub docs: std::path::PathBuf,
+    /// Print the report only; write neither results nor docs.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The server at one checkpoint, settled (its last batch gone a few seconds before).
@@ -134,4 +143,87 @@ pub async fn run(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
     // Leave the server a moment to log its last teardown before it is stopped.
     tokio::time::sleep(Duration::from_millis(200)).await;
     report
+}
+
+/// Marks the soak's section of `docs/benchmarks.md`; `tessera bench` keeps it when it
+/// regenerates the rest of the page.
+pub const SECTION_BEGIN: &str = "<!-- soak: written by `tessera soak` -->";
+/// Ends the soak's section.
+pub const SECTION_END: &str = "<!-- /soak -->";
+
+impl SoakReport {
+    /// The soak's section of `docs/benchmarks.md`, markers included.
+    pub fn markdown(&self, when: &str, json: &std::path::Path, allowed: f64) -> String {
+        use std::fmt::Write;
+        let mut s = format!("{SECTION_BEGIN}\n## Memory under churn\n\n");
+        let verdict = if self.verdict(allowed).is_ok() { "met" } else { "**missed**" };
+        let _ = writeln!(
+            s,
+            "`scripts/soak.sh` (`tessera soak`) on {when}: {} join/leave cycles against one release server, 4 \
+             peers at a time (publishers of a 320x180 clip and counting viewers); the room ends after each batch \
+             and the next builds it again. The server is sampled 3 s after each checkpoint's last leave. Target: \
+             RSS at the last checkpoint within +{allowed} MiB of the first, fds and threads back to the baseline \
+             (after one warm-up batch), nothing left in the server: **{verdict}** (RSS {:+.1} MiB). Raw results: \
+             [`{}`](../{}).\n",
+            self.checkpoints.last().map_or(0, |c| c.cycles),
+            self.rss_growth_mib,
+            json.display(),
+            json.display()
+        );
+        let _ = writeln!(s, "| Cycles | RSS MiB | fds | Threads | Seconds |\n|---|---|---|---|---|");
+        for c in std::iter::once(&self.baseline).chain(&self.checkpoints) {
+            let _ = writeln!(s, "| {} | {:.1} | {} | {} | {:.0} |", c.cycles, c.rss_mib, c.fds, c.threads, c.secs);
+        }
+        let _ = writeln!(
+            s,
+            "\nAfter the last leave the server held {} rooms, {} room pipelines, {} `webrtcbin`s and {} ICE objects. \
+             Why the allocator is tuned as it is: [memory.md](memory.md).\n{SECTION_END}",
+            self.stats["rooms"], self.stats["roomPipelines"], self.stats["webrtcbins"], self.stats["iceAgents"]
+        );
+        s
+    }
+}
+
+/// `page` with its soak section replaced by `section` (appended when it has none).
+pub fn with_section(page: &str, section: &str) -> String {
+    match (page.find(SECTION_BEGIN), page.find(SECTION_END)) {
+        (Some(begin), Some(end)) if end > begin => {
+            format!("{}{section}{}", &page[..begin], &page[end + SECTION_END.len()..])
+        }
+        _ => format!("{}\n{section}\n", page.trim_end()),
+    }
+}
+
+/// The soak section of `page`, if it has one.
+pub fn section(page: &str) -> Option<&str> {
+    let begin = page.find(SECTION_BEGIN)?;
+    let end = page.find(SECTION_END)?;
+    (end > begin).then(|| &page[begin..end + SECTION_END.len()])
+}
+
+/// Writes the report to `results/soak-<date>.json` and its section into `docs`.
+pub fn write(report: &SoakReport, opts: &SoakOptions) -> anyhow::Result<()> {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    std::fs::create_dir_all(&opts.results)?;
+    let json = opts.results.join(format!("soak-{}.json", &now[..10]));
+    std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
+    let page = std::fs::read_to_string(&opts.docs).unwrap_or_default();
+    std::fs::write(&opts.docs, with_section(&page, &report.markdown(&now, &json, opts.rss_growth_mib)))?;
+    println!("wrote {} and the soak section of {}", json.display(), opts.docs.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_is_replaced_in_place_or_appended() {
+        let section = format!("{SECTION_BEGIN}\nnew\n{SECTION_END}");
+        let page = format!("# B\n\nbefore\n{SECTION_BEGIN}\nold\n{SECTION_END}\nafter\n");
+        assert_eq!(with_section(&page, &section), format!("# B\n\nbefore\n{section}\nafter\n"));
+        assert_eq!(with_section("# B\n", &section), format!("# B\n{section}\n"));
+        assert_eq!(super::section(&with_section("# B\n", &section)), Some(section.as_str()));
+        assert_eq!(super::section("# B\n"), None);
+    }
 }

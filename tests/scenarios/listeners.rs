@@ -34,8 +34,8 @@ fn tcp_listeners(pid: u32) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_room_holds_one_tcp_listener_and_no_upnp() -> anyhow::Result<()> {
     let addresses = tessera::config::default_ice_addresses();
-    let addresses: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-    let server = ServerProcess::start(&["--ice-addresses", &addresses.join(",")]).await?;
+    let free = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let server = ServerProcess::start_on(free, &[]).await?;
     let publisher = TestPeer::join(server.addr, PeerOptions::publisher("ports", "red", RED, 440.0)).await?;
     let viewer = TestPeer::join(server.addr, PeerOptions::viewer("ports", "watcher")).await?;
     viewer.wait_for(secs(15), |v| v.received().frames() > 30).await?;

@@ -238,19 +238,19 @@ impl ServerProcess {
 
     /// Like [`ServerProcess::start`], run through `prefix` (e.g. `prlimit --fsize=N --`).
     pub async fn start_with_prefix(prefix: &[&str], extra: &[&str]) -> anyhow::Result<Self> {
-        Self::launch(prefix, "127.0.0.1:0", extra).await
+        Self::launch(prefix, "127.0.0.1:0", "127.0.0.1", extra).await
     }
 
     /// Starts `tessera serve` listening on `listen`, ICE on the loopback and the default
     /// route's address (browsers), with the test canvas and `extra` flags.
     pub async fn start_on(listen: SocketAddr, extra: &[&str]) -> anyhow::Result<Self> {
         let ice: Vec<String> = tessera::config::default_ice_addresses().iter().map(ToString::to_string).collect();
-        let ice = ice.join(",");
-        let flags: Vec<&str> = ["--ice-addresses", ice.as_str()].into_iter().chain(extra.iter().copied()).collect();
-        Self::launch(&[], &listen.to_string(), &flags).await
+        Self::launch(&[], &listen.to_string(), &ice.join(","), extra).await
     }
 
-    async fn launch(prefix: &[&str], listen: &str, extra: &[&str]) -> anyhow::Result<Self> {
+    /// Starts the server listening on `listen` with ICE on `ice` (more with `--ice-addresses`
+    /// in `extra`).
+    async fn launch(prefix: &[&str], listen: &str, ice: &str, extra: &[&str]) -> anyhow::Result<Self> {
         use tokio::io::AsyncBufReadExt;
         let server = Self::binary();
         let (program, args): (&str, Vec<&str>) = match prefix.split_first() {
@@ -261,8 +261,7 @@ impl ServerProcess {
         tessera::loadgen::child::die_with_parent(command.as_std_mut());
         let mut child = command
             .args(args)
-            .args(["serve", "--listen", listen, "--canvas", "640x360"])
-            .args(if extra.contains(&"--ice-addresses") { &[][..] } else { &["--ice-addresses", "127.0.0.1"][..] })
+            .args(["serve", "--listen", listen, "--canvas", "640x360", "--ice-addresses", ice])
             .args(extra)
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())
