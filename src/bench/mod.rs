@@ -171,12 +171,13 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let started = Instant::now();
     let plan = Plan::new(opts.quick);
     let base = base_options(&plan);
-    let clips = loadgen::clips(&base)?;
+    let for_clips = base.clone();
+    let clips = loadgen::blocking(move || loadgen::clips(&for_clips)).await?;
     let spec = VideoSpec { rgb: [0, 0, 0], width: base.width, height: base.height, fps: base.fps };
     tracing::info!("client latency loopback");
     let delays = crate::client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?.delays;
     let shortest_loopback = delays.iter().min().copied().context("the client loopback saw no flash")?;
-    let encode = latency_floor::shortest_encode(&crate::config::MediaConfig::default())?;
+    let encode = loadgen::blocking(|| latency_floor::shortest_encode(&crate::config::MediaConfig::default())).await?;
     let latency_floor_ms = (shortest_loopback + encode).as_secs_f64() * 1000.0;
     tracing::info!(latency_floor_ms, "latency floor: client loopback {shortest_loopback:?} + canvas encode {encode:?}");
     let mut results = Results {
@@ -214,7 +215,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("publisher.webm");
-    floor::write_webm(&clips.0, &clips.1, (plan.warmup + plan.window + 15) as u32, &file)?;
+    let (video, audio, secs, path) =
+        (clips.0.clone(), clips.1.clone(), (plan.warmup + plan.window + 15) as u32, file.clone());
+    loadgen::blocking(move || floor::write_webm(&video, &audio, secs, &path)).await?;
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "floor");
         results.floor.push(measure_floor(n, &file, &plan, &dir)?);

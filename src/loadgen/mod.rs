@@ -158,7 +158,16 @@ pub fn clips(opts: &LoadOptions) -> anyhow::Result<Clips> {
 
 /// Runs the load and measures.
 pub async fn run(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
-    run_with(opts, &clips(opts)?).await
+    let for_clips = opts.clone();
+    run_with(opts, &blocking(move || clips(&for_clips)).await?).await
+}
+
+/// Runs `work` (which builds, runs and stops pipelines) on a blocking thread, not on the async
+/// runtime's workers: a pipeline's change to NULL joins its streaming threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work).await?
 }
 
 /// Runs the load with clips encoded beforehand (see [`clips`]) and measures.
