@@ -4,7 +4,7 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh --build && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cargo build --release --locked
+RUN cargo build --release --locked -p tessera
 
 FROM debian:bookworm-slim
 COPY scripts/install-deps.sh /tmp/install-deps.sh

@@ -9,7 +9,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked -p tessera
 
 ## Build and start the server on http://127.0.0.1:8080/ (pass flags with ARGS="...").
 run: build
@@ -24,14 +24,15 @@ $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
 test: deps $(BROWSER_DEPS)
 	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
 	$(CARGO) fmt --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
-	$(CARGO) nextest run --locked
-	$(CARGO) test --locked --doc
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) nextest run --locked --workspace
+	$(CARGO) test --locked --workspace --doc
 
 ## Benchmark against the bare GStreamer floor and Janus; writes bench/results/<date>.json and
 ## docs/benchmarks.md (QUICK=1: N=4 only, about a minute, results not written to docs/).
-bench: build
-	./target/release/tessera bench $(if $(QUICK),--quick)
+bench: deps
+	$(CARGO) build --release --locked -p tessera -p tessera-bench
+	./target/release/tessera-bench bench $(if $(QUICK),--quick)
 
 ## Regenerate docs/screenshot.png (a page in a room of three, headless Chromium).
 screenshot: deps $(BROWSER_DEPS)
@@ -39,7 +40,7 @@ screenshot: deps $(BROWSER_DEPS)
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where does a churned server's memory go? Starts `tessera serve` and runs ROOMS rooms one after
-# another with `tessera loadgen` (2 publishers, then CYCLES churn peers, 4 at a time, alternately
+# another with `tessera-bench loadgen` (2 publishers, then CYCLES churn peers, 4 at a time, alternately
 # publishers and viewers; the room ends when they have left). After each room has ended it prints
 # the server's RSS and glibc malloc's own figures (malloc_stats, called through gdb): "system"
 # is what malloc holds, "in use" what the program holds. With LEAKS=1 the server also runs
@@ -9,7 +9,7 @@
 #
 #   scripts/memory-churn.sh [ROOMS] [CYCLES]        (defaults: 4 rooms, 60 cycles)
 #   LEAKS=1 scripts/memory-churn.sh 2 60
-#   BIN=target/release/tessera scripts/memory-churn.sh
+#   BIN=target/release/tessera BENCH=target/release/tessera-bench scripts/memory-churn.sh
 #
 # Needs gdb. Measured figures and what they mean: README.md, "Memory".
 set -euo pipefail
@@ -52,7 +52,7 @@ checkpoint() { # GStreamer objects created and destroyed since the last checkpoi
 checkpoint >/dev/null
 echo "idle: RSS $(rss), $(malloc_figures)"
 for r in $(seq 1 "$ROOMS"); do
-    "$BIN" loadgen --server "127.0.0.1:$PORT" --room "churn$r" --publishers 2 --warmup 2 --seconds 2 \
+    "${BENCH:-target/debug/tessera-bench}" loadgen --server "127.0.0.1:$PORT" --room "churn$r" --publishers 2 --warmup 2 --seconds 2 \
         --latency false --width 320 --height 180 --server-pid "$PID" --churn "$CYCLES" >"$OUT/room$r.json"
     sleep 4
     echo "room $r ended ($CYCLES churn cycles): RSS $(rss), $(malloc_figures)$(checkpoint)"

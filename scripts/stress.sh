@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Abrupt departures, repeated against the release server: `tessera stress` starts `tessera
+# Abrupt departures, repeated against the release server: `tessera-bench stress` starts `tessera
 # serve` and makes CYCLES departures (default 504: 63 of each of the 8 kinds, 4 at a time):
 # sockets dropped, peers vanishing during ICE (also after an mDNS candidate), during DTLS and
 # mid-stream, kicks, rooms closed while peers join, raw joins that vanish. Half happen in fresh
@@ -11,11 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CYCLES=${1:-504}
-cargo build --release --locked -q
+cargo build --release --locked -q -p tessera -p tessera-bench
 busy=""
 if [[ ${BUSY:-0} == 1 ]]; then
     (while :; do :; done) &
     busy=$!
     trap 'kill $busy' EXIT
 fi
-RUST_LOG=${RUST_LOG:-warn} ./target/release/tessera stress --cycles "$CYCLES"
+RUST_LOG=${RUST_LOG:-warn} ./target/release/tessera-bench stress --cycles "$CYCLES"

@@ -18,21 +18,22 @@
 
 #![deny(missing_docs)]
 
-pub mod bench;
-pub mod client;
 pub mod config;
 pub mod draw;
-pub mod http;
-pub mod ids;
+mod http;
 pub mod layout;
-pub mod loadgen;
 pub mod media;
-pub mod protocol;
-pub mod recording;
-pub mod registry;
-pub mod room;
-pub mod signaling;
-pub mod speaker;
+pub mod pipelines;
+mod recording;
+mod registry;
+mod room;
+mod signaling;
+mod speaker;
+
+// The wire protocol lives in its own crate (what clients and bots need); inside the server it
+// keeps its short paths.
+use tessera_protocol as protocol;
+use tessera_protocol::ids;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -17,15 +17,6 @@ enum Command {
     /// Print the configuration `serve` would use with these settings (flags over `TESSERA_*`
     /// environment over the `--config` file over defaults) as TOML, and exit.
     Config(tessera::config::ServeArgs),
-    /// Load a running server with pre-encoded publishers and viewers; prints a JSON report.
-    Loadgen(tessera::loadgen::LoadOptions),
-    /// Benchmark against the bare GStreamer floor and Janus; writes results and docs.
-    Bench(tessera::bench::BenchOptions),
-    /// Abrupt departures, repeated against one server; fails if it crashed or kept anything.
-    Stress(tessera::loadgen::stress::StressOptions),
-    /// Thousands of join/leave cycles against one server; fails if its memory, fds or threads
-    /// grew.
-    Soak(tessera::loadgen::soak::SoakOptions),
 }
 
 /// A recording that hits the file-size limit must fail alone, not kill the server: SIGXFSZ's
@@ -63,28 +54,6 @@ fn main() -> anyhow::Result<()> {
         Command::Config(args) => {
             print!("{}", args.resolve()?.to_toml());
             return Ok(());
-        }
-        Command::Loadgen(opts) => {
-            let report = rt.block_on(tessera::loadgen::run(&opts))?;
-            println!("{}", serde_json::to_string(&report)?);
-            return Ok(());
-        }
-        Command::Bench(opts) => {
-            rt.block_on(tessera::bench::run(&opts))?;
-            return Ok(());
-        }
-        Command::Soak(opts) => {
-            let report = rt.block_on(tessera::loadgen::soak::run(&opts))?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            if !opts.dry_run {
-                tessera::loadgen::soak::write(&report, &opts)?;
-            }
-            return report.verdict(opts.rss_growth_mib);
-        }
-        Command::Stress(opts) => {
-            let report = rt.block_on(tessera::loadgen::stress::run(&opts))?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            return report.verdict();
         }
     };
     let config = args.resolve()?;

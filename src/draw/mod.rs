@@ -91,7 +91,7 @@ fn chroma([r, g, b]: [f32; 3]) -> (u8, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::yuv_to_rgb;
+    use tessera_client::yuv_to_rgb;
 
     #[test]
     fn i420_round_trips_through_the_bt601_decoder() {
@@ -103,7 +103,7 @@ mod tests {
         let (y, u, v) = (&yuv[..24], &yuv[24..30], &yuv[30..36]);
         let red = yuv_to_rgb(y[0], u[0], v[0]);
         let green = yuv_to_rgb(y[5], u[2], v[2]);
-        assert!(crate::client::close_to(red, [255, 0, 0], 3), "{red:?}");
-        assert!(crate::client::close_to(green, [0, 255, 0], 3), "{green:?}");
+        assert!(tessera_client::close_to(red, [255, 0, 0], 3), "{red:?}");
+        assert!(tessera_client::close_to(green, [0, 255, 0], 3), "{green:?}");
     }
 }

@@ -135,8 +135,8 @@ async fn stats(state: AppState) -> Result<Response, Infallible> {
         &serde_json::json!({
             "rooms": state.registry.rooms().len(),
             "roomPipelines": teardown::live_room_pipelines(),
-            "webrtcbins": crate::media::webrtc::live_webrtcbins(),
-            "iceAgents": crate::media::webrtc::live_ice_agents(),
+            "webrtcbins": tessera_webrtc::live_webrtcbins(),
+            "iceAgents": tessera_webrtc::live_ice_agents(),
             "lastTeardown": teardown::last_teardown(),
         }),
     ))

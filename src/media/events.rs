@@ -23,7 +23,7 @@ impl RoomMedia {
             }
             MediaEvent::LocalCandidate { peer, mline, candidate } => {
                 let candidate = match self.config.announce_ip {
-                    Some(ip) => super::ice::announce_host(&candidate, ip),
+                    Some(ip) => tessera_webrtc::ice::announce_host(&candidate, ip),
                     None => candidate,
                 };
                 Some(Notice::Candidate { peer, mline, candidate })

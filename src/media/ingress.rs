@@ -6,8 +6,8 @@
 use anyhow::Context;
 use gst::prelude::*;
 
-use super::codecs::MIX_AUDIO_CAPS;
 use crate::ids::ParticipantId;
+use tessera_webrtc::codecs::MIX_AUDIO_CAPS;
 
 /// A decoded stream ready to be linked to the mixers.
 #[derive(Debug)]

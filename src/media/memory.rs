@@ -1,6 +1,6 @@
 //! How the process's allocator is set up for media, and when it gives memory back.
 //!
-//! Measured with `tessera soak` (2,000 join/leave cycles, 4 peers at a time; the figures are in
+//! Measured with `tessera-bench soak` (2,000 join/leave cycles, 4 peers at a time; the figures are in
 //! `docs/benchmarks.md`): with glibc's defaults the server's RSS wandered between 230 and 390 MiB
 //! and kept growing, while malloc had under 10 MB in use. Video frames (345 KiB at 360p, 1.4 MiB
 //! at 720p) are above glibc's initial 128 KiB mmap threshold, but glibc raises that threshold to

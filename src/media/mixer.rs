@@ -11,10 +11,7 @@ use crate::config::MediaConfig;
 use crate::ids::ParticipantId;
 use crate::layout::Rect;
 
-/// `pipelines/video-mix.txt`: compositor → canvas caps → vp8enc → rtpvp8pay.
-pub const VIDEO_MIX: &str = include_str!("../../pipelines/video-mix.txt");
-/// `pipelines/audio-mix.txt`: audiomixer (+ silence) → opusenc → rtpopuspay.
-pub const AUDIO_MIX: &str = include_str!("../../pipelines/audio-mix.txt");
+use crate::pipelines::{AUDIO_MIX, VIDEO_MIX};
 
 /// The shortest time between two forced keyframes of the composite. Newcomers and receivers'
 /// PLIs within this window share one keyframe, so a burst of joins never floods the room with

@@ -10,27 +10,25 @@
 //! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
 //! callbacks) into [`Notice`]s the room task acts on.
 
-pub mod codecs;
 mod events;
 mod ghost;
-pub mod ice;
 mod ingress;
-pub mod memory;
-pub mod mixer;
+pub(crate) mod memory;
+mod mixer;
 mod mixminus;
 mod overlay;
 mod peer;
 mod recorder;
 mod room;
-pub mod rtcp;
-pub mod stats;
-pub mod teardown;
+pub(crate) mod stats;
+pub(crate) mod teardown;
 mod tiles;
-pub mod webrtc;
 
 pub use tiles::{Decor, Placed, SPEAKER_BORDER};
 
+pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use room::RoomMedia;
+pub use stats::InboundRates;
 
 use crate::ids::ParticipantId;
 
@@ -203,13 +201,13 @@ pub fn readiness_check() -> anyhow::Result<()> {
     use gst::prelude::*;
     let config = crate::config::MediaConfig::default();
     let pipeline = gst::Pipeline::new();
-    mixer::parse_fragment(recorder::RECORDER, false)?;
+    mixer::parse_fragment(crate::pipelines::RECORDER, false)?;
     let video = mixer::VideoMix::new(&config)?;
     let audio = mixer::AudioMix::new("audio-mix", &config)?;
-    let webrtc = webrtc::new_webrtcbin("readiness", 50, &webrtc::IceSettings::default())?;
+    let webrtc = tessera_webrtc::new_webrtcbin("readiness", 50, &tessera_webrtc::IceSettings::default())?;
     pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
     let ready = pipeline.set_state(gst::State::Ready);
-    teardown::stop(pipeline.upcast_ref()).map_err(anyhow::Error::msg)?;
+    tessera_webrtc::teardown::stop(pipeline.upcast_ref()).map_err(anyhow::Error::msg)?;
     ready?;
     Ok(())
 }

@@ -11,11 +11,12 @@ use gst::prelude::*;
 use gst_webrtc::WebRTCRTPTransceiverDirection as Direction;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::MediaEvent;
 use super::stats::InboundCounters;
-use super::{MediaEvent, codecs};
 use crate::config::MediaConfig;
 use crate::ids::ParticipantId;
 use crate::protocol::Role;
+use tessera_webrtc::codecs;
 
 /// A participant's bin: `webrtcbin` plus one leaky queue per outgoing stream.
 #[derive(Debug)]
@@ -72,13 +73,13 @@ impl PeerBin {
         events: UnboundedSender<MediaEvent>,
     ) -> anyhow::Result<Self> {
         let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
-        let ice = super::webrtc::IceSettings {
+        let ice = tessera_webrtc::IceSettings {
             addresses: &config.ice_addresses,
             ports: config.udp_ports.map(|p| (p.min, p.max)),
             stun: config.stun.as_deref(),
             turn: &config.turn,
         };
-        let webrtc = super::webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.jitter_ms, &ice)?;
+        let webrtc = tessera_webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.jitter_ms, &ice)?;
         let video_q = if config.video { Some(egress_queue("egress-video", id)?) } else { None };
         let audio_q = egress_queue("egress-audio", id)?;
         bin.add_many([&webrtc, &audio_q])?;

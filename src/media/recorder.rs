@@ -18,8 +18,7 @@ use super::mixer::parse_fragment;
 use super::{MediaError, MediaEvent, RoomMedia, ghost};
 use crate::recording::{RecordingId, RecordingProgress};
 
-/// `pipelines/recorder.txt`: two leaky queues → webmmux → filesink.
-pub const RECORDER: &str = include_str!("../../pipelines/recorder.txt");
+use crate::pipelines::RECORDER;
 
 /// At most one "frames dropped" warning per recording in this interval.
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(5);

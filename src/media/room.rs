@@ -323,7 +323,7 @@ impl RoomMedia {
     }
 
     fn stop(&self, element: &gst::Element) {
-        if let Err(e) = super::teardown::stop(element) {
+        if let Err(e) = tessera_webrtc::teardown::stop(element) {
             tracing::warn!(element = %element.name(), "failed to stop cleanly: {e}");
         }
         let _ = self.pipeline.remove(element);
@@ -386,7 +386,7 @@ impl RoomMedia {
 
     /// Adds one of `peer`'s ICE candidates.
     pub fn add_candidate(&self, peer: ParticipantId, mline: u32, candidate: &str) {
-        if super::ice::is_mdns(candidate) {
+        if tessera_webrtc::ice::is_mdns(candidate) {
             tracing::debug!(participant = %peer, "mDNS candidate not used (its checks reach us)");
             return;
         }
@@ -418,6 +418,6 @@ impl Drop for RoomMedia {
         for peer in self.peers.values() {
             peer.bin.release_all();
         }
-        let _ = super::teardown::stop(self.pipeline.upcast_ref());
+        let _ = tessera_webrtc::teardown::stop(self.pipeline.upcast_ref());
     }
 }

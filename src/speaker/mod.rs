@@ -125,18 +125,5 @@ impl SpeakerDetector {
     }
 }
 
-/// One moment of readings: when, and each participant's level in dBFS (none when silent).
-pub type Readings = (Duration, Vec<(ParticipantId, Option<f64>)>);
-
-/// Runs a detector over a series of readings (time, [(who, dBFS or none)]) and returns the
-/// speaker at the end.
-pub fn speaker_of(series: &[Readings]) -> Option<ParticipantId> {
-    let mut d = SpeakerDetector::default();
-    for (t, readings) in series {
-        d.update(*t, readings);
-    }
-    d.current()
-}
-
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! One fast round of every abrupt departure `tessera stress` repeats (`scripts/stress.sh` runs
+//! One fast round of every abrupt departure `tessera-bench stress` repeats (`scripts/stress.sh` runs
 //! hundreds): a connected publisher's socket dropped, peers vanishing during ICE (also after
 //! trickling a browser's mDNS candidate), during DTLS and mid-stream, a kick, a room closed
 //! while peers join, a raw socket that joins and vanishes. The server and this process (whose
@@ -6,7 +6,7 @@
 //! afterwards no room, pipeline, `webrtcbin` or ICE object is left.
 
 use crate::common::*;
-use tessera::loadgen::stress::{Departure, StressOptions, run_against};
+use tessera_bench::loadgen::stress::{Departure, StressOptions, run_against};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_departure_once_leaves_nothing_behind() -> anyhow::Result<()> {

@@ -2,8 +2,8 @@
 //! hears both; nobody is offered or sent video, and a recording is refused with a clear error.
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
 use tessera::config::MediaConfig;
+use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_only_rooms_mix_minus_without_video() -> anyhow::Result<()> {

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, Signaling, TestPeer};
-use tessera::protocol::{ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
+use tessera_client::{PeerOptions, Signaling, TestPeer};
+use tessera_protocol::{ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
 
 /// Waits for a message to `peer` matching `pred`, keeping every message seen in `seen`.
 async fn watch_for(

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde::de::{self, Deserialize, Visitor};
-use tessera::protocol::ErrorCode;
+use tessera_protocol::ErrorCode;
 
 /// A deserializer that only records the variant names an enum asks it for.
 struct VariantNames(Option<&'static [&'static str]>);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::common::browser::page::{self, is_refused_websocket, visible_text};
 use crate::common::browser::{Browser, Kind, Page};
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
+use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_rejoin_after_the_server_restarts() -> anyhow::Result<()> {

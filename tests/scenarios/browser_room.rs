@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use crate::common::browser::page::{self, FrameSamples};
 use crate::common::browser::{Browser, Kind, Page, write_tone_wav};
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to};
 use tessera::layout::Rect;
-use tessera::loadgen::ProcSample;
-use tessera::loadgen::procfs::{thread_groups, thread_times};
-use tessera::protocol::ServerMessage;
+use tessera_bench::loadgen::ProcSample;
+use tessera_bench::loadgen::procfs::{thread_groups, thread_times};
+use tessera_client::{PeerOptions, TestPeer, close_to};
+use tessera_protocol::ServerMessage;
 
 /// Chromium's fake microphone plays this (from a WAV); Firefox's fake microphone is 1 kHz.
 const CHROMIUM_HZ: f64 = 700.0;

@@ -9,7 +9,7 @@
 use crate::common::browser::page::{self, camera_requests};
 use crate::common::browser::{Browser, Kind};
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to};
+use tessera_client::{PeerOptions, TestPeer, close_to};
 
 async fn watch_by_keyboard(b: &mut Browser, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let kind = b.kind;

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::protocol::ServerMessage;
+use tessera_client::{PeerOptions, TestPeer};
+use tessera_protocol::ServerMessage;
 
 /// MiB (what /proc reports, in KiB) to MB (10^6 bytes, the unit of the limit).
 fn mb(mib: f64) -> f64 {

@@ -2,7 +2,7 @@
 //! composite (and moves), and a viewer that does not decode counts packets and keyframes.
 
 use crate::common::*;
-use tessera::client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
+use tessera_client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clip_publisher_reaches_decoding_and_counting_viewers() -> anyhow::Result<()> {

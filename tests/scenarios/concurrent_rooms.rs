@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to};
+use tessera_client::{PeerOptions, TestPeer, close_to};
 
 const CYAN: [u8; 3] = [0, 255, 255];
 const MAGENTA: [u8; 3] = [255, 0, 255];

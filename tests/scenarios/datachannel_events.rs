@@ -6,8 +6,8 @@
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{Frame, TestPeer, close_to};
 use tessera::layout::Rect;
+use tessera_client::{Frame, TestPeer, close_to};
 
 /// A tile as the DataChannel reports it, with the colour its publisher sends.
 struct Reported {

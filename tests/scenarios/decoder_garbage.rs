@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use gst::prelude::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::protocol::{ErrorCode, ServerMessage};
+use tessera_client::{PeerOptions, TestPeer};
+use tessera_protocol::{ErrorCode, ServerMessage};
 
 /// The test peer's VP8 payloader (its src pad carries RTP into webrtcbin).
 fn payloader(peer: &TestPeer) -> Option<gst::Element> {
@@ -77,7 +77,7 @@ fn random_payload(payload: &mut [u8], seq: u16) {
 /// Reads `red`'s messages until `who` has left, keeping every `error` red was sent.
 async fn wait_left(
     red: &mut TestPeer,
-    who: tessera::ids::ParticipantId,
+    who: tessera_protocol::ids::ParticipantId,
     errors: &mut Vec<ServerMessage>,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + secs(3);

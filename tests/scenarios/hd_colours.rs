@@ -2,9 +2,9 @@
 //! label HD as BT.709; a red/blue test would not notice, pure green does.
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, VideoSource, VideoSpec, close_to};
 use tessera::config::MediaConfig;
 use tessera::layout::Size;
+use tessera_client::{PeerOptions, TestPeer, VideoSource, VideoSpec, close_to};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn green_stays_green_on_an_hd_canvas() -> anyhow::Result<()> {

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::bench::janus::Janus;
-use tessera::bench::janus_peer::JanusPeer;
-use tessera::client::EncodedClip;
+use tessera_bench::bench::janus::Janus;
+use tessera_bench::bench::janus_peer::JanusPeer;
+use tessera_client::EncodedClip;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_audiobridge_participants_receive_the_mix() -> anyhow::Result<()> {

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::media::mixer::MIN_KEYFRAME_INTERVAL;
+use tessera::media::MIN_KEYFRAME_INTERVAL;
+use tessera_client::{PeerOptions, TestPeer};
 
 /// Joins in the burst, and the spacing of their `join` messages.
 const BURST: usize = 8;

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::media::mixer::MIN_KEYFRAME_INTERVAL;
+use tessera::media::MIN_KEYFRAME_INTERVAL;
+use tessera_client::{PeerOptions, TestPeer};
 
 /// Keyframes that started arriving at `peer` after `since`.
 fn keyframes_since(peer: &TestPeer, since: Instant) -> Vec<Instant> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{TestPeer, close_to};
+use tessera_client::{TestPeer, close_to};
 
 /// The layout: red everywhere, green at (0.3, 0.3) and blue at (0.5, 0.1), both 0.4 x 0.4.
 fn regions(red: &TestPeer, green: &TestPeer, blue: &TestPeer, green_z: i32, blue_z: i32) -> String {

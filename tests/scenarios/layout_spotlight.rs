@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{TestPeer, close_to};
 use tessera::layout::{LayoutSpec, Mode};
-use tessera::protocol::{ClientMessage, ErrorCode, ServerMessage};
+use tessera_client::{TestPeer, close_to};
+use tessera_protocol::{ClientMessage, ErrorCode, ServerMessage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spotlight_lock_and_a_participants_layout() -> anyhow::Result<()> {

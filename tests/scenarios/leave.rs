@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to};
-use tessera::protocol::ServerMessage;
+use tessera_client::{PeerOptions, TestPeer, close_to};
+use tessera_protocol::ServerMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remaining_publisher_gets_full_canvas_within_2s() -> anyhow::Result<()> {

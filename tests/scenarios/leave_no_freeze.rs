@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::protocol::ServerMessage;
+use tessera_client::{PeerOptions, TestPeer};
+use tessera_protocol::ServerMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_video_survives_joins_and_leaves() -> anyhow::Result<()> {

@@ -4,8 +4,8 @@
 //! the layout computes.
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, VideoSource, VideoSpec, close_to};
 use tessera::layout::{self, Rect, Size};
+use tessera_client::{PeerOptions, TestPeer, VideoSource, VideoSpec, close_to};
 
 const BLACK: [u8; 3] = [0, 0, 0];
 

@@ -3,7 +3,7 @@
 //! and SSDP), the server holds exactly one TCP listener, its own, and never logs `gupnp`.
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
+use tessera_client::{PeerOptions, TestPeer};
 
 /// Inodes of the TCP sockets in LISTEN state in `/proc/<pid>/net/tcp{,6}`.
 fn listening_inodes(pid: u32) -> Vec<String> {

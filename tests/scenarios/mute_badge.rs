@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{Frame, TestPeer, close_to};
 use tessera::draw::MUTED_RED;
 use tessera::layout::{self, Rect};
-use tessera::protocol::{ClientMessage, ServerMessage};
+use tessera_client::{Frame, TestPeer, close_to};
+use tessera_protocol::{ClientMessage, ServerMessage};
 
 /// The share of `badge`'s pixels in the badge's red or its white icon.
 fn badge_share(frame: &Frame, badge: Rect) -> f64 {

@@ -4,8 +4,8 @@
 //! a viewer.
 
 use crate::common::*;
-use tessera::client::Signaling;
-use tessera::protocol::{ClientMessage, Role, ServerMessage};
+use tessera_client::Signaling;
+use tessera_protocol::{ClientMessage, Role, ServerMessage};
 
 /// Joins `room` as `role` over a bare socket and returns the offer's SDP.
 async fn offer_for(addr: std::net::SocketAddr, room: &str, role: Role) -> anyhow::Result<String> {

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{Frame, PeerOptions, TestPeer, close_to};
 use tessera::layout::Rect;
-use tessera::protocol::ClientMessage;
+use tessera_client::{Frame, PeerOptions, TestPeer, close_to};
+use tessera_protocol::ClientMessage;
 
 /// Whether tile `t` of `frame` is a placeholder for `who` (named `name`, whose video was
 /// `video`): plain colour in the corner, neither black nor the video's colour, and white

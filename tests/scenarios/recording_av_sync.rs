@@ -14,9 +14,9 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{AudioSource, PeerOptions, TestPeer, VideoSource, VideoSpec};
 use tessera::config::MediaConfig;
-use tessera::protocol::ServerMessage;
+use tessera_client::{AudioSource, PeerOptions, TestPeer, VideoSource, VideoSpec};
+use tessera_protocol::ServerMessage;
 
 /// Marks every recording must hold at least (the source makes one a second).
 const MARKS: usize = 10;
@@ -30,7 +30,7 @@ const SETTLING: Duration = Duration::from_secs(2);
 /// The bound for marks in those first seconds. Measured, with the test peer sending nothing
 /// before its connection (as browsers) and the mixers following audio within 4 ms: up to 16 ms
 /// in 16 runs, and 44 ms beside a busy loop (14 runs). With send-time sender reports it was
-/// 230–1000 ms in 3 of 20 runs (`tessera::media::rtcp`), and 417 ms with the mixers not
+/// 230–1000 ms in 3 of 20 runs (`tessera_webrtc::rtcp`), and 417 ms with the mixers not
 /// following audio at all.
 const SETTLING_LIMIT_MS: i64 = 100;
 
@@ -61,7 +61,7 @@ fn nearest(from: &[Duration], to: &[Duration]) -> Vec<(Duration, i64)> {
 /// Records a flashing, beeping publisher from its join on a `fps` canvas; returns the flash
 /// and beep onsets in the file. Left out: marks in the file's last 300 ms (the stop may cut
 /// one of the pair), and marks up to 250 ms (more than their transit) after the publisher's
-/// connection came up: the test peer sends nothing before (`tessera::client::sources`), so a
+/// connection came up: the test peer sends nothing before (`tessera_client::sources`), so a
 /// mark may be cut off at its start.
 async fn record_marks(fps: u32) -> anyhow::Result<(Vec<Duration>, Vec<Duration>, Duration)> {
     let dir = record_dir(&format!("avsync-{fps}"));

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to, tone_dbfs};
 use tessera::config::MediaConfig;
-use tessera::protocol::ServerMessage;
+use tessera_client::{PeerOptions, TestPeer, close_to, tone_dbfs};
+use tessera_protocol::ServerMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_seconds_of_two_peers() -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
+use tessera_client::{PeerOptions, TestPeer};
 
 async fn record_for(server: &ServerProcess, room: &str, secs_: u64) -> anyhow::Result<(PeerStop, PathBuf, Instant)> {
     let peer = TestPeer::join(server.addr, PeerOptions::publisher(room, "red", RED, 440.0)).await?;

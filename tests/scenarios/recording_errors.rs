@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
 use tessera::config::MediaConfig;
-use tessera::protocol::ServerMessage;
+use tessera_client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
+use tessera_protocol::ServerMessage;
 
 /// A record directory even root cannot create: sysfs refuses new entries with EPERM (tests run
 /// as root, which ignores permission bits, so a `chmod 0555` directory would not do).

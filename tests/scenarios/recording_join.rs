@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to};
 use tessera::config::MediaConfig;
+use tessera_client::{PeerOptions, TestPeer, close_to};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layout_changes_without_gaps() -> anyhow::Result<()> {

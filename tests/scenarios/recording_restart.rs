@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::recording::{assert_listed, chunked, raw_http};
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
 use tessera::config::MediaConfig;
+use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_recordings_in_a_row() -> anyhow::Result<()> {

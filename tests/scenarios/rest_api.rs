@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::protocol::{ErrorCode, ServerMessage};
+use tessera_client::{PeerOptions, TestPeer};
+use tessera_protocol::{ErrorCode, ServerMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends raw request bytes; returns the status, the header block and the JSON body.

@@ -1,7 +1,7 @@
 //! Two rooms at once stay isolated: no colour or tone of one appears in the other.
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
+use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rooms_stay_isolated() -> anyhow::Result<()> {

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
-use tessera::protocol::{ErrorCode, ServerMessage};
+use tessera_client::{PeerOptions, TestPeer};
+use tessera_protocol::{ErrorCode, ServerMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET; returns (status, body).
@@ -37,7 +37,7 @@ async fn sigterm_tells_clients_and_exits_cleanly() -> anyhow::Result<()> {
     let mut peer = TestPeer::join(addr, PeerOptions::publisher("bye", "p", RED, 440.0)).await?;
     let mut viewer = TestPeer::join(addr, PeerOptions::viewer("bye", "v")).await?;
     let mut other = TestPeer::join(addr, PeerOptions::publisher("bye-too", "q", BLUE, 1000.0)).await?;
-    let mut idle = tessera::client::Signaling::connect(addr).await?;
+    let mut idle = tessera_client::Signaling::connect(addr).await?;
     viewer.wait_for(secs(15), |p| p.received().frames() > 10).await?;
     other.wait_for(secs(15), |p| p.received().frames() > 10).await?;
 

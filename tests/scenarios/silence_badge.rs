@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{TestPeer, close_to};
 use tessera::draw::MUTED_RED;
 use tessera::layout::{self, Rect};
+use tessera_client::{TestPeer, close_to};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_seconds_of_silence_draw_the_badge() -> anyhow::Result<()> {

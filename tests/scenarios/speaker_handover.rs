@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{TestPeer, close_to};
-use tessera::protocol::ServerMessage;
+use tessera_client::{TestPeer, close_to};
+use tessera_protocol::ServerMessage;
 
 async fn speaker_is(
     peers: &mut [&mut TestPeer],
-    who: tessera::ids::ParticipantId,
+    who: tessera_protocol::ids::ParticipantId,
     within: Duration,
 ) -> anyhow::Result<()> {
     let id = who.to_string();

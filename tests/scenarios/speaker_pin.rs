@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{TestPeer, close_to};
-use tessera::protocol::ServerMessage;
+use tessera_client::{TestPeer, close_to};
+use tessera_protocol::ServerMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pinned_participant_keeps_the_speaker_slot() -> anyhow::Result<()> {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::TestPeer;
-use tessera::protocol::{ClientMessage, ErrorCode, ServerMessage};
+use tessera_client::TestPeer;
+use tessera_protocol::{ClientMessage, ErrorCode, ServerMessage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mute_flood_is_cut_off() -> anyhow::Result<()> {

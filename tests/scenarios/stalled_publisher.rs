@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer, close_to};
-use tessera::protocol::{ErrorCode, ServerMessage};
+use tessera_client::{PeerOptions, TestPeer, close_to};
+use tessera_protocol::{ErrorCode, ServerMessage};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 

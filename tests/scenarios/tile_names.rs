@@ -5,9 +5,9 @@
 
 use crate::common::*;
 use crate::stage::*;
-use tessera::client::{Frame, TestPeer};
 use tessera::draw::{self, text_width};
 use tessera::layout::{self, LabelSlot};
+use tessera_client::{Frame, TestPeer};
 
 /// How the decoded label agrees with the one rendered for `name` in `slot`, within the columns
 /// `from..to` of the label (pixels from its left): (share of the glyphs' pixels that are lit,

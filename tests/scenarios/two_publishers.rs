@@ -2,7 +2,7 @@
 //! puts them, hears the other's tone, and does not hear its own (mix-minus).
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
+use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_publishers_see_both_tiles_and_hear_only_the_other() -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 //! costs the room no decoder, no mixer input and no tile; the composite is still encoded once.
 
 use crate::common::*;
-use tessera::client::{PeerOptions, TestPeer};
+use tessera_client::{PeerOptions, TestPeer};
 
 /// The room's pipeline inventory from `GET /api/rooms/{room}`.
 async fn inventory(addr: std::net::SocketAddr, room: &str) -> serde_json::Value {

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::client::{PeerOptions, Signaling, TestPeer};
-use tessera::protocol::{ClientMessage, Role, ServerMessage};
+use tessera_client::{PeerOptions, Signaling, TestPeer};
+use tessera_protocol::{ClientMessage, Role, ServerMessage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_socket_is_removed_within_2s() -> anyhow::Result<()> {

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use tessera::client::TestPeer;
-use tessera::protocol::ServerMessage;
+use tessera_client::TestPeer;
+use tessera_protocol::ServerMessage;
 
 use super::{CHROMIUM_HZ, FIREFOX_HZ, Room, not_placeholder, placeholder_points};
 use crate::common::browser::page::{tab_to, visible_text};

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tessera::client::{Frame, TestPeer, close_to};
 use tessera::config::{Config, MediaConfig};
 use tessera::layout::{self, Rect, Size};
+use tessera_client::{Frame, TestPeer, close_to};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -219,7 +219,7 @@ pub async fn http_body(
     bearer: Option<&str>,
     body: &str,
 ) -> (u16, serde_json::Value) {
-    tessera::client::rest::request(addr, method, path, bearer, body).await.expect("HTTP request")
+    tessera_client::rest::request(addr, method, path, bearer, body).await.expect("HTTP request")
 }
 
 /// The real `tessera` binary running as a child process, for measuring the server alone.
@@ -258,7 +258,7 @@ impl ServerProcess {
             None => (server.as_str(), Vec::new()),
         };
         let mut command = tokio::process::Command::new(program);
-        tessera::loadgen::child::die_with_parent(command.as_std_mut());
+        tessera_bench::loadgen::child::die_with_parent(command.as_std_mut());
         let mut child = command
             .args(args)
             .args(["serve", "--listen", listen, "--canvas", "640x360", "--ice-addresses", ice])
@@ -300,7 +300,7 @@ impl ServerProcess {
     /// Open file descriptors, threads and RSS (MiB) of the server.
     pub fn resources(&self) -> (usize, u64, f64) {
         let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0);
-        let s = tessera::loadgen::ProcSample::read(Some(self.pid())).expect("server /proc");
+        let s = tessera_bench::loadgen::ProcSample::read(Some(self.pid())).expect("server /proc");
         (fds, s.threads, s.rss_mib)
     }
 
@@ -319,7 +319,7 @@ pub mod browser;
 pub mod recording;
 
 /// Writes a decoded frame to a PNG file (for looking at what a test saw).
-pub fn save_png(frame: &tessera::client::Frame, path: &std::path::Path) -> anyhow::Result<()> {
+pub fn save_png(frame: &tessera_client::Frame, path: &std::path::Path) -> anyhow::Result<()> {
     use gst::prelude::*;
     let (w, h) = (frame.width(), frame.height());
     let mut rgb = Vec::with_capacity((w * h * 3) as usize);

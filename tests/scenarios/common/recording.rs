@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use gst::prelude::*;
 use gst_pbutils::prelude::*;
-use tessera::client::Frame;
+use tessera_client::Frame;
 
 /// What the Discoverer says about a file.
 #[derive(Debug)]

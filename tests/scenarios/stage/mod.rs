@@ -1,8 +1,8 @@
 //! Helpers shared by the layout, speaker and decoration scenarios (`mod stage;` in each).
 
 use gst::prelude::*;
-use tessera::client::{AudioSource, Frame, PeerOptions, TestPeer};
 use tessera::layout::{self, Rect};
+use tessera_client::{AudioSource, Frame, PeerOptions, TestPeer};
 
 use crate::common::{CANVAS, SOURCE};
 

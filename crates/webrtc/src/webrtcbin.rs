@@ -12,12 +12,12 @@
 //! server and the test peer once did), and **never hand `webrtcbin` an mDNS candidate**
 //! (`<uuid>.local`, as browsers send): 1.22 resolves those in a `GTask` whose source object is
 //! the ICE object, which keeps it alive past a peer that leaves meanwhile (see
-//! [`super::ice::is_mdns`]). Keeping the ICE *transports* alive instead does not help: the
+//! [`crate::ice::is_mdns`]). Keeping the ICE *transports* alive instead does not help: the
 //! transport bins connect to their `notify::state` without a reference and never disconnect,
 //! so a transport that outlives its `webrtcbin` crashes in `transportreceivebin.c` (tried).
 //! libnice's UPnP discovery is switched off: it opens listeners nobody asked for and makes
 //! gathering slow enough to race a teardown. [`live_ice_agents`] counts ICE objects alive, so
-//! tests and `tessera stress` see one outlive its `webrtcbin`.
+//! tests and `tessera-bench stress` see one outlive its `webrtcbin`.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,7 +87,7 @@ pub fn new_webrtcbin(name: &str, latency_ms: u32, ice: &IceSettings) -> anyhow::
     WEBRTCBINS.track(&webrtc);
     webrtc.set_property_from_str("bundle-policy", "max-bundle");
     webrtc.set_property("latency", latency_ms);
-    super::rtcp::report_capture_time(&webrtc);
+    crate::rtcp::report_capture_time(&webrtc);
     if let Some(stun) = ice.stun {
         webrtc.set_property("stun-server", stun);
     }
@@ -155,7 +155,7 @@ mod tests {
             pipeline.add(&webrtc).unwrap();
             let sink = webrtc.request_pad_simple("sink_%u").unwrap();
             let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
-            transceiver.set_codec_preferences(Some(&super::super::codecs::vp8_caps()));
+            transceiver.set_codec_preferences(Some(&crate::codecs::vp8_caps()));
             drop((sink, transceiver));
             pipeline.set_state(gst::State::Playing).unwrap();
             let (tx, rx) = std::sync::mpsc::channel();
@@ -168,7 +168,7 @@ mod tests {
             let offer = rx.recv_timeout(Duration::from_secs(5)).unwrap().expect("an offer");
             webrtc.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
             let gathering = webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state");
-            super::super::teardown::stop(pipeline.upcast_ref()).unwrap();
+            crate::teardown::stop(pipeline.upcast_ref()).unwrap();
             drop((webrtc, pipeline));
             assert!(agent.upgrade().is_none(), "ICE object outlived its webrtcbin (gathering was {gathering:?})");
         }

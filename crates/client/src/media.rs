@@ -11,15 +11,15 @@ use gst::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{PeerOptions, Received, sources};
-use crate::media::codecs::{self, MIX_AUDIO_CAPS};
-use crate::media::webrtc;
-use crate::protocol::{ClientMessage, Role};
+use tessera_protocol::{ClientMessage, Role};
+use tessera_webrtc::codecs::{self, MIX_AUDIO_CAPS};
+use tessera_webrtc::webrtcbin as webrtc;
 
 /// The test peer's receive jitter-buffer latency, ms.
 pub const JITTER_MS: u32 = 50;
 
 /// The test peer's pipeline. Dropping it stops the pipeline and lets it go on a thread of its
-/// own (see [`crate::media::teardown::retire`]); [`PeerMedia::torn_down`] tells when that ended.
+/// own (see [`tessera_webrtc::teardown::retire`]); [`PeerMedia::torn_down`] tells when that ended.
 pub struct PeerMedia {
     /// Taken by `Drop` and handed to the teardown thread.
     pipeline: ManuallyDrop<gst::Pipeline>,
@@ -278,7 +278,7 @@ impl Drop for PeerMedia {
         parts.extend(std::mem::take(self.sources.get_mut().unwrap()).into_iter().map(|b| b.upcast()));
         let name = self.options.name.clone();
         let torn_down = self.torn_down.clone();
-        crate::media::teardown::retire(&name.clone(), pipeline, parts, move |result| {
+        tessera_webrtc::teardown::retire(&name.clone(), pipeline, parts, move |result| {
             if let Err(e) = result {
                 tracing::warn!(peer = %name, "test peer pipeline did not stop cleanly: {e}");
             }

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::protocol::{ClientMessage, ServerMessage};
+use tessera_protocol::{ClientMessage, ServerMessage};
 
 /// One signaling connection to a Tessera server.
 pub struct Signaling {

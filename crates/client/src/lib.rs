@@ -1,5 +1,5 @@
-//! A real WebRTC peer that speaks Tessera's protocol: the test peer of every integration test
-//! and the building block of load generation.
+//! A real WebRTC peer that speaks Tessera's protocol: the test peer of every integration test,
+//! the building block of load generation, and a starting point for bots.
 //!
 //! It joins a room over `/ws`, answers the server's offer with its own `webrtcbin`, trickles
 //! ICE both ways, publishes a solid colour and a sine tone (publisher), and decodes what it
@@ -8,13 +8,15 @@
 //!
 //! ```no_run
 //! # async fn demo(addr: std::net::SocketAddr) -> anyhow::Result<()> {
-//! use tessera::client::{PeerOptions, TestPeer};
+//! use tessera_client::{PeerOptions, TestPeer};
 //! let peer = TestPeer::join(addr, PeerOptions::publisher("room", "red", [255, 0, 0], 440.0)).await?;
 //! peer.wait_for(std::time::Duration::from_secs(10), |p| p.received().frames() > 30).await?;
 //! let frame = peer.received().latest_frame().unwrap();
 //! println!("{:?}", frame.rgb_at(320, 180, 8));
 //! # Ok(()) }
 //! ```
+
+#![deny(missing_docs)]
 
 mod analysis;
 mod clip;
@@ -43,8 +45,8 @@ pub use received::{Onset, Received, RtpCounts};
 pub use rtp::{count_chain, is_vp8_keyframe_start};
 pub use signaling::Signaling;
 
-use crate::ids::ParticipantId;
-use crate::protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage};
+use tessera_protocol::ParticipantId;
+use tessera_protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage};
 
 /// A solid-colour test video.
 #[derive(Debug, Clone)]

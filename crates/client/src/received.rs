@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::analysis::Frame;
 use super::sources::{CODE_BAND, CODE_CELLS, read_flash_code};
-use crate::layout::Rect;
+use tessera_protocol::layout::Rect;
 
 /// A watched picture turning bright: when, and which flash it showed (see
 /// [`super::sources::flash_code`]), if its code could be read.

@@ -10,8 +10,8 @@ use gst::prelude::*;
 use tokio::task::JoinHandle;
 
 use super::janus::Janus;
-use crate::client::{AudioSource, EncodedClip, JITTER_MS, Received, count_chain, promise, sources};
-use crate::media::{codecs, teardown, webrtc};
+use tessera_client::{AudioSource, EncodedClip, JITTER_MS, Received, count_chain, promise, sources};
+use tessera_webrtc::{codecs, teardown, webrtcbin as webrtc};
 
 /// How long to wait for ICE gathering to finish.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(10);

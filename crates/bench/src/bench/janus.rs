@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::client::rest;
+use tessera_client::rest;
 
 /// The AudioBridge room the benchmark uses.
 pub const ROOM: u64 = 1234;

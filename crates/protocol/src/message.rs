@@ -1,7 +1,7 @@
 //! The signaling protocol: every message a client and the server exchange over `/ws`.
 //!
-//! Messages are JSON objects tagged by `type` (camelCase). The server, the Rust test peer
-//! ([`crate::client`]) and the browser client all follow these types; `docs/protocol.md`
+//! Messages are JSON objects tagged by `type` (camelCase). The server, the Rust client library
+//! (`tessera-client`) and the browser client all follow these types; `docs/protocol.md`
 //! documents them with an example session.
 
 use serde::{Deserialize, Serialize};
@@ -137,12 +137,12 @@ pub enum ServerMessage {
     /// The room started being recorded (also sent on joining a room being recorded).
     RecordingStarted {
         /// The recording's id.
-        recording_id: crate::recording::RecordingId,
+        recording_id: crate::ids::RecordingId,
     },
     /// A recording of the room stopped.
     RecordingStopped {
         /// The recording's id.
-        recording_id: crate::recording::RecordingId,
+        recording_id: crate::ids::RecordingId,
     },
     /// Something the client sent or caused failed; only this client gets it.
     Error {

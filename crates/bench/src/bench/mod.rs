@@ -1,4 +1,4 @@
-//! `tessera bench`: CPU, memory, frame rate, latency, join time and churn of Tessera against
+//! `tessera-bench bench`: CPU, memory, frame rate, latency, join time and churn of Tessera against
 //! the bare GStreamer floor and against Janus's AudioBridge, all measured in the same run on
 //! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
 
@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::client::VideoSpec;
 use crate::loadgen::{self, LoadOptions, LoadReport, Percentiles, ProcSample};
 use server::Server;
+use tessera_client::VideoSpec;
 
-/// What `tessera bench` runs.
+/// What `tessera-bench bench` runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
     /// N=4 only, with shorter windows (about a minute); writes `<date>-quick.json` and prints
@@ -175,9 +175,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let clips = loadgen::blocking(move || loadgen::clips(&for_clips)).await?;
     let spec = VideoSpec { rgb: [0, 0, 0], width: base.width, height: base.height, fps: base.fps };
     tracing::info!("client latency loopback");
-    let delays = crate::client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?.delays;
+    let delays = tessera_client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?.delays;
     let shortest_loopback = delays.iter().min().copied().context("the client loopback saw no flash")?;
-    let encode = loadgen::blocking(|| latency_floor::shortest_encode(&crate::config::MediaConfig::default())).await?;
+    let encode = loadgen::blocking(|| latency_floor::shortest_encode(&tessera::config::MediaConfig::default())).await?;
     let latency_floor_ms = (shortest_loopback + encode).as_secs_f64() * 1000.0;
     tracing::info!(latency_floor_ms, "latency floor: client loopback {shortest_loopback:?} + canvas encode {encode:?}");
     let mut results = Results {
@@ -282,7 +282,12 @@ async fn measure_tessera(load: LoadOptions, flags: &[&str], clips: &loadgen::Cli
 }
 
 fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path::Path) -> anyhow::Result<FloorRun> {
-    let desc = floor::description(n, file, crate::layout::Size::new(640, 360), &crate::config::MediaConfig::default())?;
+    let desc = floor::description(
+        n,
+        file,
+        tessera_protocol::layout::Size::new(640, 360),
+        &tessera::config::MediaConfig::default(),
+    )?;
     let mut floor = floor::Floor::start(&desc, dir.join(format!("floor-{n}.log")))?;
     std::thread::sleep(Duration::from_secs(plan.warmup));
     let (t0, s0) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
@@ -358,7 +363,7 @@ fn write(opts: &BenchOptions, results: &Results) -> anyhow::Result<()> {
     } else {
         let svg = opts.docs.with_extension("svg");
         std::fs::write(&svg, plot::cpu_svg(results))?;
-        // The soak's section is written by `tessera soak`; keep it.
+        // The soak's section is written by `tessera-bench soak`; keep it.
         let old = std::fs::read_to_string(&opts.docs).unwrap_or_default();
         let markdown = match crate::loadgen::soak::section(&old) {
             Some(soak) => crate::loadgen::soak::with_section(&markdown, soak),

@@ -8,8 +8,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::procfs::ProcSample;
-use crate::client::{AudioSource, PeerOptions, TestPeer, VideoSource};
-use crate::protocol::Role;
+use tessera_client::{AudioSource, PeerOptions, TestPeer, VideoSource};
+use tessera_protocol::Role;
 
 /// How long one joiner may take before the run fails.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,7 +1,7 @@
 //! The least glass-to-glass delay a run can show, below which a measurement is refused.
 //!
 //! A flash reaches the probe through the publisher's encoder and the probe's jitter buffer and
-//! decoder (the client loopback, [`crate::client::latency::loopback`]), and through the server,
+//! decoder (the client loopback, [`tessera_client::latency::loopback`]), and through the server,
 //! which cannot send the composite frame that shows it before encoding that frame. So no delay
 //! can be shorter than the loopback's shortest plus the shortest encode of one canvas frame with
 //! the server's own encoder settings. Everything else the server does (receive, decode,
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use gst::prelude::*;
 
-use crate::config::MediaConfig;
-use crate::media::mixer::VIDEO_MIX;
+use tessera::config::MediaConfig;
+use tessera::pipelines::VIDEO_MIX;
 
 /// Frames encoded to find the shortest encode.
 const FRAMES: u32 = 90;
@@ -57,7 +57,7 @@ pub fn shortest_encode(config: &MediaConfig) -> anyhow::Result<Duration> {
     let bus = pipeline.bus().expect("a bus");
     let ended =
         bus.timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error]);
-    crate::media::teardown::stop(pipeline.upcast_ref()).map_err(anyhow::Error::msg)?;
+    tessera_webrtc::teardown::stop(pipeline.upcast_ref()).map_err(anyhow::Error::msg)?;
     match ended.map(|m| m.type_()) {
         Some(gst::MessageType::Eos) => {}
         other => anyhow::bail!("encoding {FRAMES} frames ended with {other:?}"),

@@ -1,5 +1,6 @@
-//! A Tessera server started for one measurement: this very binary's `serve`, on a free port,
-//! in its own process so that `/proc` measures it alone.
+//! A Tessera server started for one measurement: `tessera serve` (the binary built beside this
+//! one, or `TESSERA_SERVER_BIN`) on a free port, in its own process so that `/proc` measures it
+//! alone.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub struct Server {
 impl Server {
     /// Starts `tessera serve` with `extra` flags on top of a loopback-only configuration.
     pub async fn start(extra: &[&str]) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("locating the tessera binary")?;
+        let exe = server_binary()?;
         let dir = std::env::temp_dir().join(format!("tessera-bench-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&dir)?;
         let log_path = dir.join("server.log");
@@ -81,6 +82,21 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The `tessera` binary: `TESSERA_SERVER_BIN`, or the one Cargo built next to this binary.
+pub fn server_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TESSERA_SERVER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let me = std::env::current_exe().context("locating this binary")?;
+    let sibling = me.with_file_name("tessera");
+    anyhow::ensure!(
+        sibling.exists(),
+        "no tessera binary beside {} (build it with `cargo build --release --workspace`, or set TESSERA_SERVER_BIN)",
+        me.display()
+    );
+    Ok(sibling)
 }
 
 /// A number unique within this process.

@@ -13,7 +13,7 @@ use gst::prelude::*;
 
 use super::clip::{self, EncodedClip};
 use super::{AudioSource, VideoSource};
-use crate::media::codecs::{OPUS_PT, VP8_PT};
+use tessera_webrtc::codecs::{OPUS_PT, VP8_PT};
 
 /// How often the flash/beep marks happen.
 pub const MARK_PERIOD: gst::ClockTime = gst::ClockTime::from_seconds(1);

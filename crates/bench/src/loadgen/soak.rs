@@ -1,4 +1,4 @@
-//! `tessera soak`: thousands of join/leave cycles against one server, whose memory must stay
+//! `tessera-bench soak`: thousands of join/leave cycles against one server, whose memory must stay
 //! flat and whose file descriptors and threads must come back to where they were.
 //!
 //! Peers join 4 at a time (alternately publishers of the pre-encoded clip and counting viewers),
@@ -124,13 +124,13 @@ pub async fn run_against(addr: SocketAddr, pid: u32, opts: &SoakOptions, clips: 
         (Some(first), Some(last)) => last.rss_mib - first.rss_mib,
         _ => 0.0,
     };
-    let (_, stats) = crate::client::rest::request(addr, "GET", "/api/stats", None, "").await?;
+    let (_, stats) = tessera_client::rest::request(addr, "GET", "/api/stats", None, "").await?;
     Ok(SoakReport { baseline, checkpoints, rss_growth_mib: growth, stats })
 }
 
 /// Starts a server of this binary and soaks it.
 pub async fn run(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
-    use crate::client::EncodedClip;
+    use tessera_client::EncodedClip;
     let clips =
         super::blocking(|| Ok((EncodedClip::vp8(320, 180, 30, 10, 300)?, EncodedClip::opus(440.0, 10)?))).await?;
     if let (Some(addr), Some(pid)) = (opts.server, opts.server_pid) {
@@ -146,9 +146,9 @@ pub async fn run(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
     report
 }
 
-/// Marks the soak's section of `docs/benchmarks.md`; `tessera bench` keeps it when it
+/// Marks the soak's section of `docs/benchmarks.md`; `tessera-bench bench` keeps it when it
 /// regenerates the rest of the page.
-pub const SECTION_BEGIN: &str = "<!-- soak: written by `tessera soak` -->";
+pub const SECTION_BEGIN: &str = "<!-- soak: written by `tessera-bench soak` -->";
 /// Ends the soak's section.
 pub const SECTION_END: &str = "<!-- /soak -->";
 
@@ -160,7 +160,7 @@ impl SoakReport {
         let verdict = if self.verdict(allowed).is_ok() { "met" } else { "**missed**" };
         let _ = writeln!(
             s,
-            "`scripts/soak.sh` (`tessera soak`) on {when}: {} join/leave cycles against one release server, 4 \
+            "`scripts/soak.sh` (`tessera-bench soak`) on {when}: {} join/leave cycles against one release server, 4 \
              peers at a time (publishers of a 320x180 clip and counting viewers); the room ends after each batch \
              and the next builds it again. The server is sampled 3 s after each checkpoint's last leave. Target: \
              RSS at the last checkpoint within +{allowed} MiB of the first, fds and threads back to the baseline \

@@ -23,9 +23,9 @@ pub use joins::{ChurnReport, churn, join_times};
 pub use procfs::ProcSample;
 pub use stats::Percentiles;
 
-use crate::client::latency;
-use crate::client::{AudioSource, EncodedClip, PeerOptions, TestPeer, VideoSource, VideoSpec};
-use crate::protocol::Role;
+use tessera_client::latency;
+use tessera_client::{AudioSource, EncodedClip, PeerOptions, TestPeer, VideoSource, VideoSpec};
+use tessera_protocol::Role;
 
 /// What to generate.
 #[derive(Debug, Clone, clap::Args)]
@@ -177,7 +177,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         let path = format!("/api/rooms/{}/layout", opts.room);
         let body = serde_json::json!({ "mode": mode }).to_string();
         let (status, reply) =
-            crate::client::rest::request(opts.server, "PUT", &path, opts.admin_key.as_deref(), &body).await?;
+            tessera_client::rest::request(opts.server, "PUT", &path, opts.admin_key.as_deref(), &body).await?;
         anyhow::ensure!(status == 200, "setting the layout failed: {status} {reply}");
     }
     let recording = if opts.record { Some(start_recording(opts).await?) } else { None };
@@ -279,8 +279,10 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
         let probe = TestPeer::join(opts.server, PeerOptions::viewer(&opts.room, "probe")).await?;
         probe.wait_for(Duration::from_secs(20), |p| p.received().frames() > 0).await.context("probe got no video")?;
         let frame = probe.received().latest_frame().context("probe frame")?;
-        let tile0 =
-            crate::layout::grid(opts.publishers.max(1), crate::layout::Size::new(frame.width(), frame.height()))[0];
+        let tile0 = tessera_protocol::layout::grid(
+            opts.publishers.max(1),
+            tessera_protocol::layout::Size::new(frame.width(), frame.height()),
+        )[0];
         probe.received().watch_flashes(tile0);
         Some(probe)
     };
@@ -290,8 +292,8 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
 /// Counts the grid tiles of the probe's last frame that show video.
 fn tiles_with_video(opts: &LoadOptions, crowd: &Crowd, flashes_seen: bool) -> usize {
     let Some(frame) = crowd.probe.as_ref().and_then(|p| p.received().latest_frame()) else { return 0 };
-    let canvas = crate::layout::Size::new(frame.width(), frame.height());
-    crate::layout::grid(opts.publishers, canvas)
+    let canvas = tessera_protocol::layout::Size::new(frame.width(), frame.height());
+    tessera_protocol::layout::grid(opts.publishers, canvas)
         .iter()
         .enumerate()
         .filter(|(i, cell)| {
@@ -307,13 +309,13 @@ fn tiles_with_video(opts: &LoadOptions, crowd: &Crowd, flashes_seen: bool) -> us
 async fn start_recording(opts: &LoadOptions) -> anyhow::Result<String> {
     let path = format!("/api/rooms/{}/recordings", opts.room);
     let (status, body) =
-        crate::client::rest::request(opts.server, "POST", &path, opts.admin_key.as_deref(), "").await?;
+        tessera_client::rest::request(opts.server, "POST", &path, opts.admin_key.as_deref(), "").await?;
     anyhow::ensure!(status == 201, "starting a recording failed: {status} {body}");
     body["id"].as_str().map(str::to_owned).context("recording without id")
 }
 
 async fn stop_recording(opts: &LoadOptions, id: &str) -> anyhow::Result<Option<u64>> {
     let path = format!("/api/rooms/{}/recordings/{id}", opts.room);
-    let (_, body) = crate::client::rest::request(opts.server, "DELETE", &path, opts.admin_key.as_deref(), "").await?;
+    let (_, body) = tessera_client::rest::request(opts.server, "DELETE", &path, opts.admin_key.as_deref(), "").await?;
     Ok(body["bytes"].as_u64())
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use gst::prelude::*;
 
-use crate::client::EncodedClip;
-use crate::config::MediaConfig;
-use crate::layout::{self, Size};
-use crate::media::mixer::{AUDIO_MIX, VIDEO_MIX};
+use tessera::config::MediaConfig;
+use tessera::pipelines::{AUDIO_MIX, VIDEO_MIX};
+use tessera_client::EncodedClip;
+use tessera_protocol::layout::{self, Size};
 
 /// The launch description for `publishers` inputs of `file` (each publisher's video is
 /// `source` in size) with `config`'s canvas, frame rate and bitrates.

@@ -1,4 +1,4 @@
-//! `tessera stress`: abrupt departures, repeated, against one server, which must neither crash
+//! `tessera-bench stress`: abrupt departures, repeated, against one server, which must neither crash
 //! nor keep a room, pipeline or `webrtcbin` of anyone who left.
 //!
 //! Each cycle is one [`Departure`], in a fresh room (so the room ends while its peers' ICE may
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::client::{PeerOptions, Signaling, TestPeer, VideoSource};
-use crate::protocol::{ClientMessage, Role, ServerMessage};
+use tessera_client::{PeerOptions, Signaling, TestPeer, VideoSource};
+use tessera_protocol::{ClientMessage, Role, ServerMessage};
 
 /// How to stress.
 #[derive(Debug, Clone, clap::Args)]
@@ -289,7 +289,7 @@ async fn depart(addr: SocketAddr, kind: Departure, i: usize, key: Option<String>
             until(limit, || peer.received().connected_at().is_some()).await;
             let phase = phase(&peer);
             let path = format!("/api/rooms/{room}/participants/{}", peer.id());
-            let (status, body) = crate::client::rest::request(addr, "DELETE", &path, key.as_deref(), "").await?;
+            let (status, body) = tessera_client::rest::request(addr, "DELETE", &path, key.as_deref(), "").await?;
             anyhow::ensure!(status == 200 || status == 204, "kick: {status} {body}");
             let kicked = |m: &ServerMessage| matches!(m, ServerMessage::Error { .. });
             peer.wait_message(Duration::from_secs(5), kicked).await.context("no error after the kick")?;
@@ -300,7 +300,7 @@ async fn depart(addr: SocketAddr, kind: Departure, i: usize, key: Option<String>
             let joining = (0..3).map(|k| TestPeer::join(addr, publisher(&room, k)));
             let closer = async {
                 tokio::time::sleep(Duration::from_millis(spread(i, 300))).await;
-                crate::client::rest::request(addr, "DELETE", &format!("/api/rooms/{room}"), key.as_deref(), "").await
+                tessera_client::rest::request(addr, "DELETE", &format!("/api/rooms/{room}"), key.as_deref(), "").await
             };
             let (peers, closed) = tokio::join!(futures_util::future::join_all(joining), closer);
             let (status, body) = closed?;
@@ -332,7 +332,7 @@ async fn depart(addr: SocketAddr, kind: Departure, i: usize, key: Option<String>
 }
 
 async fn healthy(addr: SocketAddr) -> bool {
-    let call = crate::client::rest::request(addr, "GET", "/healthz", None, "");
+    let call = tessera_client::rest::request(addr, "GET", "/healthz", None, "");
     matches!(tokio::time::timeout(Duration::from_secs(5), call).await, Ok(Ok((200, _))))
 }
 
@@ -341,7 +341,7 @@ async fn healthy(addr: SocketAddr) -> bool {
 async fn settle(addr: SocketAddr) -> anyhow::Result<(usize, serde_json::Value)> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (_, stats) = crate::client::rest::request(addr, "GET", "/api/stats", None, "").await?;
+        let (_, stats) = tessera_client::rest::request(addr, "GET", "/api/stats", None, "").await?;
         let empty = ["rooms", "roomPipelines", "webrtcbins", "iceAgents"].iter().all(|k| stats[k].as_u64() == Some(0));
         if empty || Instant::now() > deadline {
             let rooms = stats["rooms"].as_u64().unwrap_or(u64::MAX) as usize;

@@ -55,7 +55,7 @@ pub async fn loopback(spec: &VideoSpec, duration: Duration) -> anyhow::Result<Fl
     let marks = Arc::new(sources::MarkClock::default());
     let source = sources::video(&VideoSource::Flash(spec.clone()), &marks)?;
     let received = Arc::new(Received::default());
-    received.watch_flashes(crate::layout::Rect { x: 0, y: 0, w: spec.width, h: spec.height });
+    received.watch_flashes(tessera_protocol::layout::Rect { x: 0, y: 0, w: spec.width, h: spec.height });
     let jitter = gst::ElementFactory::make("rtpjitterbuffer").property("latency", JITTER_MS).build()?;
     let decode = receive_bin("video", received.clone())?;
     let pipeline = gst::Pipeline::builder().name("latency-loopback").build();
@@ -68,7 +68,7 @@ pub async fn loopback(spec: &VideoSpec, duration: Duration) -> anyhow::Result<Fl
     let start = Instant::now();
     tokio::time::sleep(duration).await;
     // Not on the runtime's worker: a change to NULL joins streaming threads.
-    let stopped = tokio::task::spawn_blocking(move || crate::media::teardown::stop(pipeline.upcast_ref()));
+    let stopped = tokio::task::spawn_blocking(move || tessera_webrtc::teardown::stop(pipeline.upcast_ref()));
     stopped.await?.map_err(anyhow::Error::msg)?;
     Ok(match_flashes(&marks.flashes(), &received.flash_onsets(), start))
 }

@@ -1,0 +1,14 @@
+//! `webrtcbin` the one way Tessera uses it, on the server and in its client library alike:
+//! how one is built ([`webrtcbin::new_webrtcbin`]) and let go ([`teardown`]) without tripping
+//! over GStreamer 1.22's lifetime bugs, the codecs with their fixed payload types
+//! ([`codecs`]), sender reports in capture time ([`rtcp`]) and the candidate rules ([`ice`]).
+
+#![deny(missing_docs)]
+
+pub mod codecs;
+pub mod ice;
+pub mod rtcp;
+pub mod teardown;
+pub mod webrtcbin;
+
+pub use webrtcbin::{IceSettings, live_ice_agents, live_webrtcbins, new_webrtcbin};
