@@ -28,7 +28,7 @@ pub struct Registry {
     config: Arc<MediaConfig>,
     /// Every recording of every room, for the REST API.
     recordings: Arc<RecordingStore>,
-    /// Handed to room tasks so they can forget themselves.
+    /// For the rooms' `on_close` callbacks (a room knows nothing of the registry).
     me: Weak<Registry>,
 }
 
@@ -72,7 +72,13 @@ impl Registry {
         if let Some(h) = rooms.live.get(room).filter(|h| !h.is_closed()) {
             return Ok(h.clone());
         }
-        let handle = room::spawn(room.clone(), self.config.clone(), self.recordings.clone(), self.me.clone())
+        let registry = self.me.clone();
+        let on_close: room::OnClose = Box::new(move |id, uid| {
+            if let Some(registry) = registry.upgrade() {
+                registry.forget(id, uid);
+            }
+        });
+        let handle = room::spawn(room.clone(), self.config.clone(), self.recordings.clone(), on_close)
             .map_err(|e| JoinError::Media(format!("cannot start room thread: {e}")))?;
         rooms.live.insert(room.clone(), handle.clone());
         Ok(handle)
@@ -88,8 +94,8 @@ impl Registry {
         self.rooms.lock().unwrap().live.values().filter(|h| !h.is_closed()).cloned().collect()
     }
 
-    /// Called by a closing room task: drops its entry unless a newer room took the name.
-    pub(crate) fn forget(&self, room: &RoomId, uid: u64) {
+    /// A room stopped taking commands: drops its entry unless a newer room took the name.
+    fn forget(&self, room: &RoomId, uid: u64) {
         let mut rooms = self.rooms.lock().unwrap();
         if rooms.live.get(room).is_some_and(|h| h.uid() == uid) {
             rooms.live.remove(room);

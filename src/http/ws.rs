@@ -131,7 +131,7 @@ impl Connection {
                         true
                     }
                     Err(e) => {
-                        let msg = self.session.join_failed(&e);
+                        let msg = self.session.join_failed(e.code(), e.to_string());
                         self.reply(msg)
                     }
                 }

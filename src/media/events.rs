@@ -4,7 +4,7 @@ use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::ingress::{self, Decoded, StreamKind};
-use super::room::VideoInput;
+use super::room_media::VideoInput;
 use super::{MediaEvent, Notice, RoomMedia};
 use crate::ids::ParticipantId;
 use crate::layout::Size;
@@ -34,18 +34,20 @@ impl RoomMedia {
                 if let Some(p) = self.peers.get(&peer) {
                     p.bin.release(&pad);
                 }
-                result.err().map(|e| Notice::Failed { peer, reason: format!("{e:#}") })
+                match result {
+                    Ok(true) => Some(Notice::VideoFlowing { peer }),
+                    Ok(false) => None,
+                    Err(e) => Some(Notice::Failed { peer, reason: format!("{e:#}") }),
+                }
             }
             MediaEvent::ConnectionState { peer, state } => {
                 use gst_webrtc::WebRTCPeerConnectionState as S;
                 tracing::debug!(participant = %peer, ?state, "connection state");
                 match state {
                     S::Connected => {
-                        if let Some(p) = self.peers.get_mut(&peer) {
-                            p.connected = true;
-                            p.bin.request_keyframe();
-                        }
-                        None
+                        let p = self.peers.get(&peer)?;
+                        p.bin.request_keyframe();
+                        Some(Notice::Connected { peer })
                     }
                     S::Failed => Some(Notice::Failed { peer, reason: "ICE/DTLS connection failed".into() }),
                     _ => None,
@@ -57,19 +59,14 @@ impl RoomMedia {
             }
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
             MediaEvent::ChannelOpen { peer } => Some(Notice::ChannelOpen { peer }),
-            MediaEvent::VideoSize { peer, size, par } => {
-                if let Some(input) = self.peers.get_mut(&peer).and_then(|p| p.video.as_mut()) {
-                    input.format = Some((size, par));
-                    self.relayout();
-                }
-                None
-            }
+            MediaEvent::VideoSize { peer, size, par } => Some(Notice::VideoSize { peer, size, par }),
         }
     }
 
-    /// Builds the decoder for a new receive pad and links it into the mixers.
-    fn attach_stream(&mut self, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<()> {
-        let Some(peer) = self.peers.get(&id) else { return Ok(()) };
+    /// Builds the decoder for a new receive pad and links it into the mixers; true when it is
+    /// a publisher's video, now an input of the composite.
+    fn attach_stream(&mut self, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<bool> {
+        let Some(peer) = self.peers.get(&id) else { return Ok(false) };
         let kind = ingress::classify(pad);
         let wanted = match kind {
             Ok(StreamKind::Vp8) => peer.video.is_none() && self.video.is_some(),
@@ -84,7 +81,7 @@ impl RoomMedia {
             peer.bin.bin.add(&sink)?;
             sink.sync_state_with_parent()?;
             pad.link(&sink.static_pad("sink").unwrap())?;
-            return Ok(());
+            return Ok(false);
         }
         if kind == Ok(StreamKind::Vp8) {
             peer.bin.inbound.watch_video_rtp(pad);
@@ -99,17 +96,19 @@ impl RoomMedia {
                     video.remove_input(&input);
                     return Err(e.into());
                 }
-                self.peers.get_mut(&id).unwrap().video = Some(VideoInput { pad: input, format: None });
-                self.relayout();
+                self.peers.get_mut(&id).unwrap().video = Some(VideoInput { pad: input });
+                // Hidden until the room's rules place it.
+                self.show_stage();
                 tracing::info!(participant = %id, "video flowing");
+                Ok(true)
             }
             Decoded::Audio { tee } => {
                 peer.bin.inbound.watch_levels(&tee.static_pad("sink").unwrap());
                 self.add_audio_source(id, tee)?;
                 tracing::info!(participant = %id, "audio flowing");
+                Ok(false)
             }
         }
-        Ok(())
     }
 
     /// Handles a bus message. Errors inside a participant's branch fail only that participant.

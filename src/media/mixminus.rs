@@ -7,7 +7,7 @@ use gst::prelude::*;
 
 use super::ghost;
 use super::mixer::AudioMix;
-use super::room::RoomMedia;
+use super::room_media::RoomMedia;
 use crate::ids::ParticipantId;
 
 /// Where a publisher's decoded audio goes.
@@ -17,6 +17,15 @@ pub(super) enum Mix {
     Full,
     /// This publisher's mix-minus.
     MinusOf(ParticipantId),
+}
+
+/// What feeds a participant's outgoing audio.
+#[derive(Debug)]
+pub(super) enum AudioFeed {
+    /// A viewer hears the full mix: the `audio-rtp` tee's pad feeding them.
+    FullMix(gst::Pad),
+    /// A publisher hears everyone but themselves: their own mix.
+    MixMinus(AudioMix),
 }
 
 /// One branch of a publisher's audio tee into a mix.
@@ -43,7 +52,10 @@ impl RoomMedia {
     pub(super) fn mix(&self, to: Mix) -> Option<&AudioMix> {
         match to {
             Mix::Full => Some(&self.audio),
-            Mix::MinusOf(p) => self.peers.get(&p)?.audio_feed.as_ref().err(),
+            Mix::MinusOf(p) => match &self.peers.get(&p)?.audio_feed {
+                AudioFeed::MixMinus(mix) => Some(mix),
+                AudioFeed::FullMix(_) => None,
+            },
         }
     }
 

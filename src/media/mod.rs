@@ -19,16 +19,16 @@ mod mixminus;
 mod overlay;
 mod peer;
 mod recorder;
-mod room;
+mod room_media;
+mod stage;
 pub(crate) mod stats;
 pub(crate) mod teardown;
-mod tiles;
 
-pub use tiles::{Decor, Placed, SPEAKER_BORDER};
+pub use stage::SPEAKER_BORDER;
 
 pub use mixer::MIN_KEYFRAME_INTERVAL;
-pub use room::RoomMedia;
-pub use stats::InboundRates;
+pub use room_media::RoomMedia;
+pub use stats::{InboundRates, InboundSnapshot};
 
 use crate::ids::ParticipantId;
 
@@ -135,6 +135,25 @@ pub enum Notice {
     ChannelOpen {
         /// Whose.
         peer: ParticipantId,
+    },
+    /// A participant's peer connection is up (a keyframe was asked for them).
+    Connected {
+        /// Whose.
+        peer: ParticipantId,
+    },
+    /// A publisher's video is an input of the composite now.
+    VideoFlowing {
+        /// Whose.
+        peer: ParticipantId,
+    },
+    /// A publisher's decoded video (re)negotiated its size.
+    VideoSize {
+        /// Whose video.
+        peer: ParticipantId,
+        /// Width, height.
+        size: crate::layout::Size,
+        /// Pixel aspect ratio.
+        par: (u32, u32),
     },
     /// A recording is writing.
     RecordingRunning {

@@ -7,7 +7,7 @@ use gst::glib;
 use tokio::sync::mpsc;
 use tracing::error;
 
-use super::task::Room;
+use super::actor::RoomActor;
 use super::{JoinError, RoomCommand};
 use crate::ids::RoomId;
 use crate::recording::RecordingError;
@@ -33,7 +33,7 @@ pub(super) fn refuse_queued(rx: &mut mpsc::Receiver<RoomCommand>) {
 
 /// Sets the room's pipeline to NULL (checked) and drops the room with everything it held.
 /// Returns a weak reference to the pipeline and how long after `ended` it reached NULL.
-pub(super) fn stop(room: Room, id: &RoomId, ended: Instant) -> (glib::WeakRef<gst::Pipeline>, Duration) {
+pub(super) fn stop(room: RoomActor, id: &RoomId, ended: Instant) -> (glib::WeakRef<gst::Pipeline>, Duration) {
     let pipeline = room.media.pipeline_ref();
     if let Err(e) = room.media.stop_pipeline() {
         error!(room = %id, "room pipeline did not stop: {e}");

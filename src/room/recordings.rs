@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::task::Room;
+use super::actor::RoomActor;
 use crate::media::MediaEvent;
 use crate::media::Notice;
 use crate::protocol::ServerMessage;
@@ -58,7 +58,7 @@ impl Active {
 /// The room's recordings, by id.
 pub(super) type Recordings = BTreeMap<RecordingId, Active>;
 
-impl Room {
+impl RoomActor {
     /// Starts a recording of the composite and the full mix; tells everyone.
     pub(super) fn start_recording(&mut self, name: Option<&str>) -> Result<RecordingInfo, RecordingError> {
         if !self.media.mixes_video() {
@@ -179,12 +179,8 @@ impl Room {
     }
 
     /// Tells a newcomer about the recordings in progress.
-    pub(super) fn recordings_in_progress(&self) -> Vec<ServerMessage> {
-        self.recordings
-            .iter()
-            .filter(|(_, a)| a.stopping_since.is_none())
-            .map(|(id, _)| ServerMessage::RecordingStarted { recording_id: *id })
-            .collect()
+    pub(super) fn recordings_in_progress(&self) -> Vec<RecordingId> {
+        self.recordings.iter().filter(|(_, a)| a.stopping_since.is_none()).map(|(id, _)| *id).collect()
     }
 
     /// Stops every recording and waits (bounded) until their files are finalized: the room is

@@ -6,7 +6,6 @@
 
 use crate::ids::{ParticipantId, RoomId, validate_name};
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
-use crate::room::JoinError;
 
 /// Why a client's message was refused. Each maps to one stable [`ErrorCode`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -159,14 +158,11 @@ impl Session {
         self.state = State::Joined { room, participant };
     }
 
-    /// Records a failed join (the client may try again) and returns what to tell the client.
-    pub fn join_failed(&mut self, error: &JoinError) -> ServerMessage {
+    /// Records a failed join (the client may try again) and returns what to tell the client:
+    /// `code` and `message`, as the room side classified the failure.
+    pub fn join_failed(&mut self, code: ErrorCode, message: String) -> ServerMessage {
         self.state = State::Idle;
-        let code = match error {
-            JoinError::ShuttingDown => ErrorCode::ServerShutdown,
-            JoinError::Closed | JoinError::Media(_) => ErrorCode::InternalError,
-        };
-        ServerMessage::error(code, error.to_string())
+        ServerMessage::error(code, message)
     }
 
     /// Handles a frame of `len` bytes that the transport refused to read in full.

@@ -51,9 +51,9 @@ fn failed_joins_are_reported_and_retryable() {
     let mut s = Session::new();
     let j = r#"{"type":"join","room":"r","name":"a","role":"viewer"}"#;
     assert!(matches!(s.on_text(j), Step::Join { .. }));
-    let msg = s.join_failed(&JoinError::ShuttingDown);
+    let msg = s.join_failed(ErrorCode::ServerShutdown, "server is shutting down".into());
     assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::ServerShutdown, .. }));
-    let msg = s.join_failed(&JoinError::Media("no vp8enc".into()));
+    let msg = s.join_failed(ErrorCode::InternalError, "media setup failed".into());
     assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::InternalError, .. }));
     assert!(matches!(s.on_text(j), Step::Join { .. }), "a failed join can be retried");
 }

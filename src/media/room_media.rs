@@ -13,14 +13,14 @@ use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::mixer::{AudioMix, VideoMix};
-use super::mixminus::{AudioSource, Mix};
+use super::mixminus::{AudioFeed, AudioSource, Mix};
 use super::overlay::Overlay;
 use super::peer::PeerBin;
-use super::tiles::{Decor, PeerOverlays, border_strips};
+use super::stage::{PeerOverlays, border_strips};
 use super::{MediaError, MediaEvent, ghost};
 use crate::config::MediaConfig;
 use crate::ids::ParticipantId;
-use crate::layout::{LayoutSpec, Size};
+use crate::layout::StagePlan;
 use crate::protocol::Role;
 
 /// A publisher's decoded video in the composite.
@@ -28,8 +28,6 @@ use crate::protocol::Role;
 pub(super) struct VideoInput {
     /// The compositor input (ghost pad on the video-mix bin).
     pub(super) pad: gst::GhostPad,
-    /// Last negotiated source size and pixel aspect ratio.
-    pub(super) format: Option<(Size, (u32, u32))>,
 }
 
 /// Everything the room's graph holds for one participant.
@@ -41,18 +39,14 @@ pub(super) struct Peer {
     pub(super) bin: PeerBin,
     /// The video-rtp tee pad feeding this peer (none in audio-only rooms).
     video_feed: Option<gst::Pad>,
-    /// The audio-rtp tee pad feeding a viewer, or a publisher's own mix-minus.
-    pub(super) audio_feed: Result<gst::Pad, AudioMix>,
+    /// What feeds the peer's outgoing audio.
+    pub(super) audio_feed: AudioFeed,
     /// Set once video arrived.
     pub(super) video: Option<VideoInput>,
     /// Set once audio arrived.
     pub(super) audio: Option<AudioSource>,
-    /// Whether the peer connection has reached `connected` at least once.
-    pub(super) connected: bool,
     /// Label, badge and placeholder (publishers only).
     pub(super) overlays: Option<PeerOverlays>,
-    /// What is drawn for this publisher.
-    pub(super) decor: Decor,
 }
 
 /// A room's media graph.
@@ -76,14 +70,10 @@ pub struct RoomMedia {
     pub(super) recorders: BTreeMap<crate::recording::RecordingId, super::recorder::Recorder>,
     /// Where GStreamer callbacks post events for the room task.
     pub(super) events: UnboundedSender<MediaEvent>,
-    /// The layout in force.
-    pub(super) layout: LayoutSpec,
-    /// The active speaker, if any.
-    pub(super) speaker: Option<ParticipantId>,
+    /// What the composite shows, as the room's rules last said.
+    pub(super) stage: StagePlan,
     /// The four strips of the speaker border.
     pub(super) border: Vec<Overlay>,
-    /// Where each shown publisher's picture is, from the last relayout.
-    pub(super) placed: Vec<super::tiles::Placed>,
 }
 
 fn tee(name: &str) -> anyhow::Result<gst::Element> {
@@ -120,7 +110,6 @@ impl RoomMedia {
         };
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
         let (peers, recorders) = (BTreeMap::new(), BTreeMap::new());
-        let layout = LayoutSpec::default();
         let mut media = Self {
             config,
             pipeline,
@@ -131,10 +120,8 @@ impl RoomMedia {
             peers,
             recorders,
             events,
-            layout,
-            speaker: None,
+            stage: StagePlan::default(),
             border: Vec::new(),
-            placed: Vec::new(),
         };
         media.border = border_strips(&media)?;
         Ok(media)
@@ -172,17 +159,13 @@ impl RoomMedia {
 
     /// Adds a participant: its webrtcbin, egress feeds and (publisher) mix-minus and overlays;
     /// starts the offer.
-    pub fn add_peer(&mut self, id: ParticipantId, role: Role, name: &str) -> Result<(), MediaError> {
+    pub fn add_peer(&mut self, id: ParticipantId, role: Role) -> Result<(), MediaError> {
         let failed = |source| MediaError::Participant { participant: id, source };
         let bin = PeerBin::new(id, role, &self.config, self.events.clone()).map_err(failed)?;
         self.attach_peer(id, role, bin).map_err(failed)?;
         if role == Role::Publisher && self.video.is_some() {
             match PeerOverlays::new(self, id) {
-                Ok(overlays) => {
-                    let peer = self.peers.get_mut(&id).expect("attached");
-                    peer.overlays = Some(overlays);
-                    peer.decor.name = name.to_owned();
-                }
+                Ok(overlays) => self.peers.get_mut(&id).expect("attached").overlays = Some(overlays),
                 Err(e) => {
                     self.remove_peer(id);
                     return Err(failed(e));
@@ -190,7 +173,6 @@ impl RoomMedia {
             }
         }
         if role == Role::Publisher {
-            self.relayout();
             // Everyone already publishing audio is heard in the newcomer's mix-minus.
             let sources: Vec<ParticipantId> =
                 self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
@@ -210,17 +192,7 @@ impl RoomMedia {
         self.pipeline.add(&bin.bin)?;
         match self.link_peer(id, role, &bin) {
             Ok((video_feed, audio_feed)) => {
-                let peer = Peer {
-                    role,
-                    bin,
-                    video_feed,
-                    audio_feed,
-                    video: None,
-                    audio: None,
-                    connected: false,
-                    overlays: None,
-                    decor: Decor::default(),
-                };
+                let peer = Peer { role, bin, video_feed, audio_feed, video: None, audio: None, overlays: None };
                 self.peers.insert(id, peer);
                 Ok(())
             }
@@ -234,15 +206,10 @@ impl RoomMedia {
 
     /// Starts a new peer's bin, then feeds it: the composite, and the full mix (viewer) or a new
     /// mix-minus (publisher). Undoes its own work on failure.
-    fn link_peer(
-        &self,
-        id: ParticipantId,
-        role: Role,
-        bin: &PeerBin,
-    ) -> anyhow::Result<(Option<gst::Pad>, Result<gst::Pad, AudioMix>)> {
+    fn link_peer(&self, id: ParticipantId, role: Role, bin: &PeerBin) -> anyhow::Result<(Option<gst::Pad>, AudioFeed)> {
         bin.bin.sync_state_with_parent()?;
         let audio_feed = match role {
-            Role::Viewer => Ok(link_tee(&self.audio_tee, &bin.audio_in)?),
+            Role::Viewer => AudioFeed::FullMix(link_tee(&self.audio_tee, &bin.audio_in)?),
             Role::Publisher => {
                 let mix = AudioMix::new(&format!("mixminus-{id}"), &self.config)?;
                 self.pipeline.add(&mix.bin)?;
@@ -256,7 +223,7 @@ impl RoomMedia {
                     self.stop(mix.bin.upcast_ref());
                     return Err(e);
                 }
-                Err(mix)
+                AudioFeed::MixMinus(mix)
             }
         };
         let (Some(video_tee), Some(video_in)) = (&self.video_tee, &bin.video_in) else {
@@ -266,8 +233,8 @@ impl RoomMedia {
             Ok(video_feed) => Ok((Some(video_feed), audio_feed)),
             Err(e) => {
                 match audio_feed {
-                    Ok(pad) => self.audio_tee.release_request_pad(&pad),
-                    Err(mix) => self.stop(mix.bin.upcast_ref()),
+                    AudioFeed::FullMix(pad) => self.audio_tee.release_request_pad(&pad),
+                    AudioFeed::MixMinus(mix) => self.stop(mix.bin.upcast_ref()),
                 }
                 Err(e)
             }
@@ -282,8 +249,8 @@ impl RoomMedia {
             tee.release_request_pad(feed);
         }
         match &peer.audio_feed {
-            Ok(pad) => self.audio_tee.release_request_pad(pad),
-            Err(mix) => {
+            AudioFeed::FullMix(pad) => self.audio_tee.release_request_pad(pad),
+            AudioFeed::MixMinus(mix) => {
                 for other in self.peers.values_mut() {
                     if let Some(audio) = &mut other.audio {
                         for tap in audio.taps.extract_if(.., |t| t.to == Mix::MinusOf(id)) {
@@ -312,10 +279,6 @@ impl RoomMedia {
         if let Some(overlays) = peer.overlays.take() {
             overlays.remove(self);
         }
-        if self.speaker == Some(id) {
-            self.speaker = None;
-        }
-        self.relayout();
         // Its state-change messages on the room's bus hold the webrtcbin until the room task has
         // read them: the last reference goes there, on the room's thread (see `media::webrtc`).
         drop(peer);
@@ -350,24 +313,18 @@ impl RoomMedia {
         }
     }
 
-    /// The composite's size.
-    pub fn canvas(&self) -> Size {
-        self.config.canvas
-    }
-
     /// Whether this room mixes video (false: an audio-only room).
     pub fn mixes_video(&self) -> bool {
         self.video.is_some()
     }
 
-    /// Whether `peer` sends video at all.
-    pub fn has_video(&self, peer: ParticipantId) -> bool {
-        self.peers.get(&peer).is_some_and(|p| p.video.is_some())
-    }
-
-    /// Whether `peer`'s connection has been established.
-    pub fn is_connected(&self, peer: ParticipantId) -> bool {
-        self.peers.get(&peer).is_some_and(|p| p.connected)
+    /// Decoded video frames of every publisher so far (for stalled-video detection).
+    pub fn frame_counts(&self) -> Vec<(ParticipantId, u64)> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.role == Role::Publisher)
+            .map(|(id, p)| (*id, p.bin.inbound.snapshot().frames))
+            .collect()
     }
 
     /// Sends our offer as `peer`'s local description.

@@ -1,0 +1,381 @@
+//! The room's actor: one thread per room running a current-thread runtime, so a slow GStreamer
+//! state change in one room never stalls another room or the WebSocket tasks. It owns the room's
+//! pipeline ([`RoomMedia`]), its participants' sockets and its recordings; the rules live in
+//! the pure [`RoomCore`], which the actor feeds with commands, media notices and ticks and whose
+//! outputs it carries out.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use super::core::{self, Input, Output, RoomCore};
+use super::recordings::Recordings;
+use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
+use crate::config::MediaConfig;
+use crate::ids::{ParticipantId, RoomId};
+use crate::media::{MediaEvent, Notice, RoomMedia};
+use crate::protocol::{ErrorCode, Role, ServerMessage};
+use crate::recording::RecordingStore;
+use crate::signaling::PeerCommand;
+
+/// How often the room reads inbound counters and checks for stalled participants.
+const TICK: Duration = Duration::from_secs(1);
+/// How often levels are read and decorations refreshed.
+const STAGE_TICK: Duration = Duration::from_millis(100);
+
+/// Called once when a room has stopped taking commands, with the room's id and instance number
+/// (the registry forgets it then).
+pub type OnClose = Box<dyn FnOnce(&RoomId, u64) + Send>;
+
+/// The state the room's thread owns.
+pub(super) struct RoomActor {
+    /// The room's id.
+    pub(super) id: RoomId,
+    /// The rules: who is in, the layout, the speaker, what the composite shows.
+    pub(super) core: RoomCore,
+    /// The room's pipeline and everyone's branches.
+    pub(super) media: RoomMedia,
+    /// How to reach each participant the core has admitted; dropping one closes their socket.
+    sockets: BTreeMap<ParticipantId, Outbound>,
+    /// When the room was created (wall clock, for the REST API).
+    created_at: SystemTime,
+    /// When the room was created.
+    created: Instant,
+    /// Recordings being written or finalized.
+    pub(super) recordings: Recordings,
+    /// The server-wide list of recordings.
+    pub(super) store: Arc<RecordingStore>,
+    /// Where recordings go.
+    pub(super) record_dir: PathBuf,
+    /// Record the room from its first admitted participant (cleared once tried).
+    auto_record: bool,
+}
+
+/// Why the room stopped.
+enum Ending {
+    /// The last participant left, or nobody ever came.
+    Empty,
+    /// Closed on request (administrator or shutdown); reply once fully closed.
+    Closed(oneshot::Sender<()>),
+    /// A shared element failed.
+    Failed,
+}
+
+/// Starts a room on a thread of its own and returns its handle; `on_close` runs when it stops
+/// taking commands.
+pub(crate) fn spawn(
+    id: RoomId,
+    config: Arc<MediaConfig>,
+    store: Arc<RecordingStore>,
+    on_close: OnClose,
+) -> std::io::Result<RoomHandle> {
+    static UID: AtomicU64 = AtomicU64::new(1);
+    let uid = UID.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel(256);
+    let handle = RoomHandle { id: id.clone(), uid, tx };
+    std::thread::Builder::new().name(format!("room-{id}")).spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("room runtime");
+        rt.block_on(run(id, uid, config, store, rx, on_close));
+    })?;
+    Ok(handle)
+}
+
+async fn run(
+    id: RoomId,
+    uid: u64,
+    config: Arc<MediaConfig>,
+    store: Arc<RecordingStore>,
+    mut rx: mpsc::Receiver<RoomCommand>,
+    on_close: OnClose,
+) {
+    let (events_tx, mut events) = mpsc::unbounded_channel::<MediaEvent>();
+    let settings = core::Settings {
+        canvas: config.canvas,
+        video: config.video,
+        decorations: config.decorations,
+        media_timeout: config.media_timeout,
+    };
+    let (record_dir, auto_record) = (config.record_dir.clone(), config.auto_record);
+    let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
+        Ok(media) => {
+            info!(room = %id, "room created");
+            let now = Instant::now();
+            let mut room = RoomActor {
+                id: id.clone(),
+                core: RoomCore::new(id.clone(), settings, now),
+                media,
+                sockets: BTreeMap::new(),
+                created_at: SystemTime::now(),
+                created: now,
+                recordings: Recordings::default(),
+                store,
+                record_dir,
+                auto_record,
+            };
+            let ending = room.run(&mut rx, &mut events).await;
+            (Some(room), ending)
+        }
+        Err(e) => {
+            error!(room = %id, "cannot build room: {e}");
+            (None, Ending::Failed)
+        }
+    };
+    // The last participant is gone (or the room was closed): the pipeline must be in NULL and
+    // freed within 5 s of now.
+    let ended = Instant::now();
+    let room = match room {
+        Some(mut room) => {
+            // Every recording is finalized before the pipeline goes away.
+            room.finish_recordings(&mut events).await;
+            Some(room)
+        }
+        None => None,
+    };
+    // Stop taking commands and leave the registry first, so new joins go to a new room while
+    // this one's pipeline winds down; joins already queued are retried there.
+    rx.close();
+    on_close(&id, uid);
+    super::end::refuse_queued(&mut rx);
+    drop(events);
+    let stopped = room.map(|room| super::end::stop(room, &id, ended));
+    info!(room = %id, "room closed");
+    if let Ending::Closed(reply) = ending {
+        let _ = reply.send(());
+    }
+    if let Some((pipeline, null_at)) = stopped {
+        crate::media::teardown::await_freed(id.as_str(), pipeline, ended, null_at).await;
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+impl RoomActor {
+    /// Runs until the room empties, is closed, or fails.
+    async fn run(
+        &mut self,
+        rx: &mut mpsc::Receiver<RoomCommand>,
+        events: &mut mpsc::UnboundedReceiver<MediaEvent>,
+    ) -> Ending {
+        let mut bus = self.media.bus().stream();
+        let mut tick = tokio::time::interval(TICK);
+        let mut stage_tick = tokio::time::interval(STAGE_TICK);
+        // After a stall (a join, a layout change), go on at the normal pace instead of firing
+        // the missed ticks back to back: those would read no audio and decorate nothing new.
+        stage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let flow = tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => ControlFlow::Break(Ending::Empty),
+                },
+                Some(event) = events.recv() => match self.media.handle(event) {
+                    Some(notice) => self.on_notice(notice),
+                    None => ControlFlow::Continue(()),
+                },
+                Some(msg) = bus.next() => match self.media.handle_bus(&msg) {
+                    Some(notice) => self.on_notice(notice),
+                    None => ControlFlow::Continue(()),
+                },
+                _ = tick.tick() => {
+                    self.on_tick();
+                    ControlFlow::Continue(())
+                }
+                _ = stage_tick.tick() => {
+                    let levels = self.media.take_levels();
+                    let frames = self.media.frame_counts();
+                    self.feed(Input::StageTick { levels, frames });
+                    ControlFlow::Continue(())
+                }
+            };
+            if let ControlFlow::Break(ending) = flow {
+                return ending;
+            }
+            if let Some(end) = self.core.end(Instant::now()) {
+                info!(room = %self.id, ?end, "room ends");
+                return Ending::Empty;
+            }
+        }
+    }
+
+    /// Hands `input` to the rules and carries out what they say.
+    pub(super) fn feed(&mut self, input: Input) {
+        for output in self.core.handle(input, Instant::now()) {
+            match output {
+                Output::Send { to, msg } => self.send(to, msg),
+                Output::Channel { to, text } => self.media.send_channel(to, &text),
+                Output::Remove { id, why } => {
+                    // Dropping the sender closes their socket once it has sent what is queued.
+                    self.sockets.remove(&id);
+                    self.media.remove_peer(id);
+                    info!(room = %self.id, participant = %id, reason = why, "leave");
+                }
+                Output::Stage(plan) => self.media.apply_stage(&plan),
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: RoomCommand) -> ControlFlow<Ending> {
+        match cmd {
+            RoomCommand::Join { name, role, outbound, reply } => self.on_join(name, role, outbound, reply),
+            RoomCommand::Peer { participant, command } => match command {
+                PeerCommand::Answer(sdp) => self.media.set_remote_answer(participant, sdp),
+                PeerCommand::Ice { candidate, mline } => self.media.add_candidate(participant, mline, &candidate),
+                PeerCommand::Leave => self.feed(Input::Leave(participant)),
+                PeerCommand::Mute { audio, video } => {
+                    self.feed(Input::Mute { id: participant, muted: core::Muted { audio, video } })
+                }
+                PeerCommand::SetLayout(layout) => self.feed(Input::LayoutRequest { id: participant, layout }),
+            },
+            RoomCommand::SetLayout { layout, reply } => {
+                self.feed(Input::SetLayout(layout));
+                let _ = reply.send(self.core.layout().clone());
+            }
+            RoomCommand::Gone { participant } => self.feed(Input::Gone(participant)),
+            RoomCommand::Info { reply } => drop(reply.send(self.info())),
+            RoomCommand::StartRecording { name, reply } => drop(reply.send(self.start_recording(name.as_deref()))),
+            RoomCommand::StopRecording { id, reply } => self.stop_recording(&id, reply),
+            RoomCommand::Kick { participant, reply } => {
+                let here = self.core.contains(participant);
+                self.feed(Input::Kick(participant));
+                let _ = reply.send(here);
+            }
+            RoomCommand::Close { code, reply } => {
+                self.feed(Input::Close(code));
+                return ControlFlow::Break(Ending::Closed(reply));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Builds a newcomer's media, then admits them (the core tells everyone).
+    fn on_join(
+        &mut self,
+        name: String,
+        role: Role,
+        outbound: Outbound,
+        reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+    ) {
+        let id = ParticipantId::next();
+        if let Err(e) = self.media.add_peer(id, role) {
+            error!(room = %self.id, participant = %id, "join failed: {e}");
+            let _ = reply.send(Err(JoinError::Media(e.to_string())));
+            return;
+        }
+        info!(room = %self.id, participant = %id, name = %name, ?role, "join");
+        self.sockets.insert(id, outbound);
+        let recordings = self.recordings_in_progress();
+        self.feed(Input::Admit { id, name, role, at: SystemTime::now(), recordings });
+        if reply.send(Ok(id)).is_err() {
+            warn!(room = %self.id, participant = %id, "socket gone before join completed");
+            self.feed(Input::Gone(id));
+        } else if self.auto_record {
+            // From the first participant actually in the room; tried once (a failure is listed
+            // as a failed recording, not retried on every join).
+            self.auto_record = false;
+            if let Err(e) = self.start_recording(None) {
+                error!(room = %self.id, "auto-record failed: {e}");
+            }
+        }
+    }
+
+    /// Once a second: inbound counters to the rules, and sockets that closed unnoticed.
+    fn on_tick(&mut self) {
+        self.check_recordings();
+        let closed: Vec<ParticipantId> =
+            self.sockets.iter().filter(|(_, s)| s.is_closed()).map(|(id, _)| *id).collect();
+        for id in closed {
+            warn!(room = %self.id, participant = %id, "socket gone");
+            self.feed(Input::Gone(id));
+        }
+        let inbound = self.sockets.keys().filter_map(|id| Some((*id, self.media.inbound(*id)?))).collect();
+        self.feed(Input::Tick { inbound });
+    }
+
+    fn info(&self) -> RoomInfo {
+        RoomInfo {
+            id: self.id.clone(),
+            created_at: rfc3339(self.created_at),
+            uptime_secs: self.created.elapsed().as_secs_f64(),
+            participants: self
+                .core
+                .participants()
+                .map(|p| ParticipantStatus {
+                    id: p.info.id,
+                    name: p.info.name.clone(),
+                    role: p.info.role,
+                    joined_at: rfc3339(p.joined_at),
+                    inbound: p.rates(),
+                })
+                .collect(),
+            pipeline_elements: self.media.element_count(),
+            pipeline: self.media.inventory(),
+            layout: self.core.layout().clone(),
+            speaker: self.core.speaker(),
+        }
+    }
+
+    fn on_notice(&mut self, notice: Notice) -> ControlFlow<Ending> {
+        if self.on_recording_notice(&notice) {
+            return ControlFlow::Continue(());
+        }
+        match notice {
+            Notice::Offer { peer, offer } => {
+                let Ok(sdp) = offer.sdp().as_text() else {
+                    self.feed(Input::MediaFailed { id: peer, reason: "offer not serializable".into() });
+                    return ControlFlow::Continue(());
+                };
+                // The offer must reach the client before our candidates, which start flowing
+                // once the local description is set.
+                self.send(peer, ServerMessage::Offer { sdp });
+                self.media.set_local_description(peer, &offer);
+            }
+            Notice::Candidate { peer, mline, candidate } => {
+                self.send(peer, ServerMessage::Ice { candidate, sdp_m_line_index: mline });
+            }
+            Notice::AnswerRejected { peer, reason } => {
+                warn!(room = %self.id, participant = %peer, "answer rejected: {reason}");
+                self.send(peer, ServerMessage::error(ErrorCode::InvalidSdp, format!("answer rejected: {reason}")));
+            }
+            Notice::Failed { peer, reason } => {
+                if self.core.contains(peer) {
+                    error!(room = %self.id, participant = %peer, "media failed: {reason}");
+                    self.feed(Input::MediaFailed { id: peer, reason });
+                }
+            }
+            Notice::ChannelOpen { peer } => self.feed(Input::ChannelOpen(peer)),
+            Notice::Connected { peer } => self.feed(Input::Connected(peer)),
+            Notice::VideoFlowing { peer } => self.feed(Input::VideoFlowing(peer)),
+            Notice::VideoSize { peer, size, par } => self.feed(Input::VideoSize { id: peer, size, par }),
+            Notice::RoomFailed { reason } => {
+                error!(room = %self.id, "room failed: {reason}");
+                self.feed(Input::Close(ErrorCode::InternalError));
+                return ControlFlow::Break(Ending::Failed);
+            }
+            Notice::RecordingRunning { .. } | Notice::RecordingFinished { .. } | Notice::RecordingFailed { .. } => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Sends `msg` to a participant's socket, if they are still here.
+    pub(super) fn send(&self, to: ParticipantId, msg: ServerMessage) {
+        if let Some(socket) = self.sockets.get(&to) {
+            let _ = socket.send(msg);
+        }
+    }
+
+    /// Sends `msg` to everyone in the room.
+    pub(super) fn broadcast(&self, msg: &ServerMessage) {
+        for socket in self.sockets.values() {
+            let _ = socket.send(msg.clone());
+        }
+    }
+}

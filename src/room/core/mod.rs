@@ -1,0 +1,420 @@
+//! The room's rules, pure (in the spirit of str0m's `Rtc`): who is in the room and who is
+//! removed and why, rate limits, the active speaker, the layout and what every tile shows.
+//!
+//! [`Input`]s go in, each with the time it happened, so a test drives the rules on a fake
+//! clock; [`Output`]s come out: messages for participants, participants to remove, and the
+//! [`StagePlan`] the media layer applies to compositor pads and overlays. The room's actor
+//! (`super::actor`) owns the clock, the sockets and the pipeline, feeds the core and carries
+//! out what it returns; nothing here touches GStreamer or a socket.
+
+mod participant;
+mod stage;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+pub use crate::layout::StagePlan;
+pub(crate) use participant::{BURST, PER_SECOND};
+pub use participant::{Muted, Participant};
+#[cfg(test)]
+use stage::{SILENT_FOR, STALL_AFTER};
+
+use crate::ids::{ParticipantId, RecordingId, RoomId};
+use crate::layout::{LayoutSpec, Size};
+use crate::media::InboundSnapshot;
+use crate::protocol::{ErrorCode, ParticipantInfo, Role, ServerMessage};
+use crate::speaker::SpeakerDetector;
+
+/// A publisher whose video keeps arriving but yields no decodable frame for this long is removed
+/// (random payloads that the depayloader drops never reach the decoder to make it fail).
+pub const UNDECODABLE_LIMIT: Duration = Duration::from_secs(4);
+/// A room nobody has joined for this long ends (its creator's join never arrived).
+pub const IDLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the rules need to know of the server's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The composite's size.
+    pub canvas: Size,
+    /// Whether the room mixes video (false: audio-only, nothing is drawn).
+    pub video: bool,
+    /// Whether names, badges and the speaker border are drawn.
+    pub decorations: bool,
+    /// Publishers silent this long, or anyone not connected after this long, are removed.
+    pub media_timeout: Duration,
+}
+
+/// Something that happened, for the rules to act on.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A participant whose media branch is built joins.
+    Admit {
+        /// Their new id.
+        id: ParticipantId,
+        /// Display name (validated).
+        name: String,
+        /// Publisher or viewer.
+        role: Role,
+        /// Wall-clock time of the join, for the REST API.
+        at: SystemTime,
+        /// Recordings running now, which the newcomer is told of.
+        recordings: Vec<RecordingId>,
+    },
+    /// A participant said `leave`.
+    Leave(ParticipantId),
+    /// A participant's socket closed without `leave`.
+    Gone(ParticipantId),
+    /// An administrator removes a participant.
+    Kick(ParticipantId),
+    /// A participant's `mute`.
+    Mute {
+        /// Who.
+        id: ParticipantId,
+        /// Their microphone and camera.
+        muted: Muted,
+    },
+    /// A participant's `setLayout`.
+    LayoutRequest {
+        /// Who asks.
+        id: ParticipantId,
+        /// The layout, validated.
+        layout: LayoutSpec,
+    },
+    /// An administrator sets the layout (and may lock it).
+    SetLayout(LayoutSpec),
+    /// Everyone leaves, told `code` (`room_closed` or `server_shutdown`).
+    Close(ErrorCode),
+    /// A participant's media failed; they are removed and told why.
+    MediaFailed {
+        /// Who.
+        id: ParticipantId,
+        /// Why.
+        reason: String,
+    },
+    /// A participant's peer connection is up.
+    Connected(ParticipantId),
+    /// A publisher's video decoder is linked: their video can be shown.
+    VideoFlowing(ParticipantId),
+    /// A publisher's decoded video (re)negotiated its size.
+    VideoSize {
+        /// Whose video.
+        id: ParticipantId,
+        /// Width and height.
+        size: Size,
+        /// Pixel aspect ratio.
+        par: (u32, u32),
+    },
+    /// A participant's DataChannel opened: they get the room's state on it.
+    ChannelOpen(ParticipantId),
+    /// Once a second: what everyone sent us so far.
+    Tick {
+        /// Each participant's inbound counters.
+        inbound: Vec<(ParticipantId, InboundSnapshot)>,
+    },
+    /// Every 100 ms: each publisher's audio level (dBFS; none when no audio came) and decoded
+    /// video frames so far.
+    StageTick {
+        /// Levels since the last stage tick.
+        levels: Vec<(ParticipantId, Option<f64>)>,
+        /// Decoded frames so far.
+        frames: Vec<(ParticipantId, u64)>,
+    },
+}
+
+/// What the actor must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send `msg` to participant `to`.
+    Send {
+        /// The recipient.
+        to: ParticipantId,
+        /// The message.
+        msg: ServerMessage,
+    },
+    /// Send `text` on `to`'s `tessera` DataChannel.
+    Channel {
+        /// The recipient.
+        to: ParticipantId,
+        /// A JSON `ChannelMessage`.
+        text: String,
+    },
+    /// `id` is out: close their socket once it has sent what is queued, and remove their media.
+    Remove {
+        /// Who.
+        id: ParticipantId,
+        /// Why, for the log.
+        why: String,
+    },
+    /// Show this on the composite.
+    Stage(StagePlan),
+}
+
+/// Why a room ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Its last participant left.
+    Empty,
+    /// Nobody joined within [`IDLE_LIMIT`].
+    NeverJoined,
+}
+
+/// The room's state and rules.
+#[derive(Debug)]
+pub struct RoomCore {
+    /// The room's id.
+    id: RoomId,
+    /// What the rules need of the server's settings.
+    settings: Settings,
+    /// Everyone in the room; ids grow with join order, so iteration is join order.
+    participants: BTreeMap<ParticipantId, Participant>,
+    /// The layout in force.
+    layout: LayoutSpec,
+    /// Active speaker detection.
+    detector: SpeakerDetector,
+    /// When the room was created (and the detector's clock starts).
+    created: Instant,
+    /// Whether anyone has been admitted yet.
+    seen_join: bool,
+    /// The stage last handed to the media layer.
+    stage: StagePlan,
+    /// The participant list last sent on the DataChannels (JSON).
+    sent_channel_list: String,
+    /// Outputs not yet taken.
+    out: Vec<Output>,
+}
+
+impl RoomCore {
+    /// A new, empty room created at `now`.
+    pub fn new(id: RoomId, settings: Settings, now: Instant) -> Self {
+        Self {
+            id,
+            settings,
+            participants: BTreeMap::new(),
+            layout: LayoutSpec::default(),
+            detector: SpeakerDetector::default(),
+            created: now,
+            seen_join: false,
+            stage: StagePlan::default(),
+            sent_channel_list: String::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Acts on `input`, which happened at `now`; returns what to do, in order.
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Output> {
+        match input {
+            Input::Admit { id, name, role, at, recordings } => self.admit(id, name, role, at, recordings, now),
+            Input::Leave(id) => self.remove(id, None, "left"),
+            Input::Gone(id) => self.remove(id, None, "disconnected"),
+            Input::Kick(id) => {
+                let bye = ServerMessage::error(ErrorCode::Kicked, "removed by an administrator");
+                self.remove(id, Some(bye), "kicked");
+            }
+            Input::Mute { id, muted } => self.on_mute(id, muted, now),
+            Input::LayoutRequest { id, layout } => self.on_layout_request(id, layout, now),
+            Input::SetLayout(layout) => self.set_layout(layout),
+            Input::Close(code) => self.close(code),
+            Input::MediaFailed { id, reason } => {
+                let bye = ServerMessage::error(ErrorCode::MediaError, reason);
+                self.remove(id, Some(bye), "media failure");
+            }
+            Input::Connected(id) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.connected = true;
+                }
+            }
+            Input::VideoFlowing(id) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.video.flowing = true;
+                }
+            }
+            Input::VideoSize { id, size, par } => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.video.format = Some((size, par));
+                }
+            }
+            Input::ChannelOpen(id) => self.on_channel_open(id),
+            Input::Tick { inbound } => self.on_tick(&inbound, now),
+            Input::StageTick { levels, frames } => self.on_stage_tick(&levels, &frames, now),
+        }
+        self.restage(now);
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the room should end now, and why.
+    pub fn end(&self, now: Instant) -> Option<End> {
+        match self.seen_join {
+            true if self.participants.is_empty() => Some(End::Empty),
+            false if now.saturating_duration_since(self.created) > IDLE_LIMIT => Some(End::NeverJoined),
+            _ => None,
+        }
+    }
+
+    /// Everyone in the room, in join order.
+    pub fn participants(&self) -> impl Iterator<Item = &Participant> {
+        self.participants.values()
+    }
+
+    /// Whether `id` is in the room.
+    pub fn contains(&self, id: ParticipantId) -> bool {
+        self.participants.contains_key(&id)
+    }
+
+    /// The layout in force.
+    pub fn layout(&self) -> &LayoutSpec {
+        &self.layout
+    }
+
+    /// The active speaker.
+    pub fn speaker(&self) -> Option<ParticipantId> {
+        self.detector.current()
+    }
+
+    fn send(&mut self, to: ParticipantId, msg: ServerMessage) {
+        self.out.push(Output::Send { to, msg });
+    }
+
+    fn broadcast(&mut self, msg: &ServerMessage) {
+        let everyone: Vec<ParticipantId> = self.participants.keys().copied().collect();
+        for to in everyone {
+            self.send(to, msg.clone());
+        }
+    }
+
+    fn admit(
+        &mut self,
+        id: ParticipantId,
+        name: String,
+        role: Role,
+        at: SystemTime,
+        recordings: Vec<RecordingId>,
+        now: Instant,
+    ) {
+        self.seen_join = true;
+        let info = ParticipantInfo { id, name, role };
+        let others = self.participants.values().map(|p| p.info.clone()).collect();
+        self.send(id, ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
+        for recording_id in recordings {
+            self.send(id, ServerMessage::RecordingStarted { recording_id });
+        }
+        self.send(id, ServerMessage::LayoutChanged { layout: self.layout.clone() });
+        if let Some(speaker) = self.detector.current() {
+            self.send(id, ServerMessage::SpeakerChanged { participant_id: Some(speaker) });
+        }
+        self.broadcast(&ServerMessage::ParticipantJoined { participant: info.clone() });
+        self.participants.insert(id, Participant::new(info, now, at));
+    }
+
+    /// Removes a participant: optional last words to them, their removal, `participantLeft`
+    /// to the others, a new speaker if it was them.
+    fn remove(&mut self, id: ParticipantId, last_words: Option<ServerMessage>, why: &str) {
+        if self.participants.remove(&id).is_none() {
+            return;
+        }
+        if let Some(msg) = last_words {
+            self.send(id, msg);
+        }
+        self.out.push(Output::Remove { id, why: why.to_owned() });
+        let was_speaker = self.detector.current() == Some(id);
+        self.detector.remove(id);
+        if was_speaker {
+            self.announce_speaker(None);
+        }
+        self.broadcast(&ServerMessage::ParticipantLeft { participant_id: id });
+    }
+
+    /// Everyone is told `code` and leaves.
+    fn close(&mut self, code: ErrorCode) {
+        let why = match code {
+            ErrorCode::ServerShutdown => "server is shutting down",
+            ErrorCode::InternalError => "the room's media failed; please rejoin",
+            _ => "the room was closed",
+        };
+        self.broadcast(&ServerMessage::error(code, why));
+        for id in std::mem::take(&mut self.participants).into_keys() {
+            self.out.push(Output::Remove { id, why: why.to_owned() });
+        }
+    }
+
+    /// Updates inbound rates; removes publishers whose media stopped or never decodes, and
+    /// anyone not connected after the media timeout.
+    fn on_tick(&mut self, inbound: &[(ParticipantId, InboundSnapshot)], now: Instant) {
+        let timeout = self.settings.media_timeout;
+        let secs = timeout.as_secs_f64();
+        let mut doomed = Vec::new();
+        for (id, snapshot) in inbound {
+            let Some(p) = self.participants.get_mut(id) else { continue };
+            let (then, last) = p.inbound.last;
+            p.inbound.rates = snapshot.rates_since(&last, now.saturating_duration_since(then));
+            if snapshot.frames > last.frames || snapshot.video_bytes == last.video_bytes {
+                p.inbound.undecodable_since = None;
+            } else {
+                p.inbound.undecodable_since.get_or_insert(then);
+            }
+            p.inbound.last = (now, *snapshot);
+            let since_join = now.saturating_duration_since(p.joined);
+            let last_media = snapshot.last_packet.unwrap_or(p.joined).max(p.joined);
+            if !p.connected && since_join > timeout {
+                let msg = format!("no media connection after {secs:.0} s");
+                doomed.push((*id, ErrorCode::MediaTimeout, msg, "never connected"));
+            } else if p.inbound.undecodable_since.is_some_and(|t| now.saturating_duration_since(t) >= UNDECODABLE_LIMIT)
+            {
+                let msg = format!("no decodable video for {} s while it kept arriving", UNDECODABLE_LIMIT.as_secs());
+                doomed.push((*id, ErrorCode::MediaError, msg, "undecodable video"));
+            } else if p.info.role == Role::Publisher && now.saturating_duration_since(last_media) > timeout {
+                let msg = format!("no media received for {secs:.0} s");
+                doomed.push((*id, ErrorCode::MediaTimeout, msg, "media timeout"));
+            }
+        }
+        for (id, code, msg, why) in doomed {
+            tracing::warn!(room = %self.id, participant = %id, "{why}");
+            self.remove(id, Some(ServerMessage::error(code, msg)), why);
+        }
+    }
+
+    /// Whether `who` may send another `setLayout` or `mute` now; tells them when not.
+    fn within_budget(&mut self, who: ParticipantId, what: &str, now: Instant) -> bool {
+        let Some(p) = self.participants.get_mut(&who) else { return false };
+        if p.budget.take(now) {
+            return true;
+        }
+        let msg = format!("too many {what} messages: at most {BURST} at once, then {PER_SECOND} per second");
+        self.send(who, ServerMessage::error(ErrorCode::RateLimited, msg));
+        false
+    }
+
+    fn on_mute(&mut self, who: ParticipantId, muted: Muted, now: Instant) {
+        if !self.within_budget(who, "mute", now) {
+            return;
+        }
+        let Some(p) = self.participants.get_mut(&who) else { return };
+        if p.muted == muted {
+            return;
+        }
+        p.muted = muted;
+        self.broadcast(&ServerMessage::MuteChanged { participant_id: who, audio: muted.audio, video: muted.video });
+    }
+
+    /// A participant asks for a layout: applied unless an administrator locked it.
+    fn on_layout_request(&mut self, who: ParticipantId, spec: LayoutSpec, now: Instant) {
+        if !self.within_budget(who, "setLayout", now) {
+            return;
+        }
+        if self.layout.locked {
+            self.send(who, ServerMessage::error(ErrorCode::LayoutLocked, "an administrator locked this room's layout"));
+        } else if spec != self.layout {
+            self.set_layout(spec);
+        }
+    }
+
+    /// Applies a layout and tells everyone.
+    fn set_layout(&mut self, spec: LayoutSpec) {
+        tracing::info!(room = %self.id, mode = ?spec.mode, pinned = ?spec.pinned, locked = spec.locked, "layout");
+        self.layout = spec.clone();
+        self.broadcast(&ServerMessage::LayoutChanged { layout: spec.clone() });
+        self.channel_broadcast(&crate::protocol::ChannelMessage::LayoutChanged { layout: spec });
+    }
+}
+
+#[cfg(test)]
+mod tests;

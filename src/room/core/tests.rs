@@ -1,0 +1,345 @@
+//! The room's rules on a fake clock: no GStreamer, no sockets.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::*;
+use crate::layout::{Mode, Rect};
+use crate::protocol::ChannelMessage;
+
+const CANVAS: Size = Size::new(1280, 720);
+
+fn settings() -> Settings {
+    Settings { canvas: CANVAS, video: true, decorations: true, media_timeout: Duration::from_secs(10) }
+}
+
+/// A room on a fake clock that starts at `t0` and only moves when told.
+struct Fixture {
+    core: RoomCore,
+    now: Instant,
+    t0: Instant,
+    next_id: u64,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self::with(settings())
+    }
+
+    fn with(settings: Settings) -> Self {
+        let t0 = Instant::now();
+        Self { core: RoomCore::new(RoomId::parse("test").unwrap(), settings, t0), now: t0, t0, next_id: 1 }
+    }
+
+    fn at(&mut self, since_start: Duration) {
+        assert!(self.t0 + since_start >= self.now, "the fake clock only moves forward");
+        self.now = self.t0 + since_start;
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Output> {
+        self.core.handle(input, self.now)
+    }
+
+    fn join(&mut self, name: &str, role: Role) -> ParticipantId {
+        let id: ParticipantId = format!("p{}", self.next_id).parse().unwrap();
+        self.next_id += 1;
+        let admit = Input::Admit { id, name: name.into(), role, at: SystemTime::now(), recordings: Vec::new() };
+        self.input(admit);
+        id
+    }
+
+    /// A publisher whose connection is up and whose video flows.
+    fn publisher(&mut self, name: &str) -> ParticipantId {
+        let id = self.join(name, Role::Publisher);
+        self.input(Input::Connected(id));
+        self.input(Input::VideoFlowing(id));
+        id
+    }
+}
+
+fn sent_to(out: &[Output], to: ParticipantId) -> Vec<&ServerMessage> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { to: t, msg } if *t == to => Some(msg),
+            _ => None,
+        })
+        .collect()
+}
+
+fn removed(out: &[Output]) -> Vec<(ParticipantId, String)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Remove { id, why } => Some((*id, why.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn error_code(msgs: &[&ServerMessage]) -> Option<ErrorCode> {
+    msgs.iter().find_map(|m| match m {
+        ServerMessage::Error { code, .. } => Some(*code),
+        _ => None,
+    })
+}
+
+fn last_stage(out: &[Output]) -> Option<&StagePlan> {
+    out.iter().rev().find_map(|o| match o {
+        Output::Stage(plan) => Some(plan),
+        _ => None,
+    })
+}
+
+/// Feeds 100 ms stage ticks from `from` to `to` (fixture time), with these levels per tick.
+fn speak(f: &mut Fixture, from: Duration, to: Duration, levels: &[(ParticipantId, f64)]) -> Vec<Output> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t <= to {
+        f.at(t);
+        let levels = levels.iter().map(|(p, db)| (*p, Some(*db))).collect();
+        out.extend(f.input(Input::StageTick { levels, frames: Vec::new() }));
+        t += Duration::from_millis(100);
+    }
+    out
+}
+
+#[test]
+fn a_newcomer_learns_the_room_and_the_others_learn_of_them() {
+    let mut f = Fixture::new();
+    let red = f.publisher("red");
+    let id: ParticipantId = "p2".parse().unwrap();
+    let admit = Input::Admit {
+        id,
+        name: "blue".into(),
+        role: Role::Viewer,
+        at: SystemTime::now(),
+        recordings: vec![RecordingId::next()],
+    };
+    let out = f.input(admit);
+    let to_blue = sent_to(&out, id);
+    assert!(matches!(to_blue[0], ServerMessage::Joined { participants, .. } if participants.len() == 1));
+    assert!(matches!(to_blue[1], ServerMessage::RecordingStarted { .. }));
+    assert!(matches!(to_blue[2], ServerMessage::LayoutChanged { .. }));
+    assert!(matches!(sent_to(&out, red)[..], [ServerMessage::ParticipantJoined { .. }]));
+    // Everyone's DataChannel gets the new list; only the publisher has a tile.
+    let lists: Vec<&String> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Channel { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lists.len(), 2);
+    let ChannelMessage::Participants { participants, .. } = serde_json::from_str(lists[0]).unwrap() else {
+        panic!("a participant list")
+    };
+    assert_eq!(participants.iter().map(|p| p.tile.is_some()).collect::<Vec<_>>(), [true, false]);
+}
+
+#[test]
+fn leaving_kicking_and_a_vanished_socket_each_remove_once() {
+    let mut f = Fixture::new();
+    let (a, b, c) = (f.publisher("a"), f.publisher("b"), f.publisher("c"));
+    let out = f.input(Input::Leave(a));
+    assert_eq!(removed(&out), [(a, "left".to_owned())]);
+    assert!(
+        sent_to(&out, b)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == a))
+    );
+    assert!(f.input(Input::Leave(a)).is_empty(), "a second leave does nothing");
+    let out = f.input(Input::Kick(b));
+    assert_eq!(removed(&out), [(b, "kicked".to_owned())]);
+    assert_eq!(error_code(&sent_to(&out, b)), Some(ErrorCode::Kicked), "the kicked are told why");
+    let out = f.input(Input::Gone(c));
+    assert_eq!(removed(&out), [(c, "disconnected".to_owned())]);
+    assert!(sent_to(&out, c).is_empty(), "nothing is sent to a socket that is gone");
+    assert_eq!(f.core.end(f.now), Some(End::Empty));
+}
+
+#[test]
+fn a_room_nobody_joins_ends_after_the_idle_limit() {
+    let mut f = Fixture::new();
+    f.at(IDLE_LIMIT);
+    assert_eq!(f.core.end(f.now), None);
+    f.at(IDLE_LIMIT + Duration::from_millis(1));
+    assert_eq!(f.core.end(f.now), Some(End::NeverJoined));
+}
+
+#[test]
+fn evictions_follow_the_media_timeout() {
+    let mut f = Fixture::new();
+    let never = f.join("never", Role::Viewer);
+    let quiet = f.publisher("quiet");
+    let viewer = f.join("viewer", Role::Viewer);
+    f.input(Input::Connected(viewer));
+    let packet = |f: &Fixture, at: Duration| InboundSnapshot { last_packet: Some(f.t0 + at), ..Default::default() };
+    // Media for 2 s, then nothing.
+    let mut evicted = Vec::new();
+    for s in 1..=13 {
+        f.at(Duration::from_secs(s));
+        let last = packet(&f, Duration::from_secs(s.min(2)));
+        let inbound = vec![(never, InboundSnapshot::default()), (quiet, last), (viewer, InboundSnapshot::default())];
+        for (id, why) in removed(&f.input(Input::Tick { inbound })) {
+            evicted.push((s, id, why));
+        }
+    }
+    // Not connected after 10 s; no media for 10 s (from 2 s on); a connected viewer stays.
+    assert_eq!(evicted, [(11, never, "never connected".to_owned()), (13, quiet, "media timeout".to_owned())]);
+    assert!(f.core.contains(viewer));
+}
+
+#[test]
+fn video_that_arrives_but_never_decodes_is_evicted() {
+    let mut f = Fixture::new();
+    let garbage = f.publisher("garbage");
+    let mut evicted_at = None;
+    for s in 1..=8 {
+        f.at(Duration::from_secs(s));
+        let snapshot =
+            InboundSnapshot { bytes: s * 10_000, video_bytes: s * 9_000, frames: 0, last_packet: Some(f.now) };
+        let out = f.input(Input::Tick { inbound: vec![(garbage, snapshot)] });
+        if let Some((_, why)) = removed(&out).first() {
+            assert_eq!(why, "undecodable video");
+            assert_eq!(error_code(&sent_to(&out, garbage)), Some(ErrorCode::MediaError));
+            evicted_at = Some(s);
+        }
+    }
+    // Arriving since the join (the first tick's interval), removed UNDECODABLE_LIMIT after it.
+    assert_eq!(evicted_at, Some(UNDECODABLE_LIMIT.as_secs()));
+}
+
+#[test]
+fn mute_and_set_layout_are_rate_limited_per_participant() {
+    let mut f = Fixture::new();
+    let (flooder, calm) = (f.publisher("flooder"), f.publisher("calm"));
+    let mut told = 0;
+    let mut limited = 0;
+    for i in 0..40 {
+        let muted = Muted { audio: i % 2 == 0, video: false };
+        let out = f.input(Input::Mute { id: flooder, muted });
+        told += sent_to(&out, calm).iter().filter(|m| matches!(m, ServerMessage::MuteChanged { .. })).count();
+        limited += sent_to(&out, flooder)
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Error { code: ErrorCode::RateLimited, .. }))
+            .count();
+    }
+    assert_eq!((told, limited), (BURST as usize, 40 - BURST as usize), "a burst, then refused");
+    // The other participant's allowance is their own.
+    let out = f.input(Input::Mute { id: calm, muted: Muted { audio: true, video: false } });
+    assert!(error_code(&sent_to(&out, calm)).is_none());
+    // A second later, two more go through.
+    f.at(Duration::from_secs(1));
+    let through = (0..5)
+        .filter(|i| {
+            let out = f.input(Input::Mute { id: flooder, muted: Muted { audio: i % 2 == 1, video: true } });
+            error_code(&sent_to(&out, flooder)).is_none()
+        })
+        .count();
+    assert_eq!(through, PER_SECOND as usize);
+}
+
+#[test]
+fn layout_changes_are_applied_told_and_can_be_locked() {
+    let mut f = Fixture::new();
+    let (a, b) = (f.publisher("a"), f.publisher("b"));
+    let spotlight = LayoutSpec { mode: Mode::Spotlight, pinned: Some(b), ..Default::default() };
+    let out = f.input(Input::LayoutRequest { id: a, layout: spotlight.clone() });
+    assert!(
+        sent_to(&out, b).iter().any(|m| matches!(m, ServerMessage::LayoutChanged { layout } if *layout == spotlight))
+    );
+    let plan = last_stage(&out).expect("the stage changed");
+    assert_eq!(plan.tiles.iter().map(|t| t.participant).collect::<Vec<_>>(), [b], "only the pinned one shows");
+    assert_eq!(plan.hidden, [a]);
+    assert_eq!(plan.tiles[0].rect, Rect { x: 0, y: 0, w: 1280, h: 720 });
+    // An administrator's locked grid refuses participants' requests.
+    let locked = LayoutSpec { locked: true, ..Default::default() };
+    f.input(Input::SetLayout(locked.clone()));
+    let out = f.input(Input::LayoutRequest { id: a, layout: spotlight });
+    assert_eq!(error_code(&sent_to(&out, a)), Some(ErrorCode::LayoutLocked));
+    assert_eq!(f.core.layout(), &locked);
+}
+
+#[test]
+fn the_speaker_hands_over_after_the_hold_and_the_border_follows() {
+    let mut f = Fixture::new();
+    let (red, blue) = (f.publisher("red"), f.publisher("blue"));
+    let out = speak(&mut f, Duration::ZERO, Duration::from_secs(2), &[(red, -20.0), (blue, -60.0)]);
+    assert_eq!(f.core.speaker(), Some(red));
+    assert!(
+        sent_to(&out, blue)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::SpeakerChanged { participant_id: Some(p) } if *p == red))
+    );
+    let red_tile = f.core.stage.tiles.iter().find(|t| t.participant == red).unwrap().clone();
+    assert_eq!(f.core.stage.border.map(|b| b.stack), Some(red_tile.stack + 3), "the border is around red");
+    // Blue is 14 dB louder: not before the hold, then it takes over.
+    speak(&mut f, Duration::from_millis(2100), Duration::from_millis(3300), &[(red, -20.0), (blue, -6.0)]);
+    assert_eq!(f.core.speaker(), Some(red), "not within the hold");
+    speak(&mut f, Duration::from_millis(3400), Duration::from_secs(4), &[(red, -20.0), (blue, -6.0)]);
+    assert_eq!(f.core.speaker(), Some(blue));
+    let blue_tile = f.core.stage.tiles.iter().find(|t| t.participant == blue).unwrap();
+    let strips = f.core.stage.border.unwrap().strips;
+    assert!(strips.iter().all(|s| s.inside(&blue_tile.rect)), "the border is inside blue's picture");
+    // The speaker leaves: nobody speaks, and everyone is told.
+    let out = f.input(Input::Leave(blue));
+    assert_eq!(f.core.speaker(), None);
+    assert!(sent_to(&out, red).iter().any(|m| matches!(m, ServerMessage::SpeakerChanged { participant_id: None })));
+    assert_eq!(last_stage(&out).unwrap().border, None);
+}
+
+#[test]
+fn muted_silent_and_stalled_publishers_get_their_badge_and_placeholder() {
+    let mut f = Fixture::new();
+    let (a, b) = (f.publisher("a"), f.publisher("b"));
+    let tile = |f: &Fixture, id| f.core.stage.tiles.iter().find(|t| t.participant == id).unwrap().clone();
+    assert!(tile(&f, a).video && tile(&f, a).badge.is_none() && tile(&f, a).label.is_some());
+    f.input(Input::Mute { id: a, muted: Muted { audio: true, video: true } });
+    assert!(!tile(&f, a).video && tile(&f, a).badge.is_some(), "camera off: placeholder; microphone off: badge");
+    // b is silent: the badge after SILENT_FOR, not before.
+    let mut t = Duration::ZERO;
+    let mut frames = 0;
+    while t <= SILENT_FOR + Duration::from_millis(100) {
+        f.at(t);
+        frames += 3;
+        f.input(Input::StageTick { levels: vec![(b, Some(-90.0))], frames: vec![(b, frames)] });
+        let expected = t >= SILENT_FOR;
+        assert_eq!(tile(&f, b).badge.is_some(), expected, "at {t:?}");
+        t += Duration::from_millis(100);
+    }
+    assert!(tile(&f, b).video, "frames keep coming");
+    // b's frames stop: the placeholder after STALL_AFTER.
+    let stopped = t;
+    while t <= stopped + STALL_AFTER + Duration::from_millis(200) {
+        f.at(t);
+        f.input(Input::StageTick { levels: vec![(b, Some(-20.0))], frames: vec![(b, frames)] });
+        t += Duration::from_millis(100);
+    }
+    assert!(!tile(&f, b).video, "stalled video shows the placeholder");
+}
+
+#[test]
+fn closing_tells_everyone_and_removes_them() {
+    let mut f = Fixture::new();
+    let (a, b) = (f.publisher("a"), f.join("b", Role::Viewer));
+    let out = f.input(Input::Close(ErrorCode::ServerShutdown));
+    assert_eq!(error_code(&sent_to(&out, a)), Some(ErrorCode::ServerShutdown));
+    assert_eq!(error_code(&sent_to(&out, b)), Some(ErrorCode::ServerShutdown));
+    assert_eq!(removed(&out).len(), 2);
+    assert_eq!(f.core.end(f.now), Some(End::Empty));
+}
+
+#[test]
+fn an_audio_only_room_draws_nothing() {
+    let mut f = Fixture::with(Settings { video: false, ..settings() });
+    f.publisher("a");
+    assert_eq!(f.core.stage, StagePlan::default());
+}
+
+#[test]
+fn letterboxed_sources_and_undrawn_decorations() {
+    let mut f = Fixture::with(Settings { decorations: false, ..settings() });
+    let a = f.publisher("portrait");
+    f.input(Input::VideoSize { id: a, size: Size::new(360, 640), par: (1, 1) });
+    let tile = f.core.stage.tiles[0].clone();
+    assert_eq!((tile.rect.h, tile.rect.w < 1280), (720, true), "pillarboxed: {:?}", tile.rect);
+    assert!(tile.label.is_none() && tile.badge.is_none());
+}

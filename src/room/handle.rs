@@ -1,0 +1,287 @@
+//! How the rest of the server reaches a room: a [`RoomHandle`] (an mpsc sender) carrying
+//! [`RoomCommand`]s to the room's actor, with replies over oneshot channels and time limits.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use serde::Serialize;
+
+use crate::ids::{ParticipantId, RoomId};
+use crate::media::InboundRates;
+use crate::protocol::{ErrorCode, Role, ServerMessage};
+use crate::recording::{RecordingError, RecordingInfo};
+use crate::signaling::PeerCommand;
+
+use super::recordings::FINALIZE_LIMIT;
+
+/// How long a caller outside the room (the REST API) waits for the room task to answer.
+pub const REPLY_LIMIT: Duration = Duration::from_secs(3);
+/// Closing finalizes recordings (up to [`FINALIZE_LIMIT`]) and stops the pipeline first.
+pub const CLOSE_LIMIT: Duration = Duration::from_secs(FINALIZE_LIMIT.as_secs() + 3);
+
+/// Where a room sends a participant's messages; dropping it closes their socket.
+pub type Outbound = mpsc::UnboundedSender<ServerMessage>;
+
+/// Why a join failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JoinError {
+    /// The room closed while the join was on its way; the registry retries with a new room.
+    #[error("room closed")]
+    Closed,
+    /// The server is shutting down.
+    #[error("server is shutting down")]
+    ShuttingDown,
+    /// The participant's media branch could not be built.
+    #[error("media setup failed: {0}")]
+    Media(String),
+}
+
+impl JoinError {
+    /// The code the client is told.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::ShuttingDown => ErrorCode::ServerShutdown,
+            Self::Closed | Self::Media(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
+/// A command for a room task.
+#[derive(Debug)]
+pub enum RoomCommand {
+    /// Add a participant; the reply carries its id.
+    Join {
+        /// Display name (validated).
+        name: String,
+        /// Publisher or viewer.
+        role: Role,
+        /// The participant's message channel.
+        outbound: Outbound,
+        /// Gets the new participant's id, or why not.
+        reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+    },
+    /// A validated signaling command from a participant.
+    Peer {
+        /// From whom.
+        participant: ParticipantId,
+        /// What.
+        command: PeerCommand,
+    },
+    /// The participant's socket closed without `leave`.
+    Gone {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Report the room's state.
+    Info {
+        /// Gets the report.
+        reply: oneshot::Sender<RoomInfo>,
+    },
+    /// Remove a participant (they get `error`/`kicked`); the reply says whether they were here.
+    Kick {
+        /// Who.
+        participant: ParticipantId,
+        /// True when the participant was in the room.
+        reply: oneshot::Sender<bool>,
+    },
+    /// Start recording the room into a new file (the requested name, or a generated one).
+    StartRecording {
+        /// Requested file name.
+        name: Option<String>,
+        /// The new recording, or why not.
+        reply: oneshot::Sender<Result<RecordingInfo, RecordingError>>,
+    },
+    /// Stop a recording; the reply comes once the file is finalized (or failed to be).
+    StopRecording {
+        /// The recording's id as given.
+        id: String,
+        /// The finished recording, or why not.
+        reply: oneshot::Sender<Result<RecordingInfo, RecordingError>>,
+    },
+    /// Set the layout (an administrator: may lock it); replies with the layout applied.
+    SetLayout {
+        /// The new layout, already validated.
+        layout: crate::layout::LayoutSpec,
+        /// The layout in force afterwards.
+        reply: oneshot::Sender<crate::layout::LayoutSpec>,
+    },
+    /// Remove everyone, telling them `code`, and end the room.
+    Close {
+        /// Why: `room_closed` (an administrator) or `server_shutdown`.
+        code: ErrorCode,
+        /// Completed when the room has closed and its pipeline stopped.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A room as the REST API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomInfo {
+    /// The room's id.
+    pub id: RoomId,
+    /// When the room was created (RFC 3339).
+    pub created_at: String,
+    /// Seconds since creation.
+    pub uptime_secs: f64,
+    /// Everyone in the room, in join order.
+    pub participants: Vec<ParticipantStatus>,
+    /// Elements in the room's pipeline, recursively (for leak checks).
+    pub pipeline_elements: usize,
+    /// The pipeline's elements by factory and its mixers' inputs.
+    pub pipeline: crate::media::PipelineInventory,
+    /// The layout in force.
+    pub layout: crate::layout::LayoutSpec,
+    /// The active speaker.
+    pub speaker: Option<ParticipantId>,
+}
+
+/// A participant as the REST API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantStatus {
+    /// Id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Publisher or viewer.
+    pub role: Role,
+    /// When they joined (RFC 3339).
+    pub joined_at: String,
+    /// What they send us, averaged over the last second.
+    pub inbound: InboundRates,
+}
+
+/// A cheap, cloneable way to reach a room task.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    /// The room's id.
+    pub(super) id: RoomId,
+    /// Distinguishes this room task from a later one with the same name.
+    pub(super) uid: u64,
+    /// The actor's command queue.
+    pub(super) tx: mpsc::Sender<RoomCommand>,
+}
+
+impl RoomHandle {
+    /// The room's id.
+    pub fn id(&self) -> &RoomId {
+        &self.id
+    }
+
+    /// The instance number of the room task behind this handle.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// True once the room task has stopped taking commands.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Asks the room to add a participant.
+    pub async fn join(&self, name: String, role: Role, outbound: Outbound) -> Result<ParticipantId, JoinError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = RoomCommand::Join { name, role, outbound, reply };
+        self.tx.send(cmd).await.map_err(|_| JoinError::Closed)?;
+        rx.await.map_err(|_| JoinError::Closed)?
+    }
+
+    /// Forwards a participant's signaling command; a closed room drops it.
+    pub async fn peer(&self, participant: ParticipantId, command: PeerCommand) {
+        let _ = self.tx.send(RoomCommand::Peer { participant, command }).await;
+    }
+
+    /// Reports that a participant's socket is gone.
+    pub async fn gone(&self, participant: ParticipantId) {
+        let _ = self.tx.send(RoomCommand::Gone { participant }).await;
+    }
+
+    /// The room's state.
+    pub async fn info(&self) -> Result<RoomInfo, CallError> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::Info { reply }).await
+    }
+
+    /// Removes a participant; `Ok(false)` when they were not in the room.
+    pub async fn kick(&self, participant: ParticipantId) -> Result<bool, CallError> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::Kick { participant, reply }).await
+    }
+
+    /// Starts recording the room.
+    pub async fn start_recording(&self, name: Option<String>) -> Result<RecordingInfo, RecordingError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || RecordingError::Media("the room closed".into());
+        self.tx.send(RoomCommand::StartRecording { name, reply }).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Stops a recording and waits until its file is finalized.
+    pub async fn stop_recording(&self, id: String) -> Result<RecordingInfo, RecordingError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || RecordingError::Media("the room closed".into());
+        self.tx.send(RoomCommand::StopRecording { id, reply }).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Sets the room's layout (as an administrator); returns the layout applied.
+    pub async fn set_layout(&self, layout: crate::layout::LayoutSpec) -> Result<crate::layout::LayoutSpec, CallError> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::SetLayout { layout, reply }).await
+    }
+
+    /// Closes the room (everyone gets `room_closed`) and waits until its pipeline stopped.
+    pub async fn close(&self) -> Result<(), CallError> {
+        self.call(CLOSE_LIMIT, |reply| RoomCommand::Close { code: ErrorCode::RoomClosed, reply }).await
+    }
+
+    /// Shuts the room down (everyone gets `server_shutdown`) and waits until it has closed.
+    pub async fn shutdown(&self) {
+        let _ = self.call(CLOSE_LIMIT, |reply| RoomCommand::Close { code: ErrorCode::ServerShutdown, reply }).await;
+    }
+
+    /// Sends a command and waits for its reply, at most `limit` for both: a stuck room task
+    /// (a GStreamer call that never returns) must not hang its callers.
+    async fn call<T>(
+        &self,
+        limit: Duration,
+        command: impl FnOnce(oneshot::Sender<T>) -> RoomCommand,
+    ) -> Result<T, CallError> {
+        let (reply, rx) = oneshot::channel();
+        let exchange = async {
+            self.tx.send(command(reply)).await.map_err(|_| CallError::Closed)?;
+            rx.await.map_err(|_| CallError::Closed)
+        };
+        tokio::time::timeout(limit, exchange).await.map_err(|_| CallError::Unresponsive(limit))?
+    }
+}
+
+/// Why a call into a room task got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The room closed meanwhile.
+    #[error("the room closed")]
+    Closed,
+    /// The room task did not answer in time.
+    #[error("the room did not answer within {0:?}")]
+    Unresponsive(Duration),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stuck_room_does_not_hang_its_callers() {
+        let (tx, rx) = mpsc::channel(1);
+        let handle = RoomHandle { id: RoomId::parse("stuck").unwrap(), uid: 1, tx };
+        // Nobody reads `rx`: the room task is stuck.
+        let limit = Duration::from_millis(50);
+        let got = handle.call(limit, |reply| RoomCommand::Kick { participant: ParticipantId::next(), reply }).await;
+        assert_eq!(got, Err(CallError::Unresponsive(limit)));
+        // The channel is full now; sending times out the same way.
+        let got = handle.call(limit, |reply| RoomCommand::Info { reply }).await;
+        assert!(matches!(got, Err(CallError::Unresponsive(_))), "{got:?}");
+        drop(rx);
+        assert!(matches!(handle.info().await, Err(CallError::Closed)));
+    }
+}
