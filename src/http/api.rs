@@ -1,16 +1,16 @@
-//! The REST API under `/api` (documented in `docs/api.md`): rooms, participants, kicks.
-//! Every failure is a JSON body `{"error": {"code", "message"}}` with a matching status.
-
-use std::convert::Infallible;
+//! The REST API under `/api` (documented in `docs/api.md`): rooms, participants, kicks,
+//! layouts and recordings. Every failure is an [`ApiError`], rendered in `super::reply`.
 
 use serde::Serialize;
+use warp::Filter;
 use warp::http::StatusCode;
-use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::reply::{Reply, Response};
 
-use super::{AppState, recordings};
+use super::AppState;
+use super::recording_routes as recordings;
+use super::reply::{self, ApiError, ApiResult, json, render};
 use crate::ids::{ParticipantId, RoomId};
-use crate::room::{CallError, RoomHandle};
+use crate::room::CallError;
 
 /// A room in the list; a room whose task did not answer in time has only its id and
 /// `unresponsive: true`.
@@ -28,77 +28,63 @@ struct RoomSummary {
     unresponsive: bool,
 }
 
-pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    warp::reply::with_status(warp::reply::json(body), status).into_response()
-}
-
-pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    json(status, &serde_json::json!({ "error": { "code": code, "message": message.into() } }))
-}
-
-pub(super) fn no_room(room: &str) -> Response {
-    error(StatusCode::NOT_FOUND, "room_not_found", format!("no room named {room:?}"))
-}
-
-/// The answer to a call into a room that failed: gone (404) or stuck (503).
-pub(super) fn call_failed(room: &str, e: CallError) -> Response {
-    match e {
-        CallError::Closed => no_room(room),
-        CallError::Unresponsive(_) => {
-            tracing::error!(%room, "room task unresponsive: {e}");
-            error(StatusCode::SERVICE_UNAVAILABLE, "room_unresponsive", format!("room {room:?}: {e}"))
-        }
-    }
-}
-
-pub(super) fn find_room(state: &AppState, room: &str) -> Option<RoomHandle> {
-    state.registry.get(&RoomId::parse(room).ok()?)
-}
-
 /// The `/api` routes; every rejection under `/api` becomes a JSON error.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let admin = reply::admin(state.admin.clone());
     let with_state = warp::any().map(move || state.clone());
-    let auth = warp::header::optional::<String>("authorization");
-    let list = warp::path!("rooms").and(warp::get()).and(with_state.clone()).and_then(list_rooms);
-    let detail = warp::path!("rooms" / String).and(warp::get()).and(with_state.clone()).and_then(room_detail);
+    let list = warp::path!("rooms").and(warp::get()).and(with_state.clone()).then(list_rooms).map(render);
+    let detail = warp::path!("rooms" / String).and(warp::get()).and(with_state.clone()).then(room_detail).map(render);
     let kick = warp::path!("rooms" / String / "participants" / String)
         .and(warp::delete())
-        .and(auth)
+        .and(admin.clone())
         .and(with_state.clone())
-        .and_then(kick);
-    let close =
-        warp::path!("rooms" / String).and(warp::delete()).and(auth).and(with_state.clone()).and_then(close_room);
+        .then(kick)
+        .map(render);
+    let close = warp::path!("rooms" / String)
+        .and(warp::delete())
+        .and(admin.clone())
+        .and(with_state.clone())
+        .then(close_room)
+        .map(render);
     let record = warp::path!("rooms" / String / "recordings")
         .and(warp::post())
-        .and(auth)
+        .and(admin.clone())
         .and(recordings::capped_body(recordings::MAX_BODY))
         .and(with_state.clone())
-        .and_then(recordings::start);
+        .then(recordings::start)
+        .map(render);
     let stop_recording = warp::path!("rooms" / String / "recordings" / String)
         .and(warp::delete())
-        .and(auth)
+        .and(admin.clone())
         .and(with_state.clone())
-        .and_then(recordings::stop);
+        .then(recordings::stop)
+        .map(render);
     let room_recordings = warp::path!("rooms" / String / "recordings")
         .and(warp::get())
         .and(with_state.clone())
-        .and_then(recordings::of_room);
-    let stats = warp::path!("stats").and(warp::get()).and(with_state.clone()).and_then(stats);
-    let all_recordings = warp::path!("recordings").and(warp::get()).and(with_state.clone()).and_then(recordings::all);
+        .then(recordings::of_room)
+        .map(render);
+    let stats = warp::path!("stats").and(warp::get()).and(with_state.clone()).then(stats).map(render);
+    let all_recordings =
+        warp::path!("recordings").and(warp::get()).and(with_state.clone()).then(recordings::all).map(render);
     let layout = warp::path!("rooms" / String / "layout")
         .and(warp::put())
-        .and(auth)
+        .and(admin)
         .and(warp::body::content_length_limit(16 * 1024))
         .and(warp::body::bytes())
         .and(with_state.clone())
-        .and_then(set_layout);
+        .then(set_layout)
+        .map(render);
     let rooms = stats.or(list).unify().or(detail).unify().or(kick).unify().or(close).unify().or(layout).unify().boxed();
     let recordings = record.or(stop_recording).unify().or(room_recordings).unify().or(all_recordings).unify().boxed();
-    let api = rooms.or(recordings).unify();
-    warp::path("api").and(api.recover(rejection).unify())
+    let api = rooms.or(recordings).unify().map(|r: Result<Response, std::convert::Infallible>| match r {
+        Ok(response) => response,
+        Err(never) => match never {},
+    });
+    warp::path("api").and(api.recover(reply::recover).unify())
 }
 
-async fn list_rooms(state: AppState) -> Result<Response, Infallible> {
+async fn list_rooms(state: AppState) -> ApiResult {
     let handles = state.registry.rooms();
     let infos = futures_util::future::join_all(handles.iter().map(|r| r.info())).await;
     let mut rooms: Vec<RoomSummary> = handles
@@ -128,7 +114,7 @@ async fn list_rooms(state: AppState) -> Result<Response, Infallible> {
 
 /// `GET /api/stats`: live rooms, room pipelines, `webrtcbin`s and ICE objects still in memory,
 /// and the last teardown.
-async fn stats(state: AppState) -> Result<Response, Infallible> {
+async fn stats(state: AppState) -> ApiResult {
     use crate::media::teardown;
     Ok(json(
         StatusCode::OK,
@@ -142,93 +128,34 @@ async fn stats(state: AppState) -> Result<Response, Infallible> {
     ))
 }
 
-async fn room_detail(room: String, state: AppState) -> Result<Response, Infallible> {
-    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
-    Ok(match handle.info().await {
-        Ok(info) => json(StatusCode::OK, &info),
-        Err(e) => call_failed(&room, e),
-    })
+async fn room_detail(room: String, state: AppState) -> ApiResult {
+    let info = state.room(&room)?.info().await.map_err(|e| ApiError::call_failed(&room, e))?;
+    Ok(json(StatusCode::OK, &info))
 }
 
-/// `401` with a JSON body and the scheme the client should use.
-pub(super) fn unauthorized() -> Response {
-    let mut response =
-        error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong admin key (Authorization: Bearer <key>)");
-    response
-        .headers_mut()
-        .insert(warp::http::header::WWW_AUTHENTICATE, warp::http::HeaderValue::from_static("Bearer realm=\"tessera\""));
-    response
-}
-
-async fn kick(room: String, who: String, auth: Option<String>, state: AppState) -> Result<Response, Infallible> {
-    if !state.admin.allows(auth.as_deref()) {
-        return Ok(unauthorized());
-    }
-    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
+async fn kick(room: String, who: String, state: AppState) -> ApiResult {
+    let handle = state.room(&room)?;
     let removed = match who.parse::<ParticipantId>() {
-        Ok(id) => handle.kick(id).await,
-        Err(_) => Ok(false),
+        Ok(id) => handle.kick(id).await.map_err(|e| ApiError::call_failed(&room, e))?,
+        Err(_) => false,
     };
-    Ok(match removed {
-        Ok(true) => {
-            tracing::info!(%room, participant = %who, "kicked through the API");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Ok(false) => {
-            error(StatusCode::NOT_FOUND, "participant_not_found", format!("no participant {who:?} in room {room:?}"))
-        }
-        Err(e) => call_failed(&room, e),
-    })
+    if !removed {
+        return Err(ApiError::ParticipantNotFound { room, who });
+    }
+    tracing::info!(%room, participant = %who, "kicked through the API");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn close_room(room: String, auth: Option<String>, state: AppState) -> Result<Response, Infallible> {
-    if !state.admin.allows(auth.as_deref()) {
-        return Ok(unauthorized());
-    }
-    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
-    Ok(match handle.close().await {
-        Ok(()) => {
-            tracing::info!(%room, "closed through the API");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => call_failed(&room, e),
-    })
+async fn close_room(room: String, state: AppState) -> ApiResult {
+    state.room(&room)?.close().await.map_err(|e| ApiError::call_failed(&room, e))?;
+    tracing::info!(%room, "closed through the API");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn set_layout(
-    room: String,
-    auth: Option<String>,
-    body: bytes::Bytes,
-    state: AppState,
-) -> Result<Response, Infallible> {
-    if !state.admin.allows(auth.as_deref()) {
-        return Ok(unauthorized());
-    }
-    let spec = match serde_json::from_slice::<crate::layout::LayoutSpec>(&body) {
-        Ok(spec) => spec,
-        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "invalid_layout", e.to_string())),
-    };
-    if let Err(e) = spec.validate() {
-        return Ok(error(StatusCode::BAD_REQUEST, "invalid_layout", e.to_string()));
-    }
-    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
-    Ok(match handle.set_layout(spec).await {
-        Ok(layout) => json(StatusCode::OK, &serde_json::json!({ "layout": layout })),
-        Err(e) => call_failed(&room, e),
-    })
-}
-
-async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {
-    Ok(if r.is_not_found() {
-        error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-        error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large")
-    } else if r.find::<warp::reject::InvalidHeader>().is_some() {
-        // Checked before the method: another route's "wrong method" must not hide it.
-        error(StatusCode::BAD_REQUEST, "bad_request", "a request header could not be read")
-    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
-    } else {
-        error(StatusCode::BAD_REQUEST, "bad_request", format!("{r:?}"))
-    })
+async fn set_layout(room: String, body: bytes::Bytes, state: AppState) -> ApiResult {
+    let spec = serde_json::from_slice::<crate::layout::LayoutSpec>(&body)
+        .map_err(|e| ApiError::InvalidLayout(e.to_string()))?;
+    spec.validate().map_err(|e| ApiError::InvalidLayout(e.to_string()))?;
+    let layout = state.room(&room)?.set_layout(spec).await.map_err(|e| ApiError::call_failed(&room, e))?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "layout": layout })))
 }

@@ -3,7 +3,8 @@
 
 mod api;
 pub mod auth;
-mod recordings;
+mod recording_routes;
+mod reply;
 mod ws;
 
 use std::path::PathBuf;
@@ -29,6 +30,14 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Who may call the mutating REST endpoints.
     pub admin: auth::AdminPolicy,
+}
+
+impl AppState {
+    /// The live room called `room`, or `room_not_found`.
+    fn room(&self, room: &str) -> Result<crate::room::RoomHandle, reply::ApiError> {
+        let id = crate::ids::RoomId::parse(room).ok();
+        id.and_then(|id| self.registry.get(&id)).ok_or_else(|| reply::ApiError::RoomNotFound(room.to_owned()))
+    }
 }
 
 /// A successful readiness check is reused for this long: a check builds a `webrtcbin` and both

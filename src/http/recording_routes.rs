@@ -1,29 +1,12 @@
 //! REST endpoints for recordings (documented in `docs/api.md` and `docs/recording.md`).
 
-use std::convert::Infallible;
-
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::StreamExt;
 use warp::Filter;
 use warp::http::StatusCode;
-use warp::reply::Response;
 
 use super::AppState;
-use super::api::{error, find_room, json, no_room, unauthorized};
-use crate::recording::RecordingError;
-
-fn recording_error(e: &RecordingError) -> Response {
-    let (status, code) = match e {
-        RecordingError::NotFound { .. } => (StatusCode::NOT_FOUND, "recording_not_found"),
-        RecordingError::NotRunning { .. } => (StatusCode::CONFLICT, "recording_not_running"),
-        RecordingError::InvalidName(_) => (StatusCode::BAD_REQUEST, "invalid_file_name"),
-        RecordingError::Exists(_) => (StatusCode::CONFLICT, "file_exists"),
-        RecordingError::Unwritable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "record_dir_unwritable"),
-        RecordingError::AudioOnly => (StatusCode::CONFLICT, "audio_only_room"),
-        RecordingError::Media(_) => (StatusCode::INTERNAL_SERVER_ERROR, "recording_failed"),
-    };
-    error(status, code, e.to_string())
-}
+use super::reply::{ApiError, ApiResult, json};
 
 /// The largest request body the recording endpoints read.
 pub(super) const MAX_BODY: usize = 4096;
@@ -68,22 +51,11 @@ async fn read_capped(
 }
 
 /// `POST /api/rooms/{room}/recordings` with an optional body `{"name": "file"}`.
-pub async fn start(
-    room: String,
-    auth: Option<String>,
-    body: Result<Bytes, BodyError>,
-    state: AppState,
-) -> Result<Response, Infallible> {
-    if !state.admin.allows(auth.as_deref()) {
-        return Ok(unauthorized());
-    }
+pub(super) async fn start(room: String, body: Result<Bytes, BodyError>, state: AppState) -> ApiResult {
     let body = match body {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => {
-            let why = format!("request body over {MAX_BODY} bytes");
-            return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", why));
-        }
-        Err(BodyError::Unreadable(why)) => return Ok(error(StatusCode::BAD_REQUEST, "bad_request", why)),
+        Err(BodyError::TooLarge) => return Err(ApiError::PayloadTooLarge),
+        Err(BodyError::Unreadable(why)) => return Err(ApiError::BadRequest(why)),
     };
     let name = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -92,44 +64,29 @@ pub async fn start(
             Ok(v) if v.is_object() && v.get("name").is_none_or(|n| n.is_string()) => {
                 v.get("name").and_then(|n| n.as_str()).map(str::to_owned)
             }
-            _ => {
-                return Ok(error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    r#"body must be {"name": "<file name>"} or empty"#,
-                ));
-            }
+            _ => return Err(ApiError::BadRequest(r#"body must be {"name": "<file name>"} or empty"#.into())),
         }
     };
-    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
-    Ok(match handle.start_recording(name).await {
-        Ok(info) => json(StatusCode::CREATED, &info),
-        Err(e) => recording_error(&e),
-    })
+    let info = state.room(&room)?.start_recording(name).await?;
+    Ok(json(StatusCode::CREATED, &info))
 }
 
 /// `DELETE /api/rooms/{room}/recordings/{id}`: answers once the file is finalized.
-pub async fn stop(room: String, id: String, auth: Option<String>, state: AppState) -> Result<Response, Infallible> {
-    if !state.admin.allows(auth.as_deref()) {
-        return Ok(unauthorized());
-    }
-    let Some(handle) = find_room(&state, &room) else { return Ok(no_room(&room)) };
-    Ok(match handle.stop_recording(id).await {
-        Ok(info) => json(StatusCode::OK, &info),
-        Err(e) => recording_error(&e),
-    })
+pub(super) async fn stop(room: String, id: String, state: AppState) -> ApiResult {
+    let info = state.room(&room)?.stop_recording(id).await?;
+    Ok(json(StatusCode::OK, &info))
 }
 
 /// `GET /api/rooms/{room}/recordings`: the room's recordings, live or finished.
-pub async fn of_room(room: String, state: AppState) -> Result<Response, Infallible> {
+pub(super) async fn of_room(room: String, state: AppState) -> ApiResult {
     let list = state.registry.recordings().list(|r| r.room.as_str() == room);
-    if list.is_empty() && find_room(&state, &room).is_none() {
-        return Ok(no_room(&room));
+    if list.is_empty() {
+        state.room(&room)?;
     }
     Ok(json(StatusCode::OK, &serde_json::json!({ "recordings": list })))
 }
 
 /// `GET /api/recordings`: every recording this server made.
-pub async fn all(state: AppState) -> Result<Response, Infallible> {
+pub(super) async fn all(state: AppState) -> ApiResult {
     Ok(json(StatusCode::OK, &serde_json::json!({ "recordings": state.registry.recordings().list(|_| true) })))
 }
