@@ -2,10 +2,10 @@
 //! muted-microphone badge, placeholder tiles and solid strips, as opaque images converted once
 //! to I420 (the compositor's format, so it copies them without converting every frame).
 
-mod decor;
+mod tile_images;
 mod text;
 
-pub use decor::{MUTED_RED, initials, label, mute_badge, placeholder, tile_colour};
+pub use tile_images::{MUTED_RED, initials, label, mute_badge, placeholder, tile_colour};
 pub use text::text_width;
 
 /// An RGB image.

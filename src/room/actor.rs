@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use super::core::{self, Input, Output, RoomCore};
-use super::recordings::Recordings;
+use super::active_recordings::ActiveRecordings;
 use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
 use crate::config::MediaConfig;
 use crate::ids::{ParticipantId, RoomId};
@@ -49,7 +49,7 @@ pub(super) struct RoomActor {
     /// When the room was created.
     created: Instant,
     /// Recordings being written or finalized.
-    pub(super) recordings: Recordings,
+    pub(super) recordings: ActiveRecordings,
     /// The server-wide list of recordings.
     pub(super) store: Arc<RecordingStore>,
     /// Where recordings go.
@@ -114,7 +114,7 @@ async fn run(
                 sockets: BTreeMap::new(),
                 created_at: SystemTime::now(),
                 created: now,
-                recordings: Recordings::default(),
+                recordings: ActiveRecordings::default(),
                 store,
                 record_dir,
                 auto_record,

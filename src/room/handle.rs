@@ -13,7 +13,7 @@ use crate::protocol::{ErrorCode, Role, ServerMessage};
 use crate::recording::{RecordingError, RecordingInfo};
 use crate::signaling::PeerCommand;
 
-use super::recordings::FINALIZE_LIMIT;
+use super::active_recordings::FINALIZE_LIMIT;
 
 /// How long a caller outside the room (the REST API) waits for the room task to answer.
 pub const REPLY_LIMIT: Duration = Duration::from_secs(3);

@@ -12,8 +12,8 @@ mod actor;
 pub mod core;
 mod end;
 mod handle;
-mod recordings;
+mod active_recordings;
 
 pub(crate) use actor::{OnClose, spawn};
 pub use handle::*;
-pub(crate) use recordings::FINALIZE_LIMIT;
+pub(crate) use active_recordings::FINALIZE_LIMIT;

@@ -56,7 +56,7 @@ impl Active {
 }
 
 /// The room's recordings, by id.
-pub(super) type Recordings = BTreeMap<RecordingId, Active>;
+pub(super) type ActiveRecordings = BTreeMap<RecordingId, Active>;
 
 impl RoomActor {
     /// Starts a recording of the composite and the full mix; tells everyone.

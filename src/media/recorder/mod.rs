@@ -305,5 +305,4 @@ impl RoomMedia {
 }
 
 #[cfg(test)]
-#[path = "recorder_tests.rs"]
 mod tests;
