@@ -54,11 +54,12 @@ pub async fn run(
     media::memory::tune_allocator();
     gst::init()?;
     route_glib_logs();
-    let registry = Registry::new(Arc::new(config.media));
+    let (admin_key, assets_dir) = (config.server.admin_key.clone(), config.server.assets_dir.clone());
+    let registry = Registry::new(Arc::new(config));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let admin = http::auth::AdminPolicy::new(config.admin_key, listener.local_addr()?);
+    let admin = http::auth::AdminPolicy::new(admin_key, listener.local_addr()?);
     let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin };
-    let routes = http::routes(state, config.assets_dir);
+    let routes = http::routes(state, assets_dir);
     let mut server_stop = stop_rx;
     let server = warp::serve(routes).incoming(listener).graceful(async move {
         let _ = server_stop.wait_for(|stop| *stop).await;

@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
     let config = args.resolve()?;
     rt.block_on(async {
         survive_file_size_limit()?;
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
         tracing::info!("listening on http://{}", listener.local_addr()?);
         tessera::run(listener, config, shutdown_signal()).await
     })

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::config::MediaConfig;
+use crate::config::Config;
 use crate::ids::{ParticipantId, RoomId};
 use crate::protocol::Role;
 use crate::recording::RecordingStore;
@@ -25,7 +25,7 @@ pub struct Registry {
     /// its room shut down or is refused. Never held across `.await`.
     rooms: Mutex<Rooms>,
     /// Media settings for new rooms.
-    config: Arc<MediaConfig>,
+    config: Arc<Config>,
     /// Every recording of every room, for the REST API.
     recordings: Arc<RecordingStore>,
     /// For the rooms' `on_close` callbacks (a room knows nothing of the registry).
@@ -34,7 +34,7 @@ pub struct Registry {
 
 impl Registry {
     /// An empty registry creating rooms with `config`.
-    pub fn new(config: Arc<MediaConfig>) -> Arc<Self> {
+    pub fn new(config: Arc<Config>) -> Arc<Self> {
         let recordings = Arc::new(RecordingStore::default());
         Arc::new_cyclic(|me| Self { rooms: Mutex::new(Rooms::default()), config, recordings, me: me.clone() })
     }

@@ -2,11 +2,11 @@
 //! muted-microphone badge, placeholder tiles and solid strips, as opaque images converted once
 //! to I420 (the compositor's format, so it copies them without converting every frame).
 
-mod tile_images;
 mod text;
+mod tile_images;
 
-pub use tile_images::{MUTED_RED, initials, label, mute_badge, placeholder, tile_colour};
 pub use text::text_width;
+pub use tile_images::{MUTED_RED, initials, label, mute_badge, placeholder, tile_colour};
 
 /// An RGB image.
 #[derive(Debug, Clone, PartialEq)]

@@ -22,7 +22,7 @@ impl RoomMedia {
                 result.err().map(|reason| Notice::AnswerRejected { peer, reason })
             }
             MediaEvent::LocalCandidate { peer, mline, candidate } => {
-                let candidate = match self.config.announce_ip {
+                let candidate = match self.config.ice.announce_ip {
                     Some(ip) => tessera_webrtc::ice::announce_host(&candidate, ip),
                     None => candidate,
                 };

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use gst::prelude::*;
 
 use super::ghost;
-use crate::config::MediaConfig;
+use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::layout::Rect;
 
@@ -99,19 +99,19 @@ pub struct VideoMix {
 
 impl VideoMix {
     /// Builds the chain for `config`'s canvas, frame rate and bitrate.
-    pub fn new(config: &MediaConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
         let bin = parse_fragment(VIDEO_MIX, true)?;
         bin.set_property("name", "video-mix");
         let compositor = child(&bin, "compositor")?;
         unbounded_upstream_latency(&compositor);
 
         compositor.set_property("latency", 0u64);
-        compositor.set_property("min-upstream-latency", ms(config.jitter_ms));
+        compositor.set_property("min-upstream-latency", ms(config.media.jitter_ms));
         let canvas = gst::Caps::builder("video/x-raw")
             .field("format", "I420")
-            .field("width", config.canvas.width as i32)
-            .field("height", config.canvas.height as i32)
-            .field("framerate", gst::Fraction::new(config.fps as i32, 1))
+            .field("width", config.composite.canvas.0.width as i32)
+            .field("height", config.composite.canvas.0.height as i32)
+            .field("framerate", gst::Fraction::new(config.composite.fps as i32, 1))
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             // VP8 is BT.601; pin it so no input's label (1.22 vp8dec calls HD BT.709) shifts colours.
             .field("colorimetry", "bt601")
@@ -121,14 +121,14 @@ impl VideoMix {
             .field("format", "I420")
             .field("width", 16)
             .field("height", 16)
-            .field("framerate", gst::Fraction::new(config.fps as i32, 1))
+            .field("framerate", gst::Fraction::new(config.composite.fps as i32, 1))
             .build();
         child(&bin, "background-caps")?.set_property("caps", &background);
-        let bps = (config.video_bitrate_kbps as i32).saturating_mul(1000);
+        let bps = (config.composite.video_bitrate as i32).saturating_mul(1000);
         let encoder = child(&bin, "vp8enc")?;
         encoder.set_property("target-bitrate", bps);
         encoder.set_property("min-force-key-unit-interval", MIN_KEYFRAME_INTERVAL.as_nanos() as u64);
-        centre_frame_times(&compositor.static_pad("src").expect("compositor has a src pad"), config.fps);
+        centre_frame_times(&compositor.static_pad("src").expect("compositor has a src pad"), config.composite.fps);
         let encoded = child(&bin, "encoded")?;
         Ok(Self { bin, compositor, encoded, encoder })
     }
@@ -205,14 +205,14 @@ pub struct AudioMix {
 
 impl AudioMix {
     /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`).
-    pub fn new(name: &str, config: &MediaConfig) -> anyhow::Result<Self> {
+    pub fn new(name: &str, config: &Config) -> anyhow::Result<Self> {
         let bin = parse_fragment(AUDIO_MIX, true)?;
         bin.set_property("name", name);
         let mixer = child(&bin, "mixer")?;
         unbounded_upstream_latency(&mixer);
         mixer.set_property("latency", ms(20));
-        mixer.set_property("min-upstream-latency", ms(config.jitter_ms));
-        let bps = (config.audio_bitrate_kbps as i32).saturating_mul(1000);
+        mixer.set_property("min-upstream-latency", ms(config.media.jitter_ms));
+        let bps = (config.composite.audio_bitrate as i32).saturating_mul(1000);
         child(&bin, "opusenc")?.set_property("bitrate", bps);
         let encoded = child(&bin, "encoded")?;
         Ok(Self { bin, mixer, encoded })
@@ -262,7 +262,7 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 3);
-        let config = MediaConfig::default();
+        let config = Config::default();
         let video = VideoMix::new(&config).unwrap();
         assert!(video.bin.static_pad("src").is_some());
         assert!(video.compositor.property::<bool>("force-live"));

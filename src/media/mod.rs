@@ -218,7 +218,7 @@ pub struct PipelineInventory {
 /// reaches READY. Used by `/readyz`.
 pub fn readiness_check() -> anyhow::Result<()> {
     use gst::prelude::*;
-    let config = crate::config::MediaConfig::default();
+    let config = crate::config::Config::default();
     let pipeline = gst::Pipeline::new();
     mixer::parse_fragment(crate::pipelines::RECORDER, false)?;
     let video = mixer::VideoMix::new(&config)?;

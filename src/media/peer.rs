@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::MediaEvent;
 use super::stats::InboundCounters;
-use crate::config::MediaConfig;
+use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::protocol::Role;
 use tessera_webrtc::codecs;
@@ -69,18 +69,18 @@ impl PeerBin {
     pub fn new(
         id: ParticipantId,
         role: Role,
-        config: &MediaConfig,
+        config: &Config,
         events: UnboundedSender<MediaEvent>,
     ) -> anyhow::Result<Self> {
         let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
         let ice = tessera_webrtc::IceSettings {
-            addresses: &config.ice_addresses,
-            ports: config.udp_ports.map(|p| (p.min, p.max)),
-            stun: config.stun.as_deref(),
-            turn: &config.turn,
+            addresses: &config.ice.addresses,
+            ports: config.ice.udp_ports.map(|p| (p.min, p.max)),
+            stun: config.ice.stun.as_deref(),
+            turn: &config.ice.turn,
         };
-        let webrtc = tessera_webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.jitter_ms, &ice)?;
-        let video_q = if config.video { Some(egress_queue("egress-video", id)?) } else { None };
+        let webrtc = tessera_webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.media.jitter_ms, &ice)?;
+        let video_q = if config.composite.video { Some(egress_queue("egress-video", id)?) } else { None };
         let audio_q = egress_queue("egress-audio", id)?;
         bin.add_many([&webrtc, &audio_q])?;
         if let Some(q) = &video_q {

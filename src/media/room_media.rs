@@ -18,7 +18,7 @@ use super::overlay::Overlay;
 use super::peer::PeerBin;
 use super::stage::{PeerOverlays, border_strips};
 use super::{MediaError, MediaEvent, ghost};
-use crate::config::MediaConfig;
+use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::layout::StagePlan;
 use crate::protocol::Role;
@@ -53,7 +53,7 @@ pub(super) struct Peer {
 #[derive(Debug)]
 pub struct RoomMedia {
     /// Settings shared by every room.
-    pub(super) config: Arc<MediaConfig>,
+    pub(super) config: Arc<Config>,
     /// The room's pipeline.
     pub(super) pipeline: gst::Pipeline,
     /// Compositor and the one VP8 encoder; none in audio-only rooms.
@@ -88,18 +88,18 @@ fn link_tee(tee: &gst::Element, sink: &impl IsA<gst::Pad>) -> anyhow::Result<gst
 
 impl RoomMedia {
     /// Builds and starts the pipeline of room `name`.
-    pub fn new(name: &str, config: Arc<MediaConfig>, events: UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
+    pub fn new(name: &str, config: Arc<Config>, events: UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
         Self::build(name, config, events).map_err(MediaError::Pipeline)
     }
 
-    fn build(name: &str, config: Arc<MediaConfig>, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
+    fn build(name: &str, config: Arc<Config>, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("room-{name}")).build();
         super::teardown::track(&pipeline);
         let audio = AudioMix::new("audio-mix", &config)?;
         let audio_tee = tee("audio-rtp")?;
         pipeline.add_many([audio.bin.upcast_ref(), &audio_tee])?;
         audio.bin.link(&audio_tee)?;
-        let (video, video_tee) = if config.video {
+        let (video, video_tee) = if config.composite.video {
             let video = VideoMix::new(&config)?;
             let video_tee = tee("video-rtp")?;
             pipeline.add_many([video.bin.upcast_ref(), &video_tee])?;

@@ -15,10 +15,10 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::core::{self, Input, Output, RoomCore};
 use super::active_recordings::ActiveRecordings;
+use super::core::{self, Input, Output, RoomCore};
 use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
-use crate::config::MediaConfig;
+use crate::config::Config;
 use crate::ids::{ParticipantId, RoomId};
 use crate::media::{MediaEvent, Notice, RoomMedia};
 use crate::protocol::{ErrorCode, Role, ServerMessage};
@@ -72,7 +72,7 @@ enum Ending {
 /// taking commands.
 pub(crate) fn spawn(
     id: RoomId,
-    config: Arc<MediaConfig>,
+    config: Arc<Config>,
     store: Arc<RecordingStore>,
     on_close: OnClose,
 ) -> std::io::Result<RoomHandle> {
@@ -90,19 +90,19 @@ pub(crate) fn spawn(
 async fn run(
     id: RoomId,
     uid: u64,
-    config: Arc<MediaConfig>,
+    config: Arc<Config>,
     store: Arc<RecordingStore>,
     mut rx: mpsc::Receiver<RoomCommand>,
     on_close: OnClose,
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel::<MediaEvent>();
     let settings = core::Settings {
-        canvas: config.canvas,
-        video: config.video,
-        decorations: config.decorations,
-        media_timeout: config.media_timeout,
+        canvas: config.composite.canvas.0,
+        video: config.composite.video,
+        decorations: config.composite.decorations,
+        media_timeout: config.media.media_timeout(),
     };
-    let (record_dir, auto_record) = (config.record_dir.clone(), config.auto_record);
+    let (record_dir, auto_record) = (config.recording.dir.clone(), config.recording.auto);
     let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");

@@ -8,12 +8,12 @@
 //! - [`RoomHandle`]: how everyone else reaches a room (an mpsc sender); the actor is the only
 //!   code that touches its participants and pipeline.
 
+mod active_recordings;
 mod actor;
 pub mod core;
 mod end;
 mod handle;
-mod active_recordings;
 
+pub(crate) use active_recordings::FINALIZE_LIMIT;
 pub(crate) use actor::{OnClose, spawn};
 pub use handle::*;
-pub(crate) use active_recordings::FINALIZE_LIMIT;

@@ -2,12 +2,11 @@
 //! hears both; nobody is offered or sent video, and a recording is refused with a clear error.
 
 use crate::common::*;
-use tessera::config::MediaConfig;
 use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_only_rooms_mix_minus_without_video() -> anyhow::Result<()> {
-    let server = start_server_with(MediaConfig { video: false, ..test_media_config() }).await;
+    let server = start_server_with(test_config_with(|c| c.composite.video = false)).await;
     let addr = server.addr;
     let red = TestPeer::join(addr, PeerOptions::publisher("talk", "red", RED, 440.0)).await?;
     let blue = TestPeer::join(addr, PeerOptions::publisher("talk", "blue", BLUE, 1000.0)).await?;

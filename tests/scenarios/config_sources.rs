@@ -19,8 +19,11 @@ fn flags_beat_environment_beat_file() {
     let dir = std::env::temp_dir().join(format!("tessera-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("tessera.toml");
-    std::fs::write(&file, "fps = 20\ncanvas = \"800x600\"\nvideo_bitrate = 900\nudp_ports = \"20000-20100\"\n")
-        .unwrap();
+    std::fs::write(
+        &file,
+        "[composite]\nfps = 20\ncanvas = \"800x600\"\nvideo_bitrate = 900\n[ice]\nudp_ports = \"20000-20100\"\n",
+    )
+    .unwrap();
     let out = tessera()
         .args(["config", "--config", file.to_str().unwrap(), "--video-bitrate", "1000"])
         .env("TESSERA_FPS", "25")

@@ -2,13 +2,14 @@
 //! label HD as BT.709; a red/blue test would not notice, pure green does.
 
 use crate::common::*;
-use tessera::config::MediaConfig;
 use tessera::layout::Size;
 use tessera_client::{PeerOptions, TestPeer, VideoSource, VideoSpec, close_to};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn green_stays_green_on_an_hd_canvas() -> anyhow::Result<()> {
-    let server = start_server_with(MediaConfig { canvas: Size::new(1280, 720), ..test_media_config() }).await;
+    let server =
+        start_server_with(test_config_with(|c| c.composite.canvas = tessera::config::Canvas(Size::new(1280, 720))))
+            .await;
     let mut opts = PeerOptions::publisher("hd", "green", GREEN, 500.0);
     opts.video = Some(VideoSource::Solid(VideoSpec { rgb: GREEN, width: 1280, height: 720, fps: 15 }));
     let _green = TestPeer::join(server.addr, opts).await?;

@@ -14,7 +14,6 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::config::MediaConfig;
 use tessera_client::{AudioSource, PeerOptions, TestPeer, VideoSource, VideoSpec};
 use tessera_protocol::ServerMessage;
 
@@ -65,7 +64,11 @@ fn nearest(from: &[Duration], to: &[Duration]) -> Vec<(Duration, i64)> {
 /// mark may be cut off at its start.
 async fn record_marks(fps: u32) -> anyhow::Result<(Vec<Duration>, Vec<Duration>, Duration)> {
     let dir = record_dir(&format!("avsync-{fps}"));
-    let config = MediaConfig { record_dir: dir.clone(), fps, auto_record: true, ..test_media_config() };
+    let config = test_config_with(|c| {
+        c.recording.dir = dir.clone();
+        c.composite.fps = fps;
+        c.recording.auto = true;
+    });
     let server = start_server_with(config).await;
     let addr = server.addr;
     let mut opts = PeerOptions::publisher("sync", "flash", [0, 0, 0], 0.0);

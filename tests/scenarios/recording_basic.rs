@@ -7,14 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::*;
-use tessera::config::MediaConfig;
 use tessera_client::{PeerOptions, TestPeer, close_to, tone_dbfs};
 use tessera_protocol::ServerMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_seconds_of_two_peers() -> anyhow::Result<()> {
     let dir = record_dir("basic");
-    let server = start_server_with(MediaConfig { record_dir: dir.clone(), ..test_media_config() }).await;
+    let server = start_server_with(test_config_with(|c| c.recording.dir = dir.clone())).await;
     let addr = server.addr;
     let mut red = TestPeer::join(addr, PeerOptions::publisher("rec", "red", RED, 440.0)).await?;
     let blue = TestPeer::join(addr, PeerOptions::publisher("rec", "blue", BLUE, 1000.0)).await?;

@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera::config::MediaConfig;
 use tessera_client::{EncodedClip, PeerOptions, TestPeer, VideoSource};
 use tessera_protocol::ServerMessage;
 
@@ -16,7 +15,7 @@ const UNWRITABLE: &str = "/sys/tessera-recordings";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_errors() -> anyhow::Result<()> {
-    let config = MediaConfig { record_dir: UNWRITABLE.into(), ..test_media_config() };
+    let config = test_config_with(|c| c.recording.dir = UNWRITABLE.into());
     let server = start_server_on("127.0.0.1:0", Some("k3y"), config).await;
     let addr = server.addr;
     let peer = TestPeer::join(addr, PeerOptions::publisher("errs", "red", RED, 440.0)).await?;
@@ -122,8 +121,11 @@ async fn a_full_disk_fails_the_recording_not_the_room() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_record_covers_the_room_from_first_join_to_its_end() -> anyhow::Result<()> {
     let dir = record_dir("auto");
-    let server =
-        start_server_with(MediaConfig { record_dir: dir.clone(), auto_record: true, ..test_media_config() }).await;
+    let server = start_server_with(test_config_with(|c| {
+        c.recording.dir = dir.clone();
+        c.recording.auto = true;
+    }))
+    .await;
     let addr = server.addr;
     let mut first = TestPeer::join(addr, PeerOptions::publisher("daily", "red", RED, 440.0)).await?;
     let joined = Instant::now();
@@ -166,7 +168,10 @@ async fn auto_record_covers_the_room_from_first_join_to_its_end() -> anyhow::Res
 async fn auto_record_into_an_unwritable_dir_is_listed_as_failed() -> anyhow::Result<()> {
     let blocker = std::env::temp_dir().join(format!("tessera-auto-blocked-{}", std::process::id()));
     std::fs::write(&blocker, b"")?;
-    let config = MediaConfig { record_dir: blocker.join("recordings"), auto_record: true, ..test_media_config() };
+    let config = test_config_with(|c| {
+        c.recording.dir = blocker.join("recordings");
+        c.recording.auto = true;
+    });
     let server = start_server_with(config).await;
     let addr = server.addr;
     let peer = TestPeer::join(addr, PeerOptions::publisher("blocked", "red", RED, 440.0)).await?;

@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::common::recording::{assert_listed, chunked, raw_http};
 use crate::common::*;
-use tessera::config::MediaConfig;
 use tessera_client::{PeerOptions, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_recordings_in_a_row() -> anyhow::Result<()> {
     let dir = record_dir("restart");
-    let server = start_server_with(MediaConfig { record_dir: dir.clone(), ..test_media_config() }).await;
+    let server = start_server_with(test_config_with(|c| c.recording.dir = dir.clone())).await;
     let addr = server.addr;
     let red = TestPeer::join(addr, PeerOptions::publisher("again", "red", RED, 440.0)).await?;
     red.wait_for(secs(15), |p| shows_tiles(p, &[RED])).await?;

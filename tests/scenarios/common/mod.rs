@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tessera::config::{Config, MediaConfig};
+use tessera::config::Config;
 use tessera::layout::{self, Rect, Size};
 use tessera_client::{Frame, TestPeer, close_to};
 use tokio::sync::oneshot;
@@ -27,20 +27,26 @@ pub struct TestServer {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Media settings for tests: loopback ICE only, the small canvas.
-pub fn test_media_config() -> MediaConfig {
-    MediaConfig {
-        ice_addresses: vec!["127.0.0.1".parse().unwrap()],
-        canvas: CANVAS,
-        video_bitrate_kbps: 800,
-        ..MediaConfig::default()
-    }
+/// Settings for tests: loopback ICE only, the small canvas.
+pub fn test_media_config() -> Config {
+    let mut c = Config::default();
+    c.ice.addresses = vec!["127.0.0.1".parse().unwrap()];
+    c.composite.canvas = tessera::config::Canvas(CANVAS);
+    c.composite.video_bitrate = 800;
+    c
 }
 
-/// Media settings for browser tests: ICE also on the default route's address, as in production,
+/// The test settings, changed by `change`.
+pub fn test_config_with(change: impl FnOnce(&mut Config)) -> Config {
+    let mut c = test_media_config();
+    change(&mut c);
+    c
+}
+
+/// Settings for browser tests: ICE also on the default route's address, as in production,
 /// because Firefox does not pair its own (non-loopback) candidates with a loopback-only server.
-pub fn browser_media_config() -> MediaConfig {
-    MediaConfig { ice_addresses: tessera::config::default_ice_addresses(), ..test_media_config() }
+pub fn browser_media_config() -> Config {
+    test_config_with(|c| c.ice.addresses = tessera::config::default_ice_addresses())
 }
 
 /// A fresh, empty directory for recordings under the system temp dir.
@@ -57,29 +63,23 @@ pub async fn start_server() -> TestServer {
 }
 
 /// Starts a server with `media` settings on a free loopback port.
-pub async fn start_server_with(media: MediaConfig) -> TestServer {
+pub async fn start_server_with(media: Config) -> TestServer {
     start_server_on("127.0.0.1:0", None, media).await
 }
 
 /// Starts a server listening on `listen` (port 0 for a free one), with an optional admin key.
-pub async fn start_server_on(listen: &str, admin_key: Option<&str>, media: MediaConfig) -> TestServer {
+pub async fn start_server_on(listen: &str, admin_key: Option<&str>, media: Config) -> TestServer {
     start_server_listening(tokio::net::TcpListener::bind(listen).await.unwrap(), admin_key, media)
 }
 
 /// Starts a server on `listener`, with an optional admin key.
-pub fn start_server_listening(
-    listener: tokio::net::TcpListener,
-    admin_key: Option<&str>,
-    media: MediaConfig,
-) -> TestServer {
+pub fn start_server_listening(listener: tokio::net::TcpListener, admin_key: Option<&str>, media: Config) -> TestServer {
     init_tracing();
     let mut addr = listener.local_addr().unwrap();
-    let config = Config {
-        listen: addr,
-        assets_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/assets").into(),
-        admin_key: admin_key.map(str::to_owned),
-        media,
-    };
+    let mut config = media;
+    config.server.listen = addr;
+    config.server.assets_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets").into();
+    config.server.admin_key = admin_key.map(str::to_owned);
     if addr.ip().is_unspecified() {
         addr.set_ip("127.0.0.1".parse().unwrap());
     }
@@ -115,7 +115,7 @@ impl ReservedPort {
     }
 
     /// Starts a server on the port; once it stops, the port refuses connections again.
-    pub fn start(&mut self, media: MediaConfig) -> TestServer {
+    pub fn start(&mut self, media: Config) -> TestServer {
         let next = reusable_socket();
         next.bind(self.addr).unwrap();
         let listener = std::mem::replace(&mut self.spare, next).listen(128).unwrap();

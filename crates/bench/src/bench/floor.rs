@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use gst::prelude::*;
 
-use tessera::config::MediaConfig;
+use tessera::config::Config;
 use tessera::pipelines::{AUDIO_MIX, VIDEO_MIX};
 use tessera_client::EncodedClip;
 use tessera_protocol::layout::{self, Size};
 
 /// The launch description for `publishers` inputs of `file` (each publisher's video is
 /// `source` in size) with `config`'s canvas, frame rate and bitrates.
-pub fn description(publishers: usize, file: &Path, source: Size, config: &MediaConfig) -> anyhow::Result<String> {
-    let canvas = config.canvas;
+pub fn description(publishers: usize, file: &Path, source: Size, config: &Config) -> anyhow::Result<String> {
+    let canvas = config.composite.canvas.0;
     let vp8enc = element(VIDEO_MIX, "vp8enc").context("no vp8enc in video-mix.txt")?;
     let opusenc = element(AUDIO_MIX, "opusenc").context("no opusenc in audio-mix.txt")?;
     let mut pads = String::new();
@@ -45,9 +45,9 @@ pub fn description(publishers: usize, file: &Path, source: Size, config: &MediaC
          ! {opusenc} bitrate={abps} ! fakesink sync=true{inputs}",
         w = canvas.width,
         h = canvas.height,
-        fps = config.fps,
-        vbps = config.video_bitrate_kbps * 1000,
-        abps = config.audio_bitrate_kbps * 1000,
+        fps = config.composite.fps,
+        vbps = config.composite.video_bitrate * 1000,
+        abps = config.composite.audio_bitrate * 1000,
     ))
 }
 
@@ -185,8 +185,7 @@ mod tests {
     #[test]
     fn the_floor_pipeline_parses() {
         gst::init().unwrap();
-        let desc =
-            description(4, Path::new("/nonexistent.webm"), Size::new(640, 360), &MediaConfig::default()).unwrap();
+        let desc = description(4, Path::new("/nonexistent.webm"), Size::new(640, 360), &Config::default()).unwrap();
         assert!(desc.contains("sink_3::xpos=640 sink_3::ypos=360 sink_3::width=640 sink_3::height=360"), "{desc}");
         gst::parse::launch(&desc).unwrap();
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use gst::prelude::*;
 
-use tessera::config::MediaConfig;
+use tessera::config::Config;
 use tessera::pipelines::VIDEO_MIX;
 
 /// Frames encoded to find the shortest encode.
@@ -22,16 +22,16 @@ const FRAMES: u32 = 90;
 
 /// The shortest time `vp8enc`, configured as in `pipelines/video-mix.txt`, took to encode one
 /// moving canvas-sized frame of `config`'s.
-pub fn shortest_encode(config: &MediaConfig) -> anyhow::Result<Duration> {
+pub fn shortest_encode(config: &Config) -> anyhow::Result<Duration> {
     gst::init()?;
     let vp8enc = super::floor::element(VIDEO_MIX, "vp8enc").context("no vp8enc in video-mix.txt")?;
     let desc = format!(
         "videotestsrc num-buffers={FRAMES} pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
          ! {vp8enc} name=enc target-bitrate={} ! fakesink sync=false",
-        config.canvas.width,
-        config.canvas.height,
-        config.fps,
-        config.video_bitrate_kbps * 1000
+        config.composite.canvas.0.width,
+        config.composite.canvas.0.height,
+        config.composite.fps,
+        config.composite.video_bitrate * 1000
     );
     let pipeline = gst::parse::launch(&desc)?.downcast::<gst::Pipeline>().expect("a pipeline");
     let enc = pipeline.by_name("enc").context("encoder")?;

@@ -177,7 +177,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     tracing::info!("client latency loopback");
     let delays = tessera_client::latency::loopback(&spec, Duration::from_secs(plan.window / 2)).await?.delays;
     let shortest_loopback = delays.iter().min().copied().context("the client loopback saw no flash")?;
-    let encode = loadgen::blocking(|| latency_floor::shortest_encode(&tessera::config::MediaConfig::default())).await?;
+    let encode = loadgen::blocking(|| latency_floor::shortest_encode(&tessera::config::Config::default())).await?;
     let latency_floor_ms = (shortest_loopback + encode).as_secs_f64() * 1000.0;
     tracing::info!(latency_floor_ms, "latency floor: client loopback {shortest_loopback:?} + canvas encode {encode:?}");
     let mut results = Results {
@@ -286,7 +286,7 @@ fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path:
         n,
         file,
         tessera_protocol::layout::Size::new(640, 360),
-        &tessera::config::MediaConfig::default(),
+        &tessera::config::Config::default(),
     )?;
     let mut floor = floor::Floor::start(&desc, dir.join(format!("floor-{n}.log")))?;
     std::thread::sleep(Duration::from_secs(plan.warmup));

@@ -344,7 +344,7 @@ fn method(s: &mut String, r: &Results) {
         r.plan.viewer_room,
         Path::new("publisher.webm"),
         tessera_protocol::layout::Size::new(640, 360),
-        &tessera::config::MediaConfig::default(),
+        &tessera::config::Config::default(),
     )
     .unwrap_or_default();
     let _ = writeln!(

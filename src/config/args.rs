@@ -1,0 +1,137 @@
+//! `tessera serve`'s flags and `TESSERA_*` variables: one optional value per setting, grouped
+//! like the file's sections, so the flags given are laid over the file with the same keys.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Canvas, PortRange};
+
+/// Settings of `tessera serve`; each may come from a flag, the environment or the config file.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+pub struct ServeArgs {
+    /// TOML file with any of these settings, in sections (`tessera config` prints one).
+    #[arg(long, env = "TESSERA_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// `[server]`.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// `[ice]`.
+    #[command(flatten)]
+    pub ice: IceArgs,
+    /// `[composite]`.
+    #[command(flatten)]
+    pub composite: CompositeArgs,
+    /// `[media]`.
+    #[command(flatten)]
+    pub media: MediaArgs,
+    /// `[recording]`.
+    #[command(flatten)]
+    pub recording: RecordingArgs,
+}
+
+/// `[server]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[server]")]
+pub struct ServerArgs {
+    /// HTTP/WebSocket listen address.
+    #[arg(long, env = "TESSERA_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Bearer key guarding the mutating REST calls; without it they are allowed only when
+    /// listening on loopback.
+    #[arg(long, env = "TESSERA_ADMIN_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_key: Option<String>,
+    /// Directory of the browser client.
+    #[arg(long, env = "TESSERA_ASSETS_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assets_dir: Option<PathBuf>,
+}
+
+/// `[ice]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[ice]")]
+pub struct IceArgs {
+    /// Local IP addresses ICE gathers candidates on, comma-separated.
+    #[arg(long = "ice-addresses", env = "TESSERA_ICE_ADDRESSES", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<IpAddr>>,
+    /// Public IP announced in host candidates instead of the local one (1:1 NAT, containers).
+    #[arg(long, env = "TESSERA_ANNOUNCE_IP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub announce_ip: Option<IpAddr>,
+    /// UDP port range for media, `MIN-MAX`.
+    #[arg(long, env = "TESSERA_UDP_PORTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_ports: Option<PortRange>,
+    /// STUN server, `stun://host:port`.
+    #[arg(long, env = "TESSERA_STUN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stun: Option<String>,
+    /// TURN servers, `turn(s)://user:password@host:port`, comma-separated.
+    #[arg(long, env = "TESSERA_TURN", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<Vec<String>>,
+}
+
+/// `[composite]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[composite]")]
+pub struct CompositeArgs {
+    /// Composite canvas size, `WIDTHxHEIGHT`.
+    #[arg(long, env = "TESSERA_CANVAS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canvas: Option<Canvas>,
+    /// Composite frame rate.
+    #[arg(long, env = "TESSERA_FPS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fps: Option<u32>,
+    /// Composite video bitrate in kbit/s.
+    #[arg(long, env = "TESSERA_VIDEO_BITRATE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_bitrate: Option<u32>,
+    /// Audio bitrate per encoded mix in kbit/s.
+    #[arg(long, env = "TESSERA_AUDIO_BITRATE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_bitrate: Option<u32>,
+    /// Draw names, muted badges and the speaker border on the composite.
+    #[arg(long, env = "TESSERA_DECORATIONS", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decorations: Option<bool>,
+    /// Mix and send video; false makes every room audio-only (no compositor, no video encoder,
+    /// offers without a video m-line).
+    #[arg(long, env = "TESSERA_VIDEO", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<bool>,
+}
+
+/// `[media]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[media]")]
+pub struct MediaArgs {
+    /// Receive jitter-buffer latency in milliseconds.
+    #[arg(long, env = "TESSERA_JITTER_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<u32>,
+    /// Seconds without inbound RTP after which a publisher is removed.
+    #[arg(long, env = "TESSERA_MEDIA_TIMEOUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_timeout: Option<u64>,
+}
+
+/// `[recording]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[recording]")]
+pub struct RecordingArgs {
+    /// Directory recordings are written to.
+    #[arg(long = "record-dir", env = "TESSERA_RECORD_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Record every room from its first join to its end.
+    #[arg(long = "auto-record", env = "TESSERA_AUTO_RECORD", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto: Option<bool>,
+}

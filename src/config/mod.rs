@@ -1,0 +1,109 @@
+//! Configuration: command-line flags, `TESSERA_*` environment variables and a TOML file with
+//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`).
+//!
+//! Precedence: flag > environment > file > built-in default. Each default is written once, in
+//! its section's `Default` impl ([`sections`]); the flags ([`ServeArgs`]) are laid over the file
+//! with the same keys, so resolving needs no code per setting; `tessera config` prints the
+//! result by serializing it; the README's table is generated from both ([`table`]), and a test
+//! fails when they differ.
+
+mod args;
+pub mod sections;
+pub mod table;
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+pub use args::{CompositeArgs, IceArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
+pub use sections::{
+    Canvas, CompositeSettings, IceSettings, MediaSettings, PortRange, RecordingSettings, ServerSettings,
+    default_ice_addresses,
+};
+
+/// A server's resolved configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerSettings,
+    /// `[ice]`.
+    pub ice: IceSettings,
+    /// `[composite]`.
+    pub composite: CompositeSettings,
+    /// `[media]`.
+    pub media: MediaSettings,
+    /// `[recording]`.
+    pub recording: RecordingSettings,
+}
+
+impl ServeArgs {
+    /// Resolves flags and environment (already in `self`) over the config file over defaults.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let mut merged = toml::Table::try_from(Config::default()).expect("the defaults serialize");
+        if let Some(path) = &self.config {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+            let file: toml::Table = text.parse().with_context(|| format!("parsing config file {}", path.display()))?;
+            lay_over(&mut merged, file);
+            // Unknown keys and wrong types are reported against the file.
+            toml::from_str::<Config>(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+        }
+        lay_over(&mut merged, toml::Table::try_from(&self).expect("flags serialize"));
+        if merged["server"].get("admin_key").and_then(|k| k.as_str()) == Some("") {
+            merged["server"].as_table_mut().expect("a section").remove("admin_key");
+        }
+        let config: Config = merged.try_into().context("resolving the configuration")?;
+        config.validated()
+    }
+}
+
+/// Lays `top`'s keys over `base`, section by section.
+fn lay_over(base: &mut toml::Table, top: toml::Table) {
+    for (key, value) in top {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(section)), toml::Value::Table(values)) => section.extend(values),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `value` when it lies in `min..=max`, else an error naming the setting.
+fn within<T: PartialOrd + std::fmt::Display>(name: &str, value: T, min: T, max: T) -> anyhow::Result<T> {
+    anyhow::ensure!(value >= min && value <= max, "{name} must be between {min} and {max}, not {value}");
+    Ok(value)
+}
+
+impl Config {
+    /// Checks ranges and combinations; out-of-range values are refused, not clamped.
+    fn validated(self) -> anyhow::Result<Self> {
+        let c = &self.composite;
+        within("fps", c.fps, 1, 60)?;
+        within("video_bitrate", c.video_bitrate, 50, 50_000)?;
+        within("audio_bitrate", c.audio_bitrate, 6, 510)?;
+        within("jitter_ms", self.media.jitter_ms, 0, 2000)?;
+        within("media_timeout", self.media.media_timeout, 1, 3600)?;
+        anyhow::ensure!(
+            c.video || !self.recording.auto,
+            "--auto-record needs video: recordings hold the composite, and --video false turns it off"
+        );
+        Ok(self)
+    }
+
+    /// The settings as a TOML file, in sections (the admin key masked): what `tessera config`
+    /// prints, and a starting point for a config file.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the configuration serializes")
+    }
+
+    /// Loads a TOML file of settings laid over the defaults (no flags or environment).
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        ServeArgs { config: Some(path.to_owned()), ..Default::default() }.resolve()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! The server's settings, by section, each with its one default (the `Default` impls here).
+//! The config file, `tessera config`'s output and the README's table all come from these.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::Size;
+
+/// `[server]`: where the server listens and who may change things.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// HTTP/WebSocket listen address.
+    pub listen: SocketAddr,
+    /// Bearer key guarding the mutating REST calls; without it they are allowed only when
+    /// listening on loopback. Never printed.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "masked")]
+    pub admin_key: Option<String>,
+    /// Directory served at `/` (the browser client).
+    pub assets_dir: PathBuf,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_key: None, assets_dir: default_assets_dir() }
+    }
+}
+
+/// `[ice]`: how peers reach the server's media.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IceSettings {
+    /// Local addresses ICE gathers candidates on.
+    pub addresses: Vec<IpAddr>,
+    /// Public IP written into host candidates instead of the local one (1:1 NAT, containers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub announce_ip: Option<IpAddr>,
+    /// UDP port range for media, `MIN-MAX`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_ports: Option<PortRange>,
+    /// STUN server, `stun://host:port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stun: Option<String>,
+    /// TURN servers, `turn(s)://user:password@host:port`.
+    pub turn: Vec<String>,
+}
+
+impl Default for IceSettings {
+    fn default() -> Self {
+        Self { addresses: default_ice_addresses(), announce_ip: None, udp_ports: None, stun: None, turn: Vec::new() }
+    }
+}
+
+/// `[composite]`: what every room sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompositeSettings {
+    /// Composite canvas size, `WIDTHxHEIGHT`.
+    pub canvas: Canvas,
+    /// Composite frame rate.
+    pub fps: u32,
+    /// Composite video bitrate, kbit/s.
+    pub video_bitrate: u32,
+    /// Audio bitrate per encoded mix, kbit/s.
+    pub audio_bitrate: u32,
+    /// Draw names, muted badges and the speaker border (placeholders are always drawn).
+    pub decorations: bool,
+    /// Mix and send video; false makes every room audio-only (no compositor or video encoder,
+    /// offers without a video m-line).
+    pub video: bool,
+}
+
+impl Default for CompositeSettings {
+    fn default() -> Self {
+        Self {
+            canvas: Canvas(Size::new(1280, 720)),
+            fps: 30,
+            video_bitrate: 1500,
+            audio_bitrate: 32,
+            decorations: true,
+            video: true,
+        }
+    }
+}
+
+/// `[media]`: how inbound media is received and when a silent participant is removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Receive jitter-buffer latency, ms.
+    pub jitter_ms: u32,
+    /// Seconds without inbound RTP after which a publisher is removed (also the time anyone has
+    /// to connect).
+    pub media_timeout: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self { jitter_ms: 50, media_timeout: 10 }
+    }
+}
+
+impl MediaSettings {
+    /// [`MediaSettings::media_timeout`] as a duration.
+    pub fn media_timeout(&self) -> Duration {
+        Duration::from_secs(self.media_timeout)
+    }
+}
+
+/// `[recording]`: where recordings go and whether every room is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingSettings {
+    /// Directory recordings are written to.
+    pub dir: PathBuf,
+    /// Record every room from its first join to its end.
+    pub auto: bool,
+}
+
+impl Default for RecordingSettings {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("recordings"), auto: false }
+    }
+}
+
+fn masked<S: serde::Serializer>(key: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if key.is_some() { "(set)" } else { "" })
+}
+
+/// An inclusive UDP port range, written `MIN-MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PortRange {
+    /// Lowest port.
+    pub min: u16,
+    /// Highest port.
+    pub max: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s.split_once('-').ok_or("expected MIN-MAX")?;
+        let min: u16 = a.trim().parse().map_err(|_| "bad MIN port")?;
+        let max: u16 = b.trim().parse().map_err(|_| "bad MAX port")?;
+        if min == 0 || min > max {
+            return Err("need 0 < MIN <= MAX".into());
+        }
+        Ok(Self { min, max })
+    }
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(p: PortRange) -> String {
+        format!("{}-{}", p.min, p.max)
+    }
+}
+
+/// A canvas size written `WIDTHxHEIGHT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Canvas(pub Size);
+
+impl FromStr for Canvas {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT")?;
+        let w: u32 = w.trim().parse().map_err(|_| "bad width")?;
+        let h: u32 = h.trim().parse().map_err(|_| "bad height")?;
+        if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) || w % 2 == 1 || h % 2 == 1 {
+            return Err("canvas must be even, 16x16 to 3840x2160".into());
+        }
+        Ok(Self(Size::new(w, h)))
+    }
+}
+
+impl TryFrom<String> for Canvas {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Canvas> for String {
+    fn from(c: Canvas) -> String {
+        format!("{}x{}", c.0.width, c.0.height)
+    }
+}
+
+/// Loopback plus the address of the default route, if the machine has one. Found by
+/// "connecting" a UDP socket, which sends nothing.
+pub fn default_ice_addresses() -> Vec<IpAddr> {
+    let mut out = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let routed =
+        UdpSocket::bind("0.0.0.0:0").and_then(|s| s.connect("192.0.2.1:9").map(|_| s)).and_then(|s| s.local_addr());
+    if let Ok(addr) = routed {
+        let ip = addr.ip();
+        if !ip.is_loopback() && !ip.is_unspecified() {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+/// `./assets` when it exists (run from a checkout or the container's work dir), else the
+/// source tree's `assets/`.
+fn default_assets_dir() -> PathBuf {
+    let local = PathBuf::from("assets");
+    if local.join("index.html").exists() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("assets") }
+}

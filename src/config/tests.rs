@@ -1,0 +1,107 @@
+//! Defaults, precedence, ranges and the file format.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+use crate::layout::Size;
+
+#[test]
+fn defaults_need_no_flag() {
+    let c = ServeArgs::default().resolve().unwrap();
+    assert_eq!(c.server.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(c.composite.canvas.0, Size::new(1280, 720));
+    assert_eq!(c.composite.fps, 30);
+    assert_eq!(c.media.media_timeout(), std::time::Duration::from_secs(10));
+    assert!(c.ice.addresses.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    assert_eq!(c.server.admin_key, None);
+}
+
+#[test]
+fn media_timeout_and_admin_key_flags() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let args = ["tessera", "--media-timeout", "4", "--admin-key", "k3y", "--record-dir", "/tmp/r", "--auto-record"];
+    let c = <Cli as clap::Parser>::try_parse_from(args).unwrap().serve.resolve().unwrap();
+    assert_eq!(c.media.media_timeout(), std::time::Duration::from_secs(4));
+    assert_eq!(c.server.admin_key.as_deref(), Some("k3y"));
+    assert_eq!((c.recording.dir.to_str(), c.recording.auto), (Some("/tmp/r"), true));
+    assert!(<Cli as clap::Parser>::try_parse_from(["tessera", "--media-timeout", "soon"]).is_err());
+    let empty = <Cli as clap::Parser>::try_parse_from(["tessera", "--admin-key", ""]).unwrap().serve.resolve();
+    assert_eq!(empty.unwrap().server.admin_key, None, "an empty key is no key");
+}
+
+#[test]
+fn out_of_range_values_are_refused_not_clamped() {
+    let composite = |c: CompositeArgs| ServeArgs { composite: c, ..Default::default() };
+    let media = |m: MediaArgs| ServeArgs { media: m, ..Default::default() };
+    for (args, name) in [
+        (composite(CompositeArgs { fps: Some(0), ..Default::default() }), "fps"),
+        (composite(CompositeArgs { fps: Some(120), ..Default::default() }), "fps"),
+        (composite(CompositeArgs { video_bitrate: Some(10), ..Default::default() }), "video_bitrate"),
+        (composite(CompositeArgs { audio_bitrate: Some(1000), ..Default::default() }), "audio_bitrate"),
+        (media(MediaArgs { jitter_ms: Some(5000), ..Default::default() }), "jitter_ms"),
+        (media(MediaArgs { media_timeout: Some(0), ..Default::default() }), "media_timeout"),
+    ] {
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.starts_with(name), "{err}");
+    }
+}
+
+#[test]
+fn resolved_config_prints_as_a_loadable_file() {
+    let args = ServeArgs {
+        composite: CompositeArgs { fps: Some(25), ..Default::default() },
+        server: ServerArgs { admin_key: Some("secret".into()), ..Default::default() },
+        ..Default::default()
+    };
+    let c = args.resolve().unwrap();
+    let text = c.to_toml();
+    assert!(text.contains("[composite]") && text.contains("fps = 25") && !text.contains("secret"), "{text}");
+    let path = std::env::temp_dir().join(format!("tessera-printed-{}.toml", std::process::id()));
+    std::fs::write(&path, text.replace("admin_key = \"(set)\"\n", "")).unwrap();
+    let mut again = Config::from_file(&path).unwrap();
+    again.server.admin_key = Some("secret".into());
+    assert_eq!(again, c);
+}
+
+#[test]
+fn file_is_overridden_by_flags() {
+    let dir = std::env::temp_dir().join(format!("tessera-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"0.0.0.0:9000\"\n[composite]\ncanvas = \"640x360\"\nfps = 25\n\
+         [ice]\nudp_ports = \"20000-20100\"\nturn = [\"turn://u:p@h:3478\"]\naddresses = [\"10.0.0.1\"]\n",
+    )
+    .unwrap();
+    let args = ServeArgs {
+        config: Some(path.clone()),
+        composite: CompositeArgs { fps: Some(15), ..Default::default() },
+        ..Default::default()
+    };
+    let c = args.resolve().unwrap();
+    assert_eq!(c.server.listen.port(), 9000);
+    assert_eq!(c.composite.canvas.0, Size::new(640, 360));
+    assert_eq!(c.composite.fps, 15, "the flag wins over the file");
+    assert_eq!(c.ice.udp_ports, Some(PortRange { min: 20000, max: 20100 }));
+    assert_eq!(c.ice.turn.len(), 1);
+    assert_eq!(c.ice.addresses, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    for bad in ["bogus_key = 1\n", "[composite]\nbogus = 1\n", "fps = 25\n"] {
+        std::fs::write(&path, bad).unwrap();
+        let err = ServeArgs { config: Some(path.clone()), ..Default::default() }.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{bad}: {err:#}");
+    }
+}
+
+#[test]
+fn parsers() {
+    assert_eq!("1920x1080".parse::<Canvas>().unwrap().0, Size::new(1920, 1080));
+    assert!("1921x1080".parse::<Canvas>().is_err());
+    assert!("big".parse::<Canvas>().is_err());
+    assert!("10-5".parse::<PortRange>().is_err());
+    assert_eq!("5-10".parse::<PortRange>().unwrap(), PortRange { min: 5, max: 10 });
+}
