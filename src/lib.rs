@@ -3,18 +3,20 @@
 //! everyone but themselves).
 //!
 //! # Layout
-//! - [`protocol`], [`signaling`]: the WebSocket JSON protocol and the pure handler that
-//!   validates it; [`http`]: warp routes and the socket glue.
-//! - [`registry`], [`room`]: rooms by id; each room is a task owning its pipeline and
-//!   participants, reached through a [`room::RoomHandle`].
-//! - [`media`]: the GStreamer graph of a room (ingress, mixers, egress), fed by the room task.
-//! - [`layout`]: pure tile geometry (modes, custom regions, where labels, badges and the border
-//!   go on a tile). [`speaker`]: pure active-speaker detection from level readings.
-//!   [`draw`]: pure rendering of labels, badges and placeholders (fonts in `assets/fonts`).
-//!   [`config`]: flags, environment and TOML.
-//! - [`client`]: a real `webrtcbin` peer speaking the protocol, for tests and load generation;
-//!   [`loadgen`]: many such peers against a running server, with its CPU read from `/proc`.
-//! - `pipelines/`: the fixed GStreamer chains as launch strings.
+//! - `http`: warp routes (`/ws`, `/api`, `/healthz`, `/readyz`, the client in `assets/`); the
+//!   socket glue hands frames to `signaling`, the pure handler that validates them; REST
+//!   answers and errors are rendered in one place (`http/reply.rs`).
+//! - `registry`, `room`: rooms by id; each room is one thread, its actor owning the pipeline,
+//!   the sockets and the recordings, its rules a pure core (`room/core`) unit-tested on a fake
+//!   clock; everyone else holds a `RoomHandle`.
+//! - [`media`]: the GStreamer graph of a room (peers, ingress, mixers, the stage the core
+//!   plans, the recorder), driven by the room's actor; [`pipelines`]: the fixed chains.
+//! - [`layout`]: the protocol's layout geometry, where decorations go, the `StagePlan`;
+//!   `speaker`: active-speaker detection; [`draw`]: the images drawn on tiles (fonts in
+//!   `assets/fonts`); [`config`]: settings from flags, environment and a sectioned TOML file.
+//! - Beside the server: `tessera-protocol` (messages, ids, layout spec), `tessera-webrtc`
+//!   (`webrtcbin` built and torn down safely), `tessera-client` (a real WebRTC peer) and
+//!   `tessera-bench` (load, benchmark, stress, soak). See `docs/architecture.md`.
 
 #![deny(missing_docs)]
 

@@ -145,9 +145,8 @@ const TOLERANCE_MS: i64 = 4;
 ///   at a publisher's start, measured 12 ms for its audio and 25 ms for its video), and for as
 ///   long as the sender's clock drifts against ours.
 ///
-/// Measured before this: up to 150 ms between a flash and its beep in a publisher's first
-/// seconds; while audio was followed only by 10 ms and in its first 10 s, 57 ms once on CI and
-/// 42 ms beside a busy loop (`tests/scenarios/recording_av_sync.rs`). Marking a decoded buffer `DISCONT`
+/// Not followed, these put up to 150 ms between a flash and its beep in a publisher's first
+/// seconds, and up to 57 ms later on (`tests/scenarios/recording_av_sync.rs`). Marking a decoded buffer `DISCONT`
 /// makes every mixer resync this one input at once (inserting or dropping the few ms moved).
 /// That is done for the packet after each `RESYNC` one (rtpbin sets `ts-offset` on several
 /// streams in turn, and one packet may leave between two settings with an offset that is gone

@@ -1,7 +1,9 @@
 //! The codecs Tessera negotiates, with their fixed payload types.
 //!
-//! The server always offers, so these payload types are what every peer uses: the server's
-//! payloaders, the transceivers' codec preferences and the Rust test peer all read them here.
+//! The server always offers, so these payload types are what every peer uses: the transceivers'
+//! codec preferences and the client library's payloaders read them here; the server's
+//! payloaders in `pipelines/*.txt` spell the same numbers (a unit test in `src/pipelines.rs`
+//! checks).
 
 /// RTP payload type of VP8 video.
 pub const VP8_PT: u32 = 96;

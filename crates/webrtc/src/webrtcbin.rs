@@ -8,8 +8,8 @@
 //! object, its thread outlives the transports, and when candidate gathering completes then,
 //! `_on_candidate_gathering_done` (`nicestream.c`) steps past the end of its transport list
 //! after deleting a dead one: a NULL dereference on the ICE thread that ends the process.
-//! So the ICE object must die with its `webrtcbin`: **never keep a reference to it** (the
-//! server and the test peer once did), and **never hand `webrtcbin` an mDNS candidate**
+//! So the ICE object must die with its `webrtcbin`: **never keep a reference to it**, and
+//! **never hand `webrtcbin` an mDNS candidate**
 //! (`<uuid>.local`, as browsers send): 1.22 resolves those in a `GTask` whose source object is
 //! the ICE object, which keeps it alive past a peer that leaves meanwhile (see
 //! [`crate::ice::is_mdns`]). Keeping the ICE *transports* alive instead does not help: the

@@ -192,7 +192,7 @@ fn custom_regions_that_touch_share_their_pixel_edge() {
             check(&tiles, canvas, false);
         }
     }
-    // The case that used to overlap: x=0.02, w=0.02 next to x=0.04 at 1280 px.
+    // A case where rounding each region on its own would overlap: x=0.02, w=0.02 next to x=0.04 at 1280 px.
     let people = ids(2);
     let strip = |x: f64| Region { x, y: 0.0, w: 0.02, h: 1.0, z: 0, participant: None };
     let spec = LayoutSpec { mode: Mode::Custom, regions: vec![strip(0.02), strip(0.04)], ..Default::default() };
