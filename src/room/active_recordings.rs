@@ -70,13 +70,16 @@ pub(crate) struct RecordingLimits {
 }
 
 impl RoomActor {
-    /// Why another recording may not start now, if it may not.
-    fn recording_refused(&self) -> Option<String> {
-        let limits = &self.recording_limits;
+    /// Why another recording may not start now for their number, if it may not.
+    fn too_many_recordings(&self) -> Option<String> {
         let running = self.store.active();
-        if running >= limits.max_active {
-            return Some(format!("{running} recordings are running, the most this server allows"));
-        }
+        (running >= self.recording_limits.max_active)
+            .then(|| format!("{running} recordings are running, the most this server allows"))
+    }
+
+    /// Why another recording may not start now for the disk, if it may not.
+    fn too_little_disk(&self) -> Option<String> {
+        let limits = &self.recording_limits;
         match recording::free_mib(&self.record_dir) {
             Some(free) if free < limits.min_free_mib => Some(format!(
                 "{free} MiB free on the recordings' disk, below the {} MiB it must keep",
@@ -91,7 +94,7 @@ impl RoomActor {
         if !self.media.mixes_video() {
             return Err(RecordingError::AudioOnly);
         }
-        if let Some(why) = self.recording_refused() {
+        if let Some(why) = self.too_many_recordings() {
             warn!(room = %self.id, "recording refused: {why}");
             return Err(RecordingError::Refused(why));
         }
@@ -103,6 +106,12 @@ impl RoomActor {
             None => recording::create_unique(&path),
         };
         let (path, progress) = match created {
+            // Checked once the file could be created: an unwritable directory says so first.
+            Ok(path) if let Some(why) = self.too_little_disk() => {
+                let _ = std::fs::remove_file(&path); // still empty
+                warn!(room = %self.id, "recording refused: {why}");
+                return Err(RecordingError::Refused(why));
+            }
             Ok(path) => {
                 let progress = self.store.add(id, self.id.clone(), path.clone());
                 (path, progress)

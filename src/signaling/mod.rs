@@ -14,7 +14,7 @@ use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerM
 /// any client that follows the protocol (a browser sends one join, one answer and a dozen
 /// candidates), tight for a script.
 const RATES: [(Kind, f64, f64); 7] = [
-    (Kind::Join, 0.5, 3.0),
+    (Kind::Join, 1.0, 10.0),
     (Kind::Answer, 1.0, 3.0),
     (Kind::Ice, 20.0, 40.0),
     (Kind::Leave, 1.0, 2.0),
@@ -23,8 +23,12 @@ const RATES: [(Kind, f64, f64); 7] = [
     (Kind::Invalid, 2.0, 10.0),
 ];
 
-/// Messages refused for their rate before the socket is closed.
+/// Messages refused for their rate before a socket that has not joined is closed (it has no
+/// business sending more)...
 pub const MAX_STRIKES: u32 = 50;
+/// ...and before a joined one is: a participant's client may misbehave in a burst (a stuck
+/// mute button) without losing the call, while a socket that does nothing else is shed.
+pub const MAX_JOINED_STRIKES: u32 = 500;
 
 /// A kind of client message, for its rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +206,11 @@ impl Session {
         }
     }
 
+    /// Refusals for rate this socket may collect before it is closed.
+    fn max_strikes(&self) -> u32 {
+        if self.membership().is_some() { MAX_JOINED_STRIKES } else { MAX_STRIKES }
+    }
+
     /// Takes a token for `kind` at `now`, or says why not.
     fn rate(&mut self, kind: Kind, now: Instant) -> Result<(), SignalingError> {
         let i = RATES.iter().position(|(k, ..)| *k == kind).expect("every kind has a rate");
@@ -254,9 +263,9 @@ impl Session {
     pub fn on_text(&mut self, text: &str, now: Instant) -> Step {
         match self.step(text, now) {
             Ok(step) => step,
-            Err(e) if self.strikes >= MAX_STRIKES => Step::Close(ServerMessage::error(
+            Err(e) if self.strikes >= self.max_strikes() => Step::Close(ServerMessage::error(
                 e.code(),
-                format!("{e}; closing after {MAX_STRIKES} messages over the rate"),
+                format!("{e}; closing after {} messages over the rate", self.max_strikes()),
             )),
             Err(e) => Step::Reply(e.to_message()),
         }

@@ -162,6 +162,11 @@ fn every_kind_of_message_is_rate_limited() {
     assert_eq!(codes.last(), Some(&ErrorCode::RateLimited));
     let last = (0..MAX_STRIKES).map(|_| junk.on_text("{", t0)).last().unwrap();
     assert!(matches!(last, Step::Close(ServerMessage::Error { code: ErrorCode::RateLimited, .. })), "{last:?}");
+    // A joined participant's burst costs it only the refused messages, up to a far larger count.
+    let steps: Vec<Step> = (0..MAX_STRIKES * 2).map(|_| s.on_text(mute, t0)).collect();
+    assert!(!steps.iter().any(|s| matches!(s, Step::Close(_))));
+    let last = (0..MAX_JOINED_STRIKES).map(|_| s.on_text(mute, t0)).last().unwrap();
+    assert!(matches!(last, Step::Close(_)), "{last:?}");
 }
 
 #[test]
