@@ -11,9 +11,11 @@ deps:
 build: deps
 	$(CARGO) build --release --locked -p tessera
 
-## Build and start the server on http://127.0.0.1:8080/ (pass flags with ARGS="...").
+## Build and start the server on http://127.0.0.1:8080/ (pass flags with ARGS="..."), in
+## development mode (loopback only; every local caller is an administrator). DEV= turns it off.
+DEV ?= --dev
 run: build
-	./target/release/tessera serve $(ARGS)
+	./target/release/tessera serve $(DEV) $(ARGS)
 
 # puppeteer-core, pinned by tests/browser/package-lock.json; it never downloads a browser.
 $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json

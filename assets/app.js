@@ -190,7 +190,7 @@ async function join(role) {
   showCall(true, room);
   // The button that was pressed is gone with the form: keep keyboard focus in the call.
   (role === 'publisher' && !$('mute-mic').disabled ? $('mute-mic') : $('leave')).focus();
-  startSession({ room, name, role });
+  startSession({ room, name, role, token: new URLSearchParams(location.search).get('token') ?? undefined });
 }
 
 function onProblem({ code, message, then }) {
@@ -260,7 +260,7 @@ $('as-viewer').addEventListener('click', () => {
 });
 $('retry').addEventListener('click', () => {
   clearProblem();
-  startSession({ room: session.room, name: session.name, role: session.role });
+  startSession({ room: session.room, name: session.name, role: session.role, token: session.token });
   $('leave').focus();
 });
 $('dismiss').addEventListener('click', () => {

@@ -24,7 +24,13 @@ export const SERVER_ERRORS = {
   "invalid_layout": { "then": "notice", "text": "That layout cannot be used." },
   "rate_limited": { "then": "notice", "text": "Too many changes at once: wait a moment and try again." },
   "server_shutdown": { "then": "rejoin", "text": "The server is restarting." },
-  "internal_error": { "then": "rejoin", "text": "The server had a problem setting up your connection." }
+  "internal_error": { "then": "rejoin", "text": "The server had a problem setting up your connection." },
+  "unauthorized": { "then": "leave", "text": "This link's access token is missing, expired or not valid: ask for a new link." },
+  "forbidden": { "then": "leave", "text": "This link does not let you join this room that way (another room, or watching only)." },
+  "server_full": { "then": "leave", "text": "The server has as many rooms as it can take: try again later." },
+  "room_full": { "then": "leave", "text": "This room is full: try again later." },
+  "join_timeout": { "then": "rejoin", "text": "Joining took too long." },
+  "layout_forbidden": { "then": "notice", "text": "Only the host can change this room's layout." }
 };
 
 // The entry for `code`; a code this page does not know yet (a newer server) is a notice with

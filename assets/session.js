@@ -23,9 +23,9 @@ const MAX_DELAY_MS = 5000;
 const CONNECT_TIMEOUT_MS = 30000;
 
 export class Session extends EventTarget {
-  constructor({ room, name, role, localStream }) {
+  constructor({ room, name, role, token, localStream }) {
     super();
-    Object.assign(this, { room, name, role, localStream });
+    Object.assign(this, { room, name, role, token, localStream });
     this.state = 'connecting';
     this.attempt = 0;
     this.closedByUs = false;
@@ -75,7 +75,11 @@ export class Session extends EventTarget {
     this.ws = ws;
     this.pending = [];
     this.connectTimer = setTimeout(() => this.#lost(), CONNECT_TIMEOUT_MS);
-    ws.onopen = () => this.#send({ type: 'join', room: this.room, name: this.name, role: this.role });
+    ws.onopen = () => {
+      const join = { type: 'join', room: this.room, name: this.name, role: this.role };
+      if (this.token) join.token = this.token;
+      this.#send(join);
+    };
     ws.onmessage = (ev) => this.#onMessage(JSON.parse(ev.data)).catch((e) => {
       console.error('handling a server message failed', e); // a bug here must not pass quietly
       this.#emit('problem', { code: 'client_error', message: String(e), then: 'notice' });

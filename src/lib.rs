@@ -20,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+mod access;
 pub mod config;
 pub mod draw;
 mod http;
@@ -43,6 +44,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use access::TokenArgs;
+
 use crate::config::Config;
 use crate::registry::Registry;
 
@@ -56,17 +59,43 @@ pub async fn run(
     media::memory::tune_allocator();
     gst::init()?;
     route_glib_logs();
-    let (admin_key, assets_dir) = (config.server.admin_key.clone(), config.server.assets_dir.clone());
+    let server_settings = config.server.clone();
+    let keys = access::Keys::new(&server_settings.token_secret)?;
+    let tls = match (&server_settings.tls_cert, &server_settings.tls_key) {
+        (Some(cert), Some(key)) => Some(http::serve::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let local = listener.local_addr()?;
+    anyhow::ensure!(
+        !server_settings.dev || local.ip().is_loopback(),
+        "--dev makes every caller an administrator, so it only runs on a loopback listener, not {local}"
+    );
+    if server_settings.dev {
+        tracing::warn!("development mode: every REST call from this machine is an administrator's");
+    } else if !keys.enabled() {
+        tracing::info!("no token secret: anyone who reaches the server may join (limits apply)");
+    }
+    let limits = config.limits.clone();
+    let access = Arc::new(http::Access {
+        keys: keys.clone(),
+        dev: server_settings.dev,
+        addresses: access::AddressLimits::new(limits.connections_per_address, limits.joins_per_minute),
+        limits,
+    });
     let registry = Registry::new(Arc::new(config));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let admin = http::auth::AdminPolicy::new(admin_key, listener.local_addr()?);
-    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin };
-    let routes = http::routes(state, assets_dir);
+    let admin =
+        Arc::new(http::auth::AdminPolicy { key: server_settings.admin_key.clone(), keys, dev: server_settings.dev });
+    let origins = http::Origins::new(&server_settings.allowed_origins);
+    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin, origins, access };
+    let routes = warp::Filter::boxed(warp::Filter::map(
+        http::routes(state, server_settings.assets_dir.clone()),
+        warp::Reply::into_response,
+    ));
     let mut server_stop = stop_rx;
-    let server = warp::serve(routes).incoming(listener).graceful(async move {
+    let server = tokio::spawn(http::serve::serve(listener, tls, routes, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
-    });
-    let server = tokio::spawn(server.run());
+    }));
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);

@@ -17,6 +17,8 @@ enum Command {
     /// Print the configuration `serve` would use with these settings (flags over `TESSERA_*`
     /// environment over the `--config` file over defaults) as TOML, and exit.
     Config(tessera::config::ServeArgs),
+    /// Mint an access token with the server's first secret and print it.
+    Token(tessera::TokenArgs),
 }
 
 /// A recording that hits the file-size limit must fail alone, not kill the server: SIGXFSZ's
@@ -55,12 +57,17 @@ fn main() -> anyhow::Result<()> {
             print!("{}", args.resolve()?.to_toml());
             return Ok(());
         }
+        Command::Token(args) => {
+            println!("{}", args.mint()?);
+            return Ok(());
+        }
     };
     let config = args.resolve()?;
     rt.block_on(async {
         survive_file_size_limit()?;
         let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
-        tracing::info!("listening on http://{}", listener.local_addr()?);
+        let scheme = if config.server.tls_cert.is_some() { "https" } else { "http" };
+        tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
         tessera::run(listener, config, shutdown_signal()).await
     })
 }

@@ -2,7 +2,7 @@
 //! (it outlives the rooms). Pure except for reading file sizes; the media work is in
 //! [`crate::media::recorder`] and the room task drives it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -81,6 +81,21 @@ pub enum RecordingError {
     /// The recording branch could not be built or finalized.
     #[error("recording failed: {0}")]
     Media(String),
+    /// A limit refuses another recording (how many run at once, free disk space); says which.
+    #[error("recording refused: {0}")]
+    Refused(String),
+}
+
+/// Free space on the file system holding `dir` (or its nearest existing ancestor), MiB.
+pub fn free_mib(dir: &Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|d| !d.as_os_str().is_empty() && d.exists()).unwrap_or(Path::new("."));
+    let path = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` a properly sized out-parameter.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
 }
 
 /// A recording as the REST API shows it.
@@ -188,6 +203,11 @@ pub struct RecordingStore {
 }
 
 impl RecordingStore {
+    /// Recordings writing or finalizing, in every room.
+    pub fn active(&self) -> usize {
+        self.entries.lock().unwrap().iter().filter(|e| e.info.state.is_active()).count()
+    }
+
     /// Records a new recording in state `Starting`; its branch reports into the returned
     /// progress.
     pub fn add(&self, id: RecordingId, room: RoomId, path: PathBuf) -> Arc<RecordingProgress> {

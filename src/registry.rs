@@ -50,13 +50,14 @@ impl Registry {
         room: &RoomId,
         name: String,
         role: Role,
+        may_set_layout: bool,
         outbound: Outbound,
     ) -> Result<(RoomHandle, ParticipantId), JoinError> {
         // A room that closes between lookup and join refuses with `Closed`; the next lookup
         // then creates a fresh one.
         for _ in 0..3 {
             let handle = self.get_or_create(room)?;
-            match handle.join(name.clone(), role, outbound.clone()).await {
+            match handle.join(name.clone(), role, may_set_layout, outbound.clone()).await {
                 Err(JoinError::Closed) => continue,
                 other => return other.map(|id| (handle, id)),
             }
@@ -71,6 +72,11 @@ impl Registry {
         }
         if let Some(h) = rooms.live.get(room).filter(|h| !h.is_closed()) {
             return Ok(h.clone());
+        }
+        // Checked before anything is built: a refused room costs no thread and no pipeline.
+        let max = self.config.limits.max_rooms;
+        if rooms.live.values().filter(|h| !h.is_closed()).count() >= max {
+            return Err(JoinError::ServerFull(max));
         }
         let registry = self.me.clone();
         let on_close: room::OnClose = Box::new(move |id, uid| {

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// `[recording]`.
     #[command(flatten)]
     pub recording: RecordingArgs,
+    /// `[limits]`.
+    #[command(flatten)]
+    pub limits: LimitsArgs,
 }
 
 /// `[server]` flags.
@@ -49,6 +52,27 @@ pub struct ServerArgs {
     #[arg(long, env = "TESSERA_ASSETS_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assets_dir: Option<PathBuf>,
+    /// Access-token secrets, `SECRET` or `KID:SECRET`, comma-separated; when set, every join
+    /// needs a token.
+    #[arg(long, env = "TESSERA_TOKEN_SECRET", hide_env_values = true, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<Vec<String>>,
+    /// Development mode (loopback only): every REST call is admin, any publisher sets layouts.
+    #[arg(long, env = "TESSERA_DEV", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<bool>,
+    /// Origins whose pages may open `/ws`, comma-separated (default: the server's own host).
+    #[arg(long, env = "TESSERA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// PEM certificate chain: serve HTTPS and WSS (with `--tls-key`).
+    #[arg(long, env = "TESSERA_TLS_CERT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "TESSERA_TLS_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[ice]` flags.
@@ -134,4 +158,54 @@ pub struct RecordingArgs {
     #[arg(long = "auto-record", env = "TESSERA_AUTO_RECORD", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto: Option<bool>,
+    /// Recordings running at once on this server.
+    #[arg(long = "max-recordings", env = "TESSERA_MAX_RECORDINGS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_active: Option<usize>,
+    /// Longest recording in seconds.
+    #[arg(long = "max-recording-duration", env = "TESSERA_MAX_RECORDING_DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<u64>,
+    /// Free MiB the recordings' disk must keep.
+    #[arg(long = "min-free-disk-mb", env = "TESSERA_MIN_FREE_DISK_MB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_disk_mb: Option<u64>,
+}
+
+/// `[limits]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[limits]")]
+pub struct LimitsArgs {
+    /// Live rooms on this server (`server_full` beyond).
+    #[arg(long, env = "TESSERA_MAX_ROOMS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rooms: Option<usize>,
+    /// Participants in one room (`room_full` beyond).
+    #[arg(long, env = "TESSERA_MAX_PARTICIPANTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_participants: Option<usize>,
+    /// Open WebSocket connections per client address (HTTP 429 beyond).
+    #[arg(long, env = "TESSERA_CONNECTIONS_PER_ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections_per_address: Option<usize>,
+    /// Joins per client address per minute (`rate_limited` beyond).
+    #[arg(long, env = "TESSERA_JOINS_PER_MINUTE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joins_per_minute: Option<u32>,
+    /// Seconds a WebSocket may stay open without joining.
+    #[arg(long, env = "TESSERA_JOIN_TIMEOUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_timeout: Option<u64>,
+    /// ICE candidates one peer connection may send.
+    #[arg(long, env = "TESSERA_MAX_CANDIDATES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_candidates: Option<u32>,
+    /// Largest inbound video, `WIDTHxHEIGHT`, either orientation.
+    #[arg(long, env = "TESSERA_MAX_VIDEO_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_video_size: Option<Canvas>,
+    /// Size changes of a publisher's video allowed within one second.
+    #[arg(long, env = "TESSERA_VIDEO_SIZE_CHANGES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_size_changes: Option<u32>,
 }

@@ -1,5 +1,5 @@
 //! Configuration: command-line flags, `TESSERA_*` environment variables and a TOML file with
-//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`).
+//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`, `[limits]`).
 //!
 //! Precedence: flag > environment > file > built-in default. Each default is written once, in
 //! its section's `Default` impl ([`sections`]); the flags ([`ServeArgs`]) are laid over the file
@@ -16,10 +16,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use args::{CompositeArgs, IceArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
+pub use args::{CompositeArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
 pub use sections::{
-    Canvas, CompositeSettings, IceSettings, MediaSettings, PortRange, RecordingSettings, ServerSettings,
-    default_ice_addresses,
+    Canvas, CompositeSettings, IceSettings, LimitsSettings, MediaSettings, PortRange, RecordingSettings,
+    ServerSettings, default_ice_addresses,
 };
 
 /// A server's resolved configuration.
@@ -36,6 +36,8 @@ pub struct Config {
     pub media: MediaSettings,
     /// `[recording]`.
     pub recording: RecordingSettings,
+    /// `[limits]`.
+    pub limits: LimitsSettings,
 }
 
 impl ServeArgs {
@@ -86,6 +88,18 @@ impl Config {
         within("audio_bitrate", c.audio_bitrate, 6, 510)?;
         within("jitter_ms", self.media.jitter_ms, 0, 2000)?;
         within("media_timeout", self.media.media_timeout, 1, 3600)?;
+        within("max_active", self.recording.max_active, 0, 10_000)?;
+        within("max_duration", self.recording.max_duration, 1, 7 * 24 * 3600)?;
+        let (s, l) = (&self.server, &self.limits);
+        anyhow::ensure!(s.tls_cert.is_some() == s.tls_key.is_some(), "--tls-cert and --tls-key go together");
+        within("max_rooms", l.max_rooms, 1, 100_000)?;
+        within("max_participants", l.max_participants, 1, 10_000)?;
+        within("connections_per_address", l.connections_per_address, 1, 1_000_000)?;
+        within("joins_per_minute", l.joins_per_minute, 1, 1_000_000)?;
+        within("join_timeout", l.join_timeout, 1, 3600)?;
+        within("max_candidates", l.max_candidates, 1, 10_000)?;
+        within("video_size_changes", l.video_size_changes, 1, 1000)?;
+        crate::access::Keys::new(&s.token_secret)?;
         anyhow::ensure!(
             c.video || !self.recording.auto,
             "--auto-record needs video: recordings hold the composite, and --video false turns it off"

@@ -22,11 +22,82 @@ pub struct ServerSettings {
     pub admin_key: Option<String>,
     /// Directory served at `/` (the browser client).
     pub assets_dir: PathBuf,
+    /// HS256 secrets that access tokens are signed with, `SECRET` or `KID:SECRET` (several for
+    /// rotation; a token's `kid` header picks one). When set, every join needs a token. Never
+    /// printed.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "masked_all")]
+    pub token_secret: Vec<String>,
+    /// Development mode: every REST call is admin and any publisher may change the layout.
+    /// Refused on a listener that is not loopback.
+    pub dev: bool,
+    /// Origins whose pages may open `/ws` (e.g. `https://meet.example.com`); empty means the
+    /// server's own host only. Clients that send no `Origin` (not browsers) are not affected.
+    pub allowed_origins: Vec<String>,
+    /// PEM certificate chain: serve HTTPS and WSS on the listener (needs `tls_key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_key: None, assets_dir: default_assets_dir() }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_key: None,
+            assets_dir: default_assets_dir(),
+            token_secret: Vec::new(),
+            dev: false,
+            allowed_origins: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+/// `[limits]`: what one client, or all of them, can make the server do (`docs/security.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Live rooms on this server; a join that would create one more gets `server_full`.
+    pub max_rooms: usize,
+    /// Participants in one room; one more gets `room_full`.
+    pub max_participants: usize,
+    /// Open WebSocket connections from one client address; one more gets HTTP 429.
+    pub connections_per_address: usize,
+    /// Joins one client address may attempt per minute; more get `rate_limited`.
+    pub joins_per_minute: u32,
+    /// Seconds a WebSocket may stay open without joining a room.
+    pub join_timeout: u64,
+    /// ICE candidates one peer connection may send.
+    pub max_candidates: u32,
+    /// Largest inbound video, `WIDTHxHEIGHT` (either orientation); a publisher sending more is
+    /// removed with `media_error`.
+    pub max_video_size: Canvas,
+    /// Size changes of a publisher's video allowed within one second; more remove it.
+    pub video_size_changes: u32,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        Self {
+            max_rooms: 100,
+            max_participants: 50,
+            connections_per_address: 20,
+            joins_per_minute: 60,
+            join_timeout: 10,
+            max_candidates: 64,
+            max_video_size: Canvas(Size::new(1920, 1080)),
+            video_size_changes: 3,
+        }
+    }
+}
+
+impl LimitsSettings {
+    /// [`LimitsSettings::join_timeout`] as a duration.
+    pub fn join_timeout(&self) -> Duration {
+        Duration::from_secs(self.join_timeout)
     }
 }
 
@@ -119,12 +190,36 @@ pub struct RecordingSettings {
     pub dir: PathBuf,
     /// Record every room from its first join to its end.
     pub auto: bool,
+    /// Recordings running at once on this server; one more is refused (`recording_refused`).
+    pub max_active: usize,
+    /// Longest recording, seconds; a recording is stopped when it reaches it.
+    pub max_duration: u64,
+    /// Free space, MiB, the recordings' disk must keep: a recording is refused below it and
+    /// stopped when the disk falls below it.
+    pub min_free_disk_mb: u64,
 }
 
 impl Default for RecordingSettings {
     fn default() -> Self {
-        Self { dir: PathBuf::from("recordings"), auto: false }
+        Self {
+            dir: PathBuf::from("recordings"),
+            auto: false,
+            max_active: 4,
+            max_duration: 4 * 3600,
+            min_free_disk_mb: 1024,
+        }
     }
+}
+
+impl RecordingSettings {
+    /// [`RecordingSettings::max_duration`] as a duration.
+    pub fn max_duration(&self) -> Duration {
+        Duration::from_secs(self.max_duration)
+    }
+}
+
+fn masked_all<S: serde::Serializer>(secrets: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(secrets.iter().map(|_| "(set)"))
 }
 
 fn masked<S: serde::Serializer>(key: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

@@ -30,7 +30,7 @@ struct RoomSummary {
 
 /// The `/api` routes; every rejection under `/api` becomes a JSON error.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let admin = reply::admin(state.admin.clone());
+    let admin = reply::admin(state.admin.clone(), state.origins.clone());
     let with_state = warp::any().map(move || state.clone());
     let list = warp::path!("rooms").and(warp::get()).and(with_state.clone()).then(list_rooms).map(render);
     let detail = warp::path!("rooms" / String).and(warp::get()).and(with_state.clone()).then(room_detail).map(render);
@@ -49,6 +49,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
     let record = warp::path!("rooms" / String / "recordings")
         .and(warp::post())
         .and(admin.clone())
+        .and(reply::json_content())
         .and(recordings::capped_body(recordings::MAX_BODY))
         .and(with_state.clone())
         .then(recordings::start)
@@ -70,6 +71,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
     let layout = warp::path!("rooms" / String / "layout")
         .and(warp::put())
         .and(admin)
+        .and(reply::json_content())
         .and(warp::body::content_length_limit(16 * 1024))
         .and(warp::body::bytes())
         .and(with_state.clone())

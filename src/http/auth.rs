@@ -1,35 +1,39 @@
-//! Who may call the mutating REST endpoints (pure, unit-tested).
+//! Who may call the mutating REST endpoints (pure, unit-tested): the admin key, an access token
+//! whose role is `admin` (for its room, or `*` for all), or anyone on a loopback host in
+//! `--dev` mode. Nothing else: not the listener being loopback, not a forwarded header.
+
+use crate::access::{Keys, TokenRole};
 
 /// The rule for mutating REST calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminPolicy {
-    /// `Authorization: Bearer <key>` is required.
-    Key(String),
-    /// No key configured and the server listens on loopback: only local users can reach it.
-    Loopback,
-    /// No key configured on a public address: mutating calls are refused.
-    Refuse,
+#[derive(Debug, Clone, Default)]
+pub struct AdminPolicy {
+    /// `Authorization: Bearer <key>`.
+    pub key: Option<String>,
+    /// Secrets of access tokens; a valid `admin` token is an administrator.
+    pub keys: Keys,
+    /// Development mode: every caller on a loopback host is an administrator (unless a key is
+    /// configured).
+    pub dev: bool,
 }
 
 impl AdminPolicy {
-    /// The policy for an optional configured key and the listen address.
-    pub fn new(key: Option<String>, listen: std::net::SocketAddr) -> Self {
-        match key {
-            Some(k) => Self::Key(k),
-            None if listen.ip().is_loopback() => Self::Loopback,
-            None => Self::Refuse,
+    /// Whether a call on `room` (when the path names one) with this `Authorization` and `Host`
+    /// is an administrator's.
+    pub fn allows(&self, authorization: Option<&str>, host: Option<&str>, room: Option<&str>) -> bool {
+        if let Some(given) = authorization.and_then(bearer_token) {
+            if self.key.as_ref().is_some_and(|key| constant_time_eq(given.as_bytes(), key.as_bytes())) {
+                return true;
+            }
+            if self.keys.enabled()
+                && let Ok(claims) = self.keys.verify(given)
+                && claims.role == TokenRole::Admin
+                && (claims.room == "*" || room.is_some_and(|r| claims.allows_room(r)))
+            {
+                return true;
+            }
         }
-    }
-
-    /// Checks an `Authorization` header value against the policy.
-    pub fn allows(&self, authorization: Option<&str>) -> bool {
-        match self {
-            Self::Loopback => true,
-            Self::Refuse => false,
-            Self::Key(key) => authorization
-                .and_then(bearer_token)
-                .is_some_and(|given| constant_time_eq(given.as_bytes(), key.as_bytes())),
-        }
+        // A configured key means the operator wants it asked for, --dev or not.
+        self.dev && self.key.is_none() && super::origin::is_loopback_host(host)
     }
 }
 
@@ -47,18 +51,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Claims;
+
+    const SECRET: &str = "tessera-test-secret-0123456789abcdef";
 
     #[test]
-    fn policies() {
-        let local = "127.0.0.1:8080".parse().unwrap();
-        let public = "0.0.0.0:8080".parse().unwrap();
-        assert_eq!(AdminPolicy::new(None, local), AdminPolicy::Loopback);
-        assert_eq!(AdminPolicy::new(None, public), AdminPolicy::Refuse);
-        assert!(AdminPolicy::Loopback.allows(None));
-        assert!(!AdminPolicy::Refuse.allows(Some("Bearer x")));
-        let key = AdminPolicy::new(Some("s3cret".into()), public);
+    fn the_key() {
+        let key = AdminPolicy { key: Some("s3cret".into()), ..Default::default() };
         for good in ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret ", "  Bearer s3cret"] {
-            assert!(key.allows(Some(good)), "{good:?}");
+            assert!(key.allows(Some(good), None, None), "{good:?}");
         }
         for bad in [
             None,
@@ -69,7 +70,35 @@ mod tests {
             Some("Bearer "),
             Some("Bearers3cret"),
         ] {
-            assert!(!key.allows(bad), "{bad:?}");
+            assert!(!key.allows(bad, Some("127.0.0.1:8080"), None), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn no_implicit_admin() {
+        let open = AdminPolicy::default();
+        assert!(!open.allows(None, Some("127.0.0.1:8080"), None), "loopback alone is not admin");
+        let dev = AdminPolicy { dev: true, ..Default::default() };
+        assert!(dev.allows(None, Some("127.0.0.1:8080"), None));
+        assert!(dev.allows(None, Some("localhost:8080"), None));
+        assert!(!dev.allows(None, Some("rebound.example:8080"), None), "DNS rebinding");
+        let keyed = AdminPolicy { dev: true, key: Some("k".into()), ..Default::default() };
+        assert!(!keyed.allows(None, Some("127.0.0.1:8080"), None), "a key, once set, is asked for");
+    }
+
+    #[test]
+    fn admin_tokens() {
+        let keys = Keys::new(&[SECRET.into()]).unwrap();
+        let exp = jsonwebtoken::get_current_timestamp() + 60;
+        let token = |room: &str, role| {
+            let claims = Claims { room: room.into(), name: None, role, exp, nbf: None, layout: false };
+            format!("Bearer {}", keys.mint(&claims).unwrap())
+        };
+        let policy = AdminPolicy { keys: keys.clone(), ..Default::default() };
+        assert!(policy.allows(Some(&token("*", TokenRole::Admin)), None, None));
+        assert!(policy.allows(Some(&token("r", TokenRole::Admin)), None, Some("r")));
+        assert!(!policy.allows(Some(&token("r", TokenRole::Admin)), None, Some("q")), "another room");
+        assert!(!policy.allows(Some(&token("r", TokenRole::Admin)), None, None), "a server-wide call");
+        assert!(!policy.allows(Some(&token("*", TokenRole::Publisher)), None, Some("r")));
     }
 }

@@ -3,8 +3,10 @@
 
 mod api;
 pub mod auth;
+mod origin;
 mod recording_routes;
 mod reply;
+pub mod serve;
 mod ws;
 
 use std::path::PathBuf;
@@ -14,8 +16,12 @@ use tokio::sync::watch;
 use warp::Filter;
 use warp::http::StatusCode;
 
+use crate::access::{AddressLimits, Keys};
+use crate::config::LimitsSettings;
 use crate::protocol::MAX_MESSAGE_BYTES;
 use crate::registry::Registry;
+
+pub use origin::Origins;
 
 /// Frames up to this size are read and answered with `message_too_large` when over
 /// [`MAX_MESSAGE_BYTES`]; larger ones close the connection.
@@ -29,7 +35,24 @@ pub struct AppState {
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     /// Who may call the mutating REST endpoints.
-    pub admin: auth::AdminPolicy,
+    pub admin: Arc<auth::AdminPolicy>,
+    /// Which browser pages may open `/ws` and call the REST API.
+    pub origins: Origins,
+    /// Who may join, and how much each client may do.
+    pub access: Arc<Access>,
+}
+
+/// What the signaling side checks before anything is built for a client.
+#[derive(Debug)]
+pub struct Access {
+    /// Token secrets (none: anyone may join).
+    pub keys: Keys,
+    /// Development mode: any publisher may change the layout.
+    pub dev: bool,
+    /// The configured limits.
+    pub limits: LimitsSettings,
+    /// Connections and joins by client address.
+    pub addresses: Arc<AddressLimits>,
 }
 
 impl AppState {
@@ -64,6 +87,46 @@ async fn readiness(shutting_down: bool) -> (StatusCode, serde_json::Value) {
     (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "error": error }))
 }
 
+/// A WebSocket upgrade: refused (`403`) for a page of another origin, and (`429`) when the
+/// client's address has its maximum of connections open; otherwise served by [`ws::serve`].
+fn upgrade(
+    client: Option<serve::ClientAddr>,
+    origin: Option<String>,
+    host: Option<String>,
+    upgrade: warp::ws::Ws,
+    state: AppState,
+) -> warp::reply::Response {
+    use warp::Reply;
+    let refuse = |status: StatusCode, code: &str, message: String| {
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        warp::reply::with_status(warp::reply::json(&body), status).into_response()
+    };
+    if !state.origins.allows(origin.as_deref(), host.as_deref()) {
+        tracing::warn!(?origin, ?host, "websocket from a page of another origin refused");
+        return refuse(StatusCode::FORBIDDEN, "forbidden_origin", "this page's origin may not use this server".into());
+    }
+    let guard = match client {
+        Some(serve::ClientAddr(addr)) => match state.access.addresses.connect(addr.ip()) {
+            Some(guard) => Some(guard),
+            None => {
+                let max = state.access.limits.connections_per_address;
+                tracing::warn!(ip = %addr.ip(), "connection refused: {max} already open from this address");
+                return refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_connections",
+                    format!("at most {max} connections from one address"),
+                );
+            }
+        },
+        None => None,
+    };
+    upgrade
+        .max_message_size(TRANSPORT_LIMIT)
+        .max_frame_size(TRANSPORT_LIMIT)
+        .on_upgrade(move |socket| ws::serve(socket, state, guard))
+        .into_response()
+}
+
 /// All routes of the server.
 pub fn routes(
     state: AppState,
@@ -80,14 +143,13 @@ pub fn routes(
         }
     });
     let api = api::routes(state.clone());
-    let signaling = warp::path!("ws").and(warp::ws()).and(warp::any().map(move || state.clone())).map(
-        |upgrade: warp::ws::Ws, state: AppState| {
-            upgrade
-                .max_message_size(TRANSPORT_LIMIT)
-                .max_frame_size(TRANSPORT_LIMIT)
-                .on_upgrade(move |socket| ws::serve(socket, state))
-        },
-    );
+    let signaling = warp::path!("ws")
+        .and(warp::ext::optional::<serve::ClientAddr>())
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>("host"))
+        .and(warp::ws())
+        .and(warp::any().map(move || state.clone()))
+        .map(upgrade);
     // Browsers ask every page's origin for /favicon.ico (also for /healthz and JSON answers); a
     // 404 there is an error in every visitor's console.
     let favicon = warp::path!("favicon.ico").and(warp::get()).and(warp::fs::file(assets.join("favicon.svg")));

@@ -9,7 +9,10 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use warp::path::FullPath;
+
 use super::auth::AdminPolicy;
+use super::origin::Origins;
 use crate::protocol::ErrorCode;
 use crate::recording::RecordingError;
 use crate::room::CallError;
@@ -17,9 +20,15 @@ use crate::room::CallError;
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A mutating call without the right admin key.
-    #[error("missing or wrong admin key (Authorization: Bearer <key>)")]
+    /// A mutating call without the right admin key or an admin token.
+    #[error("missing or wrong admin key or token (Authorization: Bearer <key or token>)")]
     Unauthorized,
+    /// A browser page of another origin (`--allowed-origins`).
+    #[error("requests from this page's origin are not allowed")]
+    ForeignOrigin,
+    /// A body that is not `application/json`.
+    #[error("request bodies must be application/json")]
+    UnsupportedMediaType,
     /// The request cannot be read (e.g. an `Authorization` header that is not text).
     #[error("{0}")]
     BadRequest(String),
@@ -75,6 +84,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ForeignOrigin => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadRequest(_) | Self::InvalidLayout(_) => StatusCode::BAD_REQUEST,
             Self::NotFound | Self::RoomNotFound(_) | Self::ParticipantNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -82,9 +93,10 @@ impl ApiError {
             Self::RoomUnresponsive { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Recording(e) => match e {
                 RecordingError::NotFound { .. } => StatusCode::NOT_FOUND,
-                RecordingError::NotRunning { .. } | RecordingError::Exists(_) | RecordingError::AudioOnly => {
-                    StatusCode::CONFLICT
-                }
+                RecordingError::NotRunning { .. }
+                | RecordingError::Exists(_)
+                | RecordingError::AudioOnly
+                | RecordingError::Refused(_) => StatusCode::CONFLICT,
                 RecordingError::InvalidName(_) => StatusCode::BAD_REQUEST,
                 RecordingError::Unwritable { .. } | RecordingError::Media(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -95,6 +107,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
+            Self::ForeignOrigin => "forbidden_origin",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -111,6 +125,7 @@ impl ApiError {
                 RecordingError::Unwritable { .. } => "record_dir_unwritable",
                 RecordingError::AudioOnly => "audio_only_room",
                 RecordingError::Media(_) => "recording_failed",
+                RecordingError::Refused(_) => "recording_refused",
             },
         }
     }
@@ -148,14 +163,62 @@ struct NotAdmin;
 
 impl warp::reject::Reject for NotAdmin {}
 
-/// The one authorization check: passes administrators (per `policy`), rejects anyone else.
-/// Put it after a mutating route's path and method, before it reads the body, so a wrong key
-/// is `401` whatever the body.
-pub fn admin(policy: AdminPolicy) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+/// A browser page of an origin not allowed; `403`.
+#[derive(Debug)]
+struct ForeignOrigin;
+
+impl warp::reject::Reject for ForeignOrigin {}
+
+/// A body that is not JSON; `415`.
+#[derive(Debug)]
+struct NotJson;
+
+impl warp::reject::Reject for NotJson {}
+
+/// The room a `/api/rooms/<room>/...` path names.
+fn room_in_path(path: &str) -> Option<&str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    (segments.next() == Some("api") && segments.next() == Some("rooms")).then(|| segments.next()).flatten()
+}
+
+/// The one authorization check: passes administrators (per `policy`) calling from an allowed
+/// origin, rejects anyone else. Put it after a mutating route's path and method, before it
+/// reads the body, so a wrong key is `401` whatever the body.
+pub fn admin(
+    policy: std::sync::Arc<AdminPolicy>,
+    origins: Origins,
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization")
-        .and_then(move |auth: Option<String>| {
-            let allowed = policy.allows(auth.as_deref());
-            async move { if allowed { Ok(()) } else { Err(warp::reject::custom(NotAdmin)) } }
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>("host"))
+        .and(warp::path::full())
+        .and_then(move |auth: Option<String>, origin: Option<String>, host: Option<String>, path: FullPath| {
+            let verdict = if !origins.allows(origin.as_deref(), host.as_deref()) {
+                Err(warp::reject::custom(ForeignOrigin))
+            } else if policy.allows(auth.as_deref(), host.as_deref(), room_in_path(path.as_str())) {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(NotAdmin))
+            };
+            async move { verdict }
+        })
+        .untuple_one()
+}
+
+/// Passes requests whose body is JSON, or that have no body and no `Content-Type`: a form or
+/// `text/plain` POST (what a page can send to another site without asking) is refused.
+pub fn json_content() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::header::optional::<String>("transfer-encoding"))
+        .and_then(|kind: Option<String>, length: Option<u64>, chunked: Option<String>| {
+            let has_body = length.is_some_and(|n| n > 0) || chunked.is_some();
+            let json = kind
+                .as_deref()
+                .is_some_and(|k| k.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+            let verdict =
+                if json || (kind.is_none() && !has_body) { Ok(()) } else { Err(warp::reject::custom(NotJson)) };
+            async move { verdict }
         })
         .untuple_one()
 }
@@ -164,8 +227,12 @@ pub fn admin(policy: AdminPolicy) -> impl Filter<Extract = (), Error = warp::Rej
 pub async fn recover(r: warp::Rejection) -> Result<Response, Infallible> {
     // A route that matched path and method but not the key is the answer, whatever the other
     // routes said (warp would otherwise prefer another route's "wrong method").
-    let error = if r.find::<NotAdmin>().is_some() {
+    let error = if r.find::<ForeignOrigin>().is_some() {
+        ApiError::ForeignOrigin
+    } else if r.find::<NotAdmin>().is_some() {
         ApiError::Unauthorized
+    } else if r.find::<NotJson>().is_some() {
+        ApiError::UnsupportedMediaType
     } else if r.is_not_found() {
         ApiError::NotFound
     } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
@@ -189,6 +256,8 @@ mod tests {
     fn codes_are_distinct_and_documented() {
         let errors = [
             ApiError::Unauthorized,
+            ApiError::ForeignOrigin,
+            ApiError::UnsupportedMediaType,
             ApiError::BadRequest(String::new()),
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
@@ -211,6 +280,7 @@ mod tests {
             ApiError::Recording(RecordingError::Unwritable { path: Default::default(), reason: String::new() }),
             ApiError::Recording(RecordingError::AudioOnly),
             ApiError::Recording(RecordingError::Media(String::new())),
+            ApiError::Recording(RecordingError::Refused(String::new())),
         ];
         let docs = include_str!("../../docs/api.md");
         let mut seen = std::collections::HashSet::new();

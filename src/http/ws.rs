@@ -1,7 +1,7 @@
 //! WebSocket glue: frames in → [`Session`] → steps carried out; room messages → frames out.
 //! Only (de)serialisation, pings and channels live here; decisions are the session's.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -10,6 +10,7 @@ use tracing::{debug, warn};
 use warp::ws::{Message, WebSocket};
 
 use super::AppState;
+use crate::access::{self, ConnectionGuard};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::room::RoomHandle;
 use crate::signaling::{Session, Step};
@@ -27,6 +28,28 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// socket with unread data sends a TCP reset, which can reach the client before it has read
 /// the error (seen in CI: "Connection reset by peer" instead of `message_too_large`).
 const OVERSIZED_LINGER: Duration = Duration::from_secs(1);
+
+/// Refused inputs logged per second at most: a flood of bad input must not become a flood of
+/// log lines (disk, and the CPU of formatting them).
+const LOGGED_PER_SECOND: u32 = 20;
+
+/// Whether one more refusal may be logged now; `Some(n)` with the refusals left unlogged since
+/// the last one that was.
+fn log_budget() -> Option<u64> {
+    static BUDGET: std::sync::Mutex<(u64, u32, u64)> = std::sync::Mutex::new((0, 0, 0));
+    let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut budget = BUDGET.lock().unwrap();
+    let (at, logged, unlogged) = &mut *budget;
+    if *at != second {
+        (*at, *logged) = (second, 0);
+    }
+    if *logged >= LOGGED_PER_SECOND {
+        *unlogged += 1;
+        return None;
+    }
+    *logged += 1;
+    Some(std::mem::take(unlogged))
+}
 
 fn frame(msg: &ServerMessage) -> Message {
     Message::text(serde_json::to_string(msg).expect("server messages serialize"))
@@ -79,6 +102,8 @@ struct Connection {
     state: AppState,
     /// The client sent more than the transport reads: linger before closing.
     oversized: bool,
+    /// This connection's slot among its address's (none when the address is unknown).
+    guard: Option<ConnectionGuard>,
 }
 
 impl Connection {
@@ -88,9 +113,15 @@ impl Connection {
     }
 
     /// Sends a reply to this client; an error reply is also logged, with the room and
-    /// participant when the socket has joined (one line per refused input).
+    /// participant when the socket has joined (one line per refused input, at most
+    /// [`LOGGED_PER_SECOND`] a second server-wide).
     fn reply(&self, msg: ServerMessage) -> bool {
-        if let ServerMessage::Error { code, message } = &msg {
+        if let ServerMessage::Error { code, message } = &msg
+            && let Some(unlogged) = log_budget()
+        {
+            if unlogged > 0 {
+                warn!("{unlogged} more refused inputs were not logged (over {LOGGED_PER_SECOND} a second)");
+            }
             match self.session.membership() {
                 Some((room, participant)) => {
                     warn!(%room, %participant, ?code, "refused client input: {message}")
@@ -104,7 +135,7 @@ impl Connection {
     /// Handles one read from the socket; false ends the connection.
     async fn on_incoming(&mut self, incoming: Option<Result<Message, warp::Error>>) -> bool {
         let step = match incoming {
-            Some(Ok(m)) if m.is_text() => self.session.on_text(m.to_str().unwrap_or_default()),
+            Some(Ok(m)) if m.is_text() => self.session.on_text(m.to_str().unwrap_or_default(), Instant::now()),
             Some(Ok(m)) if m.is_binary() => self.session.on_binary(m.as_bytes().len()),
             Some(Ok(m)) if m.is_close() => return false,
             Some(Ok(_)) => return true, // ping/pong
@@ -121,9 +152,21 @@ impl Connection {
         match step {
             Step::Nothing => true,
             Step::Reply(msg) => self.reply(msg),
-            Step::Join { room, name, role } => {
+            Step::Close(msg) => {
+                self.reply(msg);
+                false
+            }
+            Step::Join { room, name, role, token } => {
+                let admission = match self.admit(&room, role, token.as_deref()) {
+                    Ok(admission) => admission,
+                    Err((code, why)) => {
+                        let msg = self.session.join_failed(code, why);
+                        return self.reply(msg);
+                    }
+                };
+                let name = admission.name.unwrap_or(name);
                 let (tx, rx) = mpsc::unbounded_channel();
-                match self.state.registry.join(&room, name, role, tx).await {
+                match self.state.registry.join(&room, name, role, admission.may_set_layout, tx).await {
                     Ok((handle, participant)) => {
                         self.session.joined(room, participant);
                         self.room = Some(handle);
@@ -145,6 +188,32 @@ impl Connection {
         }
     }
 
+    /// The checks a join passes before anything is built for it: the address's join budget,
+    /// then the token. Costs no GStreamer object and no room when it refuses.
+    fn admit(
+        &self,
+        room: &crate::ids::RoomId,
+        role: crate::protocol::Role,
+        token: Option<&str>,
+    ) -> Result<access::Admission, (ErrorCode, String)> {
+        let access = &self.state.access;
+        if let Some(guard) = &self.guard
+            && !access.addresses.join_attempt(guard.ip(), Instant::now())
+        {
+            let max = access.limits.joins_per_minute;
+            return Err((ErrorCode::RateLimited, format!("at most {max} joins per minute from one address")));
+        }
+        let mut admission = access::admit(&access.keys, access.dev, token, room.as_str(), role)
+            .map_err(|e| (e.code(), e.to_string()))?;
+        if let Some(name) = admission.name.take() {
+            // A token's name passes the same check as a typed one.
+            let name = crate::ids::validate_name(&name)
+                .map_err(|_| (ErrorCode::InvalidName, "the token's name is not a valid display name".to_owned()))?;
+            admission.name = Some(name);
+        }
+        Ok(admission)
+    }
+
     /// Receives from the room's channel once joined; pends forever before.
     async fn next_outbound(&mut self) -> Option<ServerMessage> {
         match &mut self.outbound {
@@ -160,16 +229,18 @@ async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Serves one signaling connection until either side ends it.
-pub async fn serve(socket: WebSocket, state: AppState) {
+pub async fn serve(socket: WebSocket, state: AppState, guard: Option<ConnectionGuard>) {
     let (sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
+    let join_deadline = tokio::time::Instant::now() + state.access.limits.join_timeout();
     let mut conn = Connection {
-        session: Session::new(),
+        session: Session::new(state.access.limits.max_candidates),
         room: None,
         outbound: None,
         writer: spawn_writer(sink),
         state,
         oversized: false,
+        guard,
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
@@ -189,6 +260,11 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                 // A joined session hears it from its room, which then drops the channel.
                 conn.room.is_some()
                     || !conn.send(frame(&ServerMessage::error(ErrorCode::ServerShutdown, "server is shutting down")))
+            }
+            _ = tokio::time::sleep_until(join_deadline), if conn.room.is_none() => {
+                let secs = conn.state.access.limits.join_timeout;
+                conn.reply(ServerMessage::error(ErrorCode::JoinTimeout, format!("no join within {secs} s")));
+                false
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {

@@ -5,6 +5,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ingress::{self, Decoded, StreamKind};
 use super::room_media::VideoInput;
+use super::size_guard::SizeRule;
 use super::{MediaEvent, Notice, RoomMedia};
 use crate::ids::ParticipantId;
 use crate::layout::Size;
@@ -86,7 +87,9 @@ impl RoomMedia {
         if kind == Ok(StreamKind::Vp8) {
             peer.bin.inbound.watch_video_rtp(pad);
         }
-        match ingress::build(&peer.bin.bin, id, pad, kind.expect("classified above"))? {
+        let limits = &self.config.limits;
+        let sizes = SizeRule { max: limits.max_video_size.0, changes_per_sec: limits.video_size_changes };
+        match ingress::build(&peer.bin.bin, id, pad, kind.expect("classified above"), sizes)? {
             Decoded::Video { src } => {
                 let video = self.video.as_ref().expect("video is wanted only with a compositor");
                 watch_video_size(&src, id, self.events.clone());

@@ -6,6 +6,7 @@
 use anyhow::Context;
 use gst::prelude::*;
 
+use super::size_guard::SizeRule;
 use crate::ids::ParticipantId;
 use tessera_webrtc::codecs::MIX_AUDIO_CAPS;
 
@@ -59,9 +60,15 @@ pub fn classify(pad: &gst::Pad) -> Result<StreamKind, String> {
 
 /// Builds the decode chain for `pad` (a webrtcbin receive pad of `kind`) inside `bin`, links it
 /// and starts it. The caller unblocks `pad` afterwards.
-pub fn build(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, kind: StreamKind) -> anyhow::Result<Decoded> {
+pub fn build(
+    bin: &gst::Bin,
+    id: ParticipantId,
+    pad: &gst::Pad,
+    kind: StreamKind,
+    sizes: SizeRule,
+) -> anyhow::Result<Decoded> {
     match kind {
-        StreamKind::Vp8 => vp8(bin, id, pad),
+        StreamKind::Vp8 => vp8(bin, id, pad, sizes),
         StreamKind::Opus => opus(bin, id, pad),
     }
 }
@@ -90,10 +97,11 @@ fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element], name: Str
     Ok(src)
 }
 
-fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
+fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, sizes: SizeRule) -> anyhow::Result<Decoded> {
     let depay = make("rtpvp8depay", "vp8depay", id)?;
     depay.set_property("request-keyframe", true);
     depay.set_property("wait-for-keyframe", true);
+    super::size_guard::guard(&depay, sizes);
     let dec = make("vp8dec", "vp8dec", id)?;
     dec.set_property("max-errors", MAX_VIDEO_ERRORS);
     // VP8 is BT.601 whatever the resolution; 1.22's vp8dec labels HD as BT.709, which would

@@ -20,6 +20,7 @@ mod overlay;
 mod peer;
 mod recorder;
 mod room_media;
+mod size_guard;
 mod stage;
 pub(crate) mod stats;
 pub(crate) mod teardown;

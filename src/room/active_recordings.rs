@@ -58,11 +58,45 @@ impl Active {
 /// The room's recordings, by id.
 pub(super) type ActiveRecordings = BTreeMap<RecordingId, Active>;
 
+/// How much recording the server allows (`[recording]`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordingLimits {
+    /// Recordings at once, server-wide.
+    pub max_active: usize,
+    /// Longest recording.
+    pub max_duration: Duration,
+    /// Free MiB the disk must keep.
+    pub min_free_mib: u64,
+}
+
 impl RoomActor {
+    /// Why another recording may not start now for their number, if it may not.
+    fn too_many_recordings(&self) -> Option<String> {
+        let running = self.store.active();
+        (running >= self.recording_limits.max_active)
+            .then(|| format!("{running} recordings are running, the most this server allows"))
+    }
+
+    /// Why another recording may not start now for the disk, if it may not.
+    fn too_little_disk(&self) -> Option<String> {
+        let limits = &self.recording_limits;
+        match recording::free_mib(&self.record_dir) {
+            Some(free) if free < limits.min_free_mib => Some(format!(
+                "{free} MiB free on the recordings' disk, below the {} MiB it must keep",
+                limits.min_free_mib
+            )),
+            _ => None,
+        }
+    }
+
     /// Starts a recording of the composite and the full mix; tells everyone.
     pub(super) fn start_recording(&mut self, name: Option<&str>) -> Result<RecordingInfo, RecordingError> {
         if !self.media.mixes_video() {
             return Err(RecordingError::AudioOnly);
+        }
+        if let Some(why) = self.too_many_recordings() {
+            warn!(room = %self.id, "recording refused: {why}");
+            return Err(RecordingError::Refused(why));
         }
         let id = RecordingId::next();
         let path = recording::file_for(&self.record_dir, &self.id, id, name, SystemTime::now())?;
@@ -72,6 +106,12 @@ impl RoomActor {
             None => recording::create_unique(&path),
         };
         let (path, progress) = match created {
+            // Checked once the file could be created: an unwritable directory says so first.
+            Ok(path) if let Some(why) = self.too_little_disk() => {
+                let _ = std::fs::remove_file(&path); // still empty
+                warn!(room = %self.id, "recording refused: {why}");
+                return Err(RecordingError::Refused(why));
+            }
             Ok(path) => {
                 let progress = self.store.add(id, self.id.clone(), path.clone());
                 (path, progress)
@@ -169,6 +209,24 @@ impl RoomActor {
     /// a graph dump).
     pub(super) fn check_recordings(&mut self) {
         let now = Instant::now();
+        // Recordings that reached the longest allowed, or whose disk is nearly full, are
+        // stopped and finalized (a playable file), not failed.
+        let limits = self.recording_limits;
+        let low_disk = !self.recordings.is_empty()
+            && recording::free_mib(&self.record_dir).is_some_and(|free| free < limits.min_free_mib);
+        let ending: Vec<RecordingId> = self
+            .recordings
+            .iter()
+            .filter(|(_, a)| a.stopping_since.is_none())
+            .filter(|(_, a)| low_disk || now.saturating_duration_since(a.since) >= limits.max_duration)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ending {
+            let why =
+                if low_disk { "the disk fell below its free-space minimum" } else { "it reached its maximum duration" };
+            warn!(room = %self.id, recording = %id, "stopping the recording: {why}");
+            self.begin_stop(id);
+        }
         let overdue: Vec<(RecordingId, String)> =
             self.recordings.iter().filter_map(|(id, a)| a.overdue(now).map(|why| (*id, why))).collect();
         for (id, why) in overdue {

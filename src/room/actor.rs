@@ -56,6 +56,10 @@ pub(super) struct RoomActor {
     pub(super) record_dir: PathBuf,
     /// Record the room from its first admitted participant (cleared once tried).
     auto_record: bool,
+    /// Participants the room takes at most.
+    max_participants: usize,
+    /// How much recording the server allows.
+    pub(super) recording_limits: super::active_recordings::RecordingLimits,
 }
 
 /// Why the room stopped.
@@ -103,6 +107,12 @@ async fn run(
         media_timeout: config.media.media_timeout(),
     };
     let (record_dir, auto_record) = (config.recording.dir.clone(), config.recording.auto);
+    let max_participants = config.limits.max_participants;
+    let recording_limits = super::active_recordings::RecordingLimits {
+        max_active: config.recording.max_active,
+        max_duration: config.recording.max_duration(),
+        min_free_mib: config.recording.min_free_disk_mb,
+    };
     let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");
@@ -118,6 +128,8 @@ async fn run(
                 store,
                 record_dir,
                 auto_record,
+                max_participants,
+                recording_limits,
             };
             let ending = room.run(&mut rx, &mut events).await;
             (Some(room), ending)
@@ -225,7 +237,9 @@ impl RoomActor {
 
     fn on_command(&mut self, cmd: RoomCommand) -> ControlFlow<Ending> {
         match cmd {
-            RoomCommand::Join { name, role, outbound, reply } => self.on_join(name, role, outbound, reply),
+            RoomCommand::Join { name, role, may_set_layout, outbound, reply } => {
+                self.on_join(name, role, may_set_layout, outbound, reply)
+            }
             RoomCommand::Peer { participant, command } => match command {
                 PeerCommand::Answer(sdp) => self.media.set_remote_answer(participant, sdp),
                 PeerCommand::Ice { candidate, mline } => self.media.add_candidate(participant, mline, &candidate),
@@ -261,9 +275,15 @@ impl RoomActor {
         &mut self,
         name: String,
         role: Role,
+        may_set_layout: bool,
         outbound: Outbound,
         reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
     ) {
+        // Checked before the media branch is built: a refused join costs no GStreamer object.
+        if self.sockets.len() >= self.max_participants {
+            let _ = reply.send(Err(JoinError::RoomFull(self.max_participants)));
+            return;
+        }
         let id = ParticipantId::next();
         if let Err(e) = self.media.add_peer(id, role) {
             error!(room = %self.id, participant = %id, "join failed: {e}");
@@ -273,7 +293,7 @@ impl RoomActor {
         info!(room = %self.id, participant = %id, name = %name, ?role, "join");
         self.sockets.insert(id, outbound);
         let recordings = self.recordings_in_progress();
-        self.feed(Input::Admit { id, name, role, at: SystemTime::now(), recordings });
+        self.feed(Input::Admit { id, name, role, may_set_layout, at: SystemTime::now(), recordings });
         if reply.send(Ok(id)).is_err() {
             warn!(room = %self.id, participant = %id, "socket gone before join completed");
             self.feed(Input::Gone(id));

@@ -35,6 +35,12 @@ pub enum JoinError {
     /// The participant's media branch could not be built.
     #[error("media setup failed: {0}")]
     Media(String),
+    /// The server has its maximum of rooms and this join would create another.
+    #[error("the server has its maximum of {0} rooms")]
+    ServerFull(usize),
+    /// The room has its maximum of participants.
+    #[error("the room has its maximum of {0} participants")]
+    RoomFull(usize),
 }
 
 impl JoinError {
@@ -42,6 +48,8 @@ impl JoinError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::ShuttingDown => ErrorCode::ServerShutdown,
+            Self::ServerFull(_) => ErrorCode::ServerFull,
+            Self::RoomFull(_) => ErrorCode::RoomFull,
             Self::Closed | Self::Media(_) => ErrorCode::InternalError,
         }
     }
@@ -56,6 +64,8 @@ pub enum RoomCommand {
         name: String,
         /// Publisher or viewer.
         role: Role,
+        /// May change the layout with `setLayout`.
+        may_set_layout: bool,
         /// The participant's message channel.
         outbound: Outbound,
         /// Gets the new participant's id, or why not.
@@ -181,9 +191,15 @@ impl RoomHandle {
     }
 
     /// Asks the room to add a participant.
-    pub async fn join(&self, name: String, role: Role, outbound: Outbound) -> Result<ParticipantId, JoinError> {
+    pub async fn join(
+        &self,
+        name: String,
+        role: Role,
+        may_set_layout: bool,
+        outbound: Outbound,
+    ) -> Result<ParticipantId, JoinError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = RoomCommand::Join { name, role, outbound, reply };
+        let cmd = RoomCommand::Join { name, role, may_set_layout, outbound, reply };
         self.tx.send(cmd).await.map_err(|_| JoinError::Closed)?;
         rx.await.map_err(|_| JoinError::Closed)?
     }

@@ -4,8 +4,56 @@
 //! [`crate::http::ws`] feeds it frames and carries out the [`Step`]s it returns; every bad
 //! input becomes an [`ServerMessage::Error`] for that client alone.
 
+use std::time::Instant;
+
+use crate::access::rate::Bucket;
 use crate::ids::{ParticipantId, RoomId, validate_name};
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
+
+/// How often each kind of message may come on one socket: (per second, burst). Generous for
+/// any client that follows the protocol (a browser sends one join, one answer and a dozen
+/// candidates), tight for a script.
+const RATES: [(Kind, f64, f64); 7] = [
+    (Kind::Join, 1.0, 10.0),
+    (Kind::Answer, 1.0, 3.0),
+    (Kind::Ice, 20.0, 40.0),
+    (Kind::Leave, 1.0, 2.0),
+    (Kind::Mute, 5.0, 10.0),
+    (Kind::SetLayout, 5.0, 10.0),
+    (Kind::Invalid, 2.0, 10.0),
+];
+
+/// Messages refused for their rate before a socket that has not joined is closed (it has no
+/// business sending more)...
+pub const MAX_STRIKES: u32 = 50;
+/// ...and before a joined one is: a participant's client may misbehave in a burst (a stuck
+/// mute button) without losing the call, while a socket that does nothing else is shed.
+pub const MAX_JOINED_STRIKES: u32 = 500;
+
+/// A kind of client message, for its rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Join,
+    Answer,
+    Ice,
+    Leave,
+    Mute,
+    SetLayout,
+    Invalid,
+}
+
+impl Kind {
+    fn of(msg: &ClientMessage) -> Self {
+        match msg {
+            ClientMessage::Join { .. } => Self::Join,
+            ClientMessage::Answer { .. } => Self::Answer,
+            ClientMessage::Ice { .. } => Self::Ice,
+            ClientMessage::Leave => Self::Leave,
+            ClientMessage::Mute { .. } => Self::Mute,
+            ClientMessage::SetLayout { .. } => Self::SetLayout,
+        }
+    }
+}
 
 /// Why a client's message was refused. Each maps to one stable [`ErrorCode`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -43,6 +91,9 @@ pub enum SignalingError {
     /// A frame over the size limit.
     #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
     TooLarge(usize),
+    /// More messages of a kind than its rate allows.
+    #[error("{0}")]
+    RateLimited(String),
 }
 
 impl SignalingError {
@@ -60,6 +111,7 @@ impl SignalingError {
             Self::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
             Self::InvalidLayout(_) => ErrorCode::InvalidLayout,
             Self::TooLarge(_) => ErrorCode::MessageTooLarge,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 
@@ -107,6 +159,8 @@ pub enum Step {
         name: String,
         /// Publisher or viewer.
         role: Role,
+        /// The access token the client sent, not yet verified.
+        token: Option<String>,
     },
     /// Forward to the joined room on behalf of `participant`.
     Room {
@@ -117,6 +171,8 @@ pub enum Step {
     },
     /// Nothing to do.
     Nothing,
+    /// Send this message, then close the connection (a client that kept exceeding the rates).
+    Close(ServerMessage),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,18 +187,41 @@ enum State {
 #[derive(Debug)]
 pub struct Session {
     state: State,
-}
-
-impl Default for Session {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// One bucket per [`Kind`], in [`RATES`] order.
+    buckets: [Bucket; RATES.len()],
+    /// ICE candidates received on this peer connection, and the most allowed.
+    candidates: (u32, u32),
+    /// Messages refused for their rate so far.
+    strikes: u32,
 }
 
 impl Session {
-    /// A session that has not joined yet.
-    pub fn new() -> Self {
-        Self { state: State::Idle }
+    /// A session that has not joined yet, taking at most `max_candidates` ICE candidates.
+    pub fn new(max_candidates: u32) -> Self {
+        Self {
+            state: State::Idle,
+            buckets: RATES.map(|(_, per_sec, burst)| Bucket::new(per_sec, burst)),
+            candidates: (0, max_candidates),
+            strikes: 0,
+        }
+    }
+
+    /// Refusals for rate this socket may collect before it is closed.
+    fn max_strikes(&self) -> u32 {
+        if self.membership().is_some() { MAX_JOINED_STRIKES } else { MAX_STRIKES }
+    }
+
+    /// Takes a token for `kind` at `now`, or says why not.
+    fn rate(&mut self, kind: Kind, now: Instant) -> Result<(), SignalingError> {
+        let i = RATES.iter().position(|(k, ..)| *k == kind).expect("every kind has a rate");
+        if self.buckets[i].take(now) {
+            return Ok(());
+        }
+        self.strikes += 1;
+        let (_, per_sec, burst) = RATES[i];
+        Err(SignalingError::RateLimited(format!(
+            "too many {kind:?} messages (at most {burst} at once, then {per_sec} per second); this one was ignored"
+        )))
     }
 
     /// The room and participant, once joined.
@@ -180,25 +259,37 @@ impl Session {
         Step::Reply(error.to_message())
     }
 
-    /// Handles one text frame.
-    pub fn on_text(&mut self, text: &str) -> Step {
-        match self.step(text) {
+    /// Handles one text frame that arrived at `now`.
+    pub fn on_text(&mut self, text: &str, now: Instant) -> Step {
+        match self.step(text, now) {
             Ok(step) => step,
+            Err(e) if self.strikes >= self.max_strikes() => Step::Close(ServerMessage::error(
+                e.code(),
+                format!("{e}; closing after {} messages over the rate", self.max_strikes()),
+            )),
             Err(e) => Step::Reply(e.to_message()),
         }
     }
 
-    fn step(&mut self, text: &str) -> Result<Step, SignalingError> {
+    fn step(&mut self, text: &str, now: Instant) -> Result<Step, SignalingError> {
         if text.len() > MAX_MESSAGE_BYTES {
+            self.rate(Kind::Invalid, now)?;
             return Err(SignalingError::TooLarge(text.len()));
         }
-        let msg = decode(text)?;
+        let msg = match decode(text) {
+            Ok(msg) => msg,
+            Err(e) => {
+                self.rate(Kind::Invalid, now)?;
+                return Err(e);
+            }
+        };
+        self.rate(Kind::of(&msg), now)?;
         match (&self.state, msg) {
-            (State::Idle, ClientMessage::Join { room, name, role }) => {
+            (State::Idle, ClientMessage::Join { room, name, role, token }) => {
                 let room = RoomId::parse(&room).map_err(|_| SignalingError::InvalidRoom)?;
                 let name = validate_name(&name).map_err(|_| SignalingError::InvalidName)?;
                 self.state = State::Joining;
-                Ok(Step::Join { room, name, role })
+                Ok(Step::Join { room, name, role, token })
             }
             (State::Left, ClientMessage::Join { .. }) => Err(SignalingError::AlreadyJoined),
             (State::Idle | State::Left, _) => Err(SignalingError::NotJoined),
@@ -213,6 +304,14 @@ impl Session {
                     }
                     ClientMessage::Ice { candidate, sdp_m_line_index } => {
                         check_candidate(&candidate)?;
+                        let (seen, max) = &mut self.candidates;
+                        *seen += 1;
+                        if *seen > *max {
+                            self.strikes += 1;
+                            return Err(SignalingError::RateLimited(format!(
+                                "at most {max} ICE candidates per connection; this one was ignored"
+                            )));
+                        }
                         PeerCommand::Ice { candidate, mline: sdp_m_line_index }
                     }
                     ClientMessage::Leave => {

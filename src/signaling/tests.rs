@@ -8,6 +8,22 @@ const ANSWER: &str = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
     a=fingerprint:sha-256 00:11\r\na=setup:active\r\na=mid:video0\r\na=recvonly\r\n\
     a=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n";
 
+/// Feeds frames 10 s apart, so no rate limit bites (the rate tests use their own clock).
+trait Slowly {
+    fn text(&mut self, text: &str) -> Step;
+}
+
+impl Slowly for Session {
+    fn text(&mut self, text: &str) -> Step {
+        thread_local!(static NOW: std::cell::Cell<Instant> = std::cell::Cell::new(Instant::now()));
+        let now = NOW.with(|n| {
+            n.set(n.get() + std::time::Duration::from_secs(10));
+            n.get()
+        });
+        self.on_text(text, now)
+    }
+}
+
 fn error_code(step: Step) -> ErrorCode {
     match step {
         Step::Reply(ServerMessage::Error { code, .. }) => code,
@@ -16,8 +32,8 @@ fn error_code(step: Step) -> ErrorCode {
 }
 
 fn joined_session() -> Session {
-    let mut s = Session::new();
-    let step = s.on_text(r#"{"type":"join","room":"r1","name":"Ada","role":"publisher"}"#);
+    let mut s = Session::new(64);
+    let step = s.text(r#"{"type":"join","room":"r1","name":"Ada","role":"publisher"}"#);
     let Step::Join { room, .. } = step else { panic!("{step:?}") };
     s.joined(room, ParticipantId::next());
     s
@@ -25,75 +41,69 @@ fn joined_session() -> Session {
 
 #[test]
 fn bad_frames_get_their_codes() {
-    let mut s = Session::new();
-    assert_eq!(error_code(s.on_text("{not json")), ErrorCode::BadJson);
-    assert_eq!(error_code(s.on_text(r#"{"type":"dance"}"#)), ErrorCode::UnknownType);
-    assert_eq!(error_code(s.on_text(r#"{"type":7}"#)), ErrorCode::InvalidMessage);
-    assert_eq!(error_code(s.on_text(r#"[1,2]"#)), ErrorCode::InvalidMessage);
-    assert_eq!(error_code(s.on_text(r#"{"type":"join","room":"r"}"#)), ErrorCode::InvalidMessage);
-    assert_eq!(
-        error_code(s.on_text(r#"{"type":"join","room":5,"name":"a","role":"viewer"}"#)),
-        ErrorCode::InvalidMessage
-    );
-    assert_eq!(
-        error_code(s.on_text(r#"{"type":"join","room":"r","name":"a","role":"king"}"#)),
-        ErrorCode::InvalidMessage
-    );
-    assert_eq!(error_code(s.on_text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
-    assert_eq!(error_code(s.on_text(r#"{"type":"answer","sdp":"v=0"}"#)), ErrorCode::NotJoined);
+    let mut s = Session::new(64);
+    assert_eq!(error_code(s.text("{not json")), ErrorCode::BadJson);
+    assert_eq!(error_code(s.text(r#"{"type":"dance"}"#)), ErrorCode::UnknownType);
+    assert_eq!(error_code(s.text(r#"{"type":7}"#)), ErrorCode::InvalidMessage);
+    assert_eq!(error_code(s.text(r#"[1,2]"#)), ErrorCode::InvalidMessage);
+    assert_eq!(error_code(s.text(r#"{"type":"join","room":"r"}"#)), ErrorCode::InvalidMessage);
+    assert_eq!(error_code(s.text(r#"{"type":"join","room":5,"name":"a","role":"viewer"}"#)), ErrorCode::InvalidMessage);
+    assert_eq!(error_code(s.text(r#"{"type":"join","room":"r","name":"a","role":"king"}"#)), ErrorCode::InvalidMessage);
+    assert_eq!(error_code(s.text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
+    assert_eq!(error_code(s.text(r#"{"type":"answer","sdp":"v=0"}"#)), ErrorCode::NotJoined);
     let big = format!(r#"{{"type":"answer","sdp":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
-    assert_eq!(error_code(s.on_text(&big)), ErrorCode::MessageTooLarge);
+    assert_eq!(error_code(s.text(&big)), ErrorCode::MessageTooLarge);
     assert_eq!(error_code(s.on_oversized(1 << 20)), ErrorCode::MessageTooLarge);
 }
 
 #[test]
 fn failed_joins_are_reported_and_retryable() {
-    let mut s = Session::new();
+    let mut s = Session::new(64);
     let j = r#"{"type":"join","room":"r","name":"a","role":"viewer"}"#;
-    assert!(matches!(s.on_text(j), Step::Join { .. }));
+    assert!(matches!(s.text(j), Step::Join { .. }));
     let msg = s.join_failed(ErrorCode::ServerShutdown, "server is shutting down".into());
     assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::ServerShutdown, .. }));
     let msg = s.join_failed(ErrorCode::InternalError, "media setup failed".into());
     assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::InternalError, .. }));
-    assert!(matches!(s.on_text(j), Step::Join { .. }), "a failed join can be retried");
+    assert!(matches!(s.text(j), Step::Join { .. }), "a failed join can be retried");
 }
 
 #[test]
 fn join_validation() {
-    let mut s = Session::new();
+    let mut s = Session::new(64);
     let j = |room: &str, name: &str| format!(r#"{{"type":"join","room":"{room}","name":"{name}","role":"viewer"}}"#);
-    assert_eq!(error_code(s.on_text(&j("bad room", "a"))), ErrorCode::InvalidRoom);
-    assert_eq!(error_code(s.on_text(&j(&"r".repeat(65), "a"))), ErrorCode::InvalidRoom);
-    assert_eq!(error_code(s.on_text(&j("", "a"))), ErrorCode::InvalidRoom);
-    assert_eq!(error_code(s.on_text(&j("r", ""))), ErrorCode::InvalidName);
-    assert_eq!(error_code(s.on_text(&j("r", &"n".repeat(65)))), ErrorCode::InvalidName);
+    assert_eq!(error_code(s.text(&j("bad room", "a"))), ErrorCode::InvalidRoom);
+    assert_eq!(error_code(s.text(&j(&"r".repeat(65), "a"))), ErrorCode::InvalidRoom);
+    assert_eq!(error_code(s.text(&j("", "a"))), ErrorCode::InvalidRoom);
+    assert_eq!(error_code(s.text(&j("r", ""))), ErrorCode::InvalidName);
+    assert_eq!(error_code(s.text(&j("r", &"n".repeat(65)))), ErrorCode::InvalidName);
     // Still idle after refused joins: a valid join goes through.
-    assert!(matches!(s.on_text(&j("r", "Ada")), Step::Join { role: Role::Viewer, .. }));
+    assert!(matches!(s.text(&j("r", "Ada")), Step::Join { role: Role::Viewer, .. }));
     // A join while the first is pending is refused.
-    assert_eq!(error_code(s.on_text(&j("r", "Ada"))), ErrorCode::AlreadyJoined);
+    assert_eq!(error_code(s.text(&j("r", "Ada"))), ErrorCode::AlreadyJoined);
 }
 
 #[test]
 fn joined_session_forwards_to_its_room() {
     let mut s = joined_session();
     let j = r#"{"type":"join","room":"r2","name":"Bo","role":"viewer"}"#;
-    assert_eq!(error_code(s.on_text(j)), ErrorCode::AlreadyJoined);
+    assert_eq!(error_code(s.text(j)), ErrorCode::AlreadyJoined);
     let answer = serde_json::json!({"type": "answer", "sdp": ANSWER}).to_string();
-    assert!(matches!(s.on_text(&answer), Step::Room { command: PeerCommand::Answer(_), .. }));
+    assert!(matches!(s.text(&answer), Step::Room { command: PeerCommand::Answer(_), .. }));
     let ice = r#"{"type":"ice","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMLineIndex":0}"#;
-    assert!(matches!(s.on_text(ice), Step::Room { command: PeerCommand::Ice { mline: 0, .. }, .. }));
+    assert!(matches!(s.text(ice), Step::Room { command: PeerCommand::Ice { mline: 0, .. }, .. }));
     let mute = r#"{"type":"mute","audio":true,"video":false}"#;
-    assert!(matches!(s.on_text(mute), Step::Room { command: PeerCommand::Mute { audio: true, video: false }, .. }));
+    assert!(matches!(s.text(mute), Step::Room { command: PeerCommand::Mute { audio: true, video: false }, .. }));
     let bad_layout = r#"{"type":"setLayout","layout":{"mode":"custom","regions":[]}}"#;
-    assert_eq!(error_code(s.on_text(bad_layout)), ErrorCode::InvalidLayout);
+    assert_eq!(error_code(s.text(bad_layout)), ErrorCode::InvalidLayout);
     let lock = r#"{"type":"setLayout","layout":{"mode":"speaker","locked":true}}"#;
-    let Step::Room { command: PeerCommand::SetLayout(l), .. } = s.on_text(lock) else { panic!() };
+    let Step::Room { command: PeerCommand::SetLayout(l), .. } = s.text(lock) else { panic!() };
     assert!(!l.locked, "participants cannot lock the layout");
     let end = r#"{"type":"ice","candidate":"","sdpMLineIndex":0}"#;
-    assert!(matches!(s.on_text(end), Step::Nothing));
-    assert!(matches!(s.on_text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));
+    assert!(matches!(s.text(end), Step::Nothing));
+    assert!(matches!(s.text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));
     assert!(s.membership().is_none(), "after leave the socket no longer speaks for the participant");
-    assert_eq!(error_code(s.on_text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
+    assert_eq!(error_code(s.text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
 }
 
 #[test]
@@ -116,7 +126,7 @@ fn candidates_are_checked() {
     }
     let mut s = joined_session();
     let msg = r#"{"type":"ice","candidate":"nonsense","sdpMLineIndex":0}"#;
-    assert_eq!(error_code(s.on_text(msg)), ErrorCode::InvalidCandidate);
+    assert_eq!(error_code(s.text(msg)), ErrorCode::InvalidCandidate);
 }
 
 #[test]
@@ -133,5 +143,88 @@ fn answers_are_checked() {
     }
     let mut s = joined_session();
     let msg = serde_json::json!({"type": "answer", "sdp": "garbage"}).to_string();
-    assert_eq!(error_code(s.on_text(&msg)), ErrorCode::InvalidSdp);
+    assert_eq!(error_code(s.text(&msg)), ErrorCode::InvalidSdp);
+}
+
+#[test]
+fn every_kind_of_message_is_rate_limited() {
+    let t0 = Instant::now();
+    let mut s = joined_session();
+    let mute = r#"{"type":"mute","audio":true,"video":false}"#;
+    let steps: Vec<Step> = (0..12).map(|_| s.on_text(mute, t0)).collect();
+    assert_eq!(steps.iter().filter(|s| matches!(s, Step::Room { .. })).count(), 10, "the burst");
+    assert_eq!(error_code(s.on_text(mute, t0)), ErrorCode::RateLimited);
+    assert!(matches!(s.on_text(mute, t0 + std::time::Duration::from_secs(1)), Step::Room { .. }), "refilled");
+    // Garbage has its own, smaller budget; a socket that keeps going over the rates is closed.
+    let mut junk = Session::new(64);
+    let codes: Vec<ErrorCode> = (0..12).map(|_| error_code(junk.on_text("{", t0))).collect();
+    assert_eq!(codes.iter().filter(|c| **c == ErrorCode::BadJson).count(), 10);
+    assert_eq!(codes.last(), Some(&ErrorCode::RateLimited));
+    let last = (0..MAX_STRIKES).map(|_| junk.on_text("{", t0)).last().unwrap();
+    assert!(matches!(last, Step::Close(ServerMessage::Error { code: ErrorCode::RateLimited, .. })), "{last:?}");
+    // A joined participant's burst costs it only the refused messages, up to a far larger count.
+    let steps: Vec<Step> = (0..MAX_STRIKES * 2).map(|_| s.on_text(mute, t0)).collect();
+    assert!(!steps.iter().any(|s| matches!(s, Step::Close(_))));
+    let last = (0..MAX_JOINED_STRIKES).map(|_| s.on_text(mute, t0)).last().unwrap();
+    assert!(matches!(last, Step::Close(_)), "{last:?}");
+}
+
+#[test]
+fn candidates_are_bounded_per_connection() {
+    let mut s = Session::new(3);
+    let step = s.text(r#"{"type":"join","room":"r1","name":"Ada","role":"publisher"}"#);
+    let Step::Join { room, .. } = step else { panic!("{step:?}") };
+    s.joined(room, ParticipantId::next());
+    let ice = r#"{"type":"ice","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMLineIndex":0}"#;
+    assert!((0..3).all(|_| matches!(s.text(ice), Step::Room { .. })));
+    assert_eq!(error_code(s.text(ice)), ErrorCode::RateLimited);
+}
+
+mod arbitrary_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any text, at any point of a session, gets a step and never a panic.
+        #[test]
+        fn any_text_is_answered(frames in proptest::collection::vec(".{0,300}", 1..8)) {
+            let mut s = joined_session();
+            let mut idle = Session::new(8);
+            for f in &frames {
+                let _ = s.text(f);
+                let _ = idle.text(f);
+            }
+        }
+
+        /// Messages of the right type with fields of any content.
+        #[test]
+        fn any_fields_are_answered(room in ".{0,80}", name in ".{0,80}", candidate in ".{0,200}", sdp in ".{0,400}", mline in any::<u32>()) {
+            let mut s = Session::new(8);
+            let join = serde_json::json!({"type": "join", "room": room, "name": name, "role": "publisher", "token": candidate});
+            let _ = s.text(&join.to_string());
+            let mut s = joined_session();
+            let _ = s.text(&serde_json::json!({"type": "ice", "candidate": candidate, "sdpMLineIndex": mline}).to_string());
+            let _ = s.text(&serde_json::json!({"type": "answer", "sdp": sdp}).to_string());
+        }
+
+        /// Candidate lines built from plausible pieces: the check never panics and accepts
+        /// only the RFC 8839 shape.
+        #[test]
+        fn candidate_lines(fields in proptest::collection::vec("[a-zA-Z0-9.:]{0,12}", 0..12)) {
+            let line = format!("candidate:{}", fields.join(" "));
+            if check_candidate(&line).is_ok() {
+                prop_assert!(fields.len() >= 8 && fields[6] == "typ");
+            }
+        }
+
+        /// SDP built from real lines in any order and number: parsed or refused, never a panic.
+        #[test]
+        fn sdp_of_shuffled_lines(lines in proptest::collection::vec(proptest::sample::select(ANSWER.split("\r\n").collect::<Vec<_>>()), 0..30), junk in ".{0,40}") {
+            let mut sdp = lines.join("\r\n");
+            sdp.push_str(&junk);
+            let _ = parse_answer(&sdp);
+        }
+    }
 }

@@ -2,7 +2,8 @@
 // Usage: node driver.mjs '<json options>'; then one JSON command per stdin line, one JSON reply
 // per stdout line: {"id", "ok", "result"} or {"id", "ok": false, "error"}.
 // Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path,
-//            denyPermissions?: bool (camera/microphone requests are refused) }.
+//            denyPermissions?: bool (camera/microphone requests are refused),
+//            acceptInsecureCerts?: bool (a test server's own certificate is accepted) }.
 // Only the Debian packages are used; puppeteer-core never downloads a browser.
 import puppeteer from 'puppeteer-core';
 import readline from 'node:readline';
@@ -15,6 +16,7 @@ function launchOptions() {
       browser: 'firefox',
       executablePath: '/usr/bin/firefox-esr',
       headless: true,
+      acceptInsecureCerts: !!opts.acceptInsecureCerts,
       extraPrefsFirefox: {
         'media.navigator.streams.fake': opts.fakeDevices !== false,
         'media.peerconnection.ice.loopback': true,
@@ -31,7 +33,7 @@ function launchOptions() {
   args.push(opts.denyPermissions ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream');
   if (opts.fakeDevices !== false) args.push('--use-fake-device-for-media-stream');
   if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`);
-  return { executablePath: '/usr/bin/chromium', headless: true, args };
+  return { executablePath: '/usr/bin/chromium', headless: true, args, acceptInsecureCerts: !!opts.acceptInsecureCerts };
 }
 
 const browser = await puppeteer.launch(launchOptions());

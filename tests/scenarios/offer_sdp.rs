@@ -10,7 +10,7 @@ use tessera_protocol::{ClientMessage, Role, ServerMessage};
 /// Joins `room` as `role` over a bare socket and returns the offer's SDP.
 async fn offer_for(addr: std::net::SocketAddr, room: &str, role: Role) -> anyhow::Result<String> {
     let mut sig = Signaling::connect(addr).await?;
-    sig.send(&ClientMessage::Join { room: room.into(), name: format!("{role:?}"), role }).await?;
+    sig.send(&ClientMessage::Join { room: room.into(), name: format!("{role:?}"), role, token: None }).await?;
     loop {
         match sig.recv_timeout(secs(10)).await? {
             Some(ServerMessage::Offer { sdp }) => return Ok(sdp),

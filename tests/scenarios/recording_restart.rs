@@ -25,7 +25,10 @@ async fn two_recordings_in_a_row() -> anyhow::Result<()> {
     let chunked_body = chunked(name_body);
     let starts = [
         ("POST /api/rooms/again/recordings HTTP/1.1", String::new()),
-        ("POST /api/rooms/again/recordings HTTP/1.1\r\nTransfer-Encoding: chunked", chunked_body),
+        (
+            "POST /api/rooms/again/recordings HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked",
+            chunked_body,
+        ),
     ];
     for (head, body) in &starts {
         let (status, started) = raw_http(addr, head, body).await?;

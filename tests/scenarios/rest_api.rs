@@ -104,7 +104,7 @@ async fn check_errors(addr: SocketAddr) {
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
     // A body over the limit is refused from its Content-Length (so none is sent here).
     let head = "PUT /api/rooms/api-room/layout HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                Authorization: Bearer k3y\r\nContent-Length: 20480\r\n\r\n";
+                Authorization: Bearer k3y\r\nContent-Type: application/json\r\nContent-Length: 20480\r\n\r\n";
     let (status, _, body) = raw(addr, head.as_bytes()).await;
     println!("PUT layout with a 20 KiB body -> {status} {body}");
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")), "{body}");
@@ -179,17 +179,21 @@ async fn rest_api_lists_inspects_kicks_and_closes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Without a key, only development mode (loopback only) may mutate; a loopback listener alone
+/// grants nothing (`security_access` has the rest: forwarded headers, rebound names).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_key_only_loopback_may_mutate() -> anyhow::Result<()> {
-    let local = start_server_on("127.0.0.1:0", None, test_media_config()).await;
-    let _p = TestPeer::join(local.addr, PeerOptions::viewer("open", "v")).await?;
-    assert_eq!(http(local.addr, "DELETE", "/api/rooms/open", None).await.0, 204, "loopback without a key is open");
-    local.stop().await;
+async fn without_a_key_only_dev_mode_may_mutate() -> anyhow::Result<()> {
+    let dev = start_server_on("127.0.0.1:0", None, test_media_config()).await;
+    let _p = TestPeer::join(dev.addr, PeerOptions::viewer("open", "v")).await?;
+    assert_eq!(http(dev.addr, "DELETE", "/api/rooms/open", None).await.0, 204, "--dev on loopback is open");
+    dev.stop().await;
 
-    let public = start_server_on("0.0.0.0:0", None, test_media_config()).await;
+    let mut config = test_media_config();
+    config.server.dev = false;
+    let public = start_server_on("0.0.0.0:0", None, config).await;
     let _p = TestPeer::join(public.addr, PeerOptions::viewer("shut", "v")).await?;
     let (status, body) = http(public.addr, "DELETE", "/api/rooms/shut", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "a public address needs a key");
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "no key, no --dev: {body}");
     public.stop().await;
     Ok(())
 }

@@ -29,7 +29,8 @@ async fn dropped_socket_is_removed_within_2s() -> anyhow::Result<()> {
 
     // A half-joined client (joined, never answered) that vanishes.
     let mut raw = Signaling::connect(server.addr).await?;
-    raw.send(&ClientMessage::Join { room: "drops".into(), name: "ghost".into(), role: Role::Viewer }).await?;
+    raw.send(&ClientMessage::Join { room: "drops".into(), name: "ghost".into(), role: Role::Viewer, token: None })
+        .await?;
     let Some(ServerMessage::Joined { participant_id: ghost, .. }) = raw.recv_timeout(secs(5)).await? else {
         panic!("expected joined")
     };

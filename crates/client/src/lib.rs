@@ -108,6 +108,8 @@ pub struct PeerOptions {
     /// Decode what arrives (frames and samples for analysis); when false, only count RTP
     /// packets and keyframes, which costs next to nothing.
     pub decode: bool,
+    /// Access token sent with `join` (servers with token secrets require one).
+    pub token: Option<String>,
 }
 
 impl PeerOptions {
@@ -120,12 +122,21 @@ impl PeerOptions {
             video: Some(VideoSource::Solid(VideoSpec { rgb, width: 320, height: 180, fps: 30 })),
             audio: Some(AudioSource::Tone(tone_hz)),
             decode: true,
+            token: None,
         }
     }
 
     /// A receive-only viewer that decodes what it gets.
     pub fn viewer(room: &str, name: &str) -> Self {
-        Self { room: room.into(), name: name.into(), role: Role::Viewer, video: None, audio: None, decode: true }
+        Self {
+            room: room.into(),
+            name: name.into(),
+            role: Role::Viewer,
+            video: None,
+            audio: None,
+            decode: true,
+            token: None,
+        }
     }
 }
 
@@ -145,8 +156,13 @@ impl TestPeer {
     /// arrived; media follows asynchronously.
     pub async fn join(addr: SocketAddr, options: PeerOptions) -> anyhow::Result<Self> {
         let mut sig = Signaling::connect(addr).await?;
-        sig.send(&ClientMessage::Join { room: options.room.clone(), name: options.name.clone(), role: options.role })
-            .await?;
+        sig.send(&ClientMessage::Join {
+            room: options.room.clone(),
+            name: options.name.clone(),
+            role: options.role,
+            token: options.token.clone(),
+        })
+        .await?;
         let join_sent = Instant::now();
         let (id, others_at_join) = match sig.recv_timeout(Duration::from_secs(10)).await? {
             Some(ServerMessage::Joined { participant_id, participants, .. }) => (participant_id, participants),

@@ -16,9 +16,10 @@ pub async fn request(
 ) -> anyhow::Result<(u16, serde_json::Value)> {
     let mut s = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
     let auth = bearer.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    let kind = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
     let len = body.len();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {len}\r\nConnection: close\r\n\r\n{body}"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{kind}Content-Length: {len}\r\nConnection: close\r\n\r\n{body}"
     );
     s.write_all(req.as_bytes()).await?;
     let mut raw = String::new();

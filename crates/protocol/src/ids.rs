@@ -94,14 +94,24 @@ impl<'de> Deserialize<'de> for ParticipantId {
     }
 }
 
-/// Validates a display name: trimmed, 1–64 characters, no control characters.
+/// Validates a display name and returns it trimmed and in Unicode NFC: 1–64 characters, none
+/// of them a control, format (zero-width, bidi override, soft hyphen), separator or surrogate
+/// character, so that two tiles cannot read the same while their names differ.
 pub fn validate_name(name: &str) -> Result<String, InvalidId> {
-    let name = name.trim();
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = name.trim().nfc().collect();
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    let hidden = |c: char| {
+        matches!(
+            get_general_category(c),
+            G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator | G::Surrogate
+        )
+    };
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(hidden) {
         return Err(InvalidId);
     }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -137,6 +147,21 @@ mod tests {
         assert!(validate_name("   ").is_err());
         assert!(validate_name(&"n".repeat(65)).is_err());
         assert!(validate_name("bell\u{7}").is_err());
+        // Zero-width space and joiner, bidi override and isolate, BOM, soft hyphen, line separator.
+        for hidden in [
+            "Ali\u{200B}ce",
+            "Ali\u{200D}ce",
+            "\u{202E}ecilA",
+            "\u{2066}Alice",
+            "\u{FEFF}Alice",
+            "Al\u{AD}ice",
+            "A\u{2028}b",
+        ] {
+            assert!(validate_name(hidden).is_err(), "{hidden:?}");
+        }
+        // NFC: "e" + combining acute is stored as the one-character "é".
+        assert_eq!(validate_name("Rene\u{301}").unwrap(), "Ren\u{E9}");
+        assert!(validate_name("Zoë 👩🏽").is_ok());
     }
 }
 

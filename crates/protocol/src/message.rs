@@ -34,6 +34,9 @@ pub enum ClientMessage {
         name: String,
         /// Publisher or viewer.
         role: Role,
+        /// An access token (JWT), required when the server has token secrets.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// The client's SDP answer to the server's offer.
     Answer {
@@ -244,6 +247,21 @@ pub enum ErrorCode {
     ServerShutdown,
     /// An unexpected server-side failure.
     InternalError,
+    /// The join carried no valid access token (missing, bad signature, expired, wrong
+    /// algorithm).
+    Unauthorized,
+    /// A valid token that does not allow this join (another room, a viewer token joining as
+    /// a publisher).
+    Forbidden,
+    /// The server has its maximum number of rooms; no new room is created.
+    ServerFull,
+    /// The room has its maximum number of participants.
+    RoomFull,
+    /// The connection did not join a room in time and is closed.
+    JoinTimeout,
+    /// A `setLayout` from a participant who may not change the layout (a viewer, or a
+    /// publisher whose token does not allow it).
+    LayoutForbidden,
 }
 
 impl ErrorCode {
@@ -268,6 +286,12 @@ impl ErrorCode {
         Self::RateLimited,
         Self::ServerShutdown,
         Self::InternalError,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::ServerFull,
+        Self::RoomFull,
+        Self::JoinTimeout,
+        Self::LayoutForbidden,
     ];
 
     /// The code as it appears on the wire (`bad_json`, ...).
@@ -292,6 +316,12 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::ServerShutdown => "server_shutdown",
             Self::InternalError => "internal_error",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::ServerFull => "server_full",
+            Self::RoomFull => "room_full",
+            Self::JoinTimeout => "join_timeout",
+            Self::LayoutForbidden => "layout_forbidden",
         }
     }
 }
@@ -313,7 +343,12 @@ mod tests {
 
     #[test]
     fn client_messages_round_trip() {
-        round_trip_client(ClientMessage::Join { room: "r1".into(), name: "Ada".into(), role: Role::Publisher });
+        round_trip_client(ClientMessage::Join {
+            room: "r1".into(),
+            name: "Ada".into(),
+            role: Role::Publisher,
+            token: None,
+        });
         round_trip_client(ClientMessage::Answer { sdp: "v=0\r\n".into() });
         round_trip_client(ClientMessage::Ice { candidate: "candidate:1".into(), sdp_m_line_index: 1 });
         round_trip_client(ClientMessage::Leave);
@@ -409,7 +444,13 @@ mod tests {
             InvalidLayout => RateLimited,
             RateLimited => ServerShutdown,
             ServerShutdown => InternalError,
-            InternalError => BadJson,
+            InternalError => Unauthorized,
+            Unauthorized => Forbidden,
+            Forbidden => ServerFull,
+            ServerFull => RoomFull,
+            RoomFull => JoinTimeout,
+            JoinTimeout => LayoutForbidden,
+            LayoutForbidden => BadJson,
         }
     }
 

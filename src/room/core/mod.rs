@@ -55,6 +55,8 @@ pub enum Input {
         name: String,
         /// Publisher or viewer.
         role: Role,
+        /// May change the layout with `setLayout`.
+        may_set_layout: bool,
         /// Wall-clock time of the join, for the REST API.
         at: SystemTime,
         /// Recordings running now, which the newcomer is told of.
@@ -203,7 +205,12 @@ impl RoomCore {
     /// Acts on `input`, which happened at `now`; returns what to do, in order.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Output> {
         match input {
-            Input::Admit { id, name, role, at, recordings } => self.admit(id, name, role, at, recordings, now),
+            Input::Admit { id, name, role, may_set_layout, at, recordings } => {
+                self.admit(id, name, role, at, recordings, now);
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.may_set_layout = may_set_layout;
+                }
+            }
             Input::Leave(id) => self.remove(id, None, "left"),
             Input::Gone(id) => self.remove(id, None, "disconnected"),
             Input::Kick(id) => {
@@ -400,7 +407,10 @@ impl RoomCore {
         if !self.within_budget(who, "setLayout", now) {
             return;
         }
-        if self.layout.locked {
+        if !self.participants.get(&who).is_some_and(|p| p.may_set_layout) {
+            let why = "only an administrator, or a publisher whose token allows it, may change the layout";
+            self.send(who, ServerMessage::error(ErrorCode::LayoutForbidden, why));
+        } else if self.layout.locked {
             self.send(who, ServerMessage::error(ErrorCode::LayoutLocked, "an administrator locked this room's layout"));
         } else if spec != self.layout {
             self.set_layout(spec);

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::access::rate::Bucket;
 use crate::layout::Size;
 use crate::media::{InboundRates, InboundSnapshot};
 use crate::protocol::ParticipantInfo;
@@ -20,34 +21,6 @@ pub struct Muted {
     pub audio: bool,
     /// Camera off.
     pub video: bool,
-}
-
-/// A token bucket: [`BURST`] messages at once, then [`PER_SECOND`].
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Bucket {
-    /// Messages that may be sent now.
-    tokens: f64,
-    /// When `tokens` was last brought up to date.
-    at: Instant,
-}
-
-impl Bucket {
-    pub(super) fn full(now: Instant) -> Self {
-        Self { tokens: BURST, at: now }
-    }
-
-    /// Takes one message's token; false when there is none left.
-    pub(super) fn take(&mut self, now: Instant) -> bool {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64() * PER_SECOND;
-        self.tokens = (self.tokens + refill).min(BURST);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// What a participant sends us, as the room last read it.
@@ -89,6 +62,8 @@ pub struct Participant {
     pub(super) inbound: Inbound,
     /// Their `setLayout`/`mute` allowance.
     pub(super) budget: Bucket,
+    /// Whether they may change the layout (their token, or a publisher in `--dev` mode).
+    pub(super) may_set_layout: bool,
     /// Recent decoded-frame counts, to notice stalled video.
     pub(super) frames: VecDeque<(Instant, u64)>,
     /// Whether their video showed no new frame lately (then the placeholder is shown).
@@ -111,7 +86,8 @@ impl Participant {
                 rates: InboundRates::default(),
                 undecodable_since: None,
             },
-            budget: Bucket::full(now),
+            budget: Bucket::new(PER_SECOND, BURST),
+            may_set_layout: false,
             frames: VecDeque::new(),
             stalled: false,
             quiet_since: None,
@@ -140,18 +116,18 @@ mod tests {
     #[test]
     fn a_burst_then_two_per_second() {
         let t0 = Instant::now();
-        let mut b = Bucket::full(t0);
+        let mut b = Bucket::new(PER_SECOND, BURST);
         let sent = (0..50).filter(|_| b.take(t0)).count();
         assert_eq!(sent, BURST as usize, "a burst of 10, then refused");
         assert!(!b.take(t0 + Duration::from_millis(400)), "0.8 of a token after 400 ms");
         assert!(b.take(t0 + Duration::from_millis(500)), "one token per 500 ms");
         assert!(!b.take(t0 + Duration::from_millis(600)));
         // A flood of 100 messages a second for 10 s gets 10 + 2 per second through.
-        let mut b = Bucket::full(t0);
+        let mut b = Bucket::new(PER_SECOND, BURST);
         let sent = (0..1000).filter(|i| b.take(t0 + Duration::from_millis(i * 10))).count();
         assert!((29..=31).contains(&sent), "{sent} let through");
         // Someone toggling mute every 2 s is never refused, and refills to a full burst.
-        let mut b = Bucket::full(t0);
+        let mut b = Bucket::new(PER_SECOND, BURST);
         assert!((0..100).all(|i| b.take(t0 + Duration::from_secs(2 * i))));
         b.take(t0 + Duration::from_secs(1000));
         assert!((0..9).all(|_| b.take(t0 + Duration::from_secs(1000))), "capped at the burst");

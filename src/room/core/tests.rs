@@ -40,10 +40,14 @@ impl Fixture {
     }
 
     fn join(&mut self, name: &str, role: Role) -> ParticipantId {
+        self.join_as(name, role, role == Role::Publisher)
+    }
+
+    fn join_as(&mut self, name: &str, role: Role, may_set_layout: bool) -> ParticipantId {
         let id: ParticipantId = format!("p{}", self.next_id).parse().unwrap();
         self.next_id += 1;
-        let admit = Input::Admit { id, name: name.into(), role, at: SystemTime::now(), recordings: Vec::new() };
-        self.input(admit);
+        let at = SystemTime::now();
+        self.input(Input::Admit { id, name: name.into(), role, may_set_layout, at, recordings: Vec::new() });
         id
     }
 
@@ -110,6 +114,7 @@ fn a_newcomer_learns_the_room_and_the_others_learn_of_them() {
         id,
         name: "blue".into(),
         role: Role::Viewer,
+        may_set_layout: false,
         at: SystemTime::now(),
         recordings: vec![RecordingId::next()],
     };
@@ -342,4 +347,23 @@ fn letterboxed_sources_and_undrawn_decorations() {
     let tile = f.core.stage.tiles[0].clone();
     assert_eq!((tile.rect.h, tile.rect.w < 1280), (720, true), "pillarboxed: {:?}", tile.rect);
     assert!(tile.label.is_none() && tile.badge.is_none());
+}
+
+#[test]
+fn only_those_allowed_change_the_layout() {
+    let mut f = Fixture::new();
+    let allowed = f.publisher("host");
+    let publisher = f.join_as("guest", Role::Publisher, false);
+    let viewer = f.join("watcher", Role::Viewer);
+    let speaker = crate::layout::LayoutSpec { mode: crate::layout::Mode::Speaker, ..Default::default() };
+    for who in [publisher, viewer] {
+        let out = f.input(Input::LayoutRequest { id: who, layout: speaker.clone() });
+        assert_eq!(error_code(&sent_to(&out, who)), Some(ErrorCode::LayoutForbidden));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Send { msg: ServerMessage::LayoutChanged { .. }, .. })),
+            "{out:?}"
+        );
+    }
+    let out = f.input(Input::LayoutRequest { id: allowed, layout: speaker });
+    assert!(sent_to(&out, viewer).iter().any(|m| matches!(m, ServerMessage::LayoutChanged { .. })));
 }

@@ -51,6 +51,11 @@ impl Browser {
         Self::launch_with(kind, json!({ "fakeDevices": true, "denyPermissions": true })).await
     }
 
+    /// Launches `kind` with fake devices, accepting any TLS certificate (a test server's own).
+    pub async fn launch_accepting_any_certificate(kind: Kind) -> anyhow::Result<Self> {
+        Self::launch_with(kind, json!({ "fakeDevices": true, "acceptInsecureCerts": true })).await
+    }
+
     async fn launch_with(kind: Kind, mut opts: Value) -> anyhow::Result<Self> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
         if !dir.join("node_modules/puppeteer-core").exists() {

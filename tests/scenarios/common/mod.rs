@@ -33,6 +33,11 @@ pub fn test_media_config() -> Config {
     c.ice.addresses = vec!["127.0.0.1".parse().unwrap()];
     c.composite.canvas = tessera::config::Canvas(CANVAS);
     c.composite.video_bitrate = 800;
+    // Tests change layouts and call the REST API without keys, all from 127.0.0.1; the
+    // security scenarios set their own limits and turn development mode off.
+    c.server.dev = true;
+    c.limits.connections_per_address = 10_000;
+    c.limits.joins_per_minute = 1_000_000;
     c
 }
 
@@ -80,6 +85,8 @@ pub fn start_server_listening(listener: tokio::net::TcpListener, admin_key: Opti
     config.server.listen = addr;
     config.server.assets_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets").into();
     config.server.admin_key = admin_key.map(str::to_owned);
+    // A test that gives a key tests the key: no development-mode shortcut.
+    config.server.dev &= admin_key.is_none();
     if addr.ip().is_unspecified() {
         addr.set_ip("127.0.0.1".parse().unwrap());
     }
@@ -261,7 +268,8 @@ impl ServerProcess {
         tessera_bench::loadgen::child::die_with_parent(command.as_std_mut());
         let mut child = command
             .args(args)
-            .args(["serve", "--listen", listen, "--canvas", "640x360", "--ice-addresses", ice])
+            .args(["serve", "--listen", listen, "--canvas", "640x360", "--ice-addresses", ice, "--dev"])
+            .args(["--connections-per-address", "10000", "--joins-per-minute", "1000000"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())

@@ -264,7 +264,7 @@ fn base_options(plan: &Plan) -> LoadOptions {
         server_pid: None,
         record: false,
         layout: None,
-        admin_key: None,
+        admin_key: Some(server::ADMIN_KEY.into()),
         latency: true,
         audio_only: false,
         joins: 0,

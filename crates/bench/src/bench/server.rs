@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+/// The admin key of the servers started here (loopback only, for kicks, closes, layouts and
+/// recordings the load asks for).
+pub const ADMIN_KEY: &str = "tessera-bench-admin-key";
+
 /// A running server; dropping it stops it (SIGTERM, then SIGKILL).
 pub struct Server {
     child: Child,
@@ -26,7 +30,11 @@ impl Server {
         let log_path = dir.join("server.log");
         let log = std::fs::File::create(&log_path)?;
         let child = crate::loadgen::child::die_with_parent(&mut Command::new(exe))
-            .args(["serve", "--listen", "127.0.0.1:0", "--ice-addresses", "127.0.0.1", "--record-dir"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--ice-addresses", "127.0.0.1"])
+            // Every load peer comes from 127.0.0.1: the per-address limits would stop the load.
+            .args(["--connections-per-address", "100000", "--joins-per-minute", "1000000"])
+            .args(["--admin-key", ADMIN_KEY])
+            .arg("--record-dir")
             .arg(dir.join("recordings"))
             .args(extra)
             .env("RUST_LOG", "warn,tessera=info")

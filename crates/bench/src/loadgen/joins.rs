@@ -67,6 +67,7 @@ pub async fn churn(
                     video: Some(VideoSource::Clip(clip.0.clone())),
                     audio: Some(AudioSource::Clip(clip.1.clone())),
                     decode: false,
+                    token: None,
                 }
             } else {
                 PeerOptions { decode: false, ..PeerOptions::viewer(room, &format!("churn-{i}")) }

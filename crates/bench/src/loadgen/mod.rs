@@ -265,6 +265,7 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
             video,
             audio: Some(AudioSource::Clip(clips.1.clone())),
             decode: false,
+            token: None,
         };
         publishers.push(TestPeer::join(opts.server, o).await?);
     }

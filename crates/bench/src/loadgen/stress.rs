@@ -323,7 +323,7 @@ async fn depart(addr: SocketAddr, kind: Departure, i: usize, key: Option<String>
         }
         Departure::Vanished => {
             let mut sig = Signaling::connect(addr).await?;
-            let join = ClientMessage::Join { room, name: format!("ghost-{i}"), role: Role::Viewer };
+            let join = ClientMessage::Join { room, name: format!("ghost-{i}"), role: Role::Viewer, token: None };
             sig.send(&join).await?;
             tokio::time::sleep(Duration::from_millis(spread(i, 600))).await;
             Ok(Phase::Joined)
@@ -358,7 +358,8 @@ pub async fn run(opts: &StressOptions) -> anyhow::Result<StressReport> {
         Some(addr) => run_against(addr, opts).await,
         None => {
             let mut server = crate::bench::server::Server::start(&[]).await?;
-            let report = run_against(server.addr, opts).await;
+            let own = StressOptions { admin_key: Some(crate::bench::server::ADMIN_KEY.into()), ..opts.clone() };
+            let report = run_against(server.addr, &own).await;
             if let Some(status) = server.exited()? {
                 bail!("the server exited during the run: {status}; its log: {}", server.log_path().display());
             }
