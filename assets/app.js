@@ -21,6 +21,13 @@ let tiles = { canvas: null, participants: [] };
 let mutes = new Map();
 let muted = { audio: false, video: false };
 
+// The access token of the link, if any: `#token=` (kept out of server and proxy logs, as a
+// fragment never leaves the browser) or `?token=`.
+function accessToken() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  return hash.get('token') ?? new URLSearchParams(location.search).get('token') ?? undefined;
+}
+
 function prefill() {
   const params = new URLSearchParams(location.search);
   $('room').value = params.get('room') ?? $('room').value;
@@ -190,7 +197,7 @@ async function join(role) {
   showCall(true, room);
   // The button that was pressed is gone with the form: keep keyboard focus in the call.
   (role === 'publisher' && !$('mute-mic').disabled ? $('mute-mic') : $('leave')).focus();
-  startSession({ room, name, role, token: new URLSearchParams(location.search).get('token') ?? undefined });
+  startSession({ room, name, role, token: accessToken() });
 }
 
 function onProblem({ code, message, then }) {

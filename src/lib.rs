@@ -32,6 +32,7 @@ mod registry;
 mod room;
 mod signaling;
 mod speaker;
+mod token_cli;
 
 // The wire protocol lives in its own crate (what clients and bots need); inside the server it
 // keeps its short paths.
@@ -44,7 +45,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use access::TokenArgs;
+pub use token_cli::TokenArgs;
 
 use crate::config::Config;
 use crate::registry::Registry;
@@ -76,7 +77,7 @@ pub async fn run(
         tracing::info!("no token secret: anyone who reaches the server may join (limits apply)");
     }
     let limits = config.limits.clone();
-    let access = Arc::new(http::Access {
+    let guards = Arc::new(http::JoinGuards {
         keys: keys.clone(),
         dev: server_settings.dev,
         addresses: access::AddressLimits::new(limits.connections_per_address, limits.joins_per_minute),
@@ -87,7 +88,7 @@ pub async fn run(
     let admin =
         Arc::new(http::auth::AdminPolicy { key: server_settings.admin_key.clone(), keys, dev: server_settings.dev });
     let origins = http::Origins::new(&server_settings.allowed_origins);
-    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin, origins, access };
+    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin, origins, guards };
     let routes = warp::Filter::boxed(warp::Filter::map(
         http::routes(state, server_settings.assets_dir.clone()),
         warp::Reply::into_response,

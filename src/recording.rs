@@ -211,6 +211,28 @@ impl RecordingStore {
     /// Records a new recording in state `Starting`; its branch reports into the returned
     /// progress.
     pub fn add(&self, id: RecordingId, room: RoomId, path: PathBuf) -> Arc<RecordingProgress> {
+        Self::insert(&mut self.entries.lock().unwrap(), id, room, path)
+    }
+
+    /// [`RecordingStore::add`], unless `max` recordings are active already (then `Err` with
+    /// their number): counted and added under one lock, so rooms starting recordings at the
+    /// same moment cannot pass the cap together.
+    pub fn add_within(
+        &self,
+        max: usize,
+        id: RecordingId,
+        room: RoomId,
+        path: PathBuf,
+    ) -> Result<Arc<RecordingProgress>, usize> {
+        let mut entries = self.entries.lock().unwrap();
+        let active = entries.iter().filter(|e| e.info.state.is_active()).count();
+        if active >= max {
+            return Err(active);
+        }
+        Ok(Self::insert(&mut entries, id, room, path))
+    }
+
+    fn insert(entries: &mut Vec<Entry>, id: RecordingId, room: RoomId, path: PathBuf) -> Arc<RecordingProgress> {
         let info = RecordingInfo {
             id,
             room,
@@ -224,7 +246,6 @@ impl RecordingStore {
             error: None,
         };
         let progress = Arc::new(RecordingProgress::default());
-        let mut entries = self.entries.lock().unwrap();
         entries.push(Entry { info, progress: progress.clone() });
         let finished = entries.iter().filter(|e| !e.info.state.is_active()).count();
         if finished > KEEP_FINISHED {

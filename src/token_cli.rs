@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Claims, Keys, TokenRole};
+use crate::access::{Claims, Keys, TokenRole};
 use crate::config::{ServeArgs, ServerArgs};
 
 /// `tessera token`'s flags.

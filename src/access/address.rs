@@ -1,7 +1,9 @@
 //! Per client address: open WebSocket connections and join attempts per minute.
 //!
 //! The address is the TCP peer's. `Forwarded` and `X-Forwarded-For` are never read: behind a
-//! reverse proxy every client shares the proxy's address (see `docs/security.md`).
+//! reverse proxy every client shares the proxy's address (see `docs/security.md`). An IPv6
+//! client counts by its /64, the block one subscriber gets: counting each of its 2^64
+//! addresses apart would be no limit at all.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +29,17 @@ pub struct AddressLimits {
     table: Mutex<HashMap<IpAddr, Entry>>,
 }
 
+/// The key an address counts under: IPv4 as is (also when mapped into IPv6), IPv6 by its /64.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 /// One open connection of an address; dropping it gives the slot back.
 #[derive(Debug)]
 pub struct ConnectionGuard {
@@ -50,6 +63,7 @@ impl AddressLimits {
 
     /// Opens a connection for `ip`, or `None` when it has its maximum open.
     pub fn connect(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionGuard> {
+        let ip = client_of(ip);
         let mut table = self.table.lock().unwrap();
         let entry = self.entry(&mut table, ip, Instant::now());
         if entry.connections >= self.max_connections {
@@ -61,6 +75,7 @@ impl AddressLimits {
 
     /// Counts a join attempt of `ip` at `now`; false when over the per-minute budget.
     pub fn join_attempt(&self, ip: IpAddr, now: Instant) -> bool {
+        let ip = client_of(ip);
         let mut table = self.table.lock().unwrap();
         self.entry(&mut table, ip, now).joins.take(now)
     }
@@ -100,6 +115,16 @@ mod tests {
         assert!(limits.connect(b).is_some(), "another address is not affected");
         drop(first);
         assert!(limits.connect(a).is_some());
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64() {
+        let limits = AddressLimits::new(1, 60);
+        let _held = limits.connect("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert!(limits.connect("2001:db8:1:2:ffff::9".parse().unwrap()).is_none(), "same /64");
+        assert!(limits.connect("2001:db8:1:3::1".parse().unwrap()).is_some(), "another /64");
+        let _v4 = limits.connect("192.0.2.7".parse().unwrap()).unwrap();
+        assert!(limits.connect("::ffff:192.0.2.7".parse().unwrap()).is_none(), "v4-mapped is the same client");
     }
 
     #[test]

@@ -4,12 +4,10 @@
 //! room or GStreamer, so a refused join costs no media object.
 
 mod address;
-mod mint;
 pub mod rate;
 pub mod token;
 
 pub use address::{AddressLimits, ConnectionGuard};
-pub use mint::TokenArgs;
 pub use token::{Claims, Keys, TokenError, TokenRole};
 
 use crate::protocol::{ErrorCode, Role};

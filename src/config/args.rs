@@ -43,8 +43,8 @@ pub struct ServerArgs {
     #[arg(long, env = "TESSERA_LISTEN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
-    /// Bearer key guarding the mutating REST calls; without it they are allowed only when
-    /// listening on loopback.
+    /// Bearer key required by the mutating REST calls; without it only `--dev` or an admin
+    /// token is an administrator.
     #[arg(long, env = "TESSERA_ADMIN_KEY", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_key: Option<String>,
@@ -57,11 +57,13 @@ pub struct ServerArgs {
     #[arg(long, env = "TESSERA_TOKEN_SECRET", hide_env_values = true, value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_secret: Option<Vec<String>>,
-    /// Development mode (loopback only): every REST call is admin, any publisher sets layouts.
+    /// Development mode (loopback only): local REST calls are an administrator's (unless an
+    /// admin key is set), any publisher sets layouts.
     #[arg(long, env = "TESSERA_DEV", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<bool>,
-    /// Origins whose pages may open `/ws`, comma-separated (default: the server's own host).
+    /// Origins whose pages may open `/ws` and call the REST API, comma-separated (default: the
+    /// server's own host).
     #[arg(long, env = "TESSERA_ALLOWED_ORIGINS", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<String>>,

@@ -16,8 +16,9 @@ use crate::layout::Size;
 pub struct ServerSettings {
     /// HTTP/WebSocket listen address.
     pub listen: SocketAddr,
-    /// Bearer key guarding the mutating REST calls; without it they are allowed only when
-    /// listening on loopback. Never printed.
+    /// Bearer key required by the mutating REST calls (and by the reading ones when token
+    /// secrets are set); without it only `--dev` or an admin token is an administrator. Never
+    /// printed.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "masked")]
     pub admin_key: Option<String>,
     /// Directory served at `/` (the browser client).
@@ -27,11 +28,13 @@ pub struct ServerSettings {
     /// printed.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "masked_all")]
     pub token_secret: Vec<String>,
-    /// Development mode: every REST call is admin and any publisher may change the layout.
-    /// Refused on a listener that is not loopback.
+    /// Development mode: without an admin key, every REST call naming a loopback host is an
+    /// administrator's, and any publisher may change the layout. Refused on a listener that is
+    /// not loopback.
     pub dev: bool,
-    /// Origins whose pages may open `/ws` (e.g. `https://meet.example.com`); empty means the
-    /// server's own host only. Clients that send no `Origin` (not browsers) are not affected.
+    /// Origins whose pages may open `/ws` and call the REST API (e.g.
+    /// `https://meet.example.com`); empty means the server's own host only. Clients that send
+    /// no `Origin` (not browsers) are not affected.
     pub allowed_origins: Vec<String>,
     /// PEM certificate chain: serve HTTPS and WSS on the listener (needs `tls_key`).
     #[serde(skip_serializing_if = "Option::is_none")]

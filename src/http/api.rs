@@ -31,9 +31,16 @@ struct RoomSummary {
 /// The `/api` routes; every rejection under `/api` becomes a JSON error.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let admin = reply::admin(state.admin.clone(), state.origins.clone());
+    let reader = reply::reader(state.admin.clone(), state.origins.clone());
     let with_state = warp::any().map(move || state.clone());
-    let list = warp::path!("rooms").and(warp::get()).and(with_state.clone()).then(list_rooms).map(render);
-    let detail = warp::path!("rooms" / String).and(warp::get()).and(with_state.clone()).then(room_detail).map(render);
+    let list =
+        warp::path!("rooms").and(warp::get()).and(reader.clone()).and(with_state.clone()).then(list_rooms).map(render);
+    let detail = warp::path!("rooms" / String)
+        .and(warp::get())
+        .and(reader.clone())
+        .and(with_state.clone())
+        .then(room_detail)
+        .map(render);
     let kick = warp::path!("rooms" / String / "participants" / String)
         .and(warp::delete())
         .and(admin.clone())
@@ -62,12 +69,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .map(render);
     let room_recordings = warp::path!("rooms" / String / "recordings")
         .and(warp::get())
+        .and(reader.clone())
         .and(with_state.clone())
         .then(recordings::of_room)
         .map(render);
-    let stats = warp::path!("stats").and(warp::get()).and(with_state.clone()).then(stats).map(render);
-    let all_recordings =
-        warp::path!("recordings").and(warp::get()).and(with_state.clone()).then(recordings::all).map(render);
+    let stats =
+        warp::path!("stats").and(warp::get()).and(reader.clone()).and(with_state.clone()).then(stats).map(render);
+    let all_recordings = warp::path!("recordings")
+        .and(warp::get())
+        .and(reader)
+        .and(with_state.clone())
+        .then(recordings::all)
+        .map(render);
     let layout = warp::path!("rooms" / String / "layout")
         .and(warp::put())
         .and(admin)

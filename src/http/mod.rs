@@ -39,12 +39,12 @@ pub struct AppState {
     /// Which browser pages may open `/ws` and call the REST API.
     pub origins: Origins,
     /// Who may join, and how much each client may do.
-    pub access: Arc<Access>,
+    pub guards: Arc<JoinGuards>,
 }
 
 /// What the signaling side checks before anything is built for a client.
 #[derive(Debug)]
-pub struct Access {
+pub struct JoinGuards {
     /// Token secrets (none: anyone may join).
     pub keys: Keys,
     /// Development mode: any publisher may change the layout.
@@ -97,28 +97,19 @@ fn upgrade(
     state: AppState,
 ) -> warp::reply::Response {
     use warp::Reply;
-    let refuse = |status: StatusCode, code: &str, message: String| {
-        let body = serde_json::json!({ "error": { "code": code, "message": message } });
-        warp::reply::with_status(warp::reply::json(&body), status).into_response()
-    };
     if !state.origins.allows(origin.as_deref(), host.as_deref()) {
         tracing::warn!(?origin, ?host, "websocket from a page of another origin refused");
-        return refuse(StatusCode::FORBIDDEN, "forbidden_origin", "this page's origin may not use this server".into());
+        return reply::ApiError::ForeignOrigin.into_response();
     }
-    let guard = match client {
-        Some(serve::ClientAddr(addr)) => match state.access.addresses.connect(addr.ip()) {
-            Some(guard) => Some(guard),
-            None => {
-                let max = state.access.limits.connections_per_address;
-                tracing::warn!(ip = %addr.ip(), "connection refused: {max} already open from this address");
-                return refuse(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_connections",
-                    format!("at most {max} connections from one address"),
-                );
-            }
-        },
-        None => None,
+    // Every connection comes through `serve`, which tags it; one that is not is refused rather
+    // than left uncounted.
+    let Some(serve::ClientAddr(addr)) = client else {
+        return reply::ApiError::BadRequest("no client address".into()).into_response();
+    };
+    let Some(guard) = state.guards.addresses.connect(addr.ip()) else {
+        let max = state.guards.limits.connections_per_address;
+        tracing::warn!(ip = %addr.ip(), "connection refused: {max} already open from this address");
+        return reply::ApiError::TooManyConnections(max).into_response();
     };
     upgrade
         .max_message_size(TRANSPORT_LIMIT)

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// A body that is not `application/json`.
     #[error("request bodies must be application/json")]
     UnsupportedMediaType,
+    /// A WebSocket upgrade from an address with its maximum of connections open.
+    #[error("at most {0} connections from one address")]
+    TooManyConnections(usize),
     /// The request cannot be read (e.g. an `Authorization` header that is not text).
     #[error("{0}")]
     BadRequest(String),
@@ -86,6 +89,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ForeignOrigin => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadRequest(_) | Self::InvalidLayout(_) => StatusCode::BAD_REQUEST,
             Self::NotFound | Self::RoomNotFound(_) | Self::ParticipantNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -109,6 +113,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::ForeignOrigin => "forbidden_origin",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyConnections(_) => "too_many_connections",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -188,12 +193,33 @@ pub fn admin(
     policy: std::sync::Arc<AdminPolicy>,
     origins: Origins,
 ) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    guard(policy, origins, true)
+}
+
+/// The check of the reading calls: open without token secrets (a local try lists its rooms);
+/// with them, the same as [`admin`]: room and participant names are not for strangers.
+pub fn reader(
+    policy: std::sync::Arc<AdminPolicy>,
+    origins: Origins,
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    let needed = policy.keys.enabled();
+    guard(policy, origins, needed)
+}
+
+/// [`admin`] when `needed`, else nothing.
+fn guard(
+    policy: std::sync::Arc<AdminPolicy>,
+    origins: Origins,
+    needed: bool,
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::header::optional::<String>("origin"))
         .and(warp::header::optional::<String>("host"))
         .and(warp::path::full())
         .and_then(move |auth: Option<String>, origin: Option<String>, host: Option<String>, path: FullPath| {
-            let verdict = if !origins.allows(origin.as_deref(), host.as_deref()) {
+            let verdict = if !needed {
+                Ok(())
+            } else if !origins.allows(origin.as_deref(), host.as_deref()) {
                 Err(warp::reject::custom(ForeignOrigin))
             } else if policy.allows(auth.as_deref(), host.as_deref(), room_in_path(path.as_str())) {
                 Ok(())
@@ -258,6 +284,7 @@ mod tests {
             ApiError::Unauthorized,
             ApiError::ForeignOrigin,
             ApiError::UnsupportedMediaType,
+            ApiError::TooManyConnections(0),
             ApiError::BadRequest(String::new()),
             ApiError::NotFound,
             ApiError::MethodNotAllowed,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,8 +21,10 @@ use tracing::{debug, warn};
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// A TLS handshake that takes longer than this is dropped (slowloris on the handshake).
+/// A TLS handshake that takes longer than this is dropped (slowloris on the handshake)...
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+/// ...and so is a connection whose request headers take longer (slowloris on the request).
+const HEADER_LIMIT: Duration = Duration::from_secs(10);
 
 /// A TLS acceptor for the PEM certificate chain `cert` and private key `key`.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
@@ -97,7 +99,8 @@ where
         request.extensions_mut().insert(ClientAddr(addr));
         tower_service::Service::call(&mut service.clone(), request)
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_LIMIT);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         debug!(%addr, "connection ended: {e}");

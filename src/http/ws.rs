@@ -33,22 +33,31 @@ const OVERSIZED_LINGER: Duration = Duration::from_secs(1);
 /// log lines (disk, and the CPU of formatting them).
 const LOGGED_PER_SECOND: u32 = 20;
 
+/// How long a join may take (building the participant's media in its room) before it fails.
+const JOIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Refusals logged in the current second, and those left unlogged since the last logged one.
+struct LogBudget {
+    second: u64,
+    logged: u32,
+    unlogged: u64,
+}
+
 /// Whether one more refusal may be logged now; `Some(n)` with the refusals left unlogged since
 /// the last one that was.
 fn log_budget() -> Option<u64> {
-    static BUDGET: std::sync::Mutex<(u64, u32, u64)> = std::sync::Mutex::new((0, 0, 0));
+    static BUDGET: std::sync::Mutex<LogBudget> = std::sync::Mutex::new(LogBudget { second: 0, logged: 0, unlogged: 0 });
     let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut budget = BUDGET.lock().unwrap();
-    let (at, logged, unlogged) = &mut *budget;
-    if *at != second {
-        (*at, *logged) = (second, 0);
+    if budget.second != second {
+        (budget.second, budget.logged) = (second, 0);
     }
-    if *logged >= LOGGED_PER_SECOND {
-        *unlogged += 1;
+    if budget.logged >= LOGGED_PER_SECOND {
+        budget.unlogged += 1;
         return None;
     }
-    *logged += 1;
-    Some(std::mem::take(unlogged))
+    budget.logged += 1;
+    Some(std::mem::take(&mut budget.unlogged))
 }
 
 fn frame(msg: &ServerMessage) -> Message {
@@ -102,8 +111,8 @@ struct Connection {
     state: AppState,
     /// The client sent more than the transport reads: linger before closing.
     oversized: bool,
-    /// This connection's slot among its address's (none when the address is unknown).
-    guard: Option<ConnectionGuard>,
+    /// This connection's slot among its address's.
+    guard: ConnectionGuard,
 }
 
 impl Connection {
@@ -136,7 +145,7 @@ impl Connection {
     async fn on_incoming(&mut self, incoming: Option<Result<Message, warp::Error>>) -> bool {
         let step = match incoming {
             Some(Ok(m)) if m.is_text() => self.session.on_text(m.to_str().unwrap_or_default(), Instant::now()),
-            Some(Ok(m)) if m.is_binary() => self.session.on_binary(m.as_bytes().len()),
+            Some(Ok(m)) if m.is_binary() => self.session.on_binary(m.as_bytes().len(), Instant::now()),
             Some(Ok(m)) if m.is_close() => return false,
             Some(Ok(_)) => return true, // ping/pong
             Some(Err(e)) => {
@@ -166,7 +175,12 @@ impl Connection {
                 };
                 let name = admission.name.unwrap_or(name);
                 let (tx, rx) = mpsc::unbounded_channel();
-                match self.state.registry.join(&room, name, role, admission.may_set_layout, tx).await {
+                let join = self.state.registry.join(&room, name, role, admission.may_set_layout, tx);
+                // A room that does not answer must not pin this socket (and its address's slot).
+                let joined = tokio::time::timeout(JOIN_LIMIT, join).await.unwrap_or_else(|_| {
+                    Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}")))
+                });
+                match joined {
                     Ok((handle, participant)) => {
                         self.session.joined(room, participant);
                         self.room = Some(handle);
@@ -196,14 +210,12 @@ impl Connection {
         role: crate::protocol::Role,
         token: Option<&str>,
     ) -> Result<access::Admission, (ErrorCode, String)> {
-        let access = &self.state.access;
-        if let Some(guard) = &self.guard
-            && !access.addresses.join_attempt(guard.ip(), Instant::now())
-        {
-            let max = access.limits.joins_per_minute;
+        let guards = &self.state.guards;
+        if !guards.addresses.join_attempt(self.guard.ip(), Instant::now()) {
+            let max = guards.limits.joins_per_minute;
             return Err((ErrorCode::RateLimited, format!("at most {max} joins per minute from one address")));
         }
-        let mut admission = access::admit(&access.keys, access.dev, token, room.as_str(), role)
+        let mut admission = access::admit(&guards.keys, guards.dev, token, room.as_str(), role)
             .map_err(|e| (e.code(), e.to_string()))?;
         if let Some(name) = admission.name.take() {
             // A token's name passes the same check as a typed one.
@@ -229,12 +241,12 @@ async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Serves one signaling connection until either side ends it.
-pub async fn serve(socket: WebSocket, state: AppState, guard: Option<ConnectionGuard>) {
+pub async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard) {
     let (sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
-    let join_deadline = tokio::time::Instant::now() + state.access.limits.join_timeout();
+    let join_deadline = tokio::time::Instant::now() + state.guards.limits.join_timeout();
     let mut conn = Connection {
-        session: Session::new(state.access.limits.max_candidates),
+        session: Session::new(state.guards.limits.max_candidates),
         room: None,
         outbound: None,
         writer: spawn_writer(sink),
@@ -262,7 +274,7 @@ pub async fn serve(socket: WebSocket, state: AppState, guard: Option<ConnectionG
                     || !conn.send(frame(&ServerMessage::error(ErrorCode::ServerShutdown, "server is shutting down")))
             }
             _ = tokio::time::sleep_until(join_deadline), if conn.room.is_none() => {
-                let secs = conn.state.access.limits.join_timeout;
+                let secs = conn.state.guards.limits.join_timeout;
                 conn.reply(ServerMessage::error(ErrorCode::JoinTimeout, format!("no join within {secs} s")));
                 false
             }

@@ -69,12 +69,17 @@ pub(crate) struct RecordingLimits {
     pub min_free_mib: u64,
 }
 
+/// The refusal for `running` recordings at the cap.
+fn too_many(running: usize) -> String {
+    format!("{running} recordings are running, the most this server allows")
+}
+
 impl RoomActor {
-    /// Why another recording may not start now for their number, if it may not.
+    /// Why another recording may not start now for their number, if it may not (checked again
+    /// when it is added to the store).
     fn too_many_recordings(&self) -> Option<String> {
         let running = self.store.active();
-        (running >= self.recording_limits.max_active)
-            .then(|| format!("{running} recordings are running, the most this server allows"))
+        (running >= self.recording_limits.max_active).then(|| too_many(running))
     }
 
     /// Why another recording may not start now for the disk, if it may not.
@@ -113,8 +118,13 @@ impl RoomActor {
                 return Err(RecordingError::Refused(why));
             }
             Ok(path) => {
-                let progress = self.store.add(id, self.id.clone(), path.clone());
-                (path, progress)
+                match self.store.add_within(self.recording_limits.max_active, id, self.id.clone(), path.clone()) {
+                    Ok(progress) => (path, progress),
+                    Err(running) => {
+                        let _ = std::fs::remove_file(&path); // still empty
+                        return Err(RecordingError::Refused(too_many(running)));
+                    }
+                }
             }
             Err(e @ RecordingError::Exists(_)) if name.is_some() => return Err(e),
             Err(e) => {

@@ -189,8 +189,10 @@ pub struct Session {
     state: State,
     /// One bucket per [`Kind`], in [`RATES`] order.
     buckets: [Bucket; RATES.len()],
-    /// ICE candidates received on this peer connection, and the most allowed.
-    candidates: (u32, u32),
+    /// ICE candidates received on this peer connection.
+    candidates: u32,
+    /// The most ICE candidates one peer connection may send.
+    max_candidates: u32,
     /// Messages refused for their rate so far.
     strikes: u32,
 }
@@ -201,7 +203,8 @@ impl Session {
         Self {
             state: State::Idle,
             buckets: RATES.map(|(_, per_sec, burst)| Bucket::new(per_sec, burst)),
-            candidates: (0, max_candidates),
+            candidates: 0,
+            max_candidates,
             strikes: 0,
         }
     }
@@ -249,19 +252,27 @@ impl Session {
         Step::Reply(SignalingError::TooLarge(len).to_message())
     }
 
-    /// Handles a binary frame of `len` bytes: the protocol is JSON text only.
-    pub fn on_binary(&mut self, len: usize) -> Step {
+    /// Handles a binary frame of `len` bytes that arrived at `now`: the protocol is JSON text
+    /// only, and such frames count against the rate of malformed input.
+    pub fn on_binary(&mut self, len: usize, now: Instant) -> Step {
         let error = if len > MAX_MESSAGE_BYTES {
             SignalingError::TooLarge(len)
         } else {
             SignalingError::BadJson("binary frames are not accepted; send JSON text".into())
         };
-        Step::Reply(error.to_message())
+        let result = self.rate(Kind::Invalid, now).and(Err(error));
+        self.answer(result)
     }
 
     /// Handles one text frame that arrived at `now`.
     pub fn on_text(&mut self, text: &str, now: Instant) -> Step {
-        match self.step(text, now) {
+        let result = self.step(text, now);
+        self.answer(result)
+    }
+
+    /// The step for a frame's outcome: a refusal is a reply, or closes a socket over its strikes.
+    fn answer(&mut self, result: Result<Step, SignalingError>) -> Step {
+        match result {
             Ok(step) => step,
             Err(e) if self.strikes >= self.max_strikes() => Step::Close(ServerMessage::error(
                 e.code(),
@@ -304,12 +315,12 @@ impl Session {
                     }
                     ClientMessage::Ice { candidate, sdp_m_line_index } => {
                         check_candidate(&candidate)?;
-                        let (seen, max) = &mut self.candidates;
-                        *seen += 1;
-                        if *seen > *max {
+                        self.candidates += 1;
+                        if self.candidates > self.max_candidates {
                             self.strikes += 1;
                             return Err(SignalingError::RateLimited(format!(
-                                "at most {max} ICE candidates per connection; this one was ignored"
+                                "at most {} ICE candidates per connection; this one was ignored",
+                                self.max_candidates
                             )));
                         }
                         PeerCommand::Ice { candidate, mline: sdp_m_line_index }

@@ -160,6 +160,9 @@ fn every_kind_of_message_is_rate_limited() {
     let codes: Vec<ErrorCode> = (0..12).map(|_| error_code(junk.on_text("{", t0))).collect();
     assert_eq!(codes.iter().filter(|c| **c == ErrorCode::BadJson).count(), 10);
     assert_eq!(codes.last(), Some(&ErrorCode::RateLimited));
+    let mut binary = Session::new(64);
+    let codes: Vec<ErrorCode> = (0..12).map(|_| error_code(binary.on_binary(10, t0))).collect();
+    assert_eq!((codes[0], codes[11]), (ErrorCode::BadJson, ErrorCode::RateLimited), "binary frames count too");
     let last = (0..MAX_STRIKES).map(|_| junk.on_text("{", t0)).last().unwrap();
     assert!(matches!(last, Step::Close(ServerMessage::Error { code: ErrorCode::RateLimited, .. })), "{last:?}");
     // A joined participant's burst costs it only the refused messages, up to a far larger count.

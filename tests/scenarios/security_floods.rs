@@ -101,8 +101,8 @@ async fn room_and_connection_floods_leave_the_server_serving() -> anyhow::Result
 /// sockets (their join rate answers `rate_limited` first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_joins_cost_little() -> anyhow::Result<()> {
-    let secret = "TESSERA_TOKEN_SECRET=flood-secret-0123456789abcdefghijkl";
-    let server = ServerProcess::start_with_prefix(&["env", secret], &[]).await?;
+    let secret = "flood-secret-0123456789abcdefghijkl";
+    let server = ServerProcess::start_with_prefix(&["env", &format!("TESSERA_TOKEN_SECRET={secret}")], &[]).await?;
     let addr = server.addr;
     let cpu = || tessera_bench::loadgen::ProcSample::read(Some(server.pid())).unwrap().cpu_secs;
 
@@ -160,7 +160,12 @@ async fn refused_joins_cost_little() -> anyhow::Result<()> {
     );
     assert!(closed > 0, "sockets that keep going over the rate are closed");
 
-    let (_, stats) = http(addr, "GET", "/api/stats", None).await;
+    let admin = crate::security_tokens::mint(
+        secret,
+        crate::security_tokens::claims("*", "admin"),
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let (_, stats) = http(addr, "GET", "/api/stats", Some(&admin)).await;
     assert_eq!((stats["rooms"].as_u64(), stats["webrtcbins"].as_u64()), (Some(0), Some(0)), "{stats}");
     assert!(kept_cores < 0.3, "refusing joins must stay cheap: {kept_cores:.3} core");
     Ok(())

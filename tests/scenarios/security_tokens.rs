@@ -69,8 +69,12 @@ async fn joins_need_a_valid_token_for_their_room_and_role() -> anyhow::Result<()
         assert_eq!(code(&answer), Some(expected), "{what}: {answer:?}");
         println!("{what}: {answer:?}");
     }
-    // Nothing was built for any of them.
-    let (_, stats) = http(addr, "GET", "/api/stats", None).await;
+    // Nothing was built for any of them. With token secrets, reading the server's state takes
+    // an administrator too.
+    assert_eq!(http(addr, "GET", "/api/stats", None).await.0, 401);
+    assert_eq!(http(addr, "GET", "/api/rooms", Some(&token("*", "publisher"))).await.0, 401);
+    let admin = token("*", "admin");
+    let (_, stats) = http(addr, "GET", "/api/stats", Some(&admin)).await;
     assert_eq!((stats["rooms"].as_u64(), stats["webrtcbins"].as_u64()), (Some(0), Some(0)), "{stats}");
 
     // A valid token: its name wins over the typed one; a viewer token joins as a viewer; a
@@ -87,7 +91,7 @@ async fn joins_need_a_valid_token_for_their_room_and_role() -> anyhow::Result<()
     viewer.wait_for(secs(15), |p| shows_tiles(p, &[RED])).await?;
     let names: Vec<String> = viewer.others_at_join().iter().map(|p| p.name.clone()).collect();
     assert_eq!(names, ["Ada"], "the token's name, not the typed one");
-    let room = http(addr, "GET", "/api/rooms/door", None).await.1;
+    let room = http(addr, "GET", "/api/rooms/door", Some(&admin)).await.1;
     println!("room with token holders: {room}");
 
     // REST: a publisher token is not an administrator; an admin token is, for its room.

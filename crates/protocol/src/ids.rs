@@ -94,19 +94,25 @@ impl<'de> Deserialize<'de> for ParticipantId {
     }
 }
 
+/// Characters that draw nothing though they are not format characters: the combining grapheme
+/// joiner, Hangul fillers, the braille blank.
+const BLANKS: [char; 6] = ['\u{034F}', '\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{2800}'];
+
 /// Validates a display name and returns it trimmed and in Unicode NFC: 1–64 characters, none
-/// of them a control, format (zero-width, bidi override, soft hyphen), separator or surrogate
-/// character, so that two tiles cannot read the same while their names differ.
+/// of them a control, format (zero-width, bidi override, soft hyphen), line or paragraph
+/// separator, surrogate or blank filler character, so a name cannot hide characters that make
+/// it differ from the name it shows. (Look-alike letters from other scripts are not refused.)
 pub fn validate_name(name: &str) -> Result<String, InvalidId> {
     use unicode_general_category::{GeneralCategory as G, get_general_category};
     use unicode_normalization::UnicodeNormalization;
     let name: String = name.trim().nfc().collect();
     let chars = name.chars().count();
     let hidden = |c: char| {
-        matches!(
-            get_general_category(c),
-            G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator | G::Surrogate
-        )
+        BLANKS.contains(&c)
+            || matches!(
+                get_general_category(c),
+                G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator | G::Surrogate
+            )
     };
     if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(hidden) {
         return Err(InvalidId);
@@ -156,6 +162,8 @@ mod tests {
             "\u{FEFF}Alice",
             "Al\u{AD}ice",
             "A\u{2028}b",
+            "Ali\u{3164}ce",
+            "Al\u{34F}ice",
         ] {
             assert!(validate_name(hidden).is_err(), "{hidden:?}");
         }
