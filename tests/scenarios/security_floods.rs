@@ -68,19 +68,30 @@ async fn room_and_connection_floods_leave_the_server_serving() -> anyhow::Result
     assert_eq!(stats["rooms"].as_u64(), Some(5), "{stats}");
     drop(joined);
 
-    // 2,000 connections that upgrade and sit there: 198 are held open (beside the room's two),
-    // the rest get 429.
+    // 2,000 connections that upgrade and sit there until every attempt was answered: 198 are
+    // held open (beside the room's two), the rest get 429.
     let started = Instant::now();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let statuses: Vec<u16> = futures_util::stream::iter(0..2000)
-        .map(|_| async move {
-            match tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await {
-                Ok((ws, _)) => {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    drop(ws);
-                    101
+        .map(|_| {
+            let answered = answered.clone();
+            async move {
+                let status = match tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await {
+                    Ok((ws, _)) => Ok(ws),
+                    Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+                    Err(_) => Err(0),
+                };
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match status {
+                    Ok(ws) => {
+                        while answered.load(std::sync::atomic::Ordering::SeqCst) < 2000 {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        drop(ws);
+                        101
+                    }
+                    Err(code) => code,
                 }
-                Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
-                Err(_) => 0,
             }
         })
         .buffer_unordered(400)

@@ -9,9 +9,11 @@
 
 #![deny(missing_docs)]
 
+mod error_code;
 pub mod ids;
 pub mod layout;
 mod message;
 
+pub use error_code::ErrorCode;
 pub use ids::{InvalidId, ParticipantId, RecordingId, RoomId, validate_name};
 pub use message::*;
