@@ -77,6 +77,8 @@ pub async fn run(
         tracing::info!("no token secret: anyone who reaches the server may join (limits apply)");
     }
     let limits = config.limits.clone();
+    // TCP connections per address: page loads, REST calls and upgrades beside the WebSockets.
+    let tcp = access::AddressLimits::new(2 * limits.connections_per_address + 8, limits.joins_per_minute);
     let guards = Arc::new(http::JoinGuards {
         keys: keys.clone(),
         dev: server_settings.dev,
@@ -94,7 +96,7 @@ pub async fn run(
         warp::Reply::into_response,
     ));
     let mut server_stop = stop_rx;
-    let server = tokio::spawn(http::serve::serve(listener, tls, routes, async move {
+    let server = tokio::spawn(http::serve::serve(listener, tls, tcp, routes, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
     }));
     shutdown.await;

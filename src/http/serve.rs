@@ -17,11 +17,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tracing::{debug, warn};
 
+use crate::access::AddressLimits;
+
 /// The TCP peer of the connection a request came on (never a forwarded header).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// A TLS handshake that takes longer than this is dropped (slowloris on the handshake)...
+/// A connection that sends nothing (no request, no TLS hello) or does not finish its TLS
+/// handshake for this long is dropped (slowloris before the request)...
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 /// ...and so is a connection whose request headers take longer (slowloris on the request).
 const HEADER_LIMIT: Duration = Duration::from_secs(10);
@@ -50,10 +53,12 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 pub type Routes = warp::filters::BoxedFilter<(warp::reply::Response,)>;
 
 /// Serves `filter` on `listener` (through `tls` when given) until `shutdown` completes, then
-/// stops accepting and waits for open connections to finish.
+/// stops accepting and waits for open connections to finish. A client address with `tcp`'s
+/// maximum of connections open has further ones closed at accept.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    tcp: Arc<AddressLimits>,
     filter: Routes,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -72,11 +77,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = tcp.connect(addr.ip()) else {
+            debug!(%addr, "connection closed at accept: its address has its maximum open");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (filter, tls, watcher) = (filter.clone(), tls.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let _slot = slot;
             match tls {
-                None => connection(stream, addr, filter, watcher).await,
+                // `peek` waits for a byte (readiness alone can be spurious).
+                None => match tokio::time::timeout(HANDSHAKE_LIMIT, stream.peek(&mut [0u8; 1])).await {
+                    Ok(Ok(n)) if n > 0 => connection(stream, addr, filter, watcher).await,
+                    _ => debug!(%addr, "connection sent nothing; closed"),
+                },
                 Some(tls) => match tokio::time::timeout(HANDSHAKE_LIMIT, tls.accept(stream)).await {
                     Ok(Ok(stream)) => connection(stream, addr, filter, watcher).await,
                     Ok(Err(e)) => debug!(%addr, "TLS handshake failed: {e}"),

@@ -176,3 +176,29 @@ async fn recordings_are_bounded_by_count_duration_and_free_disk() -> anyhow::Res
     server.stop().await;
     Ok(())
 }
+
+/// Connections that send nothing are closed after 10 s, and an address holding its maximum of
+/// TCP connections (2 × connections per address + 8) has further ones closed at accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_capped() -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let server = start_server_with(test_config_with(|c| c.limits.connections_per_address = 2)).await;
+    let addr = server.addr;
+    let mut held = Vec::new();
+    for _ in 0..12 {
+        held.push(tokio::net::TcpStream::connect(addr).await?);
+    }
+    let mut extra = tokio::net::TcpStream::connect(addr).await?;
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(secs(2), extra.read(&mut buf)).await?.unwrap_or(0);
+    assert_eq!(n, 0, "the 13th connection of an address capped at 12 is closed at once");
+    let started = Instant::now();
+    let n = tokio::time::timeout(secs(15), held[0].read(&mut buf)).await?.unwrap_or(0);
+    println!("a silent connection was closed after {:?}", started.elapsed());
+    assert_eq!(n, 0);
+    assert!(started.elapsed() >= Duration::from_secs(9), "{:?}", started.elapsed());
+    drop(held);
+    assert_eq!(http(addr, "GET", "/healthz", None).await.0, 200, "slots come back");
+    server.stop().await;
+    Ok(())
+}
