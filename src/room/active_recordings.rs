@@ -69,6 +69,16 @@ pub(crate) struct RecordingLimits {
     pub min_free_mib: u64,
 }
 
+impl From<&crate::config::RecordingSettings> for RecordingLimits {
+    fn from(settings: &crate::config::RecordingSettings) -> Self {
+        Self {
+            max_active: settings.max_active,
+            max_duration: settings.max_duration(),
+            min_free_mib: settings.min_free_disk_mb,
+        }
+    }
+}
+
 /// The refusal for `running` recordings at the cap.
 fn too_many(running: usize) -> String {
     format!("{running} recordings are running, the most this server allows")

@@ -108,11 +108,7 @@ async fn run(
     };
     let (record_dir, auto_record) = (config.recording.dir.clone(), config.recording.auto);
     let max_participants = config.limits.max_participants;
-    let recording_limits = super::active_recordings::RecordingLimits {
-        max_active: config.recording.max_active,
-        max_duration: config.recording.max_duration(),
-        min_free_mib: config.recording.min_free_disk_mb,
-    };
+    let recording_limits = super::active_recordings::RecordingLimits::from(&config.recording);
     let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");

@@ -7,6 +7,7 @@
 //! (`super::actor`) owns the clock, the sockets and the pipeline, feeds the core and carries
 //! out what it returns; nothing here touches GStreamer or a socket.
 
+mod io;
 mod participant;
 mod stage;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use crate::layout::StagePlan;
+pub use io::{End, Input, Output};
 pub(crate) use participant::{BURST, PER_SECOND};
 pub use participant::{Muted, Participant};
 #[cfg(test)]
@@ -42,122 +44,6 @@ pub struct Settings {
     pub decorations: bool,
     /// Publishers silent this long, or anyone not connected after this long, are removed.
     pub media_timeout: Duration,
-}
-
-/// Something that happened, for the rules to act on.
-#[derive(Debug, Clone)]
-pub enum Input {
-    /// A participant whose media branch is built joins.
-    Admit {
-        /// Their new id.
-        id: ParticipantId,
-        /// Display name (validated).
-        name: String,
-        /// Publisher or viewer.
-        role: Role,
-        /// May change the layout with `setLayout`.
-        may_set_layout: bool,
-        /// Wall-clock time of the join, for the REST API.
-        at: SystemTime,
-        /// Recordings running now, which the newcomer is told of.
-        recordings: Vec<RecordingId>,
-    },
-    /// A participant said `leave`.
-    Leave(ParticipantId),
-    /// A participant's socket closed without `leave`.
-    Gone(ParticipantId),
-    /// An administrator removes a participant.
-    Kick(ParticipantId),
-    /// A participant's `mute`.
-    Mute {
-        /// Who.
-        id: ParticipantId,
-        /// Their microphone and camera.
-        muted: Muted,
-    },
-    /// A participant's `setLayout`.
-    LayoutRequest {
-        /// Who asks.
-        id: ParticipantId,
-        /// The layout, validated.
-        layout: LayoutSpec,
-    },
-    /// An administrator sets the layout (and may lock it).
-    SetLayout(LayoutSpec),
-    /// Everyone leaves, told `code` (`room_closed` or `server_shutdown`).
-    Close(ErrorCode),
-    /// A participant's media failed; they are removed and told why.
-    MediaFailed {
-        /// Who.
-        id: ParticipantId,
-        /// Why.
-        reason: String,
-    },
-    /// A participant's peer connection is up.
-    Connected(ParticipantId),
-    /// A publisher's video decoder is linked: their video can be shown.
-    VideoFlowing(ParticipantId),
-    /// A publisher's decoded video (re)negotiated its size.
-    VideoSize {
-        /// Whose video.
-        id: ParticipantId,
-        /// Width and height.
-        size: Size,
-        /// Pixel aspect ratio.
-        par: (u32, u32),
-    },
-    /// A participant's DataChannel opened: they get the room's state on it.
-    ChannelOpen(ParticipantId),
-    /// Once a second: what everyone sent us so far.
-    Tick {
-        /// Each participant's inbound counters.
-        inbound: Vec<(ParticipantId, InboundSnapshot)>,
-    },
-    /// Every 100 ms: each publisher's audio level (dBFS; none when no audio came) and decoded
-    /// video frames so far.
-    StageTick {
-        /// Levels since the last stage tick.
-        levels: Vec<(ParticipantId, Option<f64>)>,
-        /// Decoded frames so far.
-        frames: Vec<(ParticipantId, u64)>,
-    },
-}
-
-/// What the actor must do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Send `msg` to participant `to`.
-    Send {
-        /// The recipient.
-        to: ParticipantId,
-        /// The message.
-        msg: ServerMessage,
-    },
-    /// Send `text` on `to`'s `tessera` DataChannel.
-    Channel {
-        /// The recipient.
-        to: ParticipantId,
-        /// A JSON `ChannelMessage`.
-        text: String,
-    },
-    /// `id` is out: close their socket once it has sent what is queued, and remove their media.
-    Remove {
-        /// Who.
-        id: ParticipantId,
-        /// Why, for the log.
-        why: String,
-    },
-    /// Show this on the composite.
-    Stage(StagePlan),
-}
-
-/// Why a room ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// Its last participant left.
-    Empty,
-    /// Nobody joined within [`IDLE_LIMIT`].
-    NeverJoined,
 }
 
 /// The room's state and rules.
