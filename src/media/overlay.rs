@@ -69,7 +69,11 @@ impl Overlay {
 
     /// Removes the overlay from `bin` and releases its compositor pad.
     pub(super) fn remove(self, bin: &gst::Bin, compositor: &gst::Element) {
-        let _ = self.appsrc.set_state(gst::State::Null);
+        // Stopped before it is removed, and a failure said: an element let go while running can
+        // hang its streaming thread's join.
+        if let Err(e) = tessera_webrtc::teardown::stop(self.appsrc.upcast_ref()) {
+            tracing::warn!("overlay source did not stop: {e}");
+        }
         let _ = bin.remove(&self.appsrc);
         compositor.release_request_pad(&self.pad);
     }

@@ -223,7 +223,9 @@ impl PeerMedia {
         if let Some(bin) = self.video_source.lock().unwrap().as_ref() {
             // Locked, or the pipeline raises it again (see `stop_sources`).
             bin.set_locked_state(true);
-            let _ = bin.set_state(gst::State::Null);
+            if let Err(e) = tessera_webrtc::teardown::stop(bin.upcast_ref()) {
+                tracing::warn!("video source did not stop: {e}");
+            }
         }
     }
 
@@ -238,7 +240,9 @@ impl PeerMedia {
     pub fn stop_sources(&self) {
         for bin in self.sources.lock().unwrap().iter() {
             bin.set_locked_state(true);
-            let _ = bin.set_state(gst::State::Null);
+            if let Err(e) = tessera_webrtc::teardown::stop(bin.upcast_ref()) {
+                tracing::warn!("source did not stop: {e}");
+            }
         }
     }
 

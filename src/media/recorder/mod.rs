@@ -225,7 +225,9 @@ impl RoomMedia {
         let mut rec = Recorder::new(id, path, self.events.clone(), progress).map_err(failed)?;
         self.pipeline.add(&rec.bin).map_err(|e| failed(e.into()))?;
         if let Err(e) = rec.bin.sync_state_with_parent() {
-            let _ = rec.bin.set_state(gst::State::Null);
+            if let Err(stop) = tessera_webrtc::teardown::stop(rec.bin.upcast_ref()) {
+                tracing::warn!(recording = %id, "recorder branch did not stop: {stop}");
+            }
             let _ = self.pipeline.remove(&rec.bin);
             return Err(failed(anyhow::anyhow!("cannot open {}: {e}", path.display())));
         }
@@ -279,11 +281,17 @@ impl RoomMedia {
         }
         let _ = self.pipeline.remove(&rec.bin);
         let bin = rec.bin.clone();
-        let stopper = std::thread::Builder::new().name(format!("stop-recorder-{id}")).spawn(move || {
-            let _ = bin.set_state(gst::State::Null);
-        });
-        if stopper.is_err() {
-            let _ = rec.bin.set_state(gst::State::Null);
+        let stop = move || {
+            if let Err(e) = tessera_webrtc::teardown::stop(bin.upcast_ref()) {
+                tracing::warn!(recording = %id, "recorder branch did not stop: {e}");
+            }
+        };
+        if let Err(e) = std::thread::Builder::new().name(format!("stop-recorder-{id}")).spawn(stop) {
+            // No thread to spare: stop it here (the room's thread, none of the branch's own).
+            tracing::warn!(recording = %id, "cannot start a thread to stop the recorder ({e}); stopping it here");
+            if let Err(e) = tessera_webrtc::teardown::stop(rec.bin.upcast_ref()) {
+                tracing::warn!(recording = %id, "recorder branch did not stop: {e}");
+            }
         }
         self.restore_keyframe_interval();
     }
