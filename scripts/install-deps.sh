@@ -13,6 +13,8 @@ runtime=(
   gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
+  # x264enc: the composite in H.264 for receivers that take nothing else (GPL; docs/interop.md).
+  gstreamer1.0-plugins-ugly
   gstreamer1.0-nice
   gstreamer1.0-libav
   ca-certificates

@@ -2,20 +2,19 @@
 //! parses them into bins and sets what depends on the configuration by element name). Public
 //! so that the benchmark's bare-GStreamer floor runs exactly the same chains.
 
-/// `pipelines/video-mix.txt`: compositor → canvas caps → vp8enc → rtpvp8pay.
+/// `pipelines/video-mix.txt`: compositor → canvas caps → `raw` tee.
 pub const VIDEO_MIX: &str = include_str!("../pipelines/video-mix.txt");
-/// `pipelines/audio-mix.txt`: audiomixer (+ silence) → opusenc → rtpopuspay.
+/// `pipelines/audio-mix.txt`: audiomixer (+ silence) → `raw` tee.
 pub const AUDIO_MIX: &str = include_str!("../pipelines/audio-mix.txt");
+/// `pipelines/vp8-encoder.txt`: vp8enc → `encoded` tee.
+pub const VP8_ENCODER: &str = include_str!("../pipelines/vp8-encoder.txt");
+/// `pipelines/h264-encoder.txt`: leaky queue → x264enc → `encoded` tee.
+pub const H264_ENCODER: &str = include_str!("../pipelines/h264-encoder.txt");
+/// `pipelines/opus-encoder.txt`: opusenc → `encoded` tee.
+pub const OPUS_ENCODER: &str = include_str!("../pipelines/opus-encoder.txt");
+/// `pipelines/pcmu-encoder.txt`: 8 kHz µ-law → `encoded` tee.
+pub const PCMU_ENCODER: &str = include_str!("../pipelines/pcmu-encoder.txt");
+/// `pipelines/pcma-encoder.txt`: 8 kHz A-law → `encoded` tee.
+pub const PCMA_ENCODER: &str = include_str!("../pipelines/pcma-encoder.txt");
 /// `pipelines/recorder.txt`: two leaky queues → webmmux → filesink.
 pub const RECORDER: &str = include_str!("../pipelines/recorder.txt");
-
-#[cfg(test)]
-mod tests {
-    use tessera_webrtc::codecs::{OPUS_PT, VP8_PT};
-
-    #[test]
-    fn payloaders_use_the_negotiated_payload_types() {
-        assert!(super::VIDEO_MIX.contains(&format!("rtpvp8pay name=vp8pay pt={VP8_PT} ")), "video-mix.txt");
-        assert!(super::AUDIO_MIX.contains(&format!("rtpopuspay name=opuspay pt={OPUS_PT}")), "audio-mix.txt");
-    }
-}

@@ -3,7 +3,7 @@
 use gst::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::ingress::{self, Decoded, StreamKind};
+use super::ingress::{self, Decoded};
 use super::room_media::VideoInput;
 use super::size_guard::SizeRule;
 use super::{MediaEvent, Notice, RoomMedia};
@@ -70,8 +70,8 @@ impl RoomMedia {
         let Some(peer) = self.peers.get(&id) else { return Ok(false) };
         let kind = ingress::classify(pad);
         let wanted = match kind {
-            Ok(StreamKind::Vp8) => peer.video.is_none() && self.video.is_some(),
-            Ok(StreamKind::Opus) => peer.audio.is_none(),
+            Ok(codec) if codec.is_video() => peer.video.is_none() && self.video.is_some(),
+            Ok(_) => peer.audio.is_none(),
             Err(ref what) if peer.role == Role::Publisher => anyhow::bail!("{id} sent {what}"),
             Err(_) => false,
         };
@@ -84,7 +84,7 @@ impl RoomMedia {
             pad.link(&sink.static_pad("sink").unwrap())?;
             return Ok(false);
         }
-        if kind == Ok(StreamKind::Vp8) {
+        if kind.as_ref().is_ok_and(|c| c.is_video()) {
             peer.bin.inbound.watch_video_rtp(pad);
         }
         let limits = &self.config.limits;

@@ -1,4 +1,5 @@
-//! Ingress: a publisher's incoming RTP stream → decoded raw video or audio.
+//! Ingress: a publisher's incoming RTP stream (VP8 or H.264; Opus, PCMU or PCMA) → decoded
+//! raw video or audio.
 //!
 //! Built inside the publisher's bin when webrtcbin exposes a receive pad. Decoding runs in the
 //! jitter buffer's streaming thread, so each publisher decodes on its own thread.
@@ -8,7 +9,7 @@ use gst::prelude::*;
 
 use super::size_guard::SizeRule;
 use crate::ids::ParticipantId;
-use tessera_webrtc::codecs::MIX_AUDIO_CAPS;
+use tessera_webrtc::codecs::{Codec, MIX_AUDIO_CAPS};
 
 /// A decoded stream ready to be linked to the mixers.
 #[derive(Debug)]
@@ -35,41 +36,31 @@ fn make(kind: &str, role: &str, id: ParticipantId) -> anyhow::Result<gst::Elemen
     gst::ElementFactory::make(kind).name(format!("{role}-{id}")).build().with_context(|| format!("creating {kind}"))
 }
 
-/// What kind of stream a webrtcbin receive pad carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    /// VP8 video.
-    Vp8,
-    /// Opus audio.
-    Opus,
-}
-
-/// Classifies a receive pad by its caps (negotiated, or else queried), with a description for
-/// error messages when it is not a kind we decode.
-pub fn classify(pad: &gst::Pad) -> Result<StreamKind, String> {
+/// Classifies a receive pad by its caps (negotiated, or else queried): the codec it carries,
+/// or a description for error messages when it is not one we decode.
+pub fn classify(pad: &gst::Pad) -> Result<Codec, String> {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let s = caps.structure(0).ok_or("a stream without caps")?;
     let media = s.get::<&str>("media").unwrap_or("?");
     let encoding = s.get::<&str>("encoding-name").unwrap_or("?").to_ascii_uppercase();
-    match (media, encoding.as_str()) {
-        ("video", "VP8") => Ok(StreamKind::Vp8),
-        ("audio", "OPUS") => Ok(StreamKind::Opus),
+    match Codec::from_encoding_name(&encoding) {
+        Some(codec) if codec.is_video() == (media == "video") => Ok(codec),
         _ => Err(format!("an unsupported {media}/{encoding} stream")),
     }
 }
 
-/// Builds the decode chain for `pad` (a webrtcbin receive pad of `kind`) inside `bin`, links it
-/// and starts it. The caller unblocks `pad` afterwards.
+/// Builds the decode chain for `pad` (a webrtcbin receive pad carrying `codec`) inside `bin`,
+/// links it and starts it. The caller unblocks `pad` afterwards.
 pub fn build(
     bin: &gst::Bin,
     id: ParticipantId,
     pad: &gst::Pad,
-    kind: StreamKind,
+    codec: Codec,
     sizes: SizeRule,
 ) -> anyhow::Result<Decoded> {
-    match kind {
-        StreamKind::Vp8 => vp8(bin, id, pad, sizes),
-        StreamKind::Opus => opus(bin, id, pad),
+    match codec {
+        Codec::Vp8 | Codec::H264 => video(bin, id, pad, codec, sizes),
+        Codec::Opus | Codec::Pcmu | Codec::Pcma => audio(bin, id, pad, codec),
     }
 }
 
@@ -97,36 +88,61 @@ fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element], name: Str
     Ok(src)
 }
 
-fn vp8(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, sizes: SizeRule) -> anyhow::Result<Decoded> {
-    let depay = make("rtpvp8depay", "vp8depay", id)?;
-    depay.set_property("request-keyframe", true);
-    depay.set_property("wait-for-keyframe", true);
-    super::size_guard::guard(&depay, sizes);
-    let dec = make("vp8dec", "vp8dec", id)?;
-    dec.set_property("max-errors", MAX_VIDEO_ERRORS);
-    // VP8 is BT.601 whatever the resolution; 1.22's vp8dec labels HD as BT.709, which would
-    // make the compositor convert colour matrices on every frame.
+fn video(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, codec: Codec, sizes: SizeRule) -> anyhow::Result<Decoded> {
+    let chain = match codec {
+        Codec::H264 => {
+            let depay = make("rtph264depay", "h264depay", id)?;
+            depay.set_property("request-keyframe", true);
+            depay.set_property("wait-for-keyframe", true);
+            // The parser reads the size from the SPS, so the size guard sees it before the
+            // decoder allocates anything.
+            let parse = make("h264parse", "h264parse", id)?;
+            super::size_guard::guard(&parse, sizes);
+            let dec = make("avdec_h264", "h264dec", id)?;
+            dec.set_property("max-errors", MAX_VIDEO_ERRORS);
+            vec![depay, parse, dec]
+        }
+        _ => {
+            let depay = make("rtpvp8depay", "vp8depay", id)?;
+            depay.set_property("request-keyframe", true);
+            depay.set_property("wait-for-keyframe", true);
+            super::size_guard::guard(&depay, sizes);
+            let dec = make("vp8dec", "vp8dec", id)?;
+            dec.set_property("max-errors", MAX_VIDEO_ERRORS);
+            vec![depay, dec]
+        }
+    };
+    // The canvas is BT.601 whatever the resolution; 1.22's vp8dec labels HD as BT.709 (and an
+    // H.264 stream may say anything), which would make the compositor convert colour matrices
+    // on every frame.
     let colour = make("capssetter", "colorimetry", id)?;
     colour.set_property("caps", gst::Caps::builder("video/x-raw").field("colorimetry", "bt601").build());
-    let decoded = start_chain(bin, pad, &[depay, dec, colour], format!("ingress-video-{id}"))?;
+    let chain: Vec<gst::Element> = chain.into_iter().chain([colour]).collect();
+    let decoded = start_chain(bin, pad, &chain, format!("ingress-video-{id}"))?;
     let what = format!("{id}'s video into the compositor");
     let src = super::ghost::expose_isolated(bin, decoded.upcast_ref(), "video_out", what)?;
     Ok(Decoded::Video { src })
 }
 
-fn opus(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad) -> anyhow::Result<Decoded> {
-    let depay = make("rtpopusdepay", "opusdepay", id)?;
-    let dec = make("opusdec", "opusdec", id)?;
-    dec.set_property("plc", true);
-    dec.set_property("use-inband-fec", true);
-    dec.set_property("max-errors", MAX_AUDIO_ERRORS);
-    let convert = make("audioconvert", "audioconvert", id)?;
-    let resample = make("audioresample", "audioresample", id)?;
+fn audio(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, codec: Codec) -> anyhow::Result<Decoded> {
+    let mut chain = match codec {
+        Codec::Pcmu => vec![make("rtppcmudepay", "pcmudepay", id)?, make("mulawdec", "mulawdec", id)?],
+        Codec::Pcma => vec![make("rtppcmadepay", "pcmadepay", id)?, make("alawdec", "alawdec", id)?],
+        _ => {
+            let dec = make("opusdec", "opusdec", id)?;
+            dec.set_property("plc", true);
+            dec.set_property("use-inband-fec", true);
+            dec.set_property("max-errors", MAX_AUDIO_ERRORS);
+            vec![make("rtpopusdepay", "opusdepay", id)?, dec]
+        }
+    };
+    // Resampled once, here, into the mix's format (8 kHz G.711 up to 48 kHz).
     let caps = make("capsfilter", "audiocaps", id)?;
     caps.set_property("caps", MIX_AUDIO_CAPS.parse::<gst::Caps>()?);
+    chain.extend([make("audioconvert", "audioconvert", id)?, make("audioresample", "audioresample", id)?, caps]);
     let tee = make("tee", "audio-tee", id)?;
     tee.set_property("allow-not-linked", true);
-    let decoded = start_chain(bin, pad, &[depay, dec, convert, resample, caps], format!("ingress-audio-{id}"))?;
+    let decoded = start_chain(bin, pad, &chain, format!("ingress-audio-{id}"))?;
     follow_timestamp_steps(pad, &decoded);
     bin.add(&tee)?;
     tee.sync_state_with_parent()?;

@@ -1,11 +1,16 @@
 //! The shared mixers of a room: the composite video chain and the audio mix chains.
 //!
 //! Each is a bin parsed from a fixed launch string in `pipelines/`; per-participant inputs are
-//! request pads on its compositor or audiomixer, exposed as ghost pads on the bin.
+//! request pads on its compositor or audiomixer, exposed as ghost pads on the bin, and each
+//! codec's encoder runs once per mix ([`super::encoder`]).
+
+use std::collections::BTreeMap;
 
 use anyhow::{Context, anyhow};
 use gst::prelude::*;
+use tessera_webrtc::codecs::Codec;
 
+use super::encoder::Encoder;
 use super::ghost;
 use crate::config::Config;
 use crate::ids::ParticipantId;
@@ -84,23 +89,62 @@ fn centre_frame_times(src: &gst::Pad, fps: u32) {
     });
 }
 
-/// The composite: one compositor, one VP8 encoder and payloader for the whole room.
+/// The encoders of one mix, by codec, and the `raw` tee feeding them.
+#[derive(Debug)]
+pub struct Encoders {
+    /// The mix's raw output.
+    raw: gst::Element,
+    /// Running encoders.
+    by_codec: BTreeMap<Codec, Encoder>,
+}
+
+impl Encoders {
+    fn new(bin: &gst::Bin) -> anyhow::Result<Self> {
+        Ok(Self { raw: child(bin, "raw")?, by_codec: BTreeMap::new() })
+    }
+
+    /// The running encoder of `codec`, built (and started) if there is none yet.
+    fn ensure(&mut self, mix: &gst::Bin, codec: Codec, config: &Config) -> anyhow::Result<&Encoder> {
+        if !self.by_codec.contains_key(&codec) {
+            let encoder = Encoder::attach(mix, &self.raw, codec, config)?;
+            tracing::info!(mix = %mix.name(), %codec, "encoder started");
+            self.by_codec.insert(codec, encoder);
+        }
+        Ok(&self.by_codec[&codec])
+    }
+
+    fn get(&self, codec: Codec) -> Option<&Encoder> {
+        self.by_codec.get(&codec)
+    }
+
+    /// Stops `codec`'s encoder if it feeds nothing any more (`keep` is never stopped).
+    fn stop_idle(&mut self, mix: &gst::Bin, codec: Codec, keep: Codec) {
+        if codec == keep || self.by_codec.get(&codec).is_none_or(|e| e.outputs() > 0) {
+            return;
+        }
+        if let Some(encoder) = self.by_codec.remove(&codec) {
+            encoder.detach(mix, &self.raw);
+            tracing::info!(mix = %mix.name(), %codec, "encoder stopped: nobody receives it");
+        }
+    }
+}
+
+/// The composite: one compositor, one VP8 encoder for the whole room (receivers and
+/// recordings), and an H.264 encoder while someone receives H.264 only.
 #[derive(Debug)]
 pub struct VideoMix {
-    /// The bin, a child of the room pipeline; its `src` pad carries VP8 RTP.
+    /// The bin, a child of the room pipeline; its encoders' outputs are ghost pads on it.
     pub bin: gst::Bin,
     /// The compositor, whose request pads are the publishers' inputs.
     compositor: gst::Element,
-    /// Tee of the encoded VP8 frames, for recorders.
-    encoded: gst::Element,
-    /// The one VP8 encoder.
-    encoder: gst::Element,
+    /// VP8 always; H.264 on demand.
+    encoders: Encoders,
 }
 
 impl VideoMix {
     /// Builds the chain for `config`'s canvas, frame rate and bitrate.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let bin = parse_fragment(VIDEO_MIX, true)?;
+        let bin = parse_fragment(VIDEO_MIX, false)?;
         bin.set_property("name", "video-mix");
         let compositor = child(&bin, "compositor")?;
         unbounded_upstream_latency(&compositor);
@@ -124,13 +168,10 @@ impl VideoMix {
             .field("framerate", gst::Fraction::new(config.composite.fps as i32, 1))
             .build();
         child(&bin, "background-caps")?.set_property("caps", &background);
-        let bps = (config.composite.video_bitrate as i32).saturating_mul(1000);
-        let encoder = child(&bin, "vp8enc")?;
-        encoder.set_property("target-bitrate", bps);
-        encoder.set_property("min-force-key-unit-interval", MIN_KEYFRAME_INTERVAL.as_nanos() as u64);
         centre_frame_times(&compositor.static_pad("src").expect("compositor has a src pad"), config.composite.fps);
-        let encoded = child(&bin, "encoded")?;
-        Ok(Self { bin, compositor, encoded, encoder })
+        let mut encoders = Encoders::new(&bin)?;
+        encoders.ensure(&bin, Codec::Vp8, config)?;
+        Ok(Self { bin, compositor, encoders })
     }
 
     /// Adds a compositor input for `participant`, hidden until placed.
@@ -171,56 +212,62 @@ impl VideoMix {
         ghost::release(&self.bin, &self.compositor, input);
     }
 
-    /// Lets the next keyframe request through at once (`immediate`), or restores the
+    /// Lets the next VP8 keyframe request through at once (`immediate`), or restores the
     /// [`MIN_KEYFRAME_INTERVAL`] that merges receivers' requests. A new recording needs its
     /// first keyframe now, not up to 0.8 s later.
     pub fn set_immediate_keyframes(&self, immediate: bool) {
         let interval = if immediate { 0 } else { MIN_KEYFRAME_INTERVAL.as_nanos() as u64 };
-        self.encoder.set_property("min-force-key-unit-interval", interval);
+        if let Some(vp8) = self.encoders.get(Codec::Vp8) {
+            vp8.element.set_property("min-force-key-unit-interval", interval);
+        }
     }
 
-    /// A new output of the encoded VP8 frames (a ghost of a tee pad), named `name`. A failing
-    /// output (a recorder on a full disk) costs only itself: its flow errors never reach the
-    /// tee, which would otherwise stop the encoder and everyone's video with it.
-    pub fn add_encoded_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
-        ghost::request_isolated(&self.bin, &self.encoded, "src_%u", name, format!("encoded video to {name}"))
+    /// A new output of the composite encoded in `codec` (whose encoder starts if it is not
+    /// running), named `name`; see [`Encoder::add_output`].
+    pub fn add_encoded_output(&mut self, codec: Codec, name: &str, config: &Config) -> anyhow::Result<gst::GhostPad> {
+        let output = self.encoders.ensure(&self.bin, codec, config)?.add_output(&self.bin, name);
+        if output.is_err() {
+            self.encoders.stop_idle(&self.bin, codec, Codec::Vp8);
+        }
+        output
     }
 
-    /// Releases an encoded output; the tee stops pushing into it before it is removed.
-    pub fn remove_encoded_output(&self, output: &gst::GhostPad) {
-        ghost::release(&self.bin, &self.encoded, output);
+    /// Releases an output of `codec`; an encoder other than VP8 stops with its last output.
+    pub fn remove_encoded_output(&mut self, codec: Codec, output: &gst::GhostPad) {
+        if let Some(encoder) = self.encoders.get(codec) {
+            encoder.remove_output(&self.bin, output);
+        }
+        self.encoders.stop_idle(&self.bin, codec, Codec::Vp8);
     }
 }
 
-/// One audio mix: an audiomixer with a silent input, one Opus encoder and payloader.
+/// One audio mix: an audiomixer with a silent input and its encoders. The full mix always
+/// encodes Opus (viewers, recordings) and G.711 while a viewer takes only that; a
+/// publisher's mix-minus encodes the one codec its publisher receives.
 #[derive(Debug)]
 pub struct AudioMix {
-    /// The bin; its `src` pad carries Opus RTP.
+    /// The bin; its encoders' outputs are ghost pads on it.
     pub bin: gst::Bin,
     /// The audiomixer, whose request pads are the publishers' inputs.
     mixer: gst::Element,
-    /// Tee of the encoded Opus frames, for recorders.
-    encoded: gst::Element,
+    /// The codec never stopped (Opus for the full mix; the mix-minus's only one).
+    main: Codec,
+    /// Its encoders.
+    encoders: Encoders,
 }
 
 impl AudioMix {
-    /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`).
-    pub fn new(name: &str, config: &Config) -> anyhow::Result<Self> {
-        let bin = parse_fragment(AUDIO_MIX, true)?;
+    /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`) encoding `main`.
+    pub fn new(name: &str, main: Codec, config: &Config) -> anyhow::Result<Self> {
+        let bin = parse_fragment(AUDIO_MIX, false)?;
         bin.set_property("name", name);
         let mixer = child(&bin, "mixer")?;
         unbounded_upstream_latency(&mixer);
         mixer.set_property("latency", ms(20));
         mixer.set_property("min-upstream-latency", ms(config.media.jitter_ms));
-        let bps = (config.composite.audio_bitrate as i32).saturating_mul(1000);
-        child(&bin, "opusenc")?.set_property("bitrate", bps);
-        let encoded = child(&bin, "encoded")?;
-        Ok(Self { bin, mixer, encoded })
-    }
-
-    /// The RTP output pad.
-    pub fn src(&self) -> gst::Pad {
-        self.bin.static_pad("src").expect("fragment ghosts its src pad")
+        let mut encoders = Encoders::new(&bin)?;
+        encoders.ensure(&bin, main, config)?;
+        Ok(Self { bin, mixer, main, encoders })
     }
 
     /// Adds a mixer input for `participant`'s decoded audio.
@@ -233,15 +280,23 @@ impl AudioMix {
         ghost::release(&self.bin, &self.mixer, input);
     }
 
-    /// A new output of the encoded Opus frames (a ghost of a tee pad), named `name`; isolated
-    /// like the video one.
-    pub fn add_encoded_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
-        ghost::request_isolated(&self.bin, &self.encoded, "src_%u", name, format!("encoded audio to {name}"))
+    /// A new output of the mix encoded in `codec` (whose encoder starts if it is not running),
+    /// named `name`; isolated like the video one.
+    pub fn add_encoded_output(&mut self, codec: Codec, name: &str, config: &Config) -> anyhow::Result<gst::GhostPad> {
+        let output = self.encoders.ensure(&self.bin, codec, config)?.add_output(&self.bin, name);
+        if output.is_err() {
+            self.encoders.stop_idle(&self.bin, codec, self.main);
+        }
+        output
     }
 
-    /// Releases an encoded output.
-    pub fn remove_encoded_output(&self, output: &gst::GhostPad) {
-        ghost::release(&self.bin, &self.encoded, output);
+    /// Releases an output of `codec`; an encoder other than the main one stops with its last
+    /// output.
+    pub fn remove_encoded_output(&mut self, codec: Codec, output: &gst::GhostPad) {
+        if let Some(encoder) = self.encoders.get(codec) {
+            encoder.remove_output(&self.bin, output);
+        }
+        self.encoders.stop_idle(&self.bin, codec, self.main);
     }
 }
 
@@ -261,13 +316,24 @@ mod tests {
             parse_fragment(&text, true).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
             seen += 1;
         }
-        assert!(seen >= 3);
+        assert!(seen >= 8);
         let config = Config::default();
-        let video = VideoMix::new(&config).unwrap();
-        assert!(video.bin.static_pad("src").is_some());
+        let mut video = VideoMix::new(&config).unwrap();
         assert!(video.compositor.property::<bool>("force-live"));
-        let audio = AudioMix::new("audio-mix", &config).unwrap();
+        let mut audio = AudioMix::new("audio-mix", Codec::Opus, &config).unwrap();
         assert!(audio.mixer.property::<bool>("force-live"));
-        assert_eq!(audio.src().name(), "src");
+        // Encoders start with their first output and stop with their last, except the main one.
+        let h264 = video.add_encoded_output(Codec::H264, "h264-out", &config).unwrap();
+        assert!(video.encoders.get(Codec::H264).is_some());
+        video.remove_encoded_output(Codec::H264, &h264);
+        assert!(video.encoders.get(Codec::H264).is_none());
+        let vp8 = video.add_encoded_output(Codec::Vp8, "vp8-out", &config).unwrap();
+        video.remove_encoded_output(Codec::Vp8, &vp8);
+        assert!(video.encoders.get(Codec::Vp8).is_some(), "VP8 runs for recordings");
+        for codec in [Codec::Pcmu, Codec::Pcma, Codec::Opus] {
+            let out = audio.add_encoded_output(codec, "out", &config).unwrap();
+            audio.remove_encoded_output(codec, &out);
+        }
+        assert_eq!(audio.encoders.by_codec.keys().copied().collect::<Vec<_>>(), [Codec::Opus]);
     }
 }

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use gst::prelude::*;
 
+use super::egress::{MixMinus, OutputKey};
 use super::ghost;
 use super::mixer::AudioMix;
 use super::room_media::RoomMedia;
@@ -22,10 +23,12 @@ pub(super) enum Mix {
 /// What feeds a participant's outgoing audio.
 #[derive(Debug)]
 pub(super) enum AudioFeed {
-    /// A viewer hears the full mix: the `audio-rtp` tee's pad feeding them.
-    FullMix(gst::Pad),
+    /// Not yet: the codecs are known once the description is negotiated.
+    Pending,
+    /// A viewer hears the full mix: the pad of the shared output feeding them.
+    FullMix(OutputKey, gst::GhostPad),
     /// A publisher hears everyone but themselves: their own mix.
-    MixMinus(AudioMix),
+    MixMinus(MixMinus),
 }
 
 /// One branch of a publisher's audio tee into a mix.
@@ -53,14 +56,14 @@ impl RoomMedia {
         match to {
             Mix::Full => Some(&self.audio),
             Mix::MinusOf(p) => match &self.peers.get(&p)?.audio_feed {
-                AudioFeed::MixMinus(mix) => Some(mix),
-                AudioFeed::FullMix(_) => None,
+                AudioFeed::MixMinus(minus) => Some(&minus.mix),
+                AudioFeed::FullMix(..) | AudioFeed::Pending => None,
             },
         }
     }
 
     /// Records `from`'s decoded audio tee and feeds it into the full mix and every other
-    /// publisher's mix-minus.
+    /// publisher's mix-minus (one still negotiating gets it when its mix is built).
     pub(super) fn add_audio_source(&mut self, from: ParticipantId, tee: gst::Element) -> anyhow::Result<()> {
         let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
         peer.audio = Some(AudioSource { tee, taps: Vec::new() });

@@ -10,6 +10,8 @@
 //! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
 //! callbacks) into [`Notice`]s the room task acts on.
 
+mod egress;
+mod encoder;
 mod events;
 mod ghost;
 mod ingress;
@@ -221,9 +223,14 @@ pub fn readiness_check() -> anyhow::Result<()> {
     use gst::prelude::*;
     let config = crate::config::Config::default();
     let pipeline = gst::Pipeline::new();
-    mixer::parse_fragment(crate::pipelines::RECORDER, false)?;
+    use crate::pipelines::{H264_ENCODER, PCMA_ENCODER, PCMU_ENCODER, RECORDER};
+    // Encoders started on demand (x264 comes from plugins-ugly) are checked here, not when
+    // the first H.264 receiver arrives.
+    for fragment in [RECORDER, H264_ENCODER, PCMU_ENCODER, PCMA_ENCODER] {
+        mixer::parse_fragment(fragment, false)?;
+    }
     let video = mixer::VideoMix::new(&config)?;
-    let audio = mixer::AudioMix::new("audio-mix", &config)?;
+    let audio = mixer::AudioMix::new("audio-mix", tessera_webrtc::codecs::Codec::Opus, &config)?;
     let webrtc = tessera_webrtc::new_webrtcbin("readiness", 50, &tessera_webrtc::IceSettings::default())?;
     pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
     let ready = pipeline.set_state(gst::State::Ready);

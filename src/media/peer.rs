@@ -16,7 +16,7 @@ use super::stats::InboundCounters;
 use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::protocol::Role;
-use tessera_webrtc::codecs;
+use tessera_webrtc::codecs::Codec;
 
 /// A participant's bin: `webrtcbin` plus one leaky queue per outgoing stream.
 #[derive(Debug)]
@@ -25,9 +25,10 @@ pub struct PeerBin {
     pub bin: gst::Bin,
     /// The participant's `webrtcbin`.
     pub webrtc: gst::Element,
-    /// Sink ghost pad taking the composite's VP8 RTP (none in audio-only rooms).
+    /// Sink ghost pad taking the composite's RTP in the negotiated codec (none in audio-only
+    /// rooms).
     pub video_in: Option<gst::GhostPad>,
-    /// Sink ghost pad taking Opus RTP (mix-minus or full mix).
+    /// Sink ghost pad taking the mix-minus or full mix's RTP in the negotiated codec.
     pub audio_in: gst::GhostPad,
     /// What this participant sends us.
     pub inbound: Arc<InboundCounters>,
@@ -91,8 +92,10 @@ impl PeerBin {
             Role::Publisher => Direction::Sendrecv,
             Role::Viewer => Direction::Sendonly,
         };
-        let video = video_q.as_ref().map(|q| (q, codecs::vp8_caps(), true));
-        for (queue, caps, nack) in video.into_iter().chain([(&audio_q, codecs::opus_caps(), false)]) {
+        // Every mandatory codec is offered; the answer's choice decides what flows each way
+        // (see `egress`).
+        let video = video_q.as_ref().map(|q| (q, Codec::offer_caps(&Codec::VIDEO), true));
+        for (queue, caps, nack) in video.into_iter().chain([(&audio_q, Codec::offer_caps(&Codec::AUDIO), false)]) {
             let sink = webrtc.request_pad_simple("sink_%u").context("requesting webrtcbin sink")?;
             let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
             transceiver.set_codec_preferences(Some(&caps));

@@ -10,14 +10,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use gst::prelude::*;
+use tessera_webrtc::codecs::Codec;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::egress::{OutputKey, RtpOutput};
 use super::mixer::{AudioMix, VideoMix};
-use super::mixminus::{AudioFeed, AudioSource, Mix};
+use super::mixminus::{AudioFeed, AudioSource};
 use super::overlay::Overlay;
 use super::peer::PeerBin;
 use super::stage::{PeerOverlays, border_strips};
-use super::{MediaError, MediaEvent, ghost};
+use super::{MediaError, MediaEvent};
 use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::layout::StagePlan;
@@ -37,8 +39,9 @@ pub(super) struct Peer {
     pub(super) role: Role,
     /// The participant's own bin (webrtcbin, egress queues, decoders).
     pub(super) bin: PeerBin,
-    /// The video-rtp tee pad feeding this peer (none in audio-only rooms).
-    video_feed: Option<gst::Pad>,
+    /// The shared output and its pad feeding this peer's video (none before negotiation and
+    /// in audio-only rooms).
+    pub(super) video_feed: Option<(OutputKey, gst::GhostPad)>,
     /// What feeds the peer's outgoing audio.
     pub(super) audio_feed: AudioFeed,
     /// Set once video arrived.
@@ -56,14 +59,12 @@ pub struct RoomMedia {
     pub(super) config: Arc<Config>,
     /// The room's pipeline.
     pub(super) pipeline: gst::Pipeline,
-    /// Compositor and the one VP8 encoder; none in audio-only rooms.
+    /// Compositor and its encoders; none in audio-only rooms.
     pub(super) video: Option<VideoMix>,
-    /// Fans the encoded composite out to every peer.
-    video_tee: Option<gst::Element>,
-    /// The full mix (for viewers and recordings), encoded once.
+    /// The full mix (for viewers and recordings) and its encoders.
     pub(super) audio: AudioMix,
-    /// Fans the full mix out to every viewer.
-    audio_tee: gst::Element,
+    /// The payloaders shared by receivers of the composite and the full mix.
+    pub(super) outputs: BTreeMap<OutputKey, RtpOutput>,
     /// Participants by id; ids grow with join order, so iteration is join order.
     pub(super) peers: BTreeMap<ParticipantId, Peer>,
     /// Recording branches by id.
@@ -76,16 +77,6 @@ pub struct RoomMedia {
     pub(super) border: Vec<Overlay>,
 }
 
-fn tee(name: &str) -> anyhow::Result<gst::Element> {
-    Ok(gst::ElementFactory::make("tee").name(name).property("allow-not-linked", true).build()?)
-}
-
-fn link_tee(tee: &gst::Element, sink: &impl IsA<gst::Pad>) -> anyhow::Result<gst::Pad> {
-    let src = tee.request_pad_simple("src_%u").context("requesting tee pad")?;
-    src.link(sink).inspect_err(|_| tee.release_request_pad(&src))?;
-    Ok(src)
-}
-
 impl RoomMedia {
     /// Builds and starts the pipeline of room `name`.
     pub fn new(name: &str, config: Arc<Config>, events: UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
@@ -95,18 +86,14 @@ impl RoomMedia {
     fn build(name: &str, config: Arc<Config>, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("room-{name}")).build();
         super::teardown::track(&pipeline);
-        let audio = AudioMix::new("audio-mix", &config)?;
-        let audio_tee = tee("audio-rtp")?;
-        pipeline.add_many([audio.bin.upcast_ref(), &audio_tee])?;
-        audio.bin.link(&audio_tee)?;
-        let (video, video_tee) = if config.composite.video {
+        let audio = AudioMix::new("audio-mix", Codec::Opus, &config)?;
+        pipeline.add(&audio.bin)?;
+        let video = if config.composite.video {
             let video = VideoMix::new(&config)?;
-            let video_tee = tee("video-rtp")?;
-            pipeline.add_many([video.bin.upcast_ref(), &video_tee])?;
-            video.bin.link(&video_tee)?;
-            (Some(video), Some(video_tee))
+            pipeline.add(&video.bin)?;
+            Some(video)
         } else {
-            (None, None)
+            None
         };
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
         let (peers, recorders) = (BTreeMap::new(), BTreeMap::new());
@@ -114,9 +101,8 @@ impl RoomMedia {
             config,
             pipeline,
             video,
-            video_tee,
             audio,
-            audio_tee,
+            outputs: BTreeMap::new(),
             peers,
             recorders,
             events,
@@ -157,8 +143,8 @@ impl RoomMedia {
         self.peers.iter().filter(|(_, p)| p.role == Role::Publisher).map(|(id, _)| *id).collect()
     }
 
-    /// Adds a participant: its webrtcbin, egress feeds and (publisher) mix-minus and overlays;
-    /// starts the offer.
+    /// Adds a participant: its webrtcbin and (publisher) overlays; starts the offer. What it
+    /// receives is linked once its answer says in which codecs ([`RoomMedia::link_egress`]).
     pub fn add_peer(&mut self, id: ParticipantId, role: Role) -> Result<(), MediaError> {
         let failed = |source| MediaError::Participant { participant: id, source };
         let bin = PeerBin::new(id, role, &self.config, self.events.clone()).map_err(failed)?;
@@ -172,17 +158,6 @@ impl RoomMedia {
                 }
             }
         }
-        if role == Role::Publisher {
-            // Everyone already publishing audio is heard in the newcomer's mix-minus.
-            let sources: Vec<ParticipantId> =
-                self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
-            for from in sources {
-                if let Err(e) = self.tap(from, Mix::MinusOf(id)) {
-                    self.remove_peer(id);
-                    return Err(failed(e));
-                }
-            }
-        }
         let events = self.events.clone();
         self.peers.get_mut(&id).expect("attached").bin.create_offer(id, events);
         Ok(())
@@ -190,78 +165,33 @@ impl RoomMedia {
 
     fn attach_peer(&mut self, id: ParticipantId, role: Role, bin: PeerBin) -> anyhow::Result<()> {
         self.pipeline.add(&bin.bin)?;
-        match self.link_peer(id, role, &bin) {
-            Ok((video_feed, audio_feed)) => {
-                let peer = Peer { role, bin, video_feed, audio_feed, video: None, audio: None, overlays: None };
-                self.peers.insert(id, peer);
-                Ok(())
-            }
-            Err(e) => {
-                bin.release_all();
-                self.stop(bin.bin.upcast_ref());
-                Err(e)
-            }
+        if let Err(e) = bin.bin.sync_state_with_parent() {
+            bin.release_all();
+            self.stop(bin.bin.upcast_ref());
+            return Err(e.into());
         }
-    }
-
-    /// Starts a new peer's bin, then feeds it: the composite, and the full mix (viewer) or a new
-    /// mix-minus (publisher). Undoes its own work on failure.
-    fn link_peer(&self, id: ParticipantId, role: Role, bin: &PeerBin) -> anyhow::Result<(Option<gst::Pad>, AudioFeed)> {
-        bin.bin.sync_state_with_parent()?;
-        let audio_feed = match role {
-            Role::Viewer => AudioFeed::FullMix(link_tee(&self.audio_tee, &bin.audio_in)?),
-            Role::Publisher => {
-                let mix = AudioMix::new(&format!("mixminus-{id}"), &self.config)?;
-                self.pipeline.add(&mix.bin)?;
-                // Link before starting: a live source started unlinked stops with not-linked.
-                let started = mix
-                    .src()
-                    .link(&bin.audio_in)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|_| mix.bin.sync_state_with_parent().map_err(anyhow::Error::from));
-                if let Err(e) = started {
-                    self.stop(mix.bin.upcast_ref());
-                    return Err(e);
-                }
-                AudioFeed::MixMinus(mix)
-            }
+        let peer = Peer {
+            role,
+            bin,
+            video_feed: None,
+            audio_feed: AudioFeed::Pending,
+            video: None,
+            audio: None,
+            overlays: None,
         };
-        let (Some(video_tee), Some(video_in)) = (&self.video_tee, &bin.video_in) else {
-            return Ok((None, audio_feed));
-        };
-        match link_tee(video_tee, video_in) {
-            Ok(video_feed) => Ok((Some(video_feed), audio_feed)),
-            Err(e) => {
-                match audio_feed {
-                    AudioFeed::FullMix(pad) => self.audio_tee.release_request_pad(&pad),
-                    AudioFeed::MixMinus(mix) => self.stop(mix.bin.upcast_ref()),
-                }
-                Err(e)
-            }
-        }
+        self.peers.insert(id, peer);
+        Ok(())
     }
 
     /// Removes a participant and everything it fed or was fed by. Unknown ids are ignored.
     pub fn remove_peer(&mut self, id: ParticipantId) {
         let Some(mut peer) = self.peers.remove(&id) else { return };
         // 1. Cut everything flowing into the peer.
-        if let (Some(tee), Some(feed)) = (&self.video_tee, &peer.video_feed) {
-            tee.release_request_pad(feed);
+        if let Some((key, pad)) = peer.video_feed.take() {
+            self.unfeed_output(key, &pad);
         }
-        match &peer.audio_feed {
-            AudioFeed::FullMix(pad) => self.audio_tee.release_request_pad(pad),
-            AudioFeed::MixMinus(mix) => {
-                for other in self.peers.values_mut() {
-                    if let Some(audio) = &mut other.audio {
-                        for tap in audio.taps.extract_if(.., |t| t.to == Mix::MinusOf(id)) {
-                            ghost::release(&other.bin.bin, &audio.tee, &tap.src);
-                            mix.remove_input(&tap.sink);
-                        }
-                    }
-                }
-                self.stop(mix.bin.upcast_ref());
-            }
-        }
+        let audio_feed = std::mem::replace(&mut peer.audio_feed, AudioFeed::Pending);
+        self.unlink_audio(id, audio_feed);
         // 2. Stop the peer: no more pushes into the shared mixers.
         peer.bin.release_all();
         self.stop(peer.bin.bin.upcast_ref());
@@ -334,11 +264,14 @@ impl RoomMedia {
         }
     }
 
-    /// Applies `peer`'s SDP answer.
-    pub fn set_remote_answer(&self, peer: ParticipantId, sdp: gst_sdp::SDPMessage) {
+    /// Applies `peer`'s SDP answer and feeds them in the codecs it settled on; an error says
+    /// why the peer cannot be served.
+    pub fn set_remote_answer(&mut self, peer: ParticipantId, sdp: gst_sdp::SDPMessage) -> Result<(), String> {
+        self.link_egress(peer, &sdp).map_err(|e| format!("{e:#}"))?;
         if let Some(p) = self.peers.get(&peer) {
             p.bin.set_remote_answer(peer, sdp, self.events.clone());
         }
+        Ok(())
     }
 
     /// Adds one of `peer`'s ICE candidates.

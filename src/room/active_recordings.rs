@@ -193,6 +193,8 @@ impl RoomActor {
             Notice::RecordingRunning { id } => {
                 if let Some(active) = self.recordings.get_mut(id) {
                     active.running = true;
+                    let after_ms = active.since.elapsed().as_millis() as u64;
+                    info!(room = %self.id, recording = %id, after_ms, "recording writes from its first keyframe");
                 }
                 self.store.advance(*id, RecordingState::Running, None)
             }

@@ -237,7 +237,11 @@ impl RoomActor {
                 self.on_join(name, role, may_set_layout, outbound, reply)
             }
             RoomCommand::Peer { participant, command } => match command {
-                PeerCommand::Answer(sdp) => self.media.set_remote_answer(participant, sdp),
+                PeerCommand::Answer(sdp) => {
+                    if let Err(reason) = self.media.set_remote_answer(participant, sdp) {
+                        return self.on_notice(Notice::AnswerRejected { peer: participant, reason });
+                    }
+                }
                 PeerCommand::Ice { candidate, mline } => self.media.add_candidate(participant, mline, &candidate),
                 PeerCommand::Leave => self.feed(Input::Leave(participant)),
                 PeerCommand::Mute { audio, video } => {

@@ -57,8 +57,10 @@ async fn sigterm_finalizes_and_sigkill_leaves_a_playable_file() -> anyhow::Resul
             let recorded = sent - *t0;
             let found = recording::discover(path)?;
             println!("  {}: recorded {recorded:?}, file duration {:?}", path.display(), found.duration);
-            let duration =
-                found.duration.unwrap_or_else(|| panic!("SIG{signal} finalizes {} (a duration)", path.display()));
+            let duration = found.duration.unwrap_or_else(|| {
+                eprintln!("server log:\n{}", server.log.lock().unwrap().join("\n"));
+                panic!("SIG{signal} finalizes {} (a duration)", path.display())
+            });
             assert!((duration.as_secs_f64() - recorded.as_secs_f64()).abs() < 0.6);
         }
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gst::prelude::*;
+use tessera_webrtc::codecs::Codec;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::mixer::parse_fragment;
@@ -217,11 +218,11 @@ impl RoomMedia {
         progress: Arc<RecordingProgress>,
     ) -> Result<(), MediaError> {
         let failed = |e: anyhow::Error| MediaError::Recording { recording: id, source: e };
-        let Some(video) = &self.video else {
+        if self.video.is_none() {
             return Err(failed(anyhow::anyhow!(
                 "this server runs audio-only rooms (--video false); recordings need the composite"
             )));
-        };
+        }
         let mut rec = Recorder::new(id, path, self.events.clone(), progress).map_err(failed)?;
         self.pipeline.add(&rec.bin).map_err(|e| failed(e.into()))?;
         if let Err(e) = rec.bin.sync_state_with_parent() {
@@ -232,13 +233,15 @@ impl RoomMedia {
             return Err(failed(anyhow::anyhow!("cannot open {}: {e}", path.display())));
         }
         // The branch runs before the tees feed it; then ask for the keyframe it starts on.
+        let config = self.config.clone();
+        let video = self.video.as_mut().expect("checked above");
         let linked = (|| -> anyhow::Result<()> {
-            let video = video.add_encoded_output(&format!("rec-{id}"))?;
-            rec.video_feed = Some(video.clone());
-            video.link(&rec.video_in)?;
-            let audio = self.audio.add_encoded_output(&format!("rec-{id}"))?;
-            rec.audio_feed = Some(audio.clone());
-            audio.link(&rec.audio_in)?;
+            let out = video.add_encoded_output(Codec::Vp8, &format!("rec-{id}"), &config)?;
+            rec.video_feed = Some(out.clone());
+            out.link(&rec.video_in)?;
+            let out = self.audio.add_encoded_output(Codec::Opus, &format!("rec-{id}"), &config)?;
+            rec.audio_feed = Some(out.clone());
+            out.link(&rec.audio_in)?;
             Ok(())
         })();
         // Restored when the recording's first keyframe arrives (MediaEvent::RecordingRunning).
@@ -257,11 +260,11 @@ impl RoomMedia {
     /// follows once the file is finalized. False if there is no such running recording.
     pub fn stop_recording(&mut self, id: RecordingId) -> bool {
         let Some(rec) = self.recorders.get_mut(&id) else { return false };
-        if let (Some(feed), Some(video)) = (rec.video_feed.take(), &self.video) {
-            video.remove_encoded_output(&feed);
+        if let (Some(feed), Some(video)) = (rec.video_feed.take(), &mut self.video) {
+            video.remove_encoded_output(Codec::Vp8, &feed);
         }
         if let Some(feed) = rec.audio_feed.take() {
-            self.audio.remove_encoded_output(&feed);
+            self.audio.remove_encoded_output(Codec::Opus, &feed);
         }
         rec.video_in.send_event(gst::event::Eos::new());
         rec.audio_in.send_event(gst::event::Eos::new());
@@ -273,11 +276,11 @@ impl RoomMedia {
     /// and the room must go on.
     pub fn drop_recording(&mut self, id: RecordingId) {
         let Some(mut rec) = self.recorders.remove(&id) else { return };
-        if let (Some(feed), Some(video)) = (rec.video_feed.take(), &self.video) {
-            video.remove_encoded_output(&feed);
+        if let (Some(feed), Some(video)) = (rec.video_feed.take(), &mut self.video) {
+            video.remove_encoded_output(Codec::Vp8, &feed);
         }
         if let Some(feed) = rec.audio_feed.take() {
-            self.audio.remove_encoded_output(&feed);
+            self.audio.remove_encoded_output(Codec::Opus, &feed);
         }
         let _ = self.pipeline.remove(&rec.bin);
         let bin = rec.bin.clone();

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use gst::prelude::*;
 
 use tessera::config::Config;
-use tessera::pipelines::{AUDIO_MIX, VIDEO_MIX};
+use tessera::pipelines::{OPUS_ENCODER, VP8_ENCODER};
 use tessera_client::EncodedClip;
 use tessera_protocol::layout::{self, Size};
 
@@ -21,8 +21,8 @@ use tessera_protocol::layout::{self, Size};
 /// `source` in size) with `config`'s canvas, frame rate and bitrates.
 pub fn description(publishers: usize, file: &Path, source: Size, config: &Config) -> anyhow::Result<String> {
     let canvas = config.composite.canvas.0;
-    let vp8enc = element(VIDEO_MIX, "vp8enc").context("no vp8enc in video-mix.txt")?;
-    let opusenc = element(AUDIO_MIX, "opusenc").context("no opusenc in audio-mix.txt")?;
+    let vp8enc = element(VP8_ENCODER, "vp8enc").context("no vp8enc in vp8-encoder.txt")?;
+    let opusenc = element(OPUS_ENCODER, "opusenc").context("no opusenc in opus-encoder.txt")?;
     let mut pads = String::new();
     let mut inputs = String::new();
     for (i, cell) in layout::grid(publishers, canvas).into_iter().enumerate() {
@@ -175,11 +175,11 @@ mod tests {
 
     #[test]
     fn encoder_settings_come_from_the_fragments() {
-        let vp8 = element(VIDEO_MIX, "vp8enc").unwrap();
+        let vp8 = element(VP8_ENCODER, "vp8enc").unwrap();
         assert!(vp8.starts_with("vp8enc deadline=1 cpu-used=8 threads=1") && !vp8.contains("name="), "{vp8}");
         assert!(!vp8.contains("tee"), "{vp8}");
-        assert!(element(AUDIO_MIX, "opusenc").unwrap().contains("frame-size=20"));
-        assert!(element(VIDEO_MIX, "nonexistent").is_none());
+        assert!(element(OPUS_ENCODER, "opusenc").unwrap().contains("frame-size=20"));
+        assert!(element(VP8_ENCODER, "nonexistent").is_none());
     }
 
     #[test]
