@@ -71,7 +71,20 @@ impl RtpOutput {
         let pay = payloader(codec, pt)?;
         let tee = gst::ElementFactory::make("tee").property("allow-not-linked", true).build()?;
         bin.add_many([&pay, &tee])?;
-        pay.link(&tee)?;
+        if codec == Codec::H264 {
+            // x264 marks its constrained-baseline streams 42c0xx (and picks the level from the
+            // canvas); receivers were offered 42e01f, and webrtcbin refuses caps that differ.
+            // The stream is within what 42e01f promises, so say so.
+            let profile = gst::ElementFactory::make("capssetter").build()?;
+            let caps = gst::Caps::builder("application/x-rtp")
+                .field("profile-level-id", tessera_webrtc::codecs::H264_PROFILE_LEVEL_ID)
+                .build();
+            profile.set_property("caps", caps);
+            bin.add(&profile)?;
+            gst::Element::link_many([&pay, &profile, &tee])?;
+        } else {
+            pay.link(&tee)?;
+        }
         super::ghost::expose(&bin, &pay.static_pad("sink").expect("payloaders take input"), "sink")?;
         pipeline.add(&bin)?;
         let started = bin

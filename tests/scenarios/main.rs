@@ -19,6 +19,7 @@ mod browser_server_errors;
 mod browser_viewer;
 mod churn_no_leaks;
 mod clip_publisher;
+mod codecs;
 mod concurrent_rooms;
 mod config_sources;
 mod crash_recovery;

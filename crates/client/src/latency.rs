@@ -53,11 +53,11 @@ pub fn match_flashes(flashes: &[Flash], onsets: &[Onset], since: Instant) -> Fla
 pub async fn loopback(spec: &VideoSpec, duration: Duration) -> anyhow::Result<FlashMatch> {
     gst::init()?;
     let marks = Arc::new(sources::MarkClock::default());
-    let source = sources::video(&VideoSource::Flash(spec.clone()), &marks)?;
+    let source = sources::video(&VideoSource::Flash(spec.clone()), &marks, tessera_webrtc::codecs::Codec::Vp8)?;
     let received = Arc::new(Received::default());
     received.watch_flashes(tessera_protocol::layout::Rect { x: 0, y: 0, w: spec.width, h: spec.height });
     let jitter = gst::ElementFactory::make("rtpjitterbuffer").property("latency", JITTER_MS).build()?;
-    let decode = receive_bin("video", received.clone())?;
+    let decode = receive_bin(tessera_webrtc::codecs::Codec::Vp8, received.clone())?;
     let pipeline = gst::Pipeline::builder().name("latency-loopback").build();
     pipeline.add_many([source.bin.upcast_ref(), &jitter, decode.upcast_ref()])?;
     gst::Element::link_many([source.bin.upcast_ref(), &jitter, decode.upcast_ref()])?;

@@ -47,6 +47,7 @@ pub use signaling::Signaling;
 
 use tessera_protocol::ParticipantId;
 use tessera_protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage};
+pub use tessera_webrtc::codecs::Codec;
 
 /// A solid-colour test video.
 #[derive(Debug, Clone)]
@@ -110,9 +111,18 @@ pub struct PeerOptions {
     pub decode: bool,
     /// Access token sent with `join` (servers with token secrets require one).
     pub token: Option<String>,
+    /// The only video codec this peer accepts, and publishes in (VP8 or H.264).
+    pub video_codec: Codec,
+    /// The only audio codec this peer accepts, and publishes in (Opus, PCMU or PCMA).
+    pub audio_codec: Codec,
 }
 
 impl PeerOptions {
+    /// The same peer accepting and publishing only `video` and `audio`.
+    pub fn with_codecs(self, video: Codec, audio: Codec) -> Self {
+        Self { video_codec: video, audio_codec: audio, ..self }
+    }
+
     /// A publisher of a 320x180@30 solid colour and a sine tone.
     pub fn publisher(room: &str, name: &str, rgb: [u8; 3], tone_hz: f64) -> Self {
         Self {
@@ -123,6 +133,8 @@ impl PeerOptions {
             audio: Some(AudioSource::Tone(tone_hz)),
             decode: true,
             token: None,
+            video_codec: Codec::Vp8,
+            audio_codec: Codec::Opus,
         }
     }
 
@@ -136,6 +148,8 @@ impl PeerOptions {
             audio: None,
             decode: true,
             token: None,
+            video_codec: Codec::Vp8,
+            audio_codec: Codec::Opus,
         }
     }
 }

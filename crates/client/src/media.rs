@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{PeerOptions, Received, sources};
 use tessera_protocol::{ClientMessage, Role};
-use tessera_webrtc::codecs::{self, MIX_AUDIO_CAPS};
+use tessera_webrtc::codecs::{Codec, MIX_AUDIO_CAPS};
 use tessera_webrtc::webrtcbin as webrtc;
 
 /// The test peer's receive jitter-buffer latency, ms.
@@ -65,6 +65,24 @@ impl PeerMedia {
             let mline = args[1].get::<u32>().unwrap_or(0);
             let candidate = args[2].get::<String>().unwrap_or_default();
             let _ = outgoing.send(ClientMessage::Ice { candidate, sdp_m_line_index: mline });
+            None
+        });
+        // Every transceiver the offer creates accepts only this peer's one codec of its kind, so
+        // our answer accepts nothing else, as a device that decodes only that would.
+        // Preferences also make the answer independent of whether caps already flowed (an
+        // appsrc has none until its first buffer).
+        let (video_codec, audio_codec) = (options.video_codec, options.audio_codec);
+        webrtc.connect("on-new-transceiver", false, move |args| {
+            if let Ok(transceiver) = args[1].get::<gst_webrtc::WebRTCRTPTransceiver>() {
+                let codec = match transceiver.property::<gst_webrtc::WebRTCKind>("kind") {
+                    gst_webrtc::WebRTCKind::Video => Some(video_codec),
+                    gst_webrtc::WebRTCKind::Audio => Some(audio_codec),
+                    _ => None,
+                };
+                if let Some(codec) = codec {
+                    transceiver.set_codec_preferences(Some(&Codec::offer_caps(&[codec])));
+                }
+            }
             None
         });
         let received = Arc::new(Received::default());
@@ -177,10 +195,10 @@ impl PeerMedia {
         let marks = &self.marks;
         let mut chains = Vec::new();
         if let (Some(v), Some(mline)) = (&self.options.video, video_mline) {
-            chains.push((mline, true, sources::video(v, marks)?));
+            chains.push((mline, true, sources::video(v, marks, self.options.video_codec)?));
         }
         if let (Some(a), Some(mline)) = (&self.options.audio, audio_mline) {
-            chains.push((mline, false, sources::audio(a, marks)?));
+            chains.push((mline, false, sources::audio(a, marks, self.options.audio_codec)?));
         }
         for (mline, is_video, source) in chains {
             let sink = self
@@ -189,10 +207,6 @@ impl PeerMedia {
                 .with_context(|| format!("requesting sink_{mline}"))?;
             let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
             transceiver.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendrecv);
-            // Codec preferences make the answer independent of whether caps already flowed
-            // (an appsrc has none until its first buffer).
-            let prefs = if is_video { codecs::vp8_caps() } else { codecs::opus_caps() };
-            transceiver.set_codec_preferences(Some(&prefs));
             self.pipeline.add(&source.bin)?;
             source.bin.static_pad("src").context("source has no src")?.link(&sink)?;
             source.bin.sync_state_with_parent()?;
@@ -294,32 +308,36 @@ impl Drop for PeerMedia {
 /// Decodes one incoming stream into an appsink that records it in `received`.
 fn receive_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, received: Arc<Received>) -> anyhow::Result<()> {
     let caps = pad.current_caps().context("incoming pad without caps")?;
-    let media = caps.structure(0).and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
-    let bin = receive_bin(&media, received.clone())?;
-    super::rtp::count_packets(&bin.static_pad("sink").unwrap(), received, media == "video");
+    let s = caps.structure(0).context("incoming caps are empty")?;
+    let encoding = s.get::<&str>("encoding-name").unwrap_or_default();
+    let codec = Codec::from_encoding_name(encoding).with_context(|| format!("unexpected codec {encoding}"))?;
+    let bin = receive_bin(codec, received.clone())?;
+    super::rtp::count_packets(&bin.static_pad("sink").unwrap(), received, codec.is_video());
     pipeline.add(&bin)?;
     bin.sync_state_with_parent()?;
     pad.link(&bin.static_pad("sink").unwrap())?;
     Ok(())
 }
 
-/// A bin that depayloads, decodes and records RTP of `media` ("video": VP8, "audio": Opus)
-/// into `received`; its ghost `sink` pad takes the RTP.
-pub(super) fn receive_bin(media: &str, received: Arc<Received>) -> anyhow::Result<gst::Bin> {
-    let desc = match media {
-        "video" => {
-            "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec \
-                    ! appsink name=sink sync=false max-buffers=2 drop=true caps=video/x-raw,format=I420"
-        }
-        "audio" => &format!(
-            "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample \
-                    ! appsink name=sink sync=false caps={MIX_AUDIO_CAPS}"
+/// A bin that depayloads, decodes and records RTP of `codec` into `received`; its ghost
+/// `sink` pad takes the RTP.
+pub(super) fn receive_bin(codec: Codec, received: Arc<Received>) -> anyhow::Result<gst::Bin> {
+    let video_sink = "appsink name=sink sync=false max-buffers=2 drop=true caps=video/x-raw,format=I420";
+    let audio_sink = format!("audioconvert ! audioresample ! appsink name=sink sync=false caps={MIX_AUDIO_CAPS}");
+    let desc = match codec {
+        Codec::Vp8 => format!("rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec ! {video_sink}"),
+        Codec::H264 => format!(
+            "rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264 \
+             ! videoconvert ! {video_sink}"
         ),
-        other => bail!("unexpected media {other}"),
+        Codec::Opus => format!("rtpopusdepay ! opusdec plc=true ! {audio_sink}"),
+        Codec::Pcmu => format!("rtppcmudepay ! mulawdec ! {audio_sink}"),
+        Codec::Pcma => format!("rtppcmadepay ! alawdec ! {audio_sink}"),
     };
+    let desc = desc.as_str();
     let bin = gst::parse::bin_from_description(desc, true)?;
     let sink = bin.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
-    let video = media == "video";
+    let video = codec.is_video();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {

@@ -13,7 +13,7 @@ use gst::prelude::*;
 
 use super::clip::{self, EncodedClip};
 use super::{AudioSource, VideoSource};
-use tessera_webrtc::codecs::{OPUS_PT, VP8_PT};
+use tessera_webrtc::codecs::{Codec, H264_PT, OPUS_PT, PCMA_PT, PCMU_PT, VP8_PT};
 
 /// How often the flash/beep marks happen.
 pub const MARK_PERIOD: gst::ClockTime = gst::ClockTime::from_seconds(1);
@@ -180,12 +180,22 @@ fn with_clip(desc: &str, c: &Arc<EncodedClip>) -> anyhow::Result<Source> {
 }
 
 /// The video source bin for `source`.
-pub fn video(source: &VideoSource, marks: &Arc<MarkClock>) -> anyhow::Result<Source> {
-    let pay = format!("rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200");
-    let encode = "vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
-                  lag-in-frames=0 keyframe-max-dist=600 error-resilient=default";
+pub fn video(source: &VideoSource, marks: &Arc<MarkClock>, codec: Codec) -> anyhow::Result<Source> {
+    let (encode, pay) = match codec {
+        Codec::H264 => (
+            "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=600 bitrate=300 \
+             ! video/x-h264,profile=constrained-baseline",
+            format!("rtph264pay pt={H264_PT} config-interval=-1 aggregate-mode=zero-latency mtu=1200"),
+        ),
+        _ => (
+            "vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
+             lag-in-frames=0 keyframe-max-dist=600 error-resilient=default",
+            format!("rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200"),
+        ),
+    };
     let (spec, argb) = match source {
-        VideoSource::Clip(c) => return with_clip(&format!("appsrc name=clip ! {pay}"), c),
+        VideoSource::Clip(c) if codec == Codec::Vp8 => return with_clip(&format!("appsrc name=clip ! {pay}"), c),
+        VideoSource::Clip(_) => anyhow::bail!("clips are VP8; a {codec} publisher sends live video"),
         VideoSource::Solid(v) => {
             let [r, g, b] = v.rgb;
             (v, 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b))
@@ -246,10 +256,19 @@ fn paint_flash(buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo, number:
 }
 
 /// The audio source bin for `source`.
-pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>) -> anyhow::Result<Source> {
-    let pay = format!("rtpopuspay pt={OPUS_PT}");
+pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>, codec: Codec) -> anyhow::Result<Source> {
+    let (encode, pay) = match codec {
+        Codec::Pcmu => {
+            ("audioresample ! audio/x-raw,rate=8000 ! mulawenc".to_owned(), format!("rtppcmupay pt={PCMU_PT}"))
+        }
+        Codec::Pcma => {
+            ("audioresample ! audio/x-raw,rate=8000 ! alawenc".to_owned(), format!("rtppcmapay pt={PCMA_PT}"))
+        }
+        _ => ("opusenc bitrate=32000 frame-size=10".to_owned(), format!("rtpopuspay pt={OPUS_PT}")),
+    };
     let (freq, volume) = match source {
-        AudioSource::Clip(c) => return with_clip(&format!("appsrc name=clip ! {pay}"), c),
+        AudioSource::Clip(c) if codec == Codec::Opus => return with_clip(&format!("appsrc name=clip ! {pay}"), c),
+        AudioSource::Clip(_) => anyhow::bail!("clips are Opus; a {codec} publisher sends a live tone"),
         AudioSource::Tone(f) => (*f, 0.3),
         AudioSource::ToneAt { hz, volume } => (*hz, *volume),
         AudioSource::Beep(f) => (*f, 0.5),
@@ -257,7 +276,7 @@ pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>) -> anyhow::Result<Sou
     let bin = parse(&format!(
         "audiotestsrc is-live=true wave=sine freq={freq} volume={volume} samplesperbuffer=480 \
          ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! identity name=mark ! {GATE} \
-         ! opusenc bitrate=32000 frame-size=10 ! {pay}"
+         ! {encode} ! {pay}"
     ))?;
     if matches!(source, AudioSource::Beep(_)) {
         let marks = marks.clone();

@@ -33,7 +33,7 @@ impl JanusPeer {
     pub async fn join(janus: Arc<Janus>, name: &str, clip: &Arc<EncodedClip>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("janus-{name}")).build();
         let webrtc = webrtc::new_webrtcbin("webrtcbin", JITTER_MS, &webrtc::IceSettings::default())?;
-        let source = sources::audio(&AudioSource::Clip(clip.clone()), &Arc::default())?;
+        let source = sources::audio(&AudioSource::Clip(clip.clone()), &Arc::default(), tessera_client::Codec::Opus)?;
         pipeline.add_many([source.bin.upcast_ref(), &webrtc])?;
         let sink = webrtc.request_pad_simple("sink_%u").context("webrtcbin sink")?;
         let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");

@@ -68,6 +68,8 @@ pub async fn churn(
                     audio: Some(AudioSource::Clip(clip.1.clone())),
                     decode: false,
                     token: None,
+                    video_codec: tessera_client::Codec::Vp8,
+                    audio_codec: tessera_client::Codec::Opus,
                 }
             } else {
                 PeerOptions { decode: false, ..PeerOptions::viewer(room, &format!("churn-{i}")) }

@@ -266,6 +266,8 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
             audio: Some(AudioSource::Clip(clips.1.clone())),
             decode: false,
             token: None,
+            video_codec: tessera_client::Codec::Vp8,
+            audio_codec: tessera_client::Codec::Opus,
         };
         publishers.push(TestPeer::join(opts.server, o).await?);
     }
