@@ -21,6 +21,10 @@ let tiles = { canvas: null, participants: [] };
 let mutes = new Map();
 let muted = { audio: false, video: false };
 
+// `?relay=1`: media only through the TURN servers the server hands out (iceTransportPolicy
+// "relay"), to check that TURN works from this network; a call that cannot relay fails.
+const RELAY_ONLY = new URLSearchParams(location.search).get('relay') === '1';
+
 // The access token of the link, if any: `#token=` (kept out of server and proxy logs, as a
 // fragment never leaves the browser) or `?token=`.
 function accessToken() {
@@ -193,7 +197,7 @@ async function join(role) {
   }
   muted = { audio: false, video: false };
   updateMuteButtons();
-  history.replaceState(null, '', `?room=${encodeURIComponent(room)}`);
+  history.replaceState(null, '', `?room=${encodeURIComponent(room)}${RELAY_ONLY ? '&relay=1' : ''}`);
   showCall(true, room);
   // The button that was pressed is gone with the form: keep keyboard focus in the call.
   (role === 'publisher' && !$('mute-mic').disabled ? $('mute-mic') : $('leave')).focus();
@@ -212,7 +216,7 @@ function onProblem({ code, message, then }) {
 }
 
 function startSession(opts) {
-  session = new Session({ ...opts, localStream });
+  session = new Session({ ...opts, localStream, relayOnly: RELAY_ONLY });
   mutes = new Map();
   session.addEventListener('state', (e) => setState(e.detail));
   session.addEventListener('participants', (e) => {

@@ -10,14 +10,21 @@ function inbound(report, kind) {
   return found;
 }
 
+// The transport's selected candidate pair and its two candidates.
+function selectedPair(report) {
+  const all = [...(report?.values() ?? [])];
+  const transport = all.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+  const pair = all.find((s) => s.type === 'candidate-pair'
+    && (transport ? s.id === transport.selectedCandidatePairId : s.selected ?? s.nominated));
+  return { pair, local: pair && report.get(pair.localCandidateId), remote: pair && report.get(pair.remoteCandidateId) };
+}
+
 // Round-trip times in ms, from both places browsers put them: the selected ICE candidate
 // pair (STUN consent checks; Chromium) and remote-inbound-rtp (RTCP receiver reports from
 // the server about what we send; both browsers, publishers only).
 function roundTrips(report) {
   const all = [...(report?.values() ?? [])];
-  const transport = all.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-  const pair = all.find((s) => s.type === 'candidate-pair'
-    && (transport ? s.id === transport.selectedCandidatePairId : s.selected ?? s.nominated));
+  const { pair } = selectedPair(report);
   const ms = (secs) => (typeof secs === 'number' ? Math.round(secs * 10000) / 10 : null);
   const remote = all.filter((s) => s.type === 'remote-inbound-rtp' && typeof s.roundTripTime === 'number');
   return {
@@ -60,6 +67,19 @@ export function installDiagnostics(view) {
         audioJitterMs: jitterMs(audio),
         ...roundTrips(report),
       };
+    },
+    // How media reaches the server: the selected candidate pair's state and each end's
+    // candidate type (host, srflx, prflx, relay), protocol and address; relayProtocol is how
+    // we reach our TURN server (udp, tcp, tls).
+    async route() {
+      const { pair, local, remote } = selectedPair(await pc()?.getStats());
+      if (!pair) return null;
+      const end = (c) => c && {
+        candidateType: c.candidateType, protocol: c.protocol, address: c.address ?? c.ip, port: c.port,
+        relayProtocol: c.relayProtocol, url: c.url,
+      };
+      return { state: pair.state, nominated: !!pair.nominated, bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived,
+        local: end(local), remote: end(remote) };
     },
     // The mean level of the received audio over the next `ms`, in dBFS (from totalAudioEnergy).
     async receivedLevelDb(ms = 500) {

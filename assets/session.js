@@ -23,9 +23,12 @@ const MAX_DELAY_MS = 5000;
 const CONNECT_TIMEOUT_MS = 30000;
 
 export class Session extends EventTarget {
-  constructor({ room, name, role, token, localStream }) {
+  // relayOnly: ICE uses only relay candidates (the TURN servers from `joined`).
+  constructor({ room, name, role, token, localStream, relayOnly = false }) {
     super();
-    Object.assign(this, { room, name, role, token, localStream });
+    Object.assign(this, { room, name, role, token, localStream, relayOnly });
+    // The TURN servers (with credentials minted for this join) from the last `joined`.
+    this.iceServers = [];
     this.state = 'connecting';
     this.attempt = 0;
     this.closedByUs = false;
@@ -147,6 +150,9 @@ export class Session extends EventTarget {
     switch (msg.type) {
       case 'joined':
         this.participantId = msg.participantId;
+        // The offer follows `joined`: the peer connection is built with these when it comes.
+        this.iceServers = msg.iceServers ?? [];
+        if (this.relayOnly && !this.iceServers.length) console.warn('relay only, but the server hands out no TURN server');
         this.participants = [...msg.participants, { id: msg.participantId, name: this.name, role: this.role }];
         this.recordings.clear(); // the server lists the recordings in progress right after
         this.#emit('joined', { participantId: msg.participantId, room: msg.room });
@@ -200,7 +206,11 @@ export class Session extends EventTarget {
   }
 
   async #answer(sdp) {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection({
+      bundlePolicy: 'max-bundle',
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+    });
     this.pc = pc;
     const remote = new MediaStream();
     pc.ontrack = (ev) => {

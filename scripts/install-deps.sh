@@ -35,6 +35,10 @@ tests=(
   firefox-esr
   # The benchmark's peer server (Janus AudioBridge), also exercised by a test.
   janus
+  # The TURN relay test (tests/scenarios/turn_relay.rs) starts its own `turnserver` on a free
+  # loopback port. The package also enables a coturn.service on systemd machines (listening on
+  # 3478 with /etc/turnserver.conf); the tests neither use nor disturb it.
+  coturn
 )
 
 

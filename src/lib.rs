@@ -62,6 +62,10 @@ pub async fn run(
     route_glib_logs();
     let server_settings = config.server.clone();
     let keys = access::Keys::new(&server_settings.token_secret)?;
+    // A Config built in code skips `resolve`'s checks: refuse bad TURN settings here too.
+    if let Some(turn) = config.ice.turn_issuer()? {
+        tracing::info!(?turn, "clients are handed TURN credentials");
+    }
     let tls = match (&server_settings.tls_cert, &server_settings.tls_key) {
         (Some(cert), Some(key)) => Some(http::serve::tls_acceptor(cert, key)?),
         _ => None,

@@ -1,14 +1,16 @@
 //! Who may do what, and how much of it: access tokens ([`token`]), the join decision
-//! ([`admit`]), per-address limits ([`AddressLimits`]) and per-socket message rates
-//! ([`rate`]). Pure and synchronous: the socket glue asks, these answer, nothing here touches a
+//! ([`admit`]), per-address limits ([`AddressLimits`]), per-socket message rates
+//! ([`rate`]) and the TURN credentials a joining client is handed ([`TurnIssuer`]). Pure and synchronous: the socket glue asks, these answer, nothing here touches a
 //! room or GStreamer, so a refused join costs no media object.
 
 mod address;
 pub mod rate;
 pub mod token;
+mod turn_credentials;
 
 pub use address::{AddressLimits, ConnectionGuard};
 pub use token::{Claims, Keys, TokenError, TokenRole};
+pub use turn_credentials::{TurnConfigError, TurnIssuer};
 
 use crate::protocol::{ErrorCode, Role};
 

@@ -97,10 +97,24 @@ pub struct IceArgs {
     #[arg(long, env = "TESSERA_STUN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stun: Option<String>,
-    /// TURN servers, `turn(s)://user:password@host:port`, comma-separated.
+    /// TURN servers of the server's own ICE agent, `turn(s)://user:password@host:port`,
+    /// comma-separated.
     #[arg(long, env = "TESSERA_TURN", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn: Option<Vec<String>>,
+    /// TURN URLs handed to clients (`turn:host:3478`, `turns:host:443?transport=tcp`),
+    /// comma-separated; needs `--turn-secret`.
+    #[arg(long, env = "TESSERA_TURN_URLS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_urls: Option<Vec<String>>,
+    /// The TURN server's `static-auth-secret`: clients' credentials are minted from it.
+    #[arg(long, env = "TESSERA_TURN_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_secret: Option<String>,
+    /// Seconds a client's TURN credentials open new allocations.
+    #[arg(long, env = "TESSERA_TURN_TTL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_ttl: Option<u64>,
 }
 
 /// `[composite]` flags.

@@ -53,8 +53,11 @@ impl ServeArgs {
             toml::from_str::<Config>(&text).with_context(|| format!("parsing config file {}", path.display()))?;
         }
         lay_over(&mut merged, toml::Table::try_from(&self).expect("flags serialize"));
-        if merged["server"].get("admin_key").and_then(|k| k.as_str()) == Some("") {
-            merged["server"].as_table_mut().expect("a section").remove("admin_key");
+        // An empty secret (an unset variable in a unit file, say) is no secret.
+        for (section, key) in [("server", "admin_key"), ("ice", "turn_secret")] {
+            if merged[section].get(key).and_then(|k| k.as_str()) == Some("") {
+                merged[section].as_table_mut().expect("a section").remove(key);
+            }
         }
         let config: Config = merged.try_into().context("resolving the configuration")?;
         config.validated()
@@ -100,6 +103,8 @@ impl Config {
         within("max_candidates", l.max_candidates, 1, 10_000)?;
         within("video_size_changes", l.video_size_changes, 1, 1000)?;
         crate::access::Keys::new(&s.token_secret)?;
+        within("turn_ttl", self.ice.turn_ttl, 60, 7 * 24 * 3600)?;
+        self.ice.turn_issuer()?;
         anyhow::ensure!(
             c.video || !self.recording.auto,
             "--auto-record needs video: recordings hold the composite, and --video false turns it off"
@@ -107,7 +112,7 @@ impl Config {
         Ok(self)
     }
 
-    /// The settings as a TOML file, in sections (the admin key masked): what `tessera config`
+    /// The settings as a TOML file, in sections (the admin key and secrets masked): what `tessera config`
     /// prints, and a starting point for a config file.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("the configuration serializes")

@@ -119,13 +119,41 @@ pub struct IceSettings {
     /// STUN server, `stun://host:port`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stun: Option<String>,
-    /// TURN servers, `turn(s)://user:password@host:port`.
+    /// TURN servers the server's own ICE agent relays through, `turn(s)://user:password@host:port`
+    /// (rarely needed: the server is the reachable side; clients get `turn_urls`).
     pub turn: Vec<String>,
+    /// TURN servers handed to every client in `joined`, RFC 7065 URLs (`turn:host:3478`,
+    /// `turns:host:443?transport=tcp`), with credentials minted per join from `turn_secret`.
+    pub turn_urls: Vec<String>,
+    /// The TURN server's shared secret (coturn `static-auth-secret` with `use-auth-secret`),
+    /// which signs the clients' credentials. Never printed.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "masked")]
+    pub turn_secret: Option<String>,
+    /// How long a client's TURN credentials open new allocations, seconds (a running call keeps
+    /// its relay past it; a reconnect is handed new ones).
+    pub turn_ttl: u64,
 }
 
 impl Default for IceSettings {
     fn default() -> Self {
-        Self { addresses: default_ice_addresses(), announce_ip: None, udp_ports: None, stun: None, turn: Vec::new() }
+        Self {
+            addresses: default_ice_addresses(),
+            announce_ip: None,
+            udp_ports: None,
+            stun: None,
+            turn: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl: 3600,
+        }
+    }
+}
+
+impl IceSettings {
+    /// The issuer of the clients' TURN credentials, `None` when TURN is not configured.
+    pub fn turn_issuer(&self) -> Result<Option<crate::access::TurnIssuer>, crate::access::TurnConfigError> {
+        let ttl = Duration::from_secs(self.turn_ttl);
+        crate::access::TurnIssuer::new(self.turn_secret.as_deref(), &self.turn_urls, ttl)
     }
 }
 

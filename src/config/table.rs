@@ -70,7 +70,7 @@ mod tests {
                 assert!(table.contains(&format!("`[{section}] {key}`")), "[{section}] {key} has no flag");
             }
         }
-        for key in ["admin_key", "announce_ip", "udp_ports", "stun"] {
+        for key in ["admin_key", "announce_ip", "udp_ports", "stun", "turn_secret"] {
             assert!(table.contains(&format!("] {key}`")), "{key}");
         }
     }

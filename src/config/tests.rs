@@ -105,3 +105,39 @@ fn parsers() {
     assert!("10-5".parse::<PortRange>().is_err());
     assert_eq!("5-10".parse::<PortRange>().unwrap(), PortRange { min: 5, max: 10 });
 }
+
+#[test]
+fn turn_for_clients_is_checked_and_its_secret_never_printed() {
+    let secret = "0123456789abcdef-turn-secret";
+    let ice = |urls: &[&str], secret: Option<&str>| ServeArgs {
+        ice: IceArgs {
+            turn_urls: Some(urls.iter().map(|u| u.to_string()).collect()),
+            turn_secret: secret.map(str::to_owned),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let c = ice(&["turn:turn.example.com:3478", "turns:turn.example.com:443?transport=tcp"], Some(secret))
+        .resolve()
+        .unwrap();
+    assert_eq!(c.ice.turn_ttl, 3600, "credentials live an hour by default");
+    assert!(c.ice.turn_issuer().unwrap().is_some());
+    let printed = c.to_toml();
+    assert!(printed.contains("turn_secret = \"(set)\"") && !printed.contains(secret), "{printed}");
+    for (args, expected) in [
+        (ice(&["turn:h"], None), "--turn-urls needs --turn-secret"),
+        (ice(&["turn:h"], Some("")), "--turn-urls needs --turn-secret"),
+        (ice(&[], Some(secret)), "--turn-secret needs --turn-urls"),
+        (ice(&["turn:h"], Some("short")), "--turn-secret must be at least 16 bytes"),
+        (ice(&["turn://u:p@h:3478"], Some(secret)), "turn URL \"turn://u:p@h:3478\""),
+    ] {
+        let err = format!("{:#}", args.resolve().unwrap_err());
+        assert!(err.starts_with(expected), "{expected}: {err}");
+    }
+    let mut long = ice(&["turn:h"], Some(secret));
+    long.ice.turn_ttl = Some(30);
+    assert!(long.resolve().unwrap_err().to_string().starts_with("turn_ttl"));
+    let unset = ServeArgs::default().resolve().unwrap();
+    assert!(unset.ice.turn_issuer().unwrap().is_none(), "no TURN configured: clients get none");
+    assert!(!unset.to_toml().contains("turn_secret"));
+}

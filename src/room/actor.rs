@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 use super::active_recordings::ActiveRecordings;
 use super::core::{self, Input, Output, RoomCore};
 use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
+use crate::access::TurnIssuer;
 use crate::config::Config;
 use crate::ids::{ParticipantId, RoomId};
 use crate::media::{MediaEvent, Notice, RoomMedia};
@@ -60,6 +61,8 @@ pub(super) struct RoomActor {
     max_participants: usize,
     /// How much recording the server allows.
     pub(super) recording_limits: super::active_recordings::RecordingLimits,
+    /// Mints each joiner's TURN credentials (`None`: no TURN servers for clients).
+    turn: Option<TurnIssuer>,
 }
 
 /// Why the room stopped.
@@ -109,6 +112,12 @@ async fn run(
     let (record_dir, auto_record) = (config.recording.dir.clone(), config.recording.auto);
     let max_participants = config.limits.max_participants;
     let recording_limits = super::active_recordings::RecordingLimits::from(&config.recording);
+    // `crate::run` refuses to start with TURN settings that do not check out, so this only
+    // logs if that check is ever bypassed; the room then works without handing out TURN.
+    let turn = config.ice.turn_issuer().unwrap_or_else(|e| {
+        error!(room = %id, "TURN for clients is off: {e}");
+        None
+    });
     let (room, ending) = match RoomMedia::new(id.as_str(), config, events_tx) {
         Ok(media) => {
             info!(room = %id, "room created");
@@ -126,6 +135,7 @@ async fn run(
                 auto_record,
                 max_participants,
                 recording_limits,
+                turn,
             };
             let ending = room.run(&mut rx, &mut events).await;
             (Some(room), ending)
@@ -293,7 +303,9 @@ impl RoomActor {
         info!(room = %self.id, participant = %id, name = %name, ?role, "join");
         self.sockets.insert(id, outbound);
         let recordings = self.recordings_in_progress();
-        self.feed(Input::Admit { id, name, role, may_set_layout, at: SystemTime::now(), recordings });
+        let at = SystemTime::now();
+        let ice_servers = self.turn.as_ref().map(|t| t.ice_servers(id, at)).unwrap_or_default();
+        self.feed(Input::Admit { id, name, role, may_set_layout, at, recordings, ice_servers });
         if reply.send(Ok(id)).is_err() {
             warn!(room = %self.id, participant = %id, "socket gone before join completed");
             self.feed(Input::Gone(id));

@@ -59,6 +59,7 @@ mod stage_rate_limit;
 mod stalled_publisher;
 mod tile_names;
 mod tls;
+mod turn_relay;
 mod two_publishers;
 mod viewer;
 mod ws_drop;

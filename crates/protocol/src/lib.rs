@@ -3,6 +3,8 @@
 //!
 //! - [`ClientMessage`] / [`ServerMessage`] / [`ChannelMessage`]: the `/ws` signaling messages
 //!   and the `tessera` DataChannel's events (`docs/protocol.md`), with their [`ErrorCode`]s.
+//! - [`IceServer`]: the STUN/TURN servers (and TURN credentials) a `joined` message hands a
+//!   client.
 //! - [`ids`]: validated room names, participant and recording ids.
 //! - [`layout`]: a room's layout setting ([`layout::LayoutSpec`]) and the pure geometry that
 //!   turns it into tiles on the canvas, so a client can tell where each participant is.
@@ -10,10 +12,12 @@
 #![deny(missing_docs)]
 
 mod error_code;
+mod ice_server;
 pub mod ids;
 pub mod layout;
 mod message;
 
 pub use error_code::ErrorCode;
+pub use ice_server::IceServer;
 pub use ids::{InvalidId, ParticipantId, RecordingId, RoomId, validate_name};
 pub use message::*;

@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ErrorCode;
 use crate::ids::{ParticipantId, RoomId};
 use crate::layout::{LayoutSpec, Rect, Size};
+use crate::{ErrorCode, IceServer};
 
 /// The largest text frame the server accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -96,6 +96,10 @@ pub enum ServerMessage {
         room: RoomId,
         /// The others in the room.
         participants: Vec<ParticipantInfo>,
+        /// TURN (or STUN) servers the client should build its peer connection with, with
+        /// credentials minted for this join; absent when the server configures none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// The server's SDP offer; the client answers with `answer`.
     Offer {
@@ -257,10 +261,12 @@ mod tests {
             participant_id: me,
             room: RoomId::parse("r").unwrap(),
             participants: vec![other.clone()],
+            ice_servers: Vec::new(),
         });
         assert_eq!(v["type"], "joined");
         assert_eq!(v["participantId"], me.to_string());
         assert_eq!(v["participants"][0]["role"], "viewer");
+        assert!(v.get("iceServers").is_none(), "no TURN configured, no key: {v}");
         round_trip_server(ServerMessage::Offer { sdp: "v=0".into() });
         let v = round_trip_server(ServerMessage::Ice { candidate: "c".into(), sdp_m_line_index: 0 });
         assert_eq!(v["sdpMLineIndex"], 0);
@@ -277,6 +283,35 @@ mod tests {
         round_trip_server(ServerMessage::MuteChanged { participant_id: me, audio: true, video: false });
         let v = round_trip_server(ServerMessage::error(ErrorCode::BadJson, "nope"));
         assert_eq!(v["code"], "bad_json");
+    }
+
+    #[test]
+    fn joined_carries_ice_servers_in_the_browsers_shape() {
+        let turn = IceServer {
+            urls: vec!["turn:127.0.0.1:3478?transport=udp".into(), "turns:turn.example.com:443?transport=tcp".into()],
+            username: Some("1700003600:p7".into()),
+            credential: Some("c2VjcmV0".into()),
+        };
+        let stun = IceServer { urls: vec!["stun:stun.example.com:3478".into()], username: None, credential: None };
+        let v = round_trip_server(ServerMessage::Joined {
+            participant_id: ParticipantId::next(),
+            room: RoomId::parse("r").unwrap(),
+            participants: Vec::new(),
+            ice_servers: vec![turn, stun],
+        });
+        // Exactly RTCIceServer's member names, so the page passes the list on untouched.
+        assert_eq!(
+            v["iceServers"],
+            serde_json::json!([
+                {"urls": ["turn:127.0.0.1:3478?transport=udp", "turns:turn.example.com:443?transport=tcp"],
+                 "username": "1700003600:p7", "credential": "c2VjcmV0"},
+                {"urls": ["stun:stun.example.com:3478"]},
+            ])
+        );
+        // An older server's `joined` (no list) still reads.
+        let old = r#"{"type":"joined","participantId":"p1","room":"r","participants":[]}"#;
+        let ServerMessage::Joined { ice_servers, .. } = serde_json::from_str(old).unwrap() else { panic!() };
+        assert!(ice_servers.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::{Muted, StagePlan};
 use crate::ids::{ParticipantId, RecordingId};
 use crate::layout::{LayoutSpec, Size};
 use crate::media::InboundSnapshot;
-use crate::protocol::{ErrorCode, Role, ServerMessage};
+use crate::protocol::{ErrorCode, IceServer, Role, ServerMessage};
 
 /// Something that happened, for the rules to act on.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub enum Input {
         at: SystemTime,
         /// Recordings running now, which the newcomer is told of.
         recordings: Vec<RecordingId>,
+        /// TURN servers and the credentials minted for this join, for their `joined`.
+        ice_servers: Vec<IceServer>,
     },
     /// A participant said `leave`.
     Leave(ParticipantId),

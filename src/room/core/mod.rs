@@ -46,6 +46,16 @@ pub struct Settings {
     pub media_timeout: Duration,
 }
 
+/// A newcomer, as [`Input::Admit`] describes them.
+struct Admitted {
+    id: ParticipantId,
+    name: String,
+    role: Role,
+    at: SystemTime,
+    recordings: Vec<RecordingId>,
+    ice_servers: Vec<crate::protocol::IceServer>,
+}
+
 /// The room's state and rules.
 #[derive(Debug)]
 pub struct RoomCore {
@@ -91,8 +101,8 @@ impl RoomCore {
     /// Acts on `input`, which happened at `now`; returns what to do, in order.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Output> {
         match input {
-            Input::Admit { id, name, role, may_set_layout, at, recordings } => {
-                self.admit(id, name, role, at, recordings, now);
+            Input::Admit { id, name, role, may_set_layout, at, recordings, ice_servers } => {
+                self.admit(Admitted { id, name, role, at, recordings, ice_servers }, now);
                 if let Some(p) = self.participants.get_mut(&id) {
                     p.may_set_layout = may_set_layout;
                 }
@@ -174,19 +184,13 @@ impl RoomCore {
         }
     }
 
-    fn admit(
-        &mut self,
-        id: ParticipantId,
-        name: String,
-        role: Role,
-        at: SystemTime,
-        recordings: Vec<RecordingId>,
-        now: Instant,
-    ) {
+    fn admit(&mut self, joiner: Admitted, now: Instant) {
+        let Admitted { id, name, role, at, recordings, ice_servers } = joiner;
         self.seen_join = true;
         let info = ParticipantInfo { id, name, role };
         let others = self.participants.values().map(|p| p.info.clone()).collect();
-        self.send(id, ServerMessage::Joined { participant_id: id, room: self.id.clone(), participants: others });
+        let room = self.id.clone();
+        self.send(id, ServerMessage::Joined { participant_id: id, room, participants: others, ice_servers });
         for recording_id in recordings {
             self.send(id, ServerMessage::RecordingStarted { recording_id });
         }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::*;
 use crate::layout::{Mode, Rect};
-use crate::protocol::ChannelMessage;
+use crate::protocol::{ChannelMessage, IceServer};
 
 const CANVAS: Size = Size::new(1280, 720);
 
@@ -47,7 +47,8 @@ impl Fixture {
         let id: ParticipantId = format!("p{}", self.next_id).parse().unwrap();
         self.next_id += 1;
         let at = SystemTime::now();
-        self.input(Input::Admit { id, name: name.into(), role, may_set_layout, at, recordings: Vec::new() });
+        let (recordings, ice_servers) = (Vec::new(), Vec::new());
+        self.input(Input::Admit { id, name: name.into(), role, may_set_layout, at, recordings, ice_servers });
         id
     }
 
@@ -117,10 +118,20 @@ fn a_newcomer_learns_the_room_and_the_others_learn_of_them() {
         may_set_layout: false,
         at: SystemTime::now(),
         recordings: vec![RecordingId::next()],
+        ice_servers: vec![IceServer {
+            urls: vec!["turn:turn.example.com".into()],
+            username: Some("1700003600:p2".into()),
+            credential: Some("c2VjcmV0".into()),
+        }],
     };
     let out = f.input(admit);
     let to_blue = sent_to(&out, id);
     assert!(matches!(to_blue[0], ServerMessage::Joined { participants, .. } if participants.len() == 1));
+    // Their TURN credentials go to them alone, in their `joined`.
+    let ServerMessage::Joined { ice_servers, .. } = to_blue[0] else { unreachable!() };
+    assert_eq!(ice_servers[0].username.as_deref(), Some("1700003600:p2"));
+    let leaked = |m: &ServerMessage| serde_json::to_string(m).unwrap().contains("c2VjcmV0");
+    assert!(!sent_to(&out, red).into_iter().any(leaked), "nobody else sees them");
     assert!(matches!(to_blue[1], ServerMessage::RecordingStarted { .. }));
     assert!(matches!(to_blue[2], ServerMessage::LayoutChanged { .. }));
     assert!(matches!(sent_to(&out, red)[..], [ServerMessage::ParticipantJoined { .. }]));

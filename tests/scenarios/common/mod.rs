@@ -325,6 +325,7 @@ impl ServerProcess {
 }
 pub mod browser;
 pub mod recording;
+pub mod turn;
 
 /// Writes a decoded frame to a PNG file (for looking at what a test saw).
 pub fn save_png(frame: &tessera_client::Frame, path: &std::path::Path) -> anyhow::Result<()> {
