@@ -89,12 +89,22 @@ pub async fn run(
         addresses: access::AddressLimits::new(limits.connections_per_address, limits.joins_per_minute),
         limits,
     });
+    let stun = config.ice.stun.clone();
     let registry = Registry::new(Arc::new(config));
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin =
         Arc::new(http::auth::AdminPolicy { key: server_settings.admin_key.clone(), keys, dev: server_settings.dev });
     let origins = http::Origins::new(&server_settings.allowed_origins);
-    let state = http::AppState { registry: registry.clone(), shutdown: stop_rx.clone(), admin, origins, guards };
+    let sessions = Default::default();
+    let state = http::AppState {
+        registry: registry.clone(),
+        shutdown: stop_rx.clone(),
+        admin,
+        origins,
+        guards,
+        stun,
+        sessions,
+    };
     let routes = warp::Filter::boxed(warp::Filter::map(
         http::routes(state, server_settings.assets_dir.clone()),
         warp::Reply::into_response,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::config::Config;
 use crate::ids::{ParticipantId, RoomId};
+use crate::media::Session;
 use crate::protocol::Role;
 use crate::recording::RecordingStore;
 use crate::room::{self, JoinError, Outbound, RoomHandle};
@@ -52,12 +53,13 @@ impl Registry {
         role: Role,
         may_set_layout: bool,
         outbound: Outbound,
+        session: Session,
     ) -> Result<(RoomHandle, ParticipantId), JoinError> {
         // A room that closes between lookup and join refuses with `Closed`; the next lookup
         // then creates a fresh one.
         for _ in 0..3 {
             let handle = self.get_or_create(room)?;
-            match handle.join(name.clone(), role, may_set_layout, outbound.clone()).await {
+            match handle.join(name.clone(), role, may_set_layout, outbound.clone(), session).await {
                 Err(JoinError::Closed) => continue,
                 other => return other.map(|id| (handle, id)),
             }

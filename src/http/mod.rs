@@ -7,6 +7,7 @@ mod origin;
 mod recording_routes;
 mod reply;
 pub mod serve;
+mod whip;
 mod ws;
 
 use std::path::PathBuf;
@@ -40,6 +41,10 @@ pub struct AppState {
     pub origins: Origins,
     /// Who may join, and how much each client may do.
     pub guards: Arc<JoinGuards>,
+    /// The STUN server clients are told about (WHIP/WHEP `Link` headers).
+    pub stun: Option<String>,
+    /// Live WHIP and WHEP sessions.
+    pub sessions: Arc<whip::Sessions>,
 }
 
 /// What the signaling side checks before anything is built for a client.
@@ -134,6 +139,7 @@ pub fn routes(
         }
     });
     let api = api::routes(state.clone());
+    let whip = whip::routes(state.clone(), state.sessions.clone());
     let signaling = warp::path!("ws")
         .and(warp::ext::optional::<serve::ClientAddr>())
         .and(warp::header::optional::<String>("origin"))
@@ -145,7 +151,7 @@ pub fn routes(
     // 404 there is an error in every visitor's console.
     let favicon = warp::path!("favicon.ico").and(warp::get()).and(warp::fs::file(assets.join("favicon.svg")));
     let client = warp::get().and(warp::fs::dir(assets));
-    healthz.or(readyz).or(api).or(signaling).or(favicon).or(client)
+    healthz.or(readyz).or(api).or(whip).or(signaling).or(favicon).or(client)
 }
 
 #[cfg(test)]

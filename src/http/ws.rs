@@ -175,7 +175,14 @@ impl Connection {
                 };
                 let name = admission.name.unwrap_or(name);
                 let (tx, rx) = mpsc::unbounded_channel();
-                let join = self.state.registry.join(&room, name, role, admission.may_set_layout, tx);
+                let join = self.state.registry.join(
+                    &room,
+                    name,
+                    role,
+                    admission.may_set_layout,
+                    tx,
+                    crate::media::Session::Ws,
+                );
                 // A room that does not answer must not pin this socket (and its address's slot).
                 let joined = tokio::time::timeout(JOIN_LIMIT, join).await.unwrap_or_else(|_| {
                     Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}")))

@@ -181,7 +181,10 @@ impl RoomMedia {
         if !matches!(peer.audio_feed, AudioFeed::Pending) {
             return Ok(()); // already linked: a renegotiation keeps what it has
         }
-        let (role, video_in, audio_in) = (peer.role, peer.bin.video_in.clone(), peer.bin.audio_in.clone());
+        let Some(audio_in) = peer.bin.audio_in.clone() else {
+            return Ok(()); // an ingest-only client: nothing flows to it
+        };
+        let (role, video_in) = (peer.role, peer.bin.video_in.clone());
         let audio =
             pick(sdp, "audio").ok_or_else(|| anyhow!("the description accepts no audio codec Tessera sends"))?;
         let video = match (&video_in, self.video.is_some()) {

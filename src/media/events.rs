@@ -61,6 +61,8 @@ impl RoomMedia {
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
             MediaEvent::ChannelOpen { peer } => Some(Notice::ChannelOpen { peer }),
             MediaEvent::VideoSize { peer, size, par } => Some(Notice::VideoSize { peer, size, par }),
+            MediaEvent::AnswerCreated { peer, answer } => self.on_answer_created(peer, answer),
+            MediaEvent::GatheringComplete { peer } => self.on_gathered(peer),
         }
     }
 

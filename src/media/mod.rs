@@ -10,6 +10,7 @@
 //! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
 //! callbacks) into [`Notice`]s the room task acts on.
 
+mod answerer;
 mod egress;
 mod encoder;
 mod events;
@@ -30,6 +31,7 @@ pub(crate) mod teardown;
 pub use stage::SPEAKER_BORDER;
 
 pub use mixer::MIN_KEYFRAME_INTERVAL;
+pub use peer::Session;
 pub use room_media::RoomMedia;
 pub use stats::{InboundRates, InboundSnapshot};
 
@@ -99,11 +101,30 @@ pub enum MediaEvent {
         /// Pixel aspect ratio.
         par: (u32, u32),
     },
+    /// `create-answer` finished (a client that offers).
+    AnswerCreated {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+        /// The answer, or why there is none.
+        answer: Result<gst_webrtc::WebRTCSessionDescription, String>,
+    },
+    /// ICE gathering completed (a client that offers).
+    GatheringComplete {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+    },
 }
 
 /// What the room task must do after the media layer handled an event.
 #[derive(Debug)]
 pub enum Notice {
+    /// Our answer to a client's offer, with every candidate, or why there is none.
+    Answer {
+        /// To whom.
+        peer: ParticipantId,
+        /// The SDP text.
+        sdp: Result<String, String>,
+    },
     /// Send this offer to the participant, then call [`RoomMedia::set_local_description`].
     Offer {
         /// To whom.

@@ -28,8 +28,9 @@ pub struct PeerBin {
     /// Sink ghost pad taking the composite's RTP in the negotiated codec (none in audio-only
     /// rooms).
     pub video_in: Option<gst::GhostPad>,
-    /// Sink ghost pad taking the mix-minus or full mix's RTP in the negotiated codec.
-    pub audio_in: gst::GhostPad,
+    /// Sink ghost pad taking the mix-minus or full mix's RTP in the negotiated codec (none
+    /// for an ingest-only WHIP client).
+    pub audio_in: Option<gst::GhostPad>,
     /// What this participant sends us.
     pub inbound: Arc<InboundCounters>,
     /// The `tessera` DataChannel carrying room events.
@@ -52,6 +53,63 @@ struct Held {
     probes: Vec<(gst::Pad, gst::PadProbeId)>,
 }
 
+/// How a participant's session is negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// Tessera's own `/ws` protocol: the server offers.
+    Ws,
+    /// WHIP ingest: the client offers what it sends; nothing is sent to it.
+    Whip,
+    /// WHEP playback: the client offers to receive the composite and the full mix.
+    Whep,
+}
+
+/// The egress queues of a peer that receives, each linked to its own webrtcbin sink pad with
+/// the codecs it may receive; returns their sink ghost pads (video: none in audio-only rooms).
+fn egress(
+    bin: &gst::Bin,
+    webrtc: &gst::Element,
+    id: ParticipantId,
+    role: Role,
+    session: Session,
+    video: bool,
+) -> anyhow::Result<(Option<gst::GhostPad>, gst::GhostPad)> {
+    let video_q = if video { Some(egress_queue("egress-video", id)?) } else { None };
+    let audio_q = egress_queue("egress-audio", id)?;
+    bin.add(&audio_q)?;
+    if let Some(q) = &video_q {
+        bin.add(q)?;
+    }
+    let direction = match role {
+        Role::Publisher => Direction::Sendrecv,
+        Role::Viewer => Direction::Sendonly,
+    };
+    // Every mandatory codec is offered, or accepted in a client's offer whatever its payload
+    // types; the negotiated choice decides what flows each way (see `egress`).
+    let caps = |codecs: &[Codec]| match session {
+        Session::Ws => Codec::offer_caps(codecs),
+        Session::Whip | Session::Whep => Codec::answer_caps(codecs),
+    };
+    let video = video_q.as_ref().map(|q| (q, caps(&Codec::VIDEO), true));
+    for (queue, caps, nack) in video.into_iter().chain([(&audio_q, caps(&Codec::AUDIO), false)]) {
+        // Requested with caps, the transceiver has a kind, so a client's offer finds it for its
+        // m-line of that kind whatever the order of its m-lines.
+        let template = webrtc.pad_template("sink_%u").context("webrtcbin has no sink template")?;
+        let sink = webrtc.request_pad(&template, None, Some(&caps)).context("requesting webrtcbin sink")?;
+        let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
+        transceiver.set_codec_preferences(Some(&caps));
+        transceiver.set_direction(direction);
+        transceiver.set_property("do-nack", nack);
+        queue.static_pad("src").unwrap().link(&sink)?;
+    }
+    let video_in = match &video_q {
+        Some(q) => Some(super::ghost::expose(bin, &q.static_pad("sink").unwrap(), "video_in")?),
+        None => None,
+    };
+    let audio_in = super::ghost::expose(bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
+    Ok((video_in, audio_in))
+}
+
 /// A queue that drops the oldest data instead of blocking the shared tee when this peer is
 /// slow or not connected yet.
 fn egress_queue(name: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
@@ -66,10 +124,12 @@ fn egress_queue(name: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
 }
 
 impl PeerBin {
-    /// Builds the bin for `id`; `events` receives everything webrtcbin reports.
+    /// Builds the bin for `id` negotiating as `session` says; `events` receives everything
+    /// webrtcbin reports.
     pub fn new(
         id: ParticipantId,
         role: Role,
+        session: Session,
         config: &Config,
         events: UnboundedSender<MediaEvent>,
     ) -> anyhow::Result<Self> {
@@ -81,33 +141,21 @@ impl PeerBin {
             turn: &config.ice.turn,
         };
         let webrtc = tessera_webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.media.jitter_ms, &ice)?;
-        let video_q = if config.composite.video { Some(egress_queue("egress-video", id)?) } else { None };
-        let audio_q = egress_queue("egress-audio", id)?;
-        bin.add_many([&webrtc, &audio_q])?;
-        if let Some(q) = &video_q {
-            bin.add(q)?;
-        }
-
-        let direction = match role {
-            Role::Publisher => Direction::Sendrecv,
-            Role::Viewer => Direction::Sendonly,
+        bin.add(&webrtc)?;
+        let (video_in, audio_in) = match session {
+            // An ingest client only sends: nothing flows to it.
+            Session::Whip => {
+                super::answerer::receive_only(&webrtc, config.composite.video)?;
+                (None, None)
+            }
+            Session::Ws | Session::Whep => {
+                let (video, audio) = egress(&bin, &webrtc, id, role, session, config.composite.video)?;
+                (video, Some(audio))
+            }
         };
-        // Every mandatory codec is offered; the answer's choice decides what flows each way
-        // (see `egress`).
-        let video = video_q.as_ref().map(|q| (q, Codec::offer_caps(&Codec::VIDEO), true));
-        for (queue, caps, nack) in video.into_iter().chain([(&audio_q, Codec::offer_caps(&Codec::AUDIO), false)]) {
-            let sink = webrtc.request_pad_simple("sink_%u").context("requesting webrtcbin sink")?;
-            let transceiver: gst_webrtc::WebRTCRTPTransceiver = sink.property("transceiver");
-            transceiver.set_codec_preferences(Some(&caps));
-            transceiver.set_direction(direction);
-            transceiver.set_property("do-nack", nack);
-            queue.static_pad("src").unwrap().link(&sink)?;
+        if session != Session::Ws {
+            super::answerer::report_gathering(&webrtc, id, events.clone());
         }
-        let video_in = match &video_q {
-            Some(q) => Some(super::ghost::expose(&bin, &q.static_pad("sink").unwrap(), "video_in")?),
-            None => None,
-        };
-        let audio_in = super::ghost::expose(&bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
         let inbound = Arc::new(InboundCounters::default());
         let held = Arc::default();
         connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held));

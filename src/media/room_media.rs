@@ -17,7 +17,7 @@ use super::egress::{OutputKey, RtpOutput};
 use super::mixer::{AudioMix, VideoMix};
 use super::mixminus::{AudioFeed, AudioSource};
 use super::overlay::Overlay;
-use super::peer::PeerBin;
+use super::peer::{PeerBin, Session};
 use super::stage::{PeerOverlays, border_strips};
 use super::{MediaError, MediaEvent};
 use crate::config::Config;
@@ -75,6 +75,8 @@ pub struct RoomMedia {
     pub(super) stage: StagePlan,
     /// The four strips of the speaker border.
     pub(super) border: Vec<Overlay>,
+    /// Clients whose answer waits for ICE gathering to complete.
+    pub(super) answering: std::collections::BTreeSet<ParticipantId>,
 }
 
 impl RoomMedia {
@@ -108,6 +110,7 @@ impl RoomMedia {
             events,
             stage: StagePlan::default(),
             border: Vec::new(),
+            answering: Default::default(),
         };
         media.border = border_strips(&media)?;
         Ok(media)
@@ -145,9 +148,9 @@ impl RoomMedia {
 
     /// Adds a participant: its webrtcbin and (publisher) overlays; starts the offer. What it
     /// receives is linked once its answer says in which codecs ([`RoomMedia::link_egress`]).
-    pub fn add_peer(&mut self, id: ParticipantId, role: Role) -> Result<(), MediaError> {
+    pub fn add_peer(&mut self, id: ParticipantId, role: Role, session: Session) -> Result<(), MediaError> {
         let failed = |source| MediaError::Participant { participant: id, source };
-        let bin = PeerBin::new(id, role, &self.config, self.events.clone()).map_err(failed)?;
+        let bin = PeerBin::new(id, role, session, &self.config, self.events.clone()).map_err(failed)?;
         self.attach_peer(id, role, bin).map_err(failed)?;
         if role == Role::Publisher && self.video.is_some() {
             match PeerOverlays::new(self, id) {
@@ -158,8 +161,11 @@ impl RoomMedia {
                 }
             }
         }
-        let events = self.events.clone();
-        self.peers.get_mut(&id).expect("attached").bin.create_offer(id, events);
+        // A client that offers (WHIP, WHEP) sends its offer next; see `answerer`.
+        if session == Session::Ws {
+            let events = self.events.clone();
+            self.peers.get_mut(&id).expect("attached").bin.create_offer(id, events);
+        }
         Ok(())
     }
 
@@ -186,6 +192,7 @@ impl RoomMedia {
     /// Removes a participant and everything it fed or was fed by. Unknown ids are ignored.
     pub fn remove_peer(&mut self, id: ParticipantId) {
         let Some(mut peer) = self.peers.remove(&id) else { return };
+        self.answering.remove(&id);
         // 1. Cut everything flowing into the peer.
         if let Some((key, pad)) = peer.video_feed.take() {
             self.unfeed_output(key, &pad);

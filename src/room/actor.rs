@@ -57,6 +57,8 @@ pub(super) struct RoomActor {
     pub(super) record_dir: PathBuf,
     /// Record the room from its first admitted participant (cleared once tried).
     auto_record: bool,
+    /// Clients that offered (WHIP, WHEP) waiting for our answer.
+    answers: BTreeMap<ParticipantId, oneshot::Sender<Result<String, String>>>,
     /// Participants the room takes at most.
     max_participants: usize,
     /// How much recording the server allows.
@@ -134,6 +136,7 @@ async fn run(
                 record_dir,
                 auto_record,
                 max_participants,
+                answers: BTreeMap::new(),
                 recording_limits,
                 turn,
             };
@@ -243,8 +246,16 @@ impl RoomActor {
 
     fn on_command(&mut self, cmd: RoomCommand) -> ControlFlow<Ending> {
         match cmd {
-            RoomCommand::Join { name, role, may_set_layout, outbound, reply } => {
-                self.on_join(name, role, may_set_layout, outbound, reply)
+            RoomCommand::Join { name, role, may_set_layout, outbound, session, reply } => {
+                self.on_join(name, role, may_set_layout, outbound, session, reply)
+            }
+            RoomCommand::Offer { participant, sdp, reply } => {
+                if self.core.contains(participant) && !self.answers.contains_key(&participant) {
+                    self.answers.insert(participant, reply);
+                    self.media.answer_offer(participant, sdp);
+                } else {
+                    let _ = reply.send(Err("not a participant waiting for an answer".into()));
+                }
             }
             RoomCommand::Peer { participant, command } => match command {
                 PeerCommand::Answer(sdp) => {
@@ -287,6 +298,7 @@ impl RoomActor {
         role: Role,
         may_set_layout: bool,
         outbound: Outbound,
+        session: crate::media::Session,
         reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
     ) {
         // Checked before the media branch is built: a refused join costs no GStreamer object.
@@ -295,7 +307,7 @@ impl RoomActor {
             return;
         }
         let id = ParticipantId::next();
-        if let Err(e) = self.media.add_peer(id, role) {
+        if let Err(e) = self.media.add_peer(id, role, session) {
             error!(room = %self.id, participant = %id, "join failed: {e}");
             let _ = reply.send(Err(JoinError::Media(e.to_string())));
             return;
@@ -360,6 +372,15 @@ impl RoomActor {
             return ControlFlow::Continue(());
         }
         match notice {
+            Notice::Answer { peer, sdp } => {
+                let failed = sdp.as_ref().err().cloned();
+                if let Some(reply) = self.answers.remove(&peer) {
+                    let _ = reply.send(sdp);
+                }
+                if let Some(reason) = failed {
+                    self.feed(Input::MediaFailed { id: peer, reason });
+                }
+            }
             Notice::Offer { peer, offer } => {
                 let Ok(sdp) = offer.sdp().as_text() else {
                     self.feed(Input::MediaFailed { id: peer, reason: "offer not serializable".into() });

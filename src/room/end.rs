@@ -19,6 +19,7 @@ pub(super) fn refuse_queued(rx: &mut mpsc::Receiver<RoomCommand>) {
         match cmd {
             RoomCommand::Join { reply, .. } => drop(reply.send(Err(JoinError::Closed))),
             RoomCommand::Kick { reply, .. } => drop(reply.send(false)),
+            RoomCommand::Offer { reply, .. } => drop(reply.send(Err("the room closed".into()))),
             RoomCommand::Close { reply, .. } => drop(reply.send(())),
             RoomCommand::StartRecording { reply, .. } | RoomCommand::StopRecording { reply, .. } => {
                 drop(reply.send(Err(RecordingError::Media("the room closed".into()))))

@@ -1,6 +1,7 @@
 //! How the rest of the server reaches a room: a [`RoomHandle`] (an mpsc sender) carrying
 //! [`RoomCommand`]s to the room's actor, with replies over oneshot channels and time limits.
 
+use crate::media::Session;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -17,6 +18,9 @@ use super::active_recordings::FINALIZE_LIMIT;
 
 /// How long a caller outside the room (the REST API) waits for the room task to answer.
 pub const REPLY_LIMIT: Duration = Duration::from_secs(3);
+/// How long a client that offers waits for our answer: applying the offer, then ICE gathering
+/// (host candidates take milliseconds; a STUN or TURN server's reply up to a few seconds).
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(5);
 /// Closing finalizes recordings (up to [`FINALIZE_LIMIT`]) and stops the pipeline first.
 pub const CLOSE_LIMIT: Duration = Duration::from_secs(FINALIZE_LIMIT.as_secs() + 3);
 
@@ -68,8 +72,19 @@ pub enum RoomCommand {
         may_set_layout: bool,
         /// The participant's message channel.
         outbound: Outbound,
+        /// How its media session is negotiated.
+        session: Session,
         /// Gets the new participant's id, or why not.
         reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+    },
+    /// A client's offer (WHIP, WHEP); the reply carries our answer with every candidate.
+    Offer {
+        /// From whom.
+        participant: ParticipantId,
+        /// The offer.
+        sdp: gst_sdp::SDPMessage,
+        /// Our answer, or why there is none.
+        reply: oneshot::Sender<Result<String, String>>,
     },
     /// A validated signaling command from a participant.
     Peer {
@@ -197,9 +212,10 @@ impl RoomHandle {
         role: Role,
         may_set_layout: bool,
         outbound: Outbound,
+        session: Session,
     ) -> Result<ParticipantId, JoinError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = RoomCommand::Join { name, role, may_set_layout, outbound, reply };
+        let cmd = RoomCommand::Join { name, role, may_set_layout, outbound, session, reply };
         self.tx.send(cmd).await.map_err(|_| JoinError::Closed)?;
         rx.await.map_err(|_| JoinError::Closed)?
     }
@@ -207,6 +223,13 @@ impl RoomHandle {
     /// Forwards a participant's signaling command; a closed room drops it.
     pub async fn peer(&self, participant: ParticipantId, command: PeerCommand) {
         let _ = self.tx.send(RoomCommand::Peer { participant, command }).await;
+    }
+
+    /// Hands a client's offer to the room and waits (at most [`ANSWER_LIMIT`]) for our
+    /// answer, which carries every candidate.
+    pub async fn offer(&self, participant: ParticipantId, sdp: gst_sdp::SDPMessage) -> Result<String, String> {
+        let answer = self.call(ANSWER_LIMIT, |reply| RoomCommand::Offer { participant, sdp, reply }).await;
+        answer.map_err(|e| e.to_string())?
     }
 
     /// Reports that a participant's socket is gone.
