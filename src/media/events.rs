@@ -27,7 +27,10 @@ impl RoomMedia {
                     Some(ip) => tessera_webrtc::ice::announce_host(&candidate, ip),
                     None => candidate,
                 };
-                Some(Notice::Candidate { peer, mline, candidate })
+                // Candidates come only after our offer became the local description, whose
+                // mids the peer keeps; without one, the peer is already gone.
+                let mid = self.peers.get(&peer)?.bin.mid(mline)?;
+                Some(Notice::Candidate { peer, mline, mid, candidate })
             }
             MediaEvent::IncomingStream { peer, pad } => {
                 let result = self.attach_stream(peer, &pad);

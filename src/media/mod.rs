@@ -115,6 +115,8 @@ pub enum Notice {
         peer: ParticipantId,
         /// m-line index.
         mline: u32,
+        /// That m-line's mid in our offer.
+        mid: String,
         /// The `candidate:` line.
         candidate: String,
     },
