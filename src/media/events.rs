@@ -63,6 +63,16 @@ impl RoomMedia {
             }
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
             MediaEvent::ChannelOpen { peer } => Some(Notice::ChannelOpen { peer }),
+            MediaEvent::FirstRtcp { peer } => {
+                // The keyframe asked for at `Connected` can reach a peer before it listens:
+                // aiortc routes RTP to its receivers only after its own DTLS handshake
+                // completed, which is after ours, and drops what came earlier. Its VP8
+                // decoder then skips every frame without an error, so it never asks for a
+                // keyframe (browsers and GStreamer do) and saw nothing until the periodic
+                // keyframe (1 in 4 joins, up to 10 s). Its first RTCP proves it listens.
+                self.peers.get(&peer)?.bin.request_keyframe();
+                None
+            }
             MediaEvent::VideoSize { peer, size, par } => Some(Notice::VideoSize { peer, size, par }),
         }
     }

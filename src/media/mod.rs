@@ -59,6 +59,11 @@ pub enum MediaEvent {
         /// The `candidate:` line.
         candidate: String,
     },
+    /// The peer's first RTCP packet arrived: its SRTP path is up at its end too.
+    FirstRtcp {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+    },
     /// webrtcbin exposed a receive pad; it is blocked until linked (see `PeerBin::release`).
     IncomingStream {
         /// Whose webrtcbin.

@@ -254,6 +254,7 @@ fn connect_signals(
         }
         None
     });
+    watch_first_rtcp(webrtc, id, events.clone());
     let tx = events.clone();
     webrtc.connect_pad_added(move |_, pad| {
         if pad.direction() != gst::PadDirection::Src {
@@ -274,5 +275,21 @@ fn connect_signals(
     webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
         let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         let _ = events.send(MediaEvent::ConnectionState { peer: id, state });
+    });
+}
+
+/// Posts [`MediaEvent::FirstRtcp`] when the first RTCP packet of the peer arrives (rtpbin's
+/// `on-ssrc-active` fires for each sender of RTCP).
+fn watch_first_rtcp(webrtc: &gst::Element, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+    let Some(rtpbin) = webrtc.downcast_ref::<gst::Bin>().and_then(|bin| bin.by_name("rtpbin")) else {
+        tracing::warn!(participant = %id, "webrtcbin has no rtpbin; no keyframe on the first RTCP");
+        return;
+    };
+    let seen = std::sync::atomic::AtomicBool::new(false);
+    rtpbin.connect("on-ssrc-active", false, move |_| {
+        if !seen.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = events.send(MediaEvent::FirstRtcp { peer: id });
+        }
+        None
     });
 }
