@@ -39,6 +39,8 @@ tests=(
   # loopback port. The package also enables a coturn.service on systemd machines (listening on
   # 3478 with /etc/turnserver.conf); the tests neither use nor disturb it.
   coturn
+  # The aiortc interop peer runs in a project-local venv (.venv/, see below).
+  python3-venv
 )
 
 
@@ -64,13 +66,25 @@ if [[ "$mode" == "all" ]] && ! { command -v node && command -v npm; } >/dev/null
   missing+=(nodejs npm)
 fi
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The interop tests' aiortc peer: a venv at the repository root with the pinned packages (PyPI
+# wheels), rebuilt only when tests/interop/requirements.txt changed since it was made.
+if [[ "$mode" == "all" ]]; then
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  venv="$root/.venv"
+  requirements="$root/tests/interop/requirements.txt"
+  if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
+    echo "install-deps: creating $venv for the aiortc interop peer" >&2
+    /usr/bin/python3 -m venv --clear "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$requirements"
+    cp "$requirements" "$venv/.requirements"
+  fi
+fi

@@ -258,6 +258,7 @@ async fn patch(
         Err(Trickle::Bad(why)) => return refuse(StatusCode::BAD_REQUEST, "bad_request", why),
     };
     for (mline, candidate) in candidates {
+        let mline = tessera_webrtc::mids::MLine::Index(mline);
         entry.room.peer(entry.participant, PeerCommand::Ice { candidate, mline }).await;
     }
     StatusCode::NO_CONTENT.into_response()

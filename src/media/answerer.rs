@@ -105,6 +105,9 @@ impl RoomMedia {
         peer: ParticipantId,
         answer: Result<gst_webrtc::WebRTCSessionDescription, String>,
     ) -> Option<Notice> {
+        // 1.22 writes a wrong fingerprint for our ECDSA certificate (see `dtls_cert`).
+        let answer =
+            answer.and_then(|a| tessera_webrtc::dtls_cert::with_certificate_fingerprint(&a).map_err(|e| e.to_string()));
         let answer = match answer {
             Ok(answer) => answer,
             Err(why) => return Some(Notice::Answer { peer, sdp: Err(why) }),
@@ -112,8 +115,8 @@ impl RoomMedia {
         if let Err(e) = self.link_egress(peer, answer.sdp()) {
             return Some(Notice::Answer { peer, sdp: Err(format!("{e:#}")) });
         }
-        let p = self.peers.get(&peer)?;
-        p.bin.webrtc.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
+        let p = self.peers.get_mut(&peer)?;
+        p.bin.set_local_description(&answer);
         self.answering.insert(peer);
         if p.bin.gathered() { self.on_gathered(peer) } else { None }
     }

@@ -27,7 +27,10 @@ impl RoomMedia {
                     Some(ip) => tessera_webrtc::ice::announce_host(&candidate, ip),
                     None => candidate,
                 };
-                Some(Notice::Candidate { peer, mline, candidate })
+                // Candidates come only after our offer became the local description, whose
+                // mids the peer keeps; without one, the peer is already gone.
+                let mid = self.peers.get(&peer)?.bin.mid(mline)?;
+                Some(Notice::Candidate { peer, mline, mid, candidate })
             }
             MediaEvent::IncomingStream { peer, pad } => {
                 let result = self.attach_stream(peer, &pad);
@@ -60,6 +63,16 @@ impl RoomMedia {
             }
             MediaEvent::RecordingFinished { id } => Some(Notice::RecordingFinished { id }),
             MediaEvent::ChannelOpen { peer } => Some(Notice::ChannelOpen { peer }),
+            MediaEvent::FirstRtcp { peer } => {
+                // The keyframe asked for at `Connected` can reach a peer before it listens:
+                // aiortc routes RTP to its receivers only after its own DTLS handshake
+                // completed, which is after ours, and drops what came earlier. Its VP8
+                // decoder then skips every frame without an error, so it never asks for a
+                // keyframe (browsers and GStreamer do) and saw nothing until the periodic
+                // keyframe (1 in 4 joins, up to 10 s). Its first RTCP proves it listens.
+                self.peers.get(&peer)?.bin.request_keyframe();
+                None
+            }
             MediaEvent::VideoSize { peer, size, par } => Some(Notice::VideoSize { peer, size, par }),
             MediaEvent::AnswerCreated { peer, answer } => self.on_answer_created(peer, answer),
             MediaEvent::GatheringComplete { peer } => self.on_gathered(peer),

@@ -63,6 +63,11 @@ pub enum MediaEvent {
         /// The `candidate:` line.
         candidate: String,
     },
+    /// The peer's first RTCP packet arrived: its SRTP path is up at its end too.
+    FirstRtcp {
+        /// Whose webrtcbin.
+        peer: ParticipantId,
+    },
     /// webrtcbin exposed a receive pad; it is blocked until linked (see `PeerBin::release`).
     IncomingStream {
         /// Whose webrtcbin.
@@ -138,6 +143,8 @@ pub enum Notice {
         peer: ParticipantId,
         /// m-line index.
         mline: u32,
+        /// That m-line's mid in our offer.
+        mid: String,
         /// The `candidate:` line.
         candidate: String,
     },

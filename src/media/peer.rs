@@ -17,6 +17,8 @@ use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::protocol::Role;
 use tessera_webrtc::codecs::Codec;
+use tessera_webrtc::dtls_cert;
+use tessera_webrtc::mids::{self, MLine, MLineError};
 
 /// A participant's bin: `webrtcbin` plus one leaky queue per outgoing stream.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub struct PeerBin {
     pub inbound: Arc<InboundCounters>,
     /// The `tessera` DataChannel carrying room events.
     channel: Option<gst_webrtc::WebRTCDataChannel>,
+    /// The mid of each m-line of our offer, once it is the local description.
+    mids: Vec<Option<String>>,
     /// Receive pads held until the room task links their decoders.
     held: Arc<Mutex<Held>>,
 }
@@ -141,6 +145,7 @@ impl PeerBin {
             turn: &config.ice.turn,
         };
         let webrtc = tessera_webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.media.jitter_ms, &ice)?;
+        dtls_cert::use_ecdsa_certificate(&webrtc)?;
         bin.add(&webrtc)?;
         let (video_in, audio_in) = match session {
             // An ingest client only sends: nothing flows to it.
@@ -159,7 +164,7 @@ impl PeerBin {
         let inbound = Arc::new(InboundCounters::default());
         let held = Arc::default();
         connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held));
-        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None, held })
+        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None, mids: Vec::new(), held })
     }
 
     /// Creates the `tessera` DataChannel (webrtcbin must have left NULL) and starts creating the
@@ -176,13 +181,16 @@ impl PeerBin {
                 Ok(None) => Err("empty reply".to_owned()),
                 Err(e) => Err(format!("{e:?}")),
             };
+            // Before it is sent or set: 1.22's own fingerprint of our certificate is wrong.
+            let offer = offer.and_then(|o| dtls_cert::with_certificate_fingerprint(&o).map_err(|e| e.to_string()));
             let _ = events.send(MediaEvent::OfferCreated { peer: id, offer });
         });
         self.webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
     }
 
     /// Applies our offer as the local description (after it was sent to the client).
-    pub fn set_local_description(&self, offer: &gst_webrtc::WebRTCSessionDescription) {
+    pub fn set_local_description(&mut self, offer: &gst_webrtc::WebRTCSessionDescription) {
+        self.mids = mids::mids_of(offer.sdp());
         self.webrtc.emit_by_name::<()>("set-local-description", &[offer, &None::<gst::Promise>]);
     }
 
@@ -201,6 +209,16 @@ impl PeerBin {
             let _ = events.send(MediaEvent::RemoteDescription { peer: id, result });
         });
         self.webrtc.emit_by_name::<()>("set-remote-description", &[&answer, &promise]);
+    }
+
+    /// The mid of our offer's m-line `mline` (none before the offer is the local description).
+    pub fn mid(&self, mline: u32) -> Option<String> {
+        self.mids.get(mline as usize).cloned().flatten()
+    }
+
+    /// The index in our offer of the m-line a client's candidate names.
+    pub fn mline_index(&self, mline: &MLine) -> Result<u32, MLineError> {
+        mids::index_of(&self.mids, mline)
     }
 
     /// Adds a remote ICE candidate.
@@ -288,6 +306,7 @@ fn connect_signals(
         }
         None
     });
+    watch_first_rtcp(webrtc, id, events.clone());
     let tx = events.clone();
     webrtc.connect_pad_added(move |_, pad| {
         if pad.direction() != gst::PadDirection::Src {
@@ -308,5 +327,21 @@ fn connect_signals(
     webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
         let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         let _ = events.send(MediaEvent::ConnectionState { peer: id, state });
+    });
+}
+
+/// Posts [`MediaEvent::FirstRtcp`] when the first RTCP packet of the peer arrives (rtpbin's
+/// `on-ssrc-active` fires for each sender of RTCP).
+fn watch_first_rtcp(webrtc: &gst::Element, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+    let Some(rtpbin) = webrtc.downcast_ref::<gst::Bin>().and_then(|bin| bin.by_name("rtpbin")) else {
+        tracing::warn!(participant = %id, "webrtcbin has no rtpbin; no keyframe on the first RTCP");
+        return;
+    };
+    let seen = std::sync::atomic::AtomicBool::new(false);
+    rtpbin.connect("on-ssrc-active", false, move |_| {
+        if !seen.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = events.send(MediaEvent::FirstRtcp { peer: id });
+        }
+        None
     });
 }

@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::layout::StagePlan;
 use crate::protocol::Role;
+use tessera_webrtc::mids::{MLine, MLineError};
 
 /// A publisher's decoded video in the composite.
 #[derive(Debug)]
@@ -265,8 +266,8 @@ impl RoomMedia {
     }
 
     /// Sends our offer as `peer`'s local description.
-    pub fn set_local_description(&self, peer: ParticipantId, offer: &gst_webrtc::WebRTCSessionDescription) {
-        if let Some(p) = self.peers.get(&peer) {
+    pub fn set_local_description(&mut self, peer: ParticipantId, offer: &gst_webrtc::WebRTCSessionDescription) {
+        if let Some(p) = self.peers.get_mut(&peer) {
             p.bin.set_local_description(offer);
         }
     }
@@ -281,15 +282,16 @@ impl RoomMedia {
         Ok(())
     }
 
-    /// Adds one of `peer`'s ICE candidates.
-    pub fn add_candidate(&self, peer: ParticipantId, mline: u32, candidate: &str) {
+    /// Adds one of `peer`'s ICE candidates; fails when its m-line is not in our offer.
+    pub fn add_candidate(&self, peer: ParticipantId, mline: &MLine, candidate: &str) -> Result<(), MLineError> {
+        let Some(p) = self.peers.get(&peer) else { return Ok(()) };
+        let index = p.bin.mline_index(mline)?;
         if tessera_webrtc::ice::is_mdns(candidate) {
             tracing::debug!(participant = %peer, "mDNS candidate not used (its checks reach us)");
-            return;
+            return Ok(());
         }
-        if let Some(p) = self.peers.get(&peer) {
-            p.bin.add_candidate(mline, candidate);
-        }
+        p.bin.add_candidate(index, candidate);
+        Ok(())
     }
 }
 

@@ -263,7 +263,11 @@ impl RoomActor {
                         return self.on_notice(Notice::AnswerRejected { peer: participant, reason });
                     }
                 }
-                PeerCommand::Ice { candidate, mline } => self.media.add_candidate(participant, mline, &candidate),
+                PeerCommand::Ice { candidate, mline } => {
+                    if let Err(e) = self.media.add_candidate(participant, &mline, &candidate) {
+                        self.send(participant, ServerMessage::error(ErrorCode::InvalidCandidate, e.to_string()));
+                    }
+                }
                 PeerCommand::Leave => self.feed(Input::Leave(participant)),
                 PeerCommand::Mute { audio, video } => {
                     self.feed(Input::Mute { id: participant, muted: core::Muted { audio, video } })
@@ -391,8 +395,8 @@ impl RoomActor {
                 self.send(peer, ServerMessage::Offer { sdp });
                 self.media.set_local_description(peer, &offer);
             }
-            Notice::Candidate { peer, mline, candidate } => {
-                self.send(peer, ServerMessage::Ice { candidate, sdp_m_line_index: mline });
+            Notice::Candidate { peer, mline, mid, candidate } => {
+                self.send(peer, ServerMessage::Ice { candidate, sdp_mid: mid, sdp_m_line_index: mline });
             }
             Notice::AnswerRejected { peer, reason } => {
                 warn!(room = %self.id, participant = %peer, "answer rejected: {reason}");

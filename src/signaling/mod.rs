@@ -11,7 +11,8 @@ use std::time::Instant;
 use crate::access::rate::Bucket;
 use crate::ids::{ParticipantId, RoomId, validate_name};
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
-pub use validate::{check_candidate, decode, parse_answer};
+use tessera_webrtc::mids::MLine;
+pub use validate::{candidate_mline, check_candidate, decode, parse_answer};
 
 /// How often each kind of message may come on one socket: (per second, burst). Generous for
 /// any client that follows the protocol (a browser sends one join, one answer and a dozen
@@ -133,8 +134,8 @@ pub enum PeerCommand {
     Ice {
         /// The `candidate:` line.
         candidate: String,
-        /// Its m-line index.
-        mline: u32,
+        /// Its m-line, by mid or index (the room maps a mid to its index).
+        mline: MLine,
     },
     /// Leave the room.
     Leave,
@@ -316,8 +317,9 @@ impl Session {
                     ClientMessage::Ice { candidate, .. } if candidate.trim().is_empty() => {
                         return Ok(Step::Nothing);
                     }
-                    ClientMessage::Ice { candidate, sdp_m_line_index } => {
+                    ClientMessage::Ice { candidate, sdp_mid, sdp_m_line_index } => {
                         check_candidate(&candidate)?;
+                        let mline = candidate_mline(sdp_mid, sdp_m_line_index)?;
                         self.candidates += 1;
                         if self.candidates > self.max_candidates {
                             self.strikes += 1;
@@ -326,7 +328,7 @@ impl Session {
                                 self.max_candidates
                             )));
                         }
-                        PeerCommand::Ice { candidate, mline: sdp_m_line_index }
+                        PeerCommand::Ice { candidate, mline }
                     }
                     ClientMessage::Leave => {
                         self.state = State::Left;

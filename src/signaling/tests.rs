@@ -91,7 +91,7 @@ fn joined_session_forwards_to_its_room() {
     let answer = serde_json::json!({"type": "answer", "sdp": ANSWER}).to_string();
     assert!(matches!(s.text(&answer), Step::Room { command: PeerCommand::Answer(_), .. }));
     let ice = r#"{"type":"ice","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMLineIndex":0}"#;
-    assert!(matches!(s.text(ice), Step::Room { command: PeerCommand::Ice { mline: 0, .. }, .. }));
+    assert!(matches!(s.text(ice), Step::Room { command: PeerCommand::Ice { mline: MLine::Index(0), .. }, .. }));
     let mute = r#"{"type":"mute","audio":true,"video":false}"#;
     assert!(matches!(s.text(mute), Step::Room { command: PeerCommand::Mute { audio: true, video: false }, .. }));
     let bad_layout = r#"{"type":"setLayout","layout":{"mode":"custom","regions":[]}}"#;
@@ -104,6 +104,33 @@ fn joined_session_forwards_to_its_room() {
     assert!(matches!(s.text(r#"{"type":"leave"}"#), Step::Room { command: PeerCommand::Leave, .. }));
     assert!(s.membership().is_none(), "after leave the socket no longer speaks for the participant");
     assert_eq!(error_code(s.text(r#"{"type":"leave"}"#)), ErrorCode::NotJoined);
+}
+
+#[test]
+fn candidates_name_their_m_line_by_mid_or_index() {
+    let mut s = joined_session();
+    let line = "candidate:1 1 UDP 1 127.0.0.1 9 typ host";
+    let ice = |fields: serde_json::Value| {
+        let mut msg = serde_json::json!({"type": "ice", "candidate": line});
+        msg.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        msg.to_string()
+    };
+    let mline = |step: Step| match step {
+        Step::Room { command: PeerCommand::Ice { mline, .. }, .. } => mline,
+        other => panic!("expected a candidate for the room, got {other:?}"),
+    };
+    assert_eq!(mline(s.text(&ice(serde_json::json!({"sdpMid": "audio1"})))), MLine::Mid("audio1".into()));
+    assert_eq!(mline(s.text(&ice(serde_json::json!({"sdpMLineIndex": 1})))), MLine::Index(1));
+    let both = ice(serde_json::json!({"sdpMid": "video0", "sdpMLineIndex": 1}));
+    assert_eq!(mline(s.text(&both)), MLine::Mid("video0".into()), "the mid wins, as in the WebRTC API");
+    // Neither: a clear error to this client, and the socket stays usable.
+    let Step::Reply(ServerMessage::Error { code, message }) = s.text(&ice(serde_json::json!({}))) else { panic!() };
+    assert_eq!(code, ErrorCode::InvalidMessage);
+    assert!(message.contains("sdpMid") && message.contains("sdpMLineIndex"), "{message}");
+    let long = ice(serde_json::json!({"sdpMid": "m".repeat(65)}));
+    assert_eq!(error_code(s.text(&long)), ErrorCode::InvalidMessage);
+    assert_eq!(error_code(s.text(&ice(serde_json::json!({"sdpMid": 7})))), ErrorCode::InvalidMessage);
+    assert_eq!(mline(s.text(&ice(serde_json::json!({"sdpMLineIndex": 0})))), MLine::Index(0));
 }
 
 #[test]

@@ -2,8 +2,25 @@
 //! RFC 8839 shape, an SDP answer with what WebRTC needs. Pure, and fed arbitrary input by the
 //! property tests.
 
+use tessera_webrtc::mids::MLine;
+
 use super::SignalingError;
 use crate::protocol::ClientMessage;
+
+/// The longest `sdpMid` accepted: mids are short tokens (`video0`; RFC 8843 advises at most 16
+/// characters, to fit the RTP header extension).
+const MAX_MID_CHARS: usize = 64;
+
+/// The m-line a candidate names: `sdpMid` wins over `sdpMLineIndex`, as in the WebRTC API; one
+/// of them is required. Whether it exists is for the room to tell, which knows our offer.
+pub fn candidate_mline(sdp_mid: Option<String>, sdp_m_line_index: Option<u32>) -> Result<MLine, SignalingError> {
+    if sdp_mid.as_ref().is_some_and(|mid| mid.chars().count() > MAX_MID_CHARS) {
+        return Err(SignalingError::InvalidMessage(format!("`sdpMid` is longer than {MAX_MID_CHARS} characters")));
+    }
+    MLine::of_candidate(sdp_mid, sdp_m_line_index).ok_or_else(|| {
+        SignalingError::InvalidMessage("`ice` needs `sdpMid` or `sdpMLineIndex` to name the candidate's m-line".into())
+    })
+}
 
 /// Parses a frame into a [`ClientMessage`], telling malformed JSON, unknown types and bad
 /// fields apart.

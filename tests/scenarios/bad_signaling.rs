@@ -111,6 +111,13 @@ async fn bad_input_gets_error_codes_and_harms_nobody() -> anyhow::Result<()> {
     expect(&mut bad, InvalidSdp, "answer not matching the offer").await;
     bad.send_text(r#"{"type":"ice","candidate":"not a candidate","sdpMLineIndex":0}"#).await?;
     expect(&mut bad, InvalidCandidate, "garbage ICE candidate").await;
+    let line = "candidate:1 1 UDP 1 127.0.0.1 9 typ host";
+    bad.send_text(serde_json::json!({"type": "ice", "candidate": line, "sdpMid": "video7"}).to_string()).await?;
+    expect(&mut bad, InvalidCandidate, "a mid our offer does not have").await;
+    bad.send_text(serde_json::json!({"type": "ice", "candidate": line, "sdpMLineIndex": 9}).to_string()).await?;
+    expect(&mut bad, InvalidCandidate, "an m-line index past our offer's").await;
+    bad.send_text(serde_json::json!({"type": "ice", "candidate": line}).to_string()).await?;
+    expect(&mut bad, InvalidMessage, "a candidate naming no m-line").await;
 
     // A frame beyond what the transport reads at all (1 MiB) still gets its code before the
     // socket is closed; the troublemaker is then gone and the others are told.

@@ -9,6 +9,8 @@ mod common;
 mod stage;
 
 mod abrupt_departures;
+mod aiortc_publisher;
+mod aiortc_viewer;
 mod audio_only;
 mod bad_signaling;
 mod browser_failed;

@@ -83,7 +83,11 @@ async fn sockets_must_join_in_time_and_within_their_message_rates() -> anyhow::R
     for _ in 0..40 {
         ws.send(&ClientMessage::Mute { audio: true, video: false }).await?;
     }
-    let ice = ClientMessage::Ice { candidate: "candidate:1 1 UDP 1 127.0.0.1 9 typ host".into(), sdp_m_line_index: 0 };
+    let ice = ClientMessage::Ice {
+        candidate: "candidate:1 1 UDP 1 127.0.0.1 9 typ host".into(),
+        sdp_mid: None,
+        sdp_m_line_index: Some(0),
+    };
     for _ in 0..8 {
         ws.send(&ice).await?;
     }

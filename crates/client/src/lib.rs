@@ -338,7 +338,7 @@ async fn drive(
                         }
                         Err(e) => tracing::error!("test peer cannot answer: {e:#}"),
                     },
-                    ServerMessage::Ice { candidate, sdp_m_line_index } => media.add_candidate(sdp_m_line_index, &candidate),
+                    ServerMessage::Ice { candidate, sdp_m_line_index, .. } => media.add_candidate(sdp_m_line_index, &candidate),
                     other => {
                         let _ = messages.send(other);
                     }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::{PeerOptions, Received, sources};
 use tessera_protocol::{ClientMessage, Role};
 use tessera_webrtc::codecs::{Codec, MIX_AUDIO_CAPS};
+use tessera_webrtc::dtls_cert;
 use tessera_webrtc::webrtcbin as webrtc;
 
 /// The test peer's receive jitter-buffer latency, ms.
@@ -60,11 +61,13 @@ impl PeerMedia {
         let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
         let ice = webrtc::IceSettings { addresses: &loopback, ..Default::default() };
         let webrtc = webrtc::new_webrtcbin("webrtcbin", JITTER_MS, &ice)?;
+        // ECDSA, as browsers: the server must shake hands with what browsers present.
+        dtls_cert::use_ecdsa_certificate(&webrtc)?;
         pipeline.add(&webrtc)?;
         webrtc.connect("on-ice-candidate", false, move |args| {
             let mline = args[1].get::<u32>().unwrap_or(0);
             let candidate = args[2].get::<String>().unwrap_or_default();
-            let _ = outgoing.send(ClientMessage::Ice { candidate, sdp_m_line_index: mline });
+            let _ = outgoing.send(ClientMessage::Ice { candidate, sdp_mid: None, sdp_m_line_index: Some(mline) });
             None
         });
         // Every transceiver the offer creates accepts only this peer's one codec of its kind, so
@@ -174,7 +177,11 @@ impl PeerMedia {
         self.webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &p]);
         let reply = rx.await.context("create-answer dropped")?.map_err(|e| anyhow!("create-answer: {e:?}"))?;
         let reply = reply.context("create-answer gave nothing")?;
-        reply.get::<gst_webrtc::WebRTCSessionDescription>("answer").with_context(|| format!("no answer in {reply}"))
+        let answer = reply
+            .get::<gst_webrtc::WebRTCSessionDescription>("answer")
+            .with_context(|| format!("no answer in {reply}"))?;
+        // 1.22's own fingerprint of our certificate is wrong (see `dtls_cert`).
+        Ok(dtls_cert::with_certificate_fingerprint(&answer)?)
     }
 
     /// Sets our answer as the local description; ICE candidates start flowing.

@@ -44,12 +44,17 @@ pub enum ClientMessage {
         /// The SDP text.
         sdp: String,
     },
-    /// A trickled ICE candidate of the client.
+    /// A trickled ICE candidate of the client, naming its m-line by `sdpMid`, `sdpMLineIndex`
+    /// or both (`sdpMid` wins, as in the WebRTC API); one of them is required.
     Ice {
         /// The `candidate:` line (an empty string means end of candidates).
         candidate: String,
+        /// The `a=mid` of the m-line the candidate belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
         /// Index of the m-line the candidate belongs to.
-        sdp_m_line_index: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_m_line_index: Option<u32>,
     },
     /// Leave the room; the server then closes the socket.
     Leave,
@@ -106,10 +111,13 @@ pub enum ServerMessage {
         /// The SDP text.
         sdp: String,
     },
-    /// A trickled ICE candidate of the server.
+    /// A trickled ICE candidate of the server, naming its m-line both ways: stacks that match
+    /// candidates by mid alone (aiortc) and by index alone (webrtcbin) both find it.
     Ice {
         /// The `candidate:` line.
         candidate: String,
+        /// The `a=mid` of the m-line (in our offer) the candidate belongs to.
+        sdp_mid: String,
         /// Index of the m-line the candidate belongs to.
         sdp_m_line_index: u32,
     },
@@ -234,7 +242,21 @@ mod tests {
             token: None,
         });
         round_trip_client(ClientMessage::Answer { sdp: "v=0\r\n".into() });
-        round_trip_client(ClientMessage::Ice { candidate: "candidate:1".into(), sdp_m_line_index: 1 });
+        round_trip_client(ClientMessage::Ice {
+            candidate: "candidate:1".into(),
+            sdp_mid: None,
+            sdp_m_line_index: Some(1),
+        });
+        round_trip_client(ClientMessage::Ice {
+            candidate: "candidate:1".into(),
+            sdp_mid: Some("audio1".into()),
+            sdp_m_line_index: None,
+        });
+        round_trip_client(ClientMessage::Ice {
+            candidate: "candidate:1".into(),
+            sdp_mid: Some("video0".into()),
+            sdp_m_line_index: Some(0),
+        });
         round_trip_client(ClientMessage::Leave);
         round_trip_client(ClientMessage::Mute { audio: true, video: false });
         round_trip_client(ClientMessage::SetLayout { layout: LayoutSpec::default() });
@@ -246,7 +268,19 @@ mod tests {
             r#"{"type":"ice","candidate":"candidate:0 1 UDP 1 127.0.0.1 5000 typ host","sdpMLineIndex":0}"#,
         )
         .unwrap();
-        assert!(matches!(m, ClientMessage::Ice { sdp_m_line_index: 0, .. }));
+        assert!(matches!(m, ClientMessage::Ice { sdp_m_line_index: Some(0), sdp_mid: None, .. }));
+        // aiortc and others name the m-line by mid only; a candidate may also name neither
+        // (the server then refuses it, see `signaling`).
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"ice","candidate":"candidate:0 1 UDP 1 127.0.0.1 5000 typ host","sdpMid":"audio1"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(m, ClientMessage::Ice { sdp_m_line_index: None, sdp_mid: Some(ref mid), .. } if mid == "audio1")
+        );
+        let m: ClientMessage = serde_json::from_str(r#"{"type":"ice","candidate":""}"#).unwrap();
+        assert!(matches!(m, ClientMessage::Ice { sdp_m_line_index: None, sdp_mid: None, .. }));
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"ice","candidate":"","sdpMid":0}"#).is_err());
         let j: ClientMessage =
             serde_json::from_str(r#"{"type":"join","room":"a","name":"b","role":"viewer"}"#).unwrap();
         assert!(matches!(j, ClientMessage::Join { role: Role::Viewer, .. }));
@@ -268,8 +302,12 @@ mod tests {
         assert_eq!(v["participants"][0]["role"], "viewer");
         assert!(v.get("iceServers").is_none(), "no TURN configured, no key: {v}");
         round_trip_server(ServerMessage::Offer { sdp: "v=0".into() });
-        let v = round_trip_server(ServerMessage::Ice { candidate: "c".into(), sdp_m_line_index: 0 });
-        assert_eq!(v["sdpMLineIndex"], 0);
+        let v = round_trip_server(ServerMessage::Ice {
+            candidate: "c".into(),
+            sdp_mid: "video0".into(),
+            sdp_m_line_index: 0,
+        });
+        assert_eq!((v["sdpMLineIndex"].as_u64(), v["sdpMid"].as_str()), (Some(0), Some("video0")));
         let v = round_trip_server(ServerMessage::ParticipantJoined { participant: other });
         assert_eq!(v["type"], "participantJoined");
         let v = round_trip_server(ServerMessage::ParticipantLeft { participant_id: me });

@@ -323,6 +323,7 @@ impl ServerProcess {
         names
     }
 }
+pub mod aiortc;
 pub mod browser;
 pub mod recording;
 pub mod turn;

@@ -317,7 +317,7 @@ async fn depart(addr: SocketAddr, kind: Departure, i: usize, key: Option<String>
                 i,
                 i % 10_000
             );
-            peer.send(ClientMessage::Ice { candidate, sdp_m_line_index: 0 })?;
+            peer.send(ClientMessage::Ice { candidate, sdp_mid: None, sdp_m_line_index: Some(0) })?;
             tokio::time::sleep(Duration::from_micros(spread(i, 5_000))).await;
             Ok(phase(&peer))
         }
