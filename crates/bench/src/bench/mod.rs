@@ -2,6 +2,7 @@
 //! the bare GStreamer floor and against Janus's AudioBridge, all measured in the same run on
 //! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
 
+mod codecs;
 mod floor;
 pub mod janus;
 pub mod janus_peer;
@@ -164,6 +165,8 @@ pub struct Results {
     pub floor: Vec<FloorRun>,
     /// Audio-only rooms against Janus.
     pub audio: Vec<AudioRun>,
+    /// What H.264 output and G.711 publishers add.
+    pub codecs: Vec<codecs::CodecRun>,
 }
 
 /// Runs the whole benchmark and writes its results.
@@ -191,6 +194,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         viewers: Vec::new(),
         floor: Vec::new(),
         audio: Vec::new(),
+        codecs: Vec::new(),
     };
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "tessera");
@@ -227,6 +231,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         tracing::info!(participants = n, "audio-only: tessera and janus");
         results.audio.push(measure_audio(n, &plan, &base, &clips).await?);
     }
+    tracing::info!("codecs: H.264 output, G.711 publishers");
+    results.codecs = codecs::measure(&plan, &base, &clips).await?;
     results.duration_secs = started.elapsed().as_secs_f64();
     write(opts, &results)?;
     Ok(results)
@@ -269,6 +275,8 @@ fn base_options(plan: &Plan) -> LoadOptions {
         audio_only: false,
         joins: 0,
         churn: 0,
+        viewer_codec: tessera_client::Codec::Vp8,
+        audio_codec: tessera_client::Codec::Opus,
     }
 }
 

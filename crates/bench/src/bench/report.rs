@@ -114,6 +114,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     viewers(&mut s, r, &d);
     joins(&mut s, r);
     audio(&mut s, r);
+    super::codecs::section(&mut s, r);
     method(&mut s, r);
     s
 }

@@ -15,6 +15,7 @@ pub mod stress;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tessera_client::Codec;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -87,6 +88,18 @@ pub struct LoadOptions {
     /// RSS and fds before and after.
     #[arg(long, default_value_t = 0)]
     pub churn: usize,
+    /// The only video codec the counting viewers accept (vp8 or h264: the latter starts the
+    /// room's H.264 encoder).
+    #[arg(long, default_value = "vp8", value_parser = codec)]
+    pub viewer_codec: Codec,
+    /// The publishers' audio codec (opus sends the clip; pcmu or pcma a live tone, and they
+    /// hear their mix-minus in it).
+    #[arg(long, default_value = "opus", value_parser = codec)]
+    pub audio_codec: Codec,
+}
+
+fn codec(name: &str) -> Result<Codec, String> {
+    Codec::from_encoding_name(name).ok_or_else(|| format!("unknown codec {name:?}: vp8, h264, opus, pcmu or pcma"))
 }
 
 /// The outcome of one load run.
@@ -263,17 +276,21 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
             name: format!("pub-{i}"),
             role: Role::Publisher,
             video,
-            audio: Some(AudioSource::Clip(clips.1.clone())),
+            audio: Some(match opts.audio_codec {
+                Codec::Opus => AudioSource::Clip(clips.1.clone()),
+                _ => AudioSource::Tone(300.0 + 50.0 * i as f64),
+            }),
             decode: false,
             token: None,
-            video_codec: tessera_client::Codec::Vp8,
-            audio_codec: tessera_client::Codec::Opus,
+            video_codec: Codec::Vp8,
+            audio_codec: opts.audio_codec,
         };
         publishers.push(TestPeer::join(opts.server, o).await?);
     }
     let mut viewers = Vec::new();
     for i in 0..opts.viewers {
-        let o = PeerOptions { decode: false, ..PeerOptions::viewer(&opts.room, &format!("viewer-{i}")) };
+        let o = PeerOptions { decode: false, ..PeerOptions::viewer(&opts.room, &format!("viewer-{i}")) }
+            .with_codecs(opts.viewer_codec, Codec::Opus);
         viewers.push(TestPeer::join(opts.server, o).await?);
     }
     let probe = if opts.audio_only {
