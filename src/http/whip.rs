@@ -192,21 +192,29 @@ fn ice_server_links(state: &AppState, turn: &[IceServer]) -> Vec<String> {
     links
 }
 
+/// Why a request may not act on a session.
+enum Denied {
+    /// No such session in this room.
+    NotFound,
+    /// The session was created with a token and the request does not bring it.
+    Unauthorized,
+}
+
+impl Denied {
+    fn into_response(self) -> warp::reply::Response {
+        match self {
+            Self::NotFound => refuse(StatusCode::NOT_FOUND, "session_not_found", "no such session"),
+            Self::Unauthorized => refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the session's token is required"),
+        }
+    }
+}
+
 /// The session `id` of `room`, if the request may act on it (the creator's token, when there
 /// was one).
-fn owned(
-    sessions: &Sessions,
-    room: &str,
-    id: &str,
-    authorization: Option<&str>,
-) -> Result<Entry, warp::reply::Response> {
-    let not_found = || refuse(StatusCode::NOT_FOUND, "session_not_found", "no such session");
-    let entry = sessions.get(id).ok_or_else(not_found)?;
-    if entry.room.id().as_str() != room {
-        return Err(not_found());
-    }
+fn owned(sessions: &Sessions, room: &str, id: &str, authorization: Option<&str>) -> Result<Entry, Denied> {
+    let entry = sessions.get(id).filter(|e| e.room.id().as_str() == room).ok_or(Denied::NotFound)?;
     if entry.token.is_some() && bearer(authorization) != entry.token {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the session's token is required"));
+        return Err(Denied::Unauthorized);
     }
     Ok(entry)
 }
@@ -215,7 +223,7 @@ fn owned(
 async fn delete(sessions: Arc<Sessions>, room: String, id: String, auth: Option<String>) -> warp::reply::Response {
     let entry = match owned(&sessions, &room, &id, auth.as_deref()) {
         Ok(entry) => entry,
-        Err(response) => return response,
+        Err(denied) => return denied.into_response(),
     };
     sessions.remove(&id);
     entry.room.peer(entry.participant, PeerCommand::Leave).await;
@@ -234,7 +242,7 @@ async fn patch(
 ) -> warp::reply::Response {
     let entry = match owned(&sessions, &room, &id, auth.as_deref()) {
         Ok(entry) => entry,
-        Err(response) => return response,
+        Err(denied) => return denied.into_response(),
     };
     if !content_type.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case("application/trickle-ice-sdpfrag")) {
         return refuse(
@@ -284,13 +292,13 @@ fn trickled(fragment: &str, mids: &[String]) -> Result<Vec<(u32, String)>, Trick
         if let Some(mid) = line.strip_prefix("a=mid:") {
             let at = mids.iter().position(|m| m == mid).ok_or_else(|| Trickle::Bad(format!("unknown mid {mid:?}")))?;
             mline = at as u32;
-        } else if let Some(candidate) = line.strip_prefix("a=") {
-            if candidate.starts_with("candidate:") {
-                if found.len() >= 64 {
-                    return Err(Trickle::Bad("too many candidates".into()));
-                }
-                found.push((mline, candidate.to_owned()));
+        } else if let Some(candidate) = line.strip_prefix("a=")
+            && candidate.starts_with("candidate:")
+        {
+            if found.len() >= 64 {
+                return Err(Trickle::Bad("too many candidates".into()));
             }
+            found.push((mline, candidate.to_owned()));
         }
     }
     Ok(found)

@@ -27,7 +27,7 @@ pub struct CodecRun {
 }
 
 fn cpu(report: &loadgen::LoadReport) -> anyhow::Result<f64> {
-    Ok(report.server.as_ref().map(|s| s.cpu_cores).ok_or_else(|| anyhow::anyhow!("no server sample"))?)
+    report.server.as_ref().map(|s| s.cpu_cores).ok_or_else(|| anyhow::anyhow!("no server sample"))
 }
 
 /// Measures both comparisons.
