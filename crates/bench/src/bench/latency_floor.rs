@@ -15,16 +15,16 @@ use anyhow::Context;
 use gst::prelude::*;
 
 use tessera::config::Config;
-use tessera::pipelines::VIDEO_MIX;
+use tessera::pipelines::VP8_ENCODER;
 
 /// Frames encoded to find the shortest encode.
 const FRAMES: u32 = 90;
 
-/// The shortest time `vp8enc`, configured as in `pipelines/video-mix.txt`, took to encode one
+/// The shortest time `vp8enc`, configured as in `pipelines/vp8-encoder.txt`, took to encode one
 /// moving canvas-sized frame of `config`'s.
 pub fn shortest_encode(config: &Config) -> anyhow::Result<Duration> {
     gst::init()?;
-    let vp8enc = super::floor::element(VIDEO_MIX, "vp8enc").context("no vp8enc in video-mix.txt")?;
+    let vp8enc = super::floor::element(VP8_ENCODER, "vp8enc").context("no vp8enc in vp8-encoder.txt")?;
     let desc = format!(
         "videotestsrc num-buffers={FRAMES} pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
          ! {vp8enc} name=enc target-bitrate={} ! fakesink sync=false",
