@@ -24,10 +24,17 @@ pub struct CodecRun {
     pub probe_fps_mean: f64,
     /// Mix packets/s each publisher received with it.
     pub publisher_audio_pps: f64,
+    /// The server's busiest thread groups with the codec (the H.264 encoder runs on
+    /// `h264-queue:src`).
+    pub with_threads: Vec<crate::loadgen::procfs::ThreadGroup>,
 }
 
 fn cpu(report: &loadgen::LoadReport) -> anyhow::Result<f64> {
     report.server.as_ref().map(|s| s.cpu_cores).ok_or_else(|| anyhow::anyhow!("no server sample"))
+}
+
+fn threads(report: &loadgen::LoadReport) -> Vec<crate::loadgen::procfs::ThreadGroup> {
+    report.server.as_ref().map(|s| s.threads.iter().take(6).cloned().collect()).unwrap_or_default()
 }
 
 /// Measures both comparisons.
@@ -44,6 +51,7 @@ pub async fn measure(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) ->
         with_cpu_cores: cpu(&h264)?,
         probe_fps_mean: h264.probe_fps_mean,
         publisher_audio_pps: h264.publisher_audio_pps,
+        with_threads: threads(&h264),
     });
     // G.711 publishers: each sends PCMU and hears its mix-minus in PCMU.
     let n = plan.audio.first().copied().unwrap_or(4);
@@ -61,6 +69,7 @@ pub async fn measure(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) ->
         with_cpu_cores: cpu(&pcmu)?,
         probe_fps_mean: 0.0,
         publisher_audio_pps: pcmu.publisher_audio_pps,
+        with_threads: threads(&pcmu),
     });
     Ok(runs)
 }
@@ -76,19 +85,20 @@ pub fn section(s: &mut String, r: &Results) {
          The same room measured twice, minutes apart: once in VP8/Opus, once with the codec. The \
          H.264 encoder runs once per room, only while a receiver takes H.264 only; G.711 \
          publishers are decoded and their mix-minus encoded in G.711.\n\n\
-         | Compared | CPU without (cores) | CPU with (cores) | Extra | Probe fps | Mix packets/s per publisher |\n\
-         |---|---|---|---|---|---|"
+         | Compared | CPU without (cores) | CPU with (cores) | Extra | Probe fps | Mix packets/s per publisher | Busiest threads with it (cores) |\n\
+         |---|---|---|---|---|---|---|"
     );
     for c in &r.codecs {
         let _ = writeln!(
             s,
-            "| {} | {:.3} | {:.3} | {:+.3} | {:.1} | {:.0} |",
+            "| {} | {:.3} | {:.3} | {:+.3} | {:.1} | {:.0} | {} |",
             c.what,
             c.baseline_cpu_cores,
             c.with_cpu_cores,
             c.with_cpu_cores - c.baseline_cpu_cores,
             c.probe_fps_mean,
-            c.publisher_audio_pps
+            c.publisher_audio_pps,
+            c.with_threads.iter().map(|t| format!("{} {:.3}", t.name, t.cores)).collect::<Vec<_>>().join(", ")
         );
     }
     let _ = writeln!(s);
