@@ -194,6 +194,8 @@ fn ice_server_links(state: &AppState, turn: &[IceServer]) -> Vec<String> {
 
 /// The session `id` of `room`, if the request may act on it (the creator's token, when there
 /// was one).
+// The error is the finished HTTP reply, returned once per request: boxing it saves nothing.
+#[allow(clippy::result_large_err)]
 fn owned(
     sessions: &Sessions,
     room: &str,
@@ -284,13 +286,13 @@ fn trickled(fragment: &str, mids: &[String]) -> Result<Vec<(u32, String)>, Trick
         if let Some(mid) = line.strip_prefix("a=mid:") {
             let at = mids.iter().position(|m| m == mid).ok_or_else(|| Trickle::Bad(format!("unknown mid {mid:?}")))?;
             mline = at as u32;
-        } else if let Some(candidate) = line.strip_prefix("a=") {
-            if candidate.starts_with("candidate:") {
-                if found.len() >= 64 {
-                    return Err(Trickle::Bad("too many candidates".into()));
-                }
-                found.push((mline, candidate.to_owned()));
+        } else if let Some(candidate) = line.strip_prefix("a=")
+            && candidate.starts_with("candidate:")
+        {
+            if found.len() >= 64 {
+                return Err(Trickle::Bad("too many candidates".into()));
             }
+            found.push((mline, candidate.to_owned()));
         }
     }
     Ok(found)
