@@ -25,6 +25,10 @@ let muted = { audio: false, video: false };
 // "relay"), to check that TURN works from this network; a call that cannot relay fails.
 const RELAY_ONLY = new URLSearchParams(location.search).get('relay') === '1';
 
+// `?codec=h264` (or `vp8`): the video codec to publish in, when negotiated (see preferCodec
+// and sendIn in session.js). The composite still comes in the server's choice.
+const VIDEO_CODEC = new URLSearchParams(location.search).get('codec')?.toLowerCase() || undefined;
+
 // The access token of the link, if any: `#token=` (kept out of server and proxy logs, as a
 // fragment never leaves the browser) or `?token=`.
 function accessToken() {
@@ -197,7 +201,8 @@ async function join(role) {
   }
   muted = { audio: false, video: false };
   updateMuteButtons();
-  history.replaceState(null, '', `?room=${encodeURIComponent(room)}${RELAY_ONLY ? '&relay=1' : ''}`);
+  const codec = VIDEO_CODEC ? `&codec=${encodeURIComponent(VIDEO_CODEC)}` : '';
+  history.replaceState(null, '', `?room=${encodeURIComponent(room)}${RELAY_ONLY ? '&relay=1' : ''}${codec}`);
   showCall(true, room);
   // The button that was pressed is gone with the form: keep keyboard focus in the call.
   (role === 'publisher' && !$('mute-mic').disabled ? $('mute-mic') : $('leave')).focus();
@@ -216,7 +221,7 @@ function onProblem({ code, message, then }) {
 }
 
 function startSession(opts) {
-  session = new Session({ ...opts, localStream, relayOnly: RELAY_ONLY });
+  session = new Session({ ...opts, localStream, relayOnly: RELAY_ONLY, videoCodec: VIDEO_CODEC });
   mutes = new Map();
   session.addEventListener('state', (e) => setState(e.detail));
   session.addEventListener('participants', (e) => {

@@ -10,6 +10,15 @@ function inbound(report, kind) {
   return found;
 }
 
+// The codec (mimeType, e.g. "video/H264") of the last RTP stream of `type` and `kind`.
+function codecOf(report, type, kind) {
+  let id;
+  report?.forEach((s) => {
+    if (s.type === type && s.kind === kind && s.codecId) id = s.codecId;
+  });
+  return (id && report.get(id)?.mimeType) ?? null;
+}
+
 // The transport's selected candidate pair and its two candidates.
 function selectedPair(report) {
   const all = [...(report?.values() ?? [])];
@@ -63,6 +72,9 @@ export function installDiagnostics(view) {
         videoPacketsLost: video.packetsLost ?? 0,
         audioPackets: audio.packetsReceived ?? 0,
         audioPacketsLost: audio.packetsLost ?? 0,
+        // What we publish video in (null until the first packet leaves) and receive it in.
+        videoSentCodec: codecOf(report, 'outbound-rtp', 'video'),
+        videoReceivedCodec: codecOf(report, 'inbound-rtp', 'video'),
         videoJitterMs: jitterMs(video),
         audioJitterMs: jitterMs(audio),
         ...roundTrips(report),

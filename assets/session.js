@@ -24,9 +24,10 @@ const CONNECT_TIMEOUT_MS = 30000;
 
 export class Session extends EventTarget {
   // relayOnly: ICE uses only relay candidates (the TURN servers from `joined`).
-  constructor({ room, name, role, token, localStream, relayOnly = false }) {
+  // videoCodec: 'h264' or 'vp8', the codec to publish video in (see preferCodec).
+  constructor({ room, name, role, token, localStream, relayOnly = false, videoCodec }) {
     super();
-    Object.assign(this, { room, name, role, token, localStream, relayOnly });
+    Object.assign(this, { room, name, role, token, localStream, relayOnly, videoCodec });
     // The TURN servers (with credentials minted for this join) from the last `joined`.
     this.iceServers = [];
     this.state = 'connecting';
@@ -246,10 +247,49 @@ export class Session extends EventTarget {
       } else {
         t.direction = 'recvonly';
       }
+      if (t.receiver.track.kind === 'video' && this.videoCodec) preferCodec(t, this.videoCodec);
     }
     const answer = await pc.createAnswer();
     this.#send({ type: 'answer', sdp: answer.sdp });
     await pc.setLocalDescription(answer);
+    const video = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.sender.track);
+    if (video && this.videoCodec) await sendIn(video.sender, this.videoCodec);
     for (const c of this.pending.splice(0)) await this.#addCandidate(c);
+  }
+}
+
+// Whether the codec `c` (an RTCRtpCodec) is `codec` ('h264' or 'vp8'); for H.264 only in
+// packetization mode 1, the mode Tessera's offer carries.
+function isCodec(c, codec) {
+  const mime = { h264: 'video/h264', vp8: 'video/vp8' }[codec];
+  return c.mimeType.toLowerCase() === mime && (codec !== 'h264' || /packetization-mode=1/.test(c.sdpFmtpLine ?? ''));
+}
+
+// Puts `codec` first on a video transceiver, between setRemoteDescription and createAnswer:
+// the answer then names it as the codec this page would rather receive. It does not choose
+// what the page sends: Chromium sends in the first codec of the *offer* its answer kept (the
+// server offers VP8 first), so sendIn() picks that once the answer is set.
+export function preferCodec(transceiver, codec) {
+  const all = globalThis.RTCRtpReceiver?.getCapabilities?.('video')?.codecs ?? [];
+  if (!transceiver.setCodecPreferences || !all.some((c) => isCodec(c, codec))) return;
+  transceiver.setCodecPreferences([...all.filter((c) => isCodec(c, codec)), ...all.filter((c) => !isCodec(c, codec))]);
+}
+
+// Makes `sender` send in `codec` among those the negotiation settled on
+// (RTCRtpEncodingParameters.codec). A browser without the codec, or without per-encoding codec
+// choice, keeps its own, and says so in the console.
+export async function sendIn(sender, codec) {
+  const params = sender.getParameters();
+  const chosen = params.codecs?.find((c) => isCodec(c, codec));
+  if (!chosen || !params.encodings?.length) {
+    console.warn(`publishing in the browser's choice of codec: ${codec} was not negotiated`);
+    return;
+  }
+  const { mimeType, clockRate, sdpFmtpLine } = chosen;
+  for (const e of params.encodings) e.codec = { mimeType, clockRate, sdpFmtpLine };
+  try {
+    await sender.setParameters(params);
+  } catch (e) {
+    console.warn(`publishing in the browser's choice of codec: it refused ${codec}`, e);
   }
 }

@@ -153,9 +153,12 @@ fn stop_in(pipeline: &gst::Pipeline, element: &gst::Element) {
 }
 
 /// The codec and payload type to send on an m-line of kind `media`: among the formats the
-/// description lists, the server's preference.
-fn pick(sdp: &gst_sdp::SDPMessageRef, media: &str) -> Option<OutputKey> {
-    let m = sdp.medias().find(|m| m.media() == Some(media) && m.port() != 0)?;
+/// description lists, the server's preference of those it can encode (`encodable`: this
+/// server's encoders, see [`super::encoder::available`]). The error says what was missing,
+/// so a receiver that takes only H.264 from a server without x264 knows why it gets nothing.
+fn pick(sdp: &gst_sdp::SDPMessageRef, media: &str, encodable: impl Fn(Codec) -> bool) -> anyhow::Result<OutputKey> {
+    let none = || anyhow!("the description accepts no {media} codec Tessera sends");
+    let m = sdp.medias().find(|m| m.media() == Some(media) && m.port() != 0).ok_or_else(none)?;
     let offered = if media == "video" { &Codec::VIDEO[..] } else { &Codec::AUDIO[..] };
     let listed: Vec<OutputKey> = m
         .formats()
@@ -169,7 +172,17 @@ fn pick(sdp: &gst_sdp::SDPMessageRef, media: &str) -> Option<OutputKey> {
             (codec != Codec::H264 || mode_1).then_some((codec, pt))
         })
         .collect();
-    offered.iter().find_map(|c| listed.iter().find(|(codec, _)| codec == c).copied())
+    let accepted = |c: &Codec| listed.iter().find(|(codec, _)| codec == c).copied();
+    if let Some(key) = offered.iter().filter(|c| encodable(**c)).find_map(accepted) {
+        return Ok(key);
+    }
+    match offered.iter().find(|c| accepted(c).is_some()) {
+        Some(&c) => Err(anyhow!(
+            "the description accepts only {c} for {media}, which this server cannot encode: {} is not installed",
+            super::encoder::missing_element(c)
+        )),
+        None => Err(none()),
+    }
 }
 
 impl RoomMedia {
@@ -185,12 +198,9 @@ impl RoomMedia {
             return Ok(()); // an ingest-only client: nothing flows to it
         };
         let (role, video_in) = (peer.role, peer.bin.video_in.clone());
-        let audio =
-            pick(sdp, "audio").ok_or_else(|| anyhow!("the description accepts no audio codec Tessera sends"))?;
+        let audio = pick(sdp, "audio", super::encoder::available)?;
         let video = match (&video_in, self.video.is_some()) {
-            (Some(_), true) => Some(
-                pick(sdp, "video").ok_or_else(|| anyhow!("the description accepts no video codec Tessera sends"))?,
-            ),
+            (Some(_), true) => Some(pick(sdp, "video", super::encoder::available)?),
             _ => None,
         };
         let audio_feed = match role {
@@ -336,17 +346,36 @@ mod tests {
         let both = sdp("m=video 9 UDP/TLS/RTP/SAVPF 45 108 96\r\na=rtpmap:45 AV1/90000\r\n\
                         a=rtpmap:108 H264/90000\r\na=fmtp:108 packetization-mode=1\r\na=rtpmap:96 VP8/90000\r\n\
                         m=audio 9 UDP/TLS/RTP/SAVPF 0 111\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:111 opus/48000/2\r\n");
-        assert_eq!(pick(&both, "video"), Some((Codec::Vp8, 96)), "VP8 is encoded anyway");
-        assert_eq!(pick(&both, "audio"), Some((Codec::Opus, 111)));
+        let all = |_: Codec| true;
+        assert_eq!(pick(&both, "video", all).unwrap(), (Codec::Vp8, 96), "VP8 is encoded anyway");
+        assert_eq!(pick(&both, "audio", all).unwrap(), (Codec::Opus, 111));
         let h264_only = sdp("m=video 9 UDP/TLS/RTP/SAVPF 127 108\r\na=rtpmap:127 H264/90000\r\n\
                              a=fmtp:127 packetization-mode=0\r\na=rtpmap:108 H264/90000\r\n\
                              a=fmtp:108 packetization-mode=1;profile-level-id=42e01f\r\n\
                              m=audio 9 UDP/TLS/RTP/SAVPF 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n");
-        assert_eq!(pick(&h264_only, "video"), Some((Codec::H264, 108)), "packetization mode 1 only");
-        assert_eq!(pick(&h264_only, "audio"), Some((Codec::Pcmu, 0)));
+        assert_eq!(pick(&h264_only, "video", all).unwrap(), (Codec::H264, 108), "packetization mode 1 only");
+        assert_eq!(pick(&h264_only, "audio", all).unwrap(), (Codec::Pcmu, 0));
         let none =
             sdp("m=video 9 UDP/TLS/RTP/SAVPF 45\r\na=rtpmap:45 AV1/90000\r\nm=audio 0 UDP/TLS/RTP/SAVPF 111\r\n");
-        assert_eq!(pick(&none, "video"), None);
-        assert_eq!(pick(&none, "audio"), None, "a rejected m-line");
+        let error = pick(&none, "video", all).unwrap_err().to_string();
+        assert_eq!(error, "the description accepts no video codec Tessera sends");
+        assert!(pick(&none, "audio", all).is_err(), "a rejected m-line");
+    }
+
+    #[test]
+    fn without_x264_h264_receivers_are_told_why_and_the_others_get_vp8() {
+        gst::init().unwrap();
+        let no_x264 = |c: Codec| c != Codec::H264;
+        let both = sdp("m=video 9 UDP/TLS/RTP/SAVPF 108 96\r\na=rtpmap:108 H264/90000\r\n\
+                        a=fmtp:108 packetization-mode=1\r\na=rtpmap:96 VP8/90000\r\n");
+        assert_eq!(pick(&both, "video", no_x264).unwrap(), (Codec::Vp8, 96));
+        let h264_only = sdp("m=video 9 UDP/TLS/RTP/SAVPF 108\r\na=rtpmap:108 H264/90000\r\n\
+                             a=fmtp:108 packetization-mode=1;profile-level-id=42e01f\r\n");
+        let error = pick(&h264_only, "video", no_x264).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "the description accepts only H264 for video, which this server cannot encode: \
+             x264enc (gstreamer1.0-plugins-ugly) is not installed"
+        );
     }
 }

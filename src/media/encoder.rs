@@ -38,6 +38,21 @@ fn fragment(codec: Codec) -> (&'static str, &'static str) {
     }
 }
 
+/// Whether this server can encode `codec`: H.264 output is optional. x264 is GPL and comes
+/// from gstreamer1.0-plugins-ugly, which a distributor may leave out (docs/interop.md); the
+/// server then sends VP8 only and still decodes H.264 publishers (avdec_h264, gst-libav).
+pub(crate) fn available(codec: Codec) -> bool {
+    gst::ElementFactory::find(fragment(codec).1).is_some()
+}
+
+/// The element, and the Debian package that brings it, for an encoder that is missing.
+pub(crate) fn missing_element(codec: Codec) -> String {
+    match codec {
+        Codec::H264 => "x264enc (gstreamer1.0-plugins-ugly)".to_owned(),
+        other => fragment(other).1.to_owned(),
+    }
+}
+
 impl Encoder {
     /// Builds `codec`'s encoder inside `mix`, starts it and feeds it from `raw` (a tee in
     /// `mix`). Undoes its own work on failure.

@@ -252,10 +252,16 @@ pub fn readiness_check() -> anyhow::Result<()> {
     let config = crate::config::Config::default();
     let pipeline = gst::Pipeline::new();
     use crate::pipelines::{H264_ENCODER, PCMA_ENCODER, PCMU_ENCODER, RECORDER};
-    // Encoders started on demand (x264 comes from plugins-ugly) are checked here, not when
-    // the first H.264 receiver arrives.
-    for fragment in [RECORDER, H264_ENCODER, PCMU_ENCODER, PCMA_ENCODER] {
+    // Encoders started on demand are checked here, not when their first receiver arrives.
+    // H.264 output is optional (x264 is GPL, from plugins-ugly, see docs/interop.md): without
+    // x264enc the server is ready and sends VP8; an H.264-only receiver is told why.
+    for fragment in [RECORDER, PCMU_ENCODER, PCMA_ENCODER] {
         mixer::parse_fragment(fragment, false)?;
+    }
+    if encoder::available(tessera_webrtc::codecs::Codec::H264) {
+        mixer::parse_fragment(H264_ENCODER, false)?;
+    } else {
+        tracing::warn!("x264enc (gstreamer1.0-plugins-ugly) is not installed: no H.264 output, VP8 only");
     }
     let video = mixer::VideoMix::new(&config)?;
     let audio = mixer::AudioMix::new("audio-mix", tessera_webrtc::codecs::Codec::Opus, &config)?;

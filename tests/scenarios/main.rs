@@ -14,6 +14,7 @@ mod aiortc_viewer;
 mod audio_only;
 mod bad_signaling;
 mod browser_failed;
+mod browser_h264;
 mod browser_messages;
 mod browser_reconnect;
 mod browser_room;
