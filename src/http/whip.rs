@@ -84,6 +84,29 @@ struct Request {
     body: Bytes,
 }
 
+/// The offer in `body`, if it can start a WebRTC session: checked before anything is built,
+/// because GStreamer's parser takes any text (lines it does not know are skipped, so "hello"
+/// is an SDP message without media), asserts on an empty buffer, and webrtcbin never answers
+/// an offer without media, which would hold a participant in the room until the join limit.
+fn parse_offer(body: &[u8]) -> Result<gst_sdp::SDPMessage, &'static str> {
+    let text = std::str::from_utf8(body).map_err(|_| "the offer is not text")?;
+    if !text.starts_with("v=0") {
+        return Err("the offer is not SDP (it must begin with v=0)");
+    }
+    let offer = gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|_| "the offer is not valid SDP")?;
+    if offer.medias_len() == 0 {
+        return Err("the offer has no media");
+    }
+    let session = |key: &str| offer.attribute_val(key).is_some();
+    for media in offer.medias() {
+        let has = |key: &str| media.attribute_val(key).is_some() || session(key);
+        if !(has("ice-ufrag") && has("ice-pwd") && has("fingerprint")) {
+            return Err("every m-line needs ICE credentials and a DTLS fingerprint");
+        }
+    }
+    Ok(offer)
+}
+
 /// `POST /whip/{room}` or `/whep/{room}`.
 async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp::reply::Response {
     let (kind, session) = match req.role {
@@ -121,10 +144,9 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
     let Ok(name) = crate::ids::validate_name(&name) else {
         return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidName.as_str(), "invalid display name");
     };
-    let Some(offer) =
-        std::str::from_utf8(&req.body).ok().and_then(|t| gst_sdp::SDPMessage::parse_buffer(t.as_bytes()).ok())
-    else {
-        return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidSdp.as_str(), "the offer is not valid SDP");
+    let offer = match parse_offer(&req.body) {
+        Ok(offer) => offer,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidSdp.as_str(), why),
     };
     let mids: Vec<String> = offer.medias().map(|m| m.attribute_val("mid").unwrap_or_default().to_owned()).collect();
 
@@ -199,14 +221,14 @@ fn owned(
     room: &str,
     id: &str,
     authorization: Option<&str>,
-) -> Result<Entry, warp::reply::Response> {
-    let not_found = || refuse(StatusCode::NOT_FOUND, "session_not_found", "no such session");
+) -> Result<Entry, Box<warp::reply::Response>> {
+    let not_found = || Box::new(refuse(StatusCode::NOT_FOUND, "session_not_found", "no such session"));
     let entry = sessions.get(id).ok_or_else(not_found)?;
     if entry.room.id().as_str() != room {
         return Err(not_found());
     }
     if entry.token.is_some() && bearer(authorization) != entry.token {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the session's token is required"));
+        return Err(Box::new(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the session's token is required")));
     }
     Ok(entry)
 }
@@ -215,7 +237,7 @@ fn owned(
 async fn delete(sessions: Arc<Sessions>, room: String, id: String, auth: Option<String>) -> warp::reply::Response {
     let entry = match owned(&sessions, &room, &id, auth.as_deref()) {
         Ok(entry) => entry,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     sessions.remove(&id);
     entry.room.peer(entry.participant, PeerCommand::Leave).await;
@@ -234,7 +256,7 @@ async fn patch(
 ) -> warp::reply::Response {
     let entry = match owned(&sessions, &room, &id, auth.as_deref()) {
         Ok(entry) => entry,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if !content_type.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case("application/trickle-ice-sdpfrag")) {
         return refuse(
@@ -284,13 +306,11 @@ fn trickled(fragment: &str, mids: &[String]) -> Result<Vec<(u32, String)>, Trick
         if let Some(mid) = line.strip_prefix("a=mid:") {
             let at = mids.iter().position(|m| m == mid).ok_or_else(|| Trickle::Bad(format!("unknown mid {mid:?}")))?;
             mline = at as u32;
-        } else if let Some(candidate) = line.strip_prefix("a=") {
-            if candidate.starts_with("candidate:") {
-                if found.len() >= 64 {
-                    return Err(Trickle::Bad("too many candidates".into()));
-                }
-                found.push((mline, candidate.to_owned()));
+        } else if let Some(candidate) = line.strip_prefix("a=").filter(|c| c.starts_with("candidate:")) {
+            if found.len() >= 64 {
+                return Err(Trickle::Bad("too many candidates".into()));
             }
+            found.push((mline, candidate.to_owned()));
         }
     }
     Ok(found)
@@ -402,6 +422,24 @@ pub fn routes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offers_without_media_or_credentials_are_refused_before_parsing_reaches_webrtcbin() {
+        gst::init().unwrap();
+        let media = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n";
+        let head = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+        let ice = "a=ice-ufrag:u\r\na=ice-pwd:pppppppppppppppppppppp\r\na=fingerprint:sha-256 AB:CD\r\n";
+        assert!(parse_offer(format!("{head}{ice}{media}").as_bytes()).is_ok(), "credentials at session level");
+        assert!(parse_offer(format!("{head}{media}{ice}").as_bytes()).is_ok(), "credentials in the m-line");
+        assert_eq!(
+            parse_offer(format!("{head}{media}").as_bytes()).err(),
+            Some("every m-line needs ICE credentials and a DTLS fingerprint")
+        );
+        assert_eq!(parse_offer(format!("{head}{ice}").as_bytes()).err(), Some("the offer has no media"));
+        for junk in [&b""[..], b"hello", b"\xff\xfe", b"\0\x01"] {
+            assert!(parse_offer(junk).is_err(), "{junk:?}");
+        }
+    }
 
     #[test]
     fn trickled_candidates_find_their_m_line_and_restarts_are_refused() {
