@@ -64,4 +64,6 @@ mod tls;
 mod turn_relay;
 mod two_publishers;
 mod viewer;
+mod whip_aiortc;
+mod whip_errors;
 mod ws_drop;
