@@ -2,6 +2,7 @@
 // Usage: node driver.mjs '<json options>'; then one JSON command per stdin line, one JSON reply
 // per stdout line: {"id", "ok", "result"} or {"id", "ok": false, "error"}.
 // Options: { browser: "chromium" | "firefox", fakeDevices: bool, fakeAudioFile?: path,
+//            fakeVideoFile?: path (a Y4M file Chromium's fake camera plays),
 //            denyPermissions?: bool (camera/microphone requests are refused),
 //            acceptInsecureCerts?: bool (a test server's own certificate is accepted) }.
 // Only the Debian packages are used; puppeteer-core never downloads a browser.
@@ -33,6 +34,7 @@ function launchOptions() {
   args.push(opts.denyPermissions ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream');
   if (opts.fakeDevices !== false) args.push('--use-fake-device-for-media-stream');
   if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`);
+  if (opts.fakeVideoFile) args.push(`--use-file-for-fake-video-capture=${opts.fakeVideoFile}`);
   return { executablePath: '/usr/bin/chromium', headless: true, args, acceptInsecureCerts: !!opts.acceptInsecureCerts };
 }
 

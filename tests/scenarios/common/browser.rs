@@ -46,6 +46,13 @@ impl Browser {
         Self::launch_with(kind, json!({ "fakeDevices": fake_devices, "fakeAudioFile": fake_audio })).await
     }
 
+    /// Launches Chromium whose fake camera plays `video` (a Y4M file, see [`write_colour_y4m`])
+    /// and whose fake microphone plays `audio` (a WAV file): a picture of a known colour.
+    pub async fn launch_chromium_playing(video: &Path, audio: &Path) -> anyhow::Result<Self> {
+        let opts = json!({ "fakeDevices": true, "fakeVideoFile": video, "fakeAudioFile": audio });
+        Self::launch_with(Kind::Chromium, opts).await
+    }
+
     /// Launches `kind` with fake devices whose permission requests are refused.
     pub async fn launch_denying_permissions(kind: Kind) -> anyhow::Result<Self> {
         Self::launch_with(kind, json!({ "fakeDevices": true, "denyPermissions": true })).await
@@ -189,6 +196,26 @@ impl Browser {
         drop(self.stdin);
         let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
     }
+}
+
+/// Writes a one-second 320x180 Y4M video (4:2:0, 30 fps) of the solid colour `rgb`, for
+/// Chromium's fake camera (which loops it); BT.601 limited range, as decoders read it back.
+pub fn write_colour_y4m(path: &Path, rgb: [u8; 3]) -> std::io::Result<()> {
+    let (w, h) = (320usize, 180usize);
+    let [r, g, b] = rgb.map(f64::from);
+    let y = 16.0 + 0.257 * r + 0.504 * g + 0.098 * b;
+    let u = 128.0 - 0.148 * r - 0.291 * g + 0.439 * b;
+    let v = 128.0 + 0.439 * r - 0.368 * g - 0.071 * b;
+    let [y, u, v] = [y, u, v].map(|c| c.round().clamp(0.0, 255.0) as u8);
+    let mut frame = b"FRAME\n".to_vec();
+    frame.extend(std::iter::repeat_n(y, w * h));
+    frame.extend(std::iter::repeat_n(u, w * h / 4));
+    frame.extend(std::iter::repeat_n(v, w * h / 4));
+    let mut data = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..30 {
+        data.extend_from_slice(&frame);
+    }
+    std::fs::write(path, data)
 }
 
 /// Writes a mono 48 kHz 16-bit WAV of a sine at `freq` Hz, `secs` long, at -10 dBFS.
