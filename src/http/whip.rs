@@ -84,6 +84,29 @@ struct Request {
     body: Bytes,
 }
 
+/// The offer in `body`, if it can start a WebRTC session: checked before anything is built,
+/// because GStreamer's parser takes any text (lines it does not know are skipped, so "hello"
+/// is an SDP message without media), asserts on an empty buffer, and webrtcbin never answers
+/// an offer without media, which would hold a participant in the room until the join limit.
+fn parse_offer(body: &[u8]) -> Result<gst_sdp::SDPMessage, &'static str> {
+    let text = std::str::from_utf8(body).map_err(|_| "the offer is not text")?;
+    if !text.starts_with("v=0") {
+        return Err("the offer is not SDP (it must begin with v=0)");
+    }
+    let offer = gst_sdp::SDPMessage::parse_buffer(text.as_bytes()).map_err(|_| "the offer is not valid SDP")?;
+    if offer.medias_len() == 0 {
+        return Err("the offer has no media");
+    }
+    let session = |key: &str| offer.attribute_val(key).is_some();
+    for media in offer.medias() {
+        let has = |key: &str| media.attribute_val(key).is_some() || session(key);
+        if !(has("ice-ufrag") && has("ice-pwd") && has("fingerprint")) {
+            return Err("every m-line needs ICE credentials and a DTLS fingerprint");
+        }
+    }
+    Ok(offer)
+}
+
 /// `POST /whip/{room}` or `/whep/{room}`.
 async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp::reply::Response {
     let (kind, session) = match req.role {
@@ -121,10 +144,9 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
     let Ok(name) = crate::ids::validate_name(&name) else {
         return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidName.as_str(), "invalid display name");
     };
-    let Some(offer) =
-        std::str::from_utf8(&req.body).ok().and_then(|t| gst_sdp::SDPMessage::parse_buffer(t.as_bytes()).ok())
-    else {
-        return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidSdp.as_str(), "the offer is not valid SDP");
+    let offer = match parse_offer(&req.body) {
+        Ok(offer) => offer,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidSdp.as_str(), why),
     };
     let mids: Vec<String> = offer.medias().map(|m| m.attribute_val("mid").unwrap_or_default().to_owned()).collect();
 
@@ -410,6 +432,24 @@ pub fn routes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offers_without_media_or_credentials_are_refused_before_parsing_reaches_webrtcbin() {
+        gst::init().unwrap();
+        let media = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n";
+        let head = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+        let ice = "a=ice-ufrag:u\r\na=ice-pwd:pppppppppppppppppppppp\r\na=fingerprint:sha-256 AB:CD\r\n";
+        assert!(parse_offer(format!("{head}{ice}{media}").as_bytes()).is_ok(), "credentials at session level");
+        assert!(parse_offer(format!("{head}{media}{ice}").as_bytes()).is_ok(), "credentials in the m-line");
+        assert_eq!(
+            parse_offer(format!("{head}{media}").as_bytes()).err(),
+            Some("every m-line needs ICE credentials and a DTLS fingerprint")
+        );
+        assert_eq!(parse_offer(format!("{head}{ice}").as_bytes()).err(), Some("the offer has no media"));
+        for junk in [&b""[..], b"hello", b"\xff\xfe", b"\0\x01"] {
+            assert!(parse_offer(junk).is_err(), "{junk:?}");
+        }
+    }
 
     #[test]
     fn trickled_candidates_find_their_m_line_and_restarts_are_refused() {

@@ -10,6 +10,8 @@ closes (the test harness drops it) or after `--max-seconds`.
 
     .venv/bin/python tests/interop/aiortc_peer.py --server 127.0.0.1:8080 --room demo \\
         --name py --role publisher --rgb 0,255,0 --tone-hz 660 --probe 0,0,320,180 --tone 440
+
+`--mode whip` publishes and `--mode whep` watches over HTTP (RFC 9725) instead of `/ws`.
 """
 
 import argparse
@@ -28,7 +30,7 @@ from signaling import SIGNALINGS
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mode", choices=sorted(SIGNALINGS), default="ws", help="signaling (WHIP/WHEP to come)")
+    p.add_argument("--mode", choices=sorted(SIGNALINGS), default="ws", help="signaling: /ws, WHIP or WHEP")
     p.add_argument("--server", required=True, help="host:port of Tessera")
     p.add_argument("--room", required=True)
     p.add_argument("--name", default="aiortc")
@@ -40,7 +42,12 @@ def parse_args():
     p.add_argument("--ice-address", default=None, help="gather host candidates on this address only")
     p.add_argument("--report-ms", type=int, default=250)
     p.add_argument("--max-seconds", type=float, default=60.0)
-    return p.parse_args()
+    args = p.parse_args()
+    # WHIP only publishes and WHEP only watches.
+    needed = {"whip": "publisher", "whep": "viewer"}.get(args.mode, args.role)
+    if args.role != needed:
+        p.error(f"--mode {args.mode} takes --role {needed}")
+    return args
 
 
 def only_address(address):

@@ -1,16 +1,16 @@
 """How an aiortc peer negotiates with Tessera, one class per way.
 
 Each signaling has `negotiate(pc, attach)`, which ends with the peer connection's descriptions
-set (`attach(pc)` adds the local tracks at the point its flow needs them), and `close()`. Only
-`/ws` exists today: there the server offers and candidates trickle both ways. WHIP and WHEP
-(the client offers with every candidate inside, by one HTTP POST) will be one class each here,
-added to `SIGNALINGS`, once the server has those endpoints.
+set (`attach(pc)` adds the local tracks at the point its flow needs them), and `close()`. On
+`/ws` the server offers and candidates trickle both ways; over WHIP and WHEP (RFC 9725) the
+client offers, with every candidate inside, by one HTTP POST, and leaves by DELETE.
 """
 
 import asyncio
 import json
 
 import aiohttp
+import yarl
 from aiortc import RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
@@ -89,6 +89,76 @@ class WsSignaling:
                 raise SignalingError(f"server error: {message}")
 
 
-SIGNALINGS = {"ws": WsSignaling}
+class HttpSignaling:
+    """WHIP (publish) or WHEP (watch): POST our offer to `/{kind}/{room}`, take the `201`
+    answer, DELETE the session's `Location` on close. No PATCH: aiortc gathers every candidate
+    before `setLocalDescription` returns, so the offer already holds them all, and the server's
+    answer holds all of its own."""
 
-__all__ = ["SIGNALINGS", "SignalingError", "WsSignaling"]
+    kind = None  # "whip" or "whep"
+
+    def __init__(self, server, room, name, role):
+        self._base = f"http://{server}"
+        self._path = f"/{self.kind}/{room}"
+        self._name = name
+        self._http = None
+        self.location = None  # the session's URL once the server created it
+
+    def prepare(self, pc, attach):
+        """Adds what the offer must hold (the subclass knows which direction)."""
+        raise NotImplementedError
+
+    async def negotiate(self, pc, attach):
+        self._http = aiohttp.ClientSession()
+        self.prepare(pc, attach)
+        await pc.setLocalDescription(await pc.createOffer())
+        url = self._base + self._path
+        headers = {"Content-Type": "application/sdp"}
+        async with self._http.post(url, params={"name": self._name}, data=pc.localDescription.sdp, headers=headers) as r:
+            body = await r.text()
+            if r.status != 201:
+                raise SignalingError(f"{self.kind.upper()} POST answered {r.status}: {body}")
+            location = r.headers.get("Location")
+            if not location:
+                raise SignalingError(f"{self.kind.upper()} POST answered 201 without a Location")
+            self.location = str(r.url.join(yarl.URL(location)))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+
+    async def close(self):
+        if self._http is None:
+            return
+        try:
+            if self.location is not None:
+                async with self._http.delete(self.location) as r:
+                    if r.status not in (200, 204):
+                        raise SignalingError(f"DELETE {self.location} answered {r.status}")
+        finally:
+            await self._http.close()
+
+
+class WhipSignaling(HttpSignaling):
+    """WHIP: the tracks go out, nothing is expected back (the server answers recvonly)."""
+
+    kind = "whip"
+
+    def prepare(self, pc, attach):
+        attach(pc)
+        for transceiver in pc.getTransceivers():
+            transceiver.direction = "sendonly"
+
+
+class WhepSignaling(HttpSignaling):
+    """WHEP: receive-only video and audio (the composite and the mix); `attach` adds nothing
+    for a viewer."""
+
+    kind = "whep"
+
+    def prepare(self, pc, attach):
+        attach(pc)
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTransceiver("audio", direction="recvonly")
+
+
+SIGNALINGS = {"ws": WsSignaling, "whip": WhipSignaling, "whep": WhepSignaling}
+
+__all__ = ["SIGNALINGS", "SignalingError", "WhepSignaling", "WhipSignaling", "WsSignaling"]

@@ -2,7 +2,7 @@
 //! aioice) and a GStreamer publisher in one room: each sees the other's tile in the composite
 //! and hears the other's tone, and the aiortc peer does not hear itself (mix-minus).
 
-use crate::common::aiortc::{AiortcOptions, AiortcPeer, probe_rgb, tone};
+use crate::common::aiortc::{AiortcOptions, AiortcPeer, Mode, probe_rgb, tone};
 use crate::common::*;
 use tessera_client::{PeerOptions, TestPeer, close_to};
 
@@ -11,6 +11,7 @@ async fn aiortc_publisher_and_gstreamer_publisher_see_and_hear_each_other() -> a
     let server = start_server().await;
     let red = TestPeer::join(server.addr, PeerOptions::publisher("interop", "red", RED, 440.0)).await?;
     let options = AiortcOptions {
+        mode: Mode::Ws,
         room: "interop".into(),
         name: "aiortc".into(),
         publish: Some((GREEN, 660.0)),

@@ -1,7 +1,7 @@
 //! An aiortc viewer (an independent WebRTC stack) in a room of two GStreamer publishers:
 //! it decodes the composite with both tiles in their colours and hears both tones.
 
-use crate::common::aiortc::{AiortcOptions, AiortcPeer, probe_rgb, tone};
+use crate::common::aiortc::{AiortcOptions, AiortcPeer, Mode, probe_rgb, tone};
 use crate::common::*;
 use tessera_client::{PeerOptions, TestPeer, close_to};
 
@@ -13,6 +13,7 @@ async fn aiortc_viewer_sees_both_tiles_and_hears_both_tones() -> anyhow::Result<
     red.wait_for(secs(15), |p| shows_tiles(p, &[RED, BLUE])).await?;
 
     let options = AiortcOptions {
+        mode: Mode::Ws,
         room: "watch".into(),
         name: "aiortc".into(),
         publish: None,

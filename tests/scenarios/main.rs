@@ -65,4 +65,7 @@ mod tls;
 mod turn_relay;
 mod two_publishers;
 mod viewer;
+mod whip_aiortc;
+mod whip_browser;
+mod whip_errors;
 mod ws_drop;

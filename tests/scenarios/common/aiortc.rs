@@ -16,8 +16,31 @@ use tessera::layout::Rect;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+/// How an aiortc peer negotiates (`--mode` of the peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Tessera's `/ws` protocol: the server offers, candidates trickle both ways.
+    Ws,
+    /// WHIP: the peer POSTs its offer to `/whip/{room}` and publishes.
+    Whip,
+    /// WHEP: the peer POSTs a receive-only offer to `/whep/{room}` and watches.
+    Whep,
+}
+
+impl Mode {
+    fn arg(self) -> &'static str {
+        match self {
+            Mode::Ws => "ws",
+            Mode::Whip => "whip",
+            Mode::Whep => "whep",
+        }
+    }
+}
+
 /// What an aiortc peer does in the room.
 pub struct AiortcOptions {
+    /// How it signals; WHIP needs `publish`, WHEP needs none.
+    pub mode: Mode,
     pub room: String,
     pub name: String,
     /// Publish this colour and tone (Hz); `None`: join as a viewer.
@@ -62,7 +85,16 @@ impl AiortcPeer {
         tessera_bench::loadgen::child::die_with_parent(command.as_std_mut());
         command
             .arg(root.join("tests/interop/aiortc_peer.py"))
-            .args(["--mode", "ws", "--server", &addr.to_string(), "--room", &options.room, "--name", &options.name])
+            .args([
+                "--mode",
+                options.mode.arg(),
+                "--server",
+                &addr.to_string(),
+                "--room",
+                &options.room,
+                "--name",
+                &options.name,
+            ])
             .args(["--ice-address", "127.0.0.1", "--report-ms", "100", "--max-seconds", "60"]);
         match options.publish {
             Some(([r, g, b], hz)) => command
@@ -120,7 +152,8 @@ impl AiortcPeer {
         }
     }
 
-    /// Closes the peer's stdin, so it sends `leave` and exits; waits up to 5 s.
+    /// Closes the peer's stdin, so it leaves (`leave` on `/ws`, `DELETE` over WHIP and WHEP)
+    /// and exits; waits up to 5 s.
     pub async fn leave(mut self) -> anyhow::Result<()> {
         drop(self.stdin.take());
         let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())

@@ -198,6 +198,25 @@ impl Browser {
     }
 }
 
+/// Writes a Y4M video of `frames` frames of one colour, `width`x`height` at 30 fps, for
+/// Chromium's fake camera (which loops it). 4:2:0 in BT.601 limited range, which is how
+/// Chromium reads a Y4M file without a colour-range tag.
+pub fn write_colour_y4m(path: &Path, rgb: [u8; 3], width: u32, height: u32, frames: u32) -> std::io::Result<()> {
+    let [r, g, b] = rgb.map(|c| f64::from(c) / 255.0);
+    let y = (16.0 + 65.481 * r + 128.553 * g + 24.966 * b).round() as u8;
+    let u = (128.0 - 37.797 * r - 74.203 * g + 112.0 * b).round() as u8;
+    let v = (128.0 + 112.0 * r - 93.786 * g - 18.214 * b).round() as u8;
+    let (luma, chroma) = ((width * height) as usize, (width.div_ceil(2) * height.div_ceil(2)) as usize);
+    let mut data = format!("YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..frames {
+        data.extend_from_slice(b"FRAME\n");
+        data.extend(std::iter::repeat_n(y, luma));
+        data.extend(std::iter::repeat_n(u, chroma));
+        data.extend(std::iter::repeat_n(v, chroma));
+    }
+    std::fs::write(path, data)
+}
+
 /// Writes a mono 48 kHz 16-bit WAV of a sine at `freq` Hz, `secs` long, at -10 dBFS.
 pub fn write_tone_wav(path: &Path, freq: f64, secs: u32) -> std::io::Result<()> {
     let rate = 48_000u32;
@@ -218,25 +237,6 @@ pub fn write_tone_wav(path: &Path, freq: f64, secs: u32) -> std::io::Result<()> 
     for i in 0..n {
         let v = 0.316 * (2.0 * std::f64::consts::PI * freq * f64::from(i) / f64::from(rate)).sin();
         data.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
-    }
-    std::fs::write(path, data)
-}
-
-/// Writes a Y4M video of `frames` frames of one colour, `width`x`height` at 30 fps, for
-/// Chromium's fake camera (which loops it). 4:2:0 in BT.601 limited range, which is how
-/// Chromium reads a Y4M file without a colour-range tag.
-pub fn write_colour_y4m(path: &Path, rgb: [u8; 3], width: u32, height: u32, frames: u32) -> std::io::Result<()> {
-    let [r, g, b] = rgb.map(|c| f64::from(c) / 255.0);
-    let y = (16.0 + 65.481 * r + 128.553 * g + 24.966 * b).round() as u8;
-    let u = (128.0 - 37.797 * r - 74.203 * g + 112.0 * b).round() as u8;
-    let v = (128.0 + 112.0 * r - 93.786 * g - 18.214 * b).round() as u8;
-    let (luma, chroma) = ((width * height) as usize, (width.div_ceil(2) * height.div_ceil(2)) as usize);
-    let mut data = format!("YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n").into_bytes();
-    for _ in 0..frames {
-        data.extend_from_slice(b"FRAME\n");
-        data.extend(std::iter::repeat_n(y, luma));
-        data.extend(std::iter::repeat_n(u, chroma));
-        data.extend(std::iter::repeat_n(v, chroma));
     }
     std::fs::write(path, data)
 }
