@@ -40,10 +40,11 @@ async function start() {
 
 stop.addEventListener('click', async () => {
   stop.disabled = true;
-  status.pc?.close();
-  video.srcObject = null;
+  // The session ends on the server first (RFC 9725 section 4.2), then here.
   await hangUp(status.session);
   status.session = null;
+  status.pc?.close();
+  video.srcObject = null;
   status.state = 'stopped';
   showState('stopped');
 });

@@ -45,7 +45,7 @@ export async function negotiate(pc, kind, room, name) {
 
 // Ends the session (best effort: the server also drops it when its room ends).
 export async function hangUp(session) {
-  if (session) await fetch(session, { method: 'DELETE' }).catch(() => {});
+  if (session) await fetch(session, { method: 'DELETE', keepalive: true }).catch(() => {});
 }
 
 // Shows `state` ('connecting', 'connected', 'failed', 'stopped') in the `#state` badge,

@@ -25,10 +25,11 @@ async function start() {
 
 stop.addEventListener('click', async () => {
   stop.disabled = true;
-  status.pc?.close();
-  for (const track of preview.srcObject?.getTracks() ?? []) track.stop();
+  // The session ends on the server first (RFC 9725 section 4.2), then here.
   await hangUp(status.session);
   status.session = null;
+  status.pc?.close();
+  for (const track of preview.srcObject?.getTracks() ?? []) track.stop();
   status.state = 'stopped';
   showState('stopped');
 });

@@ -49,6 +49,27 @@ fn promise_error(reply: Result<Option<&gst::StructureRef>, gst::PromiseError>) -
     }
 }
 
+/// `answer` without its `a=ssrc` lines. webrtcbin 1.22 writes an SSRC it picked before any RTP
+/// reached the peer, not the one the shared payloader sends with, and a browser then takes the
+/// stream for an unsignalled one that feeds no track: Chromium decoded a WHEP page's video but
+/// its `<video>` stayed empty. Without them every m-line is matched by its payload type, as
+/// the audio (which webrtcbin writes none for) already was.
+fn without_ssrcs(answer: &gst_webrtc::WebRTCSessionDescription) -> gst_webrtc::WebRTCSessionDescription {
+    let mut sdp = answer.sdp().to_owned();
+    for media in sdp.medias_mut() {
+        let at: Vec<u32> = media
+            .attributes()
+            .enumerate()
+            .filter(|(_, a)| a.key() == "ssrc" || a.key() == "ssrc-group")
+            .map(|(i, _)| i as u32)
+            .collect();
+        for i in at.into_iter().rev() {
+            let _ = media.remove_attribute(i);
+        }
+    }
+    gst_webrtc::WebRTCSessionDescription::new(answer.type_(), sdp)
+}
+
 impl PeerBin {
     /// Applies the client's offer and creates our answer; it arrives as
     /// [`MediaEvent::AnswerCreated`].
@@ -109,7 +130,7 @@ impl RoomMedia {
         let answer =
             answer.and_then(|a| tessera_webrtc::dtls_cert::with_certificate_fingerprint(&a).map_err(|e| e.to_string()));
         let answer = match answer {
-            Ok(answer) => answer,
+            Ok(answer) => without_ssrcs(&answer),
             Err(why) => return Some(Notice::Answer { peer, sdp: Err(why) }),
         };
         if let Err(e) = self.link_egress(peer, answer.sdp()) {
