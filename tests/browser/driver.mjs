@@ -61,7 +61,7 @@ const ops = {
     p.on('console', (m) => { if (m.type() === 'error') entry.errors.push(m.text()); });
     p.on('pageerror', (e) => entry.errors.push(`page error: ${e.message ?? e}`));
     p.on('request', (r) => entry.requests.push(r.url()));
-    p.on('requestfailed', (r) => entry.errors.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
+    p.on('requestfailed', (r) => entry.errors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
     p.on('response', (r) => { if (r.status() >= 400) entry.errors.push(`HTTP ${r.status()}: ${r.url()}`); });
     await p.setViewport({ width, height });
     if (init) await p.evaluateOnNewDocument(init);

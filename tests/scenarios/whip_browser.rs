@@ -133,7 +133,7 @@ async fn chromium_publishes_over_whip_and_watches_over_whep() -> anyhow::Result<
     // 2 s. Not understood yet; that one line per page is the only error tolerated.
     for (p, kind) in [(publisher, "whip"), (viewer, "whep")] {
         let errors = b.errors(p).await?;
-        let aborted = format!("request failed: DELETE {origin}/{kind}/{ROOM}/");
+        let aborted = format!("request failed: {origin}/{kind}/{ROOM}/");
         let unexplained: Vec<&String> =
             errors.iter().filter(|e| !(e.starts_with(&aborted) && e.ends_with("(net::ERR_ABORTED)"))).collect();
         assert!(unexplained.is_empty(), "the {kind} page's console: {errors:?}");
