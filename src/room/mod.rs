@@ -13,6 +13,7 @@ mod actor;
 pub mod core;
 mod end;
 mod handle;
+mod notices;
 
 pub(crate) use active_recordings::FINALIZE_LIMIT;
 pub(crate) use actor::{OnClose, spawn};
