@@ -71,7 +71,20 @@ async fn g711_and_opus_publishers_hear_each_other() -> anyhow::Result<()> {
         for f in others {
             wait_tone(peer, f, -25.0, 1500).await.map_err(|e| anyhow::anyhow!("{name} hearing {f} Hz: {e}"))?;
         }
-        let heard: Vec<f64> = others.iter().map(|f| peer.tone_dbfs(*f, 1500)).collect();
+        // Each level is the median of five 500 ms readings a quarter second apart: a steady
+        // level, not one window a momentary glitch can move (seen beside a busy loop: one tone
+        // read 2.2 dB above the other in a single 1.5 s window, none in the next).
+        let mut readings = Vec::new();
+        for _ in 0..5 {
+            readings.push(others.map(|f| peer.tone_dbfs(f, 500)));
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let median = |i: usize| {
+            let mut r: Vec<f64> = readings.iter().map(|levels| levels[i]).collect();
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        };
+        let heard = [median(0), median(1)];
         let itself = peer.tone_dbfs(own, 1500);
         println!("{name} hears {others:?} Hz at {heard:.1?} dBFS, itself at {itself:.1} dBFS");
         for level in &heard {
