@@ -38,7 +38,7 @@ impl AdminPolicy {
 }
 
 /// The token of a `Bearer` authorization (the scheme is case-insensitive, RFC 9110 11.1).
-fn bearer_token(header: &str) -> Option<&str> {
+pub(super) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -34,7 +34,7 @@ const OVERSIZED_LINGER: Duration = Duration::from_secs(1);
 const LOGGED_PER_SECOND: u32 = 20;
 
 /// How long a join may take (building the participant's media in its room) before it fails.
-const JOIN_LIMIT: Duration = Duration::from_secs(10);
+pub(super) const JOIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Refusals logged in the current second, and those left unlogged since the last logged one.
 struct LogBudget {

@@ -16,7 +16,7 @@ use tessera_webrtc::codecs::Codec;
 
 use super::mixer::AudioMix;
 use super::mixminus::{AudioFeed, Mix};
-use super::room_media::RoomMedia;
+use super::room_media::{RoomMedia, stop_in};
 use crate::ids::ParticipantId;
 use crate::protocol::Role;
 
@@ -143,13 +143,6 @@ impl MixMinus {
         self.output.stop(pipeline);
         stop_in(pipeline, self.mix.bin.upcast_ref());
     }
-}
-
-fn stop_in(pipeline: &gst::Pipeline, element: &gst::Element) {
-    if let Err(e) = tessera_webrtc::teardown::stop(element) {
-        tracing::warn!(element = %element.name(), "failed to stop cleanly: {e}");
-    }
-    let _ = pipeline.remove(element);
 }
 
 /// The codec and payload type to send on an m-line of kind `media`: among the formats the

@@ -80,6 +80,14 @@ pub struct RoomMedia {
     pub(super) answering: std::collections::BTreeSet<ParticipantId>,
 }
 
+/// Stops `element` (checked, a failure logged) and removes it from `pipeline`.
+pub(super) fn stop_in(pipeline: &gst::Pipeline, element: &gst::Element) {
+    if let Err(e) = tessera_webrtc::teardown::stop(element) {
+        tracing::warn!(element = %element.name(), "failed to stop cleanly: {e}");
+    }
+    let _ = pipeline.remove(element);
+}
+
 impl RoomMedia {
     /// Builds and starts the pipeline of room `name`.
     pub fn new(name: &str, config: Arc<Config>, events: UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
@@ -224,10 +232,7 @@ impl RoomMedia {
     }
 
     fn stop(&self, element: &gst::Element) {
-        if let Err(e) = tessera_webrtc::teardown::stop(element) {
-            tracing::warn!(element = %element.name(), "failed to stop cleanly: {e}");
-        }
-        let _ = self.pipeline.remove(element);
+        stop_in(&self.pipeline, element);
     }
 
     /// What `peer` has sent us so far.

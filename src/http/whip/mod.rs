@@ -29,8 +29,6 @@ mod sdp;
 
 /// The largest offer or candidate fragment taken (a browser's offer is about 5 KiB).
 const SDP_LIMIT: u64 = 64 * 1024;
-/// How long a join may take before the client is told the room did not answer.
-const JOIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One WHIP or WHEP session: the participant behind a `Location`.
 #[derive(Debug, Clone)]
@@ -73,7 +71,7 @@ fn refuse(status: StatusCode, code: &str, message: impl std::fmt::Display) -> wa
 }
 
 fn bearer(authorization: Option<&str>) -> Option<String> {
-    authorization?.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+    super::auth::bearer_token(authorization?).map(str::to_owned)
 }
 
 /// What a WHIP or WHEP request carries.
@@ -132,7 +130,7 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let joining = state.registry.join(&room, name, req.role, false, tx, session);
-    let (handle, participant) = match tokio::time::timeout(JOIN_LIMIT, joining).await {
+    let (handle, participant) = match tokio::time::timeout(super::ws::JOIN_LIMIT, joining).await {
         Ok(Ok(joined)) => joined,
         Ok(Err(e)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e.code().as_str(), e),
         Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "room_unresponsive", "the room did not answer"),
