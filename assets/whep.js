@@ -1,5 +1,5 @@
 // whep.html: watch a room (its composite picture and its full mix) over WHEP.
-import { follow, fromAddress, hangUp, negotiate, showState } from './whip-client.js';
+import { follow, fromAddress, negotiate, runPage, showState } from './whip-client.js';
 
 const { room, name } = fromAddress();
 // What the page is doing, for the person and for tests.
@@ -35,21 +35,8 @@ async function start() {
     startPlayback();
   });
   status.session = await negotiate(pc, 'whep', room, name);
-  stop.disabled = false;
 }
 
-stop.addEventListener('click', async () => {
-  stop.disabled = true;
-  // The session ends on the server first (RFC 9725 section 4.2), then here.
-  await hangUp(status.session);
-  status.session = null;
-  status.pc?.close();
+runPage(status, start, stop, () => {
   video.srcObject = null;
-  status.state = 'stopped';
-  showState('stopped');
-});
-
-start().catch((e) => {
-  status.state = 'failed';
-  showState('failed', e.message);
 });

@@ -44,7 +44,7 @@ export async function negotiate(pc, kind, room, name) {
 }
 
 // Ends the session (best effort: the server also drops it when its room ends).
-export async function hangUp(session) {
+async function hangUp(session) {
   if (session) await fetch(session, { method: 'DELETE', keepalive: true }).catch(() => {});
 }
 
@@ -72,4 +72,23 @@ export function follow(pc, status) {
 export function fromAddress() {
   const query = new URLSearchParams(location.search);
   return { room: query.get('room') ?? '', name: query.get('name') ?? '' };
+}
+
+// Runs a WHIP or WHEP page: `start()` connects (it sets `status.pc` and `status.session`), the
+// `stop` button leaves, `release()` lets go of the page's own media after leaving.
+export function runPage(status, start, stop, release) {
+  stop.addEventListener('click', async () => {
+    stop.disabled = true;
+    // The session ends on the server first (RFC 9725 section 4.2), then here.
+    await hangUp(status.session);
+    status.session = null;
+    status.pc?.close();
+    release();
+    status.state = 'stopped';
+    showState('stopped');
+  });
+  start().then(() => { stop.disabled = false; }, (e) => {
+    status.state = 'failed';
+    showState('failed', e.message);
+  });
 }

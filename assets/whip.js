@@ -1,6 +1,6 @@
 // whip.html: publish this camera and microphone to a room over WHIP.
 import { openCapture } from './media.js';
-import { follow, fromAddress, hangUp, negotiate, showState } from './whip-client.js';
+import { follow, fromAddress, negotiate, runPage, showState } from './whip-client.js';
 
 const { room, name } = fromAddress();
 // What the page is doing, for the person and for tests.
@@ -20,21 +20,8 @@ async function start() {
   follow(pc, status);
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
   status.session = await negotiate(pc, 'whip', room, name);
-  stop.disabled = false;
 }
 
-stop.addEventListener('click', async () => {
-  stop.disabled = true;
-  // The session ends on the server first (RFC 9725 section 4.2), then here.
-  await hangUp(status.session);
-  status.session = null;
-  status.pc?.close();
+runPage(status, start, stop, () => {
   for (const track of preview.srcObject?.getTracks() ?? []) track.stop();
-  status.state = 'stopped';
-  showState('stopped');
-});
-
-start().catch((e) => {
-  status.state = 'failed';
-  showState('failed', e.message);
 });
