@@ -132,6 +132,10 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
     let joining = state.registry.join(&room, name, req.role, false, tx, session);
     let (handle, participant) = match tokio::time::timeout(super::ws::JOIN_LIMIT, joining).await {
         Ok(Ok(joined)) => joined,
+        // The fleet placed the room elsewhere after `fleet::redirect` let the request through.
+        Ok(Err(crate::room::JoinError::Elsewhere(url))) => {
+            return crate::fleet::redirect::temporary_redirect(&format!("{url}/{kind}/{}", room.as_str()));
+        }
         Ok(Err(e)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e.code().as_str(), e),
         Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "room_unresponsive", "the room did not answer"),
     };
