@@ -28,6 +28,7 @@ mod config_sources;
 mod crash_recovery;
 mod datachannel_events;
 mod decoder_garbage;
+mod fleet_failover;
 mod fleet_placement;
 mod hd_colours;
 mod janus_audiobridge;
