@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::placement::{NodeLoad, RoomEntry};
-use super::{Fleet, FleetUnavailable, NODES, node_key, room_key};
+use super::{Fleet, FleetUnavailable, NODES, REGISTRY, SETTLING, node_key, room_key};
 use crate::registry::Registry;
 use crate::room::RoomHandle;
 
@@ -121,6 +121,7 @@ async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(),
                 .await
         })
         .await?;
+    announce(fleet).await?;
     for room in rooms {
         if let Some(owner) = renew(fleet, room).await? {
             tracing::warn!(room = %room.id(), %owner, "another node holds this room now: closing the copy here");
@@ -128,6 +129,26 @@ async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(),
             tokio::spawn(async move { room.shutdown().await });
         }
     }
+    Ok(())
+}
+
+/// Sets the registry's marker if it is missing. When this node had seen it before, Redis
+/// restarted empty: claims then wait half a lease (every live node heartbeats within a third),
+/// so the rooms running on the nodes are registered again before anyone can take them.
+async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
+    use std::sync::atomic::Ordering;
+    let (node, settle) = (fleet.node.clone(), fleet.lease_ms() / 2);
+    let fresh: Option<String> =
+        fleet.call(async move |mut redis| redis::cmd("SET").arg(REGISTRY).arg(node).arg("NX").query_async(&mut redis).await).await?;
+    if fresh.is_some() && fleet.seen_registry.swap(true, Ordering::Relaxed) {
+        tracing::warn!("the fleet's registry restarted empty: rooms are claimed again after {settle} ms");
+        fleet
+            .call(async move |mut redis| {
+                redis::cmd("SET").arg(SETTLING).arg(1).arg("PX").arg(settle).query_async::<()>(&mut redis).await
+            })
+            .await?;
+    }
+    fleet.seen_registry.store(true, Ordering::Relaxed);
     Ok(())
 }
 

@@ -28,6 +28,12 @@ use placement::NodeLoad;
 const PREFIX: &str = "tessera:";
 /// The set of node ids that registered (members whose hash expired are dropped when seen).
 const NODES: &str = "tessera:nodes";
+/// Set by the first heartbeat a Redis sees: without it, Redis (re)started empty and no room
+/// may be claimed until a node has announced the registry (and, after a restart, it settled).
+const REGISTRY: &str = "tessera:registry";
+/// Exists for a while after a node found Redis restarted: claims wait until every live node
+/// has re-registered its rooms (one heartbeat), so none of them is taken from its node.
+const SETTLING: &str = "tessera:settling";
 /// How long one Redis call may take before the registry counts as unreachable: a join must
 /// not hang on a Redis that is gone.
 const CALL_LIMIT: Duration = Duration::from_millis(1000);
@@ -79,6 +85,8 @@ pub struct Fleet {
     releases: mpsc::UnboundedSender<RoomId>,
     /// The receiving end, until the heartbeat task takes it.
     released: Mutex<Option<mpsc::UnboundedReceiver<RoomId>>>,
+    /// This node has seen the registry's marker: finding it gone means Redis restarted.
+    seen_registry: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -131,7 +139,9 @@ impl Fleet {
         let ttl = Duration::from_millis(settings.ttl_ms);
         let node = random_id();
         tracing::info!(%node, %url, ?ttl, "member of a fleet");
-        Ok(Some(Arc::new(Self { redis, node, url, ttl, releases, released: Mutex::new(Some(released)) })))
+        let released = Mutex::new(Some(released));
+        let seen_registry = Default::default();
+        Ok(Some(Arc::new(Self { redis, node, url, ttl, releases, released, seen_registry })))
     }
 
     /// This node's id.
@@ -170,10 +180,19 @@ impl Fleet {
             std::sync::LazyLock::new(|| redis::Script::new(include_str!("scripts/claim.lua")));
         let (id, url) = candidate.unwrap_or(("", ""));
         let (key, lease, me) = (room_key(room.as_str()), self.lease_ms(), self.node.clone());
-        self.call(async move |mut redis| {
-            CLAIM.key(key).arg(node_key("")).arg(id).arg(lease).arg(url).arg(me).invoke_async(&mut redis).await
-        })
-        .await
+        let answer: Option<(String, String)> = self
+            .call(async move |mut redis| {
+                let mut call = CLAIM.key(key);
+                call.arg(node_key("")).arg(id).arg(lease).arg(url).arg(me).arg(REGISTRY).arg(SETTLING);
+                call.invoke_async(&mut redis).await
+            })
+            .await?;
+        match answer {
+            Some((owner, _)) if owner.is_empty() => {
+                Err(FleetUnavailable("the registry restarted and its nodes are registering their rooms again".into()))
+            }
+            other => Ok(other),
+        }
     }
 
     /// Where `room` is served, claiming it for the least-loaded live node if nobody has it.

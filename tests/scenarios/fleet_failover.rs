@@ -24,10 +24,11 @@ fn shows_yellow(peer: &TestPeer) -> bool {
 async fn a_room_comes_back_on_another_node_after_kill_9() -> anyhow::Result<()> {
     let redis = Redis::start().await?;
     let mut nodes = start_nodes(&redis, 3).await?;
-    // The room starts on node 1 (the node asked, all idle); both clients' way in is node 0.
-    let (entry, doomed) = (nodes[0].addr, nodes[1].addr);
+    // The room starts where the fleet places it; both clients' way in is another node.
     let options = PeerOptions::publisher("phoenix-fleet", "Peer", YELLOW, 440.0);
-    let peer = TestPeer::join(doomed, options.clone()).await?;
+    let peer = TestPeer::join(nodes[1].addr, options.clone()).await?;
+    let doomed = index_of(&nodes, peer.server());
+    let entry = nodes[(doomed + 1) % nodes.len()].addr;
     peer.wait_for(secs(15), shows_yellow).await?;
     let mut b = Browser::launch(Kind::Chromium, true, None).await?;
     let page = page::join_as_publisher(&mut b, &format!("http://{entry}"), "phoenix-fleet", "Browser").await?;
@@ -36,7 +37,7 @@ async fn a_room_comes_back_on_another_node_after_kill_9() -> anyhow::Result<()> 
     b.eval(page, "window.marker = 'same page'").await?;
 
     let killed = Instant::now();
-    let victim = nodes.remove(1);
+    let victim = nodes.remove(doomed);
     let mut child = victim.child;
     child.start_kill()?;
     assert!(!child.wait().await?.success());

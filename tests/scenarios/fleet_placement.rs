@@ -27,7 +27,6 @@ async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Res
         publishers.push(peer);
     }
     let owners: Vec<usize> = publishers.iter().map(|p| index_of(&nodes, p.server())).collect();
-    assert_eq!(owners[0], 0, "the first room stays on the node asked (all idle)");
     assert_eq!(owners.iter().collect::<HashSet<_>>().len(), 3, "one room per node: {owners:?}");
 
     // Redirected publishers get their room's composite like any other.

@@ -30,6 +30,7 @@ mod datachannel_events;
 mod decoder_garbage;
 mod fleet_failover;
 mod fleet_placement;
+mod fleet_redis_restart;
 mod hd_colours;
 mod janus_audiobridge;
 mod join_latency;
