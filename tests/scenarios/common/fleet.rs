@@ -3,72 +3,17 @@
 //! port with `--public-url` and a short `--fleet-ttl-ms`. Every process dies with the test.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+pub use tessera_bench::bench::redis::Redis;
 use tessera_client::{PeerOptions, TestPeer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{ServerProcess, free_port};
 
 /// The nodes' lease in tests: a dead node's rooms are free again within this long (the
 /// default is 10 s; 3 s keeps the failover tests short).
 pub const TTL: Duration = Duration::from_millis(3000);
-
-/// A running `redis-server` on 127.0.0.1.
-pub struct Redis {
-    /// Its port (kept across a restart).
-    pub port: u16,
-    child: tokio::process::Child,
-}
-
-impl Redis {
-    /// Starts a Redis on a free loopback port.
-    pub async fn start() -> anyhow::Result<Self> {
-        Self::start_on(free_port().port()).await
-    }
-
-    /// Starts a Redis on `port` and waits until it answers `PING`.
-    pub async fn start_on(port: u16) -> anyhow::Result<Self> {
-        let mut command = tokio::process::Command::new("redis-server");
-        tessera_bench::loadgen::child::die_with_parent(command.as_std_mut());
-        let child = command
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting redis-server (scripts/install-deps.sh installs it)")?;
-        let redis = Self { port, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !redis.answers().await {
-            if Instant::now() > deadline {
-                bail!("redis-server did not answer PING on port {port} within 10 s");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(redis)
-    }
-
-    /// `redis://127.0.0.1:{port}`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn answers(&self) -> bool {
-        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else { return false };
-        let mut reply = [0u8; 7];
-        s.write_all(b"PING\r\n").await.is_ok() && s.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG\r\n"
-    }
-
-    /// `kill -9`, and waits until it is gone.
-    pub async fn kill(mut self) -> anyhow::Result<u16> {
-        self.child.start_kill()?;
-        self.child.wait().await?;
-        Ok(self.port)
-    }
-}
 
 /// Starts `n` nodes sharing `redis`, each allowing the others' pages (a page loaded from one
 /// node opens its WebSocket on another after a redirect).
