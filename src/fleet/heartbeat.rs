@@ -138,8 +138,9 @@ async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(),
 async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
     use std::sync::atomic::Ordering;
     let (node, settle) = (fleet.node.clone(), fleet.lease_ms() / 2);
-    let fresh: Option<String> =
-        fleet.call(async move |mut redis| redis::cmd("SET").arg(REGISTRY).arg(node).arg("NX").query_async(&mut redis).await).await?;
+    let fresh: Option<String> = fleet
+        .call(async move |mut redis| redis::cmd("SET").arg(REGISTRY).arg(node).arg("NX").query_async(&mut redis).await)
+        .await?;
     if fresh.is_some() && fleet.seen_registry.swap(true, Ordering::Relaxed) {
         tracing::warn!("the fleet's registry restarted empty: rooms are claimed again after {settle} ms");
         fleet

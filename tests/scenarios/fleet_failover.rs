@@ -59,8 +59,8 @@ async fn a_room_comes_back_on_another_node_after_kill_9() -> anyhow::Result<()> 
     );
     assert_eq!(b.eval(page, "window.marker").await?, "same page", "no reload");
     // Both are in one room again, on a live node.
-    let list = rooms_until(entry, secs(5), |l| l.iter().any(|r| r["id"] == "phoenix-fleet" && r["participants"] == 2))
-        .await?;
+    let list =
+        rooms_until(entry, secs(5), |l| l.iter().any(|r| r["id"] == "phoenix-fleet" && r["participants"] == 2)).await?;
     let room = list.iter().find(|r| r["id"] == "phoenix-fleet").unwrap();
     assert_eq!(room["nodeUrl"], format!("http://{}", nodes[survivor].addr), "{room}");
     for (who, took) in [("test peer", peer_video), ("page", page_video)] {

@@ -39,7 +39,10 @@ async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Res
     // A second participant of spread-a reaches node 2: redirected to node 0, both in one room.
     let second = TestPeer::join(nodes[2].addr, PeerOptions::publisher("spread-a", "Q", YELLOW, 660.0)).await?;
     assert_eq!(second.server(), nodes[0].addr, "redirected to spread-a's node");
-    second.wait_for(secs(15), |p| shows_tiles(p, &[RED, YELLOW])).await.map_err(|e| anyhow::anyhow!("{e}: {}", describe(&second, 2)))?;
+    second
+        .wait_for(secs(15), |p| shows_tiles(p, &[RED, YELLOW]))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: {}", describe(&second, 2)))?;
 
     // REST calls for a room on another node: 307 to the same path there.
     let b_node = &nodes[owners[1]];

@@ -52,7 +52,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Redirect { joins } => {
             let run = rt.block_on(tessera_bench::bench::redirect::measure(joins))?;
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "run": run, "addedP50Ms": run.added_p50_ms() }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "run": run, "addedP50Ms": run.added_p50_ms() }))?
+            );
         }
         Command::Soak(opts) => {
             let report = rt.block_on(tessera_bench::loadgen::soak::run(&opts))?;

@@ -25,7 +25,8 @@ pub async fn start_nodes(redis: &Redis, n: usize) -> anyhow::Result<Vec<ServerPr
         let public = format!("http://{addr}");
         let (url, ttl, origins) = (url.clone(), ttl.clone(), origins.clone());
         async move {
-            let extra = ["--redis-url", &url, "--public-url", &public, "--fleet-ttl-ms", &ttl, "--allowed-origins", &origins];
+            let extra =
+                ["--redis-url", &url, "--public-url", &public, "--fleet-ttl-ms", &ttl, "--allowed-origins", &origins];
             ServerProcess::start_on(*addr, &extra).await
         }
     });

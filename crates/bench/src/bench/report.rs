@@ -156,7 +156,8 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
     );
     let (redirect, met) = super::redirect::measured(r.redirect.as_ref());
     let target = super::redirect::TARGET_MS;
-    let _ = writeln!(s, "| join latency added by a fleet redirect ≤ {target:.0} ms (p50) | {redirect} | {} |", mark(met));
+    let _ =
+        writeln!(s, "| join latency added by a fleet redirect ≤ {target:.0} ms (p50) | {redirect} | {} |", mark(met));
     let churn = r.tessera.iter().find_map(|t| t.churn.as_ref());
     let _ = writeln!(
         s,
