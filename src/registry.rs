@@ -63,17 +63,10 @@ impl Registry {
         outbound: Outbound,
         session: Session,
     ) -> Result<(RoomHandle, ParticipantId), JoinError> {
-        // In a fleet, a room not running here is served where the fleet places it (a room that
-        // runs here was ours when it started, and stays ours even while Redis is out of reach).
-        if let Some(fleet) = &self.fleet
-            && self.get(room).is_none()
-            && let Route::Elsewhere(url) = fleet.route(room).await?
-        {
-            return Err(JoinError::Elsewhere(url));
-        }
         // A room that closes between lookup and join refuses with `Closed`; the next lookup
-        // then creates a fresh one.
+        // then creates a fresh one (where the fleet says).
         for _ in 0..3 {
+            self.place(room).await?;
             let handle = self.get_or_create(room)?;
             match handle.join(name.clone(), role, may_set_layout, outbound.clone(), session).await {
                 Err(JoinError::Closed) => continue,
@@ -81,6 +74,19 @@ impl Registry {
             }
         }
         Err(JoinError::Closed)
+    }
+
+    /// In a fleet, a room not running here is served where the fleet places it: `Elsewhere`
+    /// when that is another node. A room running here was ours when it started and stays ours
+    /// (even while Redis is out of reach) until the heartbeat finds another node holding it.
+    async fn place(&self, room: &RoomId) -> Result<(), JoinError> {
+        if let Some(fleet) = &self.fleet
+            && self.get(room).is_none()
+            && let Route::Elsewhere(url) = fleet.route(room).await?
+        {
+            return Err(JoinError::Elsewhere(url));
+        }
+        Ok(())
     }
 
     fn get_or_create(&self, room: &RoomId) -> Result<RoomHandle, JoinError> {

@@ -50,6 +50,10 @@ async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Res
     let (status, body) = http(other.addr, "GET", "/api/rooms/spread-b", None).await;
     assert_eq!(status, 307, "{body}");
     assert_eq!(body["redirect"], format!("http://{}/api/rooms/spread-b", b_node.addr));
+    // A WHIP offer too (before its body is read: the 307 keeps method and body for the owner).
+    let (status, body) = http_body(other.addr, "POST", "/whip/spread-b?name=Cam", None, "v=0").await;
+    assert_eq!(status, 307, "{body}");
+    assert_eq!(body["redirect"], format!("http://{}/whip/spread-b?name=Cam", b_node.addr));
     let (status, body) = http(b_node.addr, "GET", "/api/rooms/spread-b", None).await;
     assert_eq!((status, body["participants"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
 

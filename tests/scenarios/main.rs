@@ -31,6 +31,7 @@ mod decoder_garbage;
 mod fleet_failover;
 mod fleet_placement;
 mod fleet_redis_restart;
+mod fleet_split_brain;
 mod hd_colours;
 mod janus_audiobridge;
 mod join_latency;

@@ -54,6 +54,20 @@ impl Redis {
         s.write_all(b"PING\r\n").await.is_ok() && s.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG\r\n"
     }
 
+    /// Sends one command (inline form: words separated by spaces, none containing one) and
+    /// returns the first line of the reply (`+OK`, `$5`, `:1`, `-ERR …`).
+    pub async fn command(&self, words: &[&str]) -> anyhow::Result<String> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        s.write_all(format!("{}\r\n", words.join(" ")).as_bytes()).await?;
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            s.read_exact(&mut byte).await?;
+            reply.push(byte[0]);
+        }
+        Ok(String::from_utf8_lossy(&reply).trim_end().to_owned())
+    }
+
     /// `kill -9`, waits until it is gone, and returns its port (to start it again there).
     pub async fn kill(mut self) -> anyhow::Result<u16> {
         self.child.start_kill()?;
