@@ -279,6 +279,13 @@ impl Fleet {
     /// Leaves the fleet (graceful shutdown): releases `rooms` and removes this node's entry,
     /// so clients moving elsewhere find the rooms free at once instead of after the lease.
     pub async fn leave(&self, rooms: &[RoomId]) {
+        // Bounded: a Redis out of reach must not hold up the shutdown (the leases expire anyway).
+        if tokio::time::timeout(CALL_LIMIT, self.leave_now(rooms)).await.is_err() {
+            tracing::warn!("could not leave the fleet within {CALL_LIMIT:?}; its leases will expire");
+        }
+    }
+
+    async fn leave_now(&self, rooms: &[RoomId]) {
         for room in rooms {
             if let Err(e) = self.release_now(room).await {
                 tracing::warn!(%room, "cannot release the room: {e}");
@@ -294,5 +301,55 @@ impl Fleet {
         if let Err(e) = left {
             tracing::warn!("cannot leave the fleet: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(redis: Option<&str>, public: Option<&str>) -> FleetSettings {
+        FleetSettings {
+            redis_url: redis.map(str::to_owned),
+            public_url: public.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn alone_without_a_redis_url() {
+        let listen = "127.0.0.1:8080".parse().unwrap();
+        assert!(Fleet::new(&settings(None, None), listen, false).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_public_url_defaults_to_the_listener_and_is_required_on_a_wildcard() {
+        let redis = Some("redis://127.0.0.1:1");
+        let fleet = Fleet::new(&settings(redis, None), "127.0.0.1:8080".parse().unwrap(), true).unwrap().unwrap();
+        assert_eq!(fleet.url(), "https://127.0.0.1:8080");
+        let wildcard = "0.0.0.0:8080".parse().unwrap();
+        assert!(Fleet::new(&settings(redis, None), wildcard, false).is_err());
+        let named =
+            Fleet::new(&settings(redis, Some("https://node-1.example.com/")), wildcard, false).unwrap().unwrap();
+        assert_eq!(named.url(), "https://node-1.example.com");
+        assert!(Fleet::new(&settings(redis, Some("node-1:8080")), wildcard, false).is_err(), "not a URL");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_registry_is_a_clear_error_soon() {
+        // Nothing listens on port 1: the call fails (refused) well within its limit.
+        let listen = "127.0.0.1:8080".parse().unwrap();
+        let fleet = Fleet::new(&settings(Some("redis://127.0.0.1:1"), None), listen, false).unwrap().unwrap();
+        let started = std::time::Instant::now();
+        let room = RoomId::parse("r").unwrap();
+        assert!(fleet.route(&room).await.is_err());
+        assert!(started.elapsed() < CALL_LIMIT * 2, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn the_redis_url_is_never_printed() {
+        let mut config = crate::config::Config::default();
+        config.fleet.redis_url = Some("redis://:s3cret@10.0.0.5:6379/0".into());
+        assert!(!config.to_toml().contains("s3cret"), "{}", config.to_toml());
     }
 }
