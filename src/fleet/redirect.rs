@@ -3,10 +3,12 @@
 //! POSTed again there).
 //!
 //! Join endpoints get their check from `Registry::join`, which asks [`Fleet::route`] before it
-//! creates a room and fails with `JoinError::Elsewhere(url)`: the WebSocket answers it with a
+//! creates a room (placing a new one, after the endpoint's own checks: a token, the address's
+//! join budget) and fails with `JoinError::Elsewhere(url)`: the WebSocket answers it with a
 //! `redirect` message, an HTTP endpoint with [`temporary_redirect`]. A new endpoint that joins
-//! a room (`/agent`, say) calls `Registry::join` and maps `Elsewhere` the same way; one that
-//! only acts on a running room is listed in [`room_of`], so [`filter`] answers it before it runs.
+//! a room (`/agent`, say) calls `Registry::join` and maps `Elsewhere` the same way. [`filter`]
+//! answers the paths of [`room_of`] before they run, when the room already runs elsewhere
+//! (it only looks: it never places a room, so an unauthenticated request claims nothing).
 //!
 //! [`Fleet::route`]: super::Fleet::route
 
@@ -20,25 +22,16 @@ use super::Route;
 use crate::ids::RoomId;
 use crate::registry::Registry;
 
-/// What a redirectable request needs of the fleet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// A room that runs somewhere (REST calls): redirected only if another node owns it.
-    Running,
-    /// A room to join (WHIP/WHEP): placed on the least-loaded node if nobody owns it yet.
-    Placed,
-}
-
 /// The room a request is about, if it is one the fleet may serve elsewhere:
 /// `/api/rooms/{room}[/...]` (any method), `POST /whip/{room}` and `POST /whep/{room}`.
-pub fn room_of(method: &Method, path: &str) -> Option<(RoomId, Need)> {
+pub fn room_of(method: &Method, path: &str) -> Option<RoomId> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (room, need) = match segments.as_slice() {
-        ["api", "rooms", room, ..] => (*room, Need::Running),
-        ["whip" | "whep", room] if method == Method::POST => (*room, Need::Placed),
+    let room = match segments.as_slice() {
+        ["api", "rooms", room, ..] => *room,
+        ["whip" | "whep", room] if method == Method::POST => *room,
         _ => return None,
     };
-    Some((RoomId::parse(room).ok()?, need))
+    RoomId::parse(room).ok()
 }
 
 /// A `307` to `location`.
@@ -60,15 +53,11 @@ pub fn filter(registry: Arc<Registry>) -> impl Filter<Extract = (Response,), Err
         move |method: Method, path: warp::path::FullPath, query: String| {
             let registry = registry.clone();
             async move {
-                let target = room_of(&method, path.as_str()).filter(|(room, _)| registry.get(room).is_none());
-                let (Some(fleet), Some((room, need))) = (registry.fleet(), target) else {
+                let target = room_of(&method, path.as_str()).filter(|room| registry.get(room).is_none());
+                let (Some(fleet), Some(room)) = (registry.fleet(), target) else {
                     return Err(warp::reject::not_found());
                 };
-                let route = match need {
-                    Need::Running => fleet.lookup(&room).await.ok().flatten(),
-                    Need::Placed => fleet.route(&room).await.ok(),
-                };
-                match route {
+                match fleet.lookup(&room).await.ok().flatten() {
                     Some(Route::Elsewhere(url)) => {
                         let query = if query.is_empty() { query } else { format!("?{query}") };
                         Ok(temporary_redirect(&format!("{url}{}{query}", path.as_str())))
@@ -84,21 +73,21 @@ pub fn filter(registry: Arc<Registry>) -> impl Filter<Extract = (Response,), Err
 mod tests {
     use super::*;
 
-    fn room(path: &str, method: Method) -> Option<(String, Need)> {
-        room_of(&method, path).map(|(r, n)| (r.to_string(), n))
+    fn room(path: &str, method: Method) -> Option<String> {
+        room_of(&method, path).map(|r| r.to_string())
     }
 
     #[test]
-    fn rest_calls_on_a_room_follow_a_running_room() {
-        assert_eq!(room("/api/rooms/r1", Method::GET), Some(("r1".into(), Need::Running)));
-        assert_eq!(room("/api/rooms/r1/participants/3", Method::DELETE), Some(("r1".into(), Need::Running)));
-        assert_eq!(room("/api/rooms/r1/recordings", Method::POST), Some(("r1".into(), Need::Running)));
+    fn rest_calls_on_a_room_follow_it() {
+        assert_eq!(room("/api/rooms/r1", Method::GET).as_deref(), Some("r1"));
+        assert_eq!(room("/api/rooms/r1/participants/3", Method::DELETE).as_deref(), Some("r1"));
+        assert_eq!(room("/api/rooms/r1/recordings", Method::POST).as_deref(), Some("r1"));
     }
 
     #[test]
-    fn whip_and_whep_offers_place_the_room() {
-        assert_eq!(room("/whip/r1", Method::POST), Some(("r1".into(), Need::Placed)));
-        assert_eq!(room("/whep/r1", Method::POST), Some(("r1".into(), Need::Placed)));
+    fn whip_and_whep_offers_follow_it() {
+        assert_eq!(room("/whip/r1", Method::POST).as_deref(), Some("r1"));
+        assert_eq!(room("/whep/r1", Method::POST).as_deref(), Some("r1"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tessera_client::{PeerOptions, TestPeer};
 
 use crate::common::fleet::{Redis, index_of, rooms_until, start_nodes};
 use crate::common::*;
+use crate::whip_errors::{OFFER, SDP, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Result<()> {
@@ -54,6 +55,20 @@ async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Res
     let (status, body) = http_body(other.addr, "POST", "/whip/spread-b?name=Cam", None, "v=0").await;
     assert_eq!(status, 307, "{body}");
     assert_eq!(body["redirect"], format!("http://{}/whip/spread-b?name=Cam", b_node.addr));
+    // A WHIP offer for a new room: placed by the node asked (after its checks), here or with a
+    // 307 to the node chosen, where the same offer is created.
+    let asked = nodes[2].addr;
+    let created = match send(asked, "POST", "/whip/spread-d?name=Cam", &[SDP], OFFER).await? {
+        answer if answer.status == 307 => {
+            let location = answer.header("location").unwrap_or_default().to_owned();
+            println!("a WHIP offer for a new room through node 2: 307 to {location}");
+            let owner = nodes.iter().find(|n| location == format!("http://{}/whip/spread-d?name=Cam", n.addr));
+            let owner = owner.unwrap_or_else(|| panic!("307 to {location:?}"));
+            send(owner.addr, "POST", "/whip/spread-d?name=Cam", &[SDP], OFFER).await?
+        }
+        answer => answer,
+    };
+    assert_eq!(created.status, 201, "the WHIP session is created on the room's node");
     let (status, body) = http(b_node.addr, "GET", "/api/rooms/spread-b", None).await;
     assert_eq!((status, body["participants"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
 
