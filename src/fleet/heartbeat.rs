@@ -63,6 +63,10 @@ pub async fn start(fleet: Arc<Fleet>, registry: Weak<Registry>, mut shutdown: wa
             tokio::select! {
                 _ = ticks.tick() => up = beat(&fleet, &registry, &mut cpu, up).await,
                 Some(room) = released.recv() => {
+                    // A join may have started the room again here since it closed: keep its lease.
+                    if registry.upgrade().is_some_and(|r| r.get(&room).is_some()) {
+                        continue;
+                    }
                     if let Err(e) = fleet.release_now(&room).await {
                         tracing::debug!(%room, "release failed (the lease will expire): {e}");
                     }
