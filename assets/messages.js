@@ -30,7 +30,8 @@ export const SERVER_ERRORS = {
   "server_full": { "then": "leave", "text": "The server has as many rooms as it can take: try again later." },
   "room_full": { "then": "leave", "text": "This room is full: try again later." },
   "join_timeout": { "then": "rejoin", "text": "Joining took too long." },
-  "layout_forbidden": { "then": "notice", "text": "Only the host can change this room's layout." }
+  "layout_forbidden": { "then": "notice", "text": "Only the host can change this room's layout." },
+  "fleet_unavailable": { "then": "rejoin", "text": "The servers cannot place this room right now; trying again." }
 };
 
 // The entry for `code`; a code this page does not know yet (a newer server) is a notice with

@@ -21,6 +21,9 @@ const MAX_DELAY_MS = 5000;
 // up (a join the server never answered, ICE that never completes) must not leave the page
 // sitting at "Connecting…".
 const CONNECT_TIMEOUT_MS = 30000;
+// Redirects followed in a row without joining (a fleet's servers disagreeing for a moment)
+// before the attempt counts as failed and waits its backoff.
+const MAX_REDIRECTS = 3;
 
 export class Session extends EventTarget {
   // relayOnly: ICE uses only relay candidates (the TURN servers from `joined`).
@@ -74,8 +77,11 @@ export class Session extends EventTarget {
 
   #connect() {
     this.lastError = null; // the reason given to a failed attempt is about that attempt only
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+    // A redirect names the server of the room for the next connection only; every other
+    // attempt starts at this page's server, which knows where the room is by then.
+    const server = this.redirectTo ?? `${location.protocol}//${location.host}`;
+    this.redirectTo = null;
+    const ws = new WebSocket(`${server.replace(/^http/, 'ws')}/ws`);
     this.ws = ws;
     this.pending = [];
     this.connectTimer = setTimeout(() => this.#lost(), CONNECT_TIMEOUT_MS);
@@ -95,6 +101,7 @@ export class Session extends EventTarget {
 
   // The connection (or this attempt at one) is gone: forget what it told us, try again.
   #lost() {
+    this.redirects = 0;
     this.#teardown();
     if (this.participants.length) {
       this.participants = []; // unknown until we are back
@@ -112,6 +119,18 @@ export class Session extends EventTarget {
     this.#setState('reconnecting');
     const delay = Math.min(FIRST_DELAY_MS * 2 ** (this.attempt - 1), MAX_DELAY_MS);
     this.retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  // The room runs on another server of the fleet: the same join there, at once.
+  #redirect(url) {
+    this.redirects = (this.redirects ?? 0) + 1;
+    if (this.redirects > MAX_REDIRECTS) {
+      this.#lost();
+      return;
+    }
+    this.#teardown();
+    this.redirectTo = url;
+    this.#connect();
   }
 
   #teardown() {
@@ -149,7 +168,11 @@ export class Session extends EventTarget {
 
   async #onMessage(msg) {
     switch (msg.type) {
+      case 'redirect':
+        this.#redirect(msg.url);
+        break;
       case 'joined':
+        this.redirects = 0;
         this.participantId = msg.participantId;
         // The offer follows `joined`: the peer connection is built with these when it comes.
         this.iceServers = msg.iceServers ?? [];

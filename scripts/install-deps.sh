@@ -39,6 +39,9 @@ tests=(
   # loopback port. The package also enables a coturn.service on systemd machines (listening on
   # 3478 with /etc/turnserver.conf); the tests neither use nor disturb it.
   coturn
+  # The fleet tests (tests/scenarios/fleet_*.rs) start their own `redis-server` on a free
+  # loopback port (no persistence); the package's own redis-server.service is not used.
+  redis-server
   # The aiortc interop peer runs in a project-local venv (.venv/, see below).
   python3-venv
 )

@@ -14,6 +14,8 @@
 //! - [`layout`]: the protocol's layout geometry, where decorations go, the `StagePlan`;
 //!   `speaker`: active-speaker detection; [`draw`]: the images drawn on tiles (fonts in
 //!   `assets/fonts`); [`config`]: settings from flags, environment and a sectioned TOML file.
+//! - `fleet`: several servers sharing one set of rooms through Redis (node heartbeats, room
+//!   placement, redirects to a room's node); absent without `--redis-url`.
 //! - Beside the server: `tessera-protocol` (messages, ids, layout spec), `tessera-webrtc`
 //!   (`webrtcbin` built and torn down safely), `tessera-client` (a real WebRTC peer) and
 //!   `tessera-bench` (load, benchmark, stress, soak). See `docs/architecture.md`.
@@ -23,6 +25,7 @@
 mod access;
 pub mod config;
 pub mod draw;
+mod fleet;
 mod http;
 pub mod layout;
 pub mod media;
@@ -90,8 +93,12 @@ pub async fn run(
         limits,
     });
     let stun = config.ice.stun.clone();
-    let registry = Registry::new(Arc::new(config));
+    let fleet = fleet::Fleet::new(&config.fleet, local, tls.is_some())?;
+    let registry = Registry::new(Arc::new(config), fleet.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(fleet) = &fleet {
+        fleet::heartbeat::start(fleet.clone(), Arc::downgrade(&registry), stop_rx.clone()).await;
+    }
     let admin =
         Arc::new(http::auth::AdminPolicy { key: server_settings.admin_key.clone(), keys, dev: server_settings.dev });
     let origins = http::Origins::new(&server_settings.allowed_origins);
@@ -116,6 +123,11 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    if let Some(fleet) = &fleet {
+        // Rooms released before their clients hear `server_shutdown`: they rejoin elsewhere at once.
+        let rooms: Vec<_> = registry.rooms().iter().map(|r| r.id().clone()).collect();
+        fleet.leave(&rooms).await;
+    }
     // Rooms finalize their recordings (bounded by FINALIZE_LIMIT) before they close; the whole
     // shutdown stays within 5 s.
     let limit = room::FINALIZE_LIMIT + Duration::from_secs(1);

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::config::Config;
+use crate::fleet::{Fleet, Route};
 use crate::ids::{ParticipantId, RoomId};
 use crate::media::Session;
 use crate::protocol::Role;
@@ -31,13 +32,20 @@ pub struct Registry {
     recordings: Arc<RecordingStore>,
     /// For the rooms' `on_close` callbacks (a room knows nothing of the registry).
     me: Weak<Registry>,
+    /// The fleet this server shares rooms with (`None`: alone).
+    fleet: Option<Arc<Fleet>>,
 }
 
 impl Registry {
-    /// An empty registry creating rooms with `config`.
-    pub fn new(config: Arc<Config>) -> Arc<Self> {
+    /// An empty registry creating rooms with `config`, in `fleet` if there is one.
+    pub fn new(config: Arc<Config>, fleet: Option<Arc<Fleet>>) -> Arc<Self> {
         let recordings = Arc::new(RecordingStore::default());
-        Arc::new_cyclic(|me| Self { rooms: Mutex::new(Rooms::default()), config, recordings, me: me.clone() })
+        Arc::new_cyclic(|me| Self { rooms: Mutex::new(Rooms::default()), config, recordings, me: me.clone(), fleet })
+    }
+
+    /// The fleet this server belongs to, if any.
+    pub fn fleet(&self) -> Option<&Arc<Fleet>> {
+        self.fleet.as_ref()
     }
 
     /// Every recording made by this server.
@@ -56,8 +64,9 @@ impl Registry {
         session: Session,
     ) -> Result<(RoomHandle, ParticipantId), JoinError> {
         // A room that closes between lookup and join refuses with `Closed`; the next lookup
-        // then creates a fresh one.
+        // then creates a fresh one (where the fleet says).
         for _ in 0..3 {
+            self.place(room).await?;
             let handle = self.get_or_create(room)?;
             match handle.join(name.clone(), role, may_set_layout, outbound.clone(), session).await {
                 Err(JoinError::Closed) => continue,
@@ -65,6 +74,19 @@ impl Registry {
             }
         }
         Err(JoinError::Closed)
+    }
+
+    /// In a fleet, a room not running here is served where the fleet places it: `Elsewhere`
+    /// when that is another node. A room running here was ours when it started and stays ours
+    /// (even while Redis is out of reach) until the heartbeat finds another node holding it.
+    async fn place(&self, room: &RoomId) -> Result<(), JoinError> {
+        if let Some(fleet) = &self.fleet
+            && self.get(room).is_none()
+            && let Route::Elsewhere(url) = fleet.route(room).await?
+        {
+            return Err(JoinError::Elsewhere(url));
+        }
+        Ok(())
     }
 
     fn get_or_create(&self, room: &RoomId) -> Result<RoomHandle, JoinError> {
@@ -107,6 +129,9 @@ impl Registry {
         let mut rooms = self.rooms.lock().unwrap();
         if rooms.live.get(room).is_some_and(|h| h.uid() == uid) {
             rooms.live.remove(room);
+            if let Some(fleet) = &self.fleet {
+                fleet.release(room.clone());
+            }
         }
     }
 

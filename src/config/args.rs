@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// `[limits]`.
     #[command(flatten)]
     pub limits: LimitsArgs,
+    /// `[fleet]`.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// `[server]` flags.
@@ -224,4 +227,22 @@ pub struct LimitsArgs {
     #[arg(long, env = "TESSERA_VIDEO_SIZE_CHANGES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub video_size_changes: Option<u32>,
+}
+
+/// `[fleet]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[fleet]")]
+pub struct FleetArgs {
+    /// Redis of a fleet of servers sharing rooms, `redis://host:port` (none: this server alone).
+    #[arg(long, env = "TESSERA_REDIS_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// This server's URL as clients reach it (the target of redirects to its rooms).
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Milliseconds a silent node and its rooms stay registered in the fleet.
+    #[arg(long = "fleet-ttl-ms", env = "TESSERA_FLEET_TTL_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<u64>,
 }

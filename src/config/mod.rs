@@ -16,9 +16,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use args::{CompositeArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
+pub use args::{CompositeArgs, FleetArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
 pub use sections::{
-    Canvas, CompositeSettings, IceSettings, LimitsSettings, MediaSettings, PortRange, RecordingSettings,
+    Canvas, CompositeSettings, FleetSettings, IceSettings, LimitsSettings, MediaSettings, PortRange, RecordingSettings,
     ServerSettings, default_ice_addresses,
 };
 
@@ -38,6 +38,8 @@ pub struct Config {
     pub recording: RecordingSettings,
     /// `[limits]`.
     pub limits: LimitsSettings,
+    /// `[fleet]`.
+    pub fleet: FleetSettings,
 }
 
 impl ServeArgs {
@@ -54,7 +56,7 @@ impl ServeArgs {
         }
         lay_over(&mut merged, toml::Table::try_from(&self).expect("flags serialize"));
         // An empty secret (an unset variable in a unit file, say) is no secret.
-        for (section, key) in [("server", "admin_key"), ("ice", "turn_secret")] {
+        for (section, key) in [("server", "admin_key"), ("ice", "turn_secret"), ("fleet", "redis_url")] {
             if merged[section].get(key).and_then(|k| k.as_str()) == Some("") {
                 merged[section].as_table_mut().expect("a section").remove(key);
             }
@@ -104,6 +106,7 @@ impl Config {
         within("video_size_changes", l.video_size_changes, 1, 1000)?;
         crate::access::Keys::new(&s.token_secret)?;
         within("turn_ttl", self.ice.turn_ttl, 60, 7 * 24 * 3600)?;
+        within("fleet ttl_ms", self.fleet.ttl_ms, 300, 600_000)?;
         self.ice.turn_issuer()?;
         anyhow::ensure!(
             c.video || !self.recording.auto,

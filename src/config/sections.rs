@@ -249,6 +249,29 @@ impl RecordingSettings {
     }
 }
 
+/// `[fleet]`: several servers sharing one set of rooms through Redis (`docs/deployment.md`).
+/// Without `redis_url` the server is alone and nothing here is used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSettings {
+    /// The fleet's Redis, `redis://host:port/db`. Never printed (it may hold a password).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "masked")]
+    pub redis_url: Option<String>,
+    /// This server's URL as clients reach it, e.g. `https://node-1.example.com` (the target of
+    /// redirects); default: `http(s)://` and the listen address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Milliseconds a node (and its rooms) stays registered without a heartbeat; heartbeats go
+    /// every third of it. A dead node's rooms move after at most this long.
+    pub ttl_ms: u64,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        Self { redis_url: None, public_url: None, ttl_ms: 10_000 }
+    }
+}
+
 fn masked_all<S: serde::Serializer>(secrets: &[String], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(secrets.iter().map(|_| "(set)"))
 }

@@ -26,6 +26,11 @@ struct RoomSummary {
     uptime_secs: Option<f64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     unresponsive: bool,
+    /// In a fleet: the node that runs the room, and its public URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_url: Option<String>,
 }
 
 /// The `/api` routes; every rejection under `/api` becomes a JSON error.
@@ -112,6 +117,8 @@ async fn list_rooms(state: AppState) -> ApiResult {
                 created_at: Some(i.created_at),
                 uptime_secs: Some(i.uptime_secs),
                 unresponsive: false,
+                node: None,
+                node_url: None,
             }),
             Err(CallError::Closed) => None,
             Err(CallError::Unresponsive(_)) => Some(RoomSummary {
@@ -120,11 +127,38 @@ async fn list_rooms(state: AppState) -> ApiResult {
                 created_at: None,
                 uptime_secs: None,
                 unresponsive: true,
+                node: None,
+                node_url: None,
             }),
         })
         .collect();
+    let Some(fleet) = state.registry.fleet() else {
+        rooms.sort_by(|a, b| a.id.cmp(&b.id));
+        return Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": rooms })));
+    };
+    // In a fleet: this node's rooms as above, the others' from their last heartbeats.
+    for room in &mut rooms {
+        (room.node, room.node_url) = (Some(fleet.node().to_owned()), Some(fleet.url().to_owned()));
+    }
+    let remote = fleet.remote_rooms().await;
+    for r in remote.as_ref().map_or(&[][..], Vec::as_slice) {
+        let Ok(id) = RoomId::parse(&r.id) else { continue };
+        rooms.push(RoomSummary {
+            id,
+            participants: Some(r.participants),
+            created_at: None,
+            uptime_secs: None,
+            unresponsive: false,
+            node: Some(r.node.clone()),
+            node_url: Some(r.url.clone()),
+        });
+    }
     rooms.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": rooms })))
+    let fleet = match remote {
+        Ok(_) => serde_json::json!({ "node": fleet.node(), "status": "ok" }),
+        Err(e) => serde_json::json!({ "node": fleet.node(), "status": "unavailable", "error": e.to_string() }),
+    };
+    Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": rooms, "fleet": fleet })))
 }
 
 /// `GET /api/stats`: live rooms, room pipelines, `webrtcbin`s and ICE objects still in memory,

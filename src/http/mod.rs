@@ -140,6 +140,8 @@ pub fn routes(
     });
     let api = api::routes(state.clone());
     let whip = whip::routes(state.clone(), state.sessions.clone());
+    // In a fleet, calls for a room another node runs are answered first, with a 307 there.
+    let fleet = crate::fleet::redirect::filter(state.registry.clone());
     let signaling = warp::path!("ws")
         .and(warp::ext::optional::<serve::ClientAddr>())
         .and(warp::header::optional::<String>("origin"))
@@ -151,7 +153,7 @@ pub fn routes(
     // 404 there is an error in every visitor's console.
     let favicon = warp::path!("favicon.ico").and(warp::get()).and(warp::fs::file(assets.join("favicon.svg")));
     let client = warp::get().and(warp::fs::dir(assets));
-    healthz.or(readyz).or(api).or(whip).or(signaling).or(favicon).or(client)
+    fleet.or(healthz).or(readyz).or(api).or(whip).or(signaling).or(favicon).or(client)
 }
 
 #[cfg(test)]

@@ -194,6 +194,12 @@ impl Connection {
                         self.outbound = Some(rx);
                         true
                     }
+                    Err(crate::room::JoinError::Elsewhere(url)) => {
+                        // The client follows it with a new connection; this one is done.
+                        debug!(%room, %url, "join redirected to the room's node");
+                        self.reply(ServerMessage::Redirect { url, room });
+                        false
+                    }
                     Err(e) => {
                         let msg = self.session.join_failed(e.code(), e.to_string());
                         self.reply(msg)

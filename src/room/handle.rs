@@ -45,6 +45,13 @@ pub enum JoinError {
     /// The room has its maximum of participants.
     #[error("the room has its maximum of {0} participants")]
     RoomFull(usize),
+    /// The room runs on another node of the fleet, at this public URL: the caller redirects
+    /// the client there (a `redirect` message, an HTTP `307`) rather than failing.
+    #[error("the room runs on {0}")]
+    Elsewhere(String),
+    /// The fleet's registry is out of reach and the room does not run here.
+    #[error(transparent)]
+    FleetUnavailable(#[from] crate::fleet::FleetUnavailable),
 }
 
 impl JoinError {
@@ -54,6 +61,9 @@ impl JoinError {
             Self::ShuttingDown => ErrorCode::ServerShutdown,
             Self::ServerFull(_) => ErrorCode::ServerFull,
             Self::RoomFull(_) => ErrorCode::RoomFull,
+            Self::FleetUnavailable(_) => ErrorCode::FleetUnavailable,
+            // Callers answer it with a redirect, not an error; `internal_error` if one does not.
+            Self::Elsewhere(_) => ErrorCode::InternalError,
             Self::Closed | Self::Media(_) => ErrorCode::InternalError,
         }
     }

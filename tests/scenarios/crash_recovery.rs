@@ -16,11 +16,6 @@ fn restart_sec() -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(value.trim().parse()?))
 }
 
-/// A free port on the loopback (free now; the server binds it next).
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_is_back_with_video_after_kill_9_and_a_restart() -> anyhow::Result<()> {
     let delay = restart_sec()?;

@@ -14,7 +14,7 @@ use crate::security_tokens::{claims, mint};
 
 /// A browser-like WHIP offer (Opus and VP8, send only, bundled). Nothing answers its ICE
 /// checks: these tests stop at HTTP.
-const OFFER: &str = "v=0\r\n\
+pub const OFFER: &str = "v=0\r\n\
 o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n\
 s=-\r\n\
 t=0 0\r\n\
@@ -44,20 +44,20 @@ a=rtcp-fb:96 nack\r\n\
 a=rtcp-fb:96 nack pli\r\n";
 
 /// One HTTP answer: status, headers (lower-case names) and body.
-struct Answer {
-    status: u16,
+pub struct Answer {
+    pub status: u16,
     headers: Vec<(String, String)>,
     body: String,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
 /// Sends one raw HTTP/1.1 request with `headers` and `body`.
-async fn send(
+pub async fn send(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -83,7 +83,7 @@ async fn send(
     Ok(Answer { status: status.context("no HTTP status")?, headers, body: body.to_owned() })
 }
 
-const SDP: (&str, &str) = ("Content-Type", "application/sdp");
+pub const SDP: (&str, &str) = ("Content-Type", "application/sdp");
 const FRAG: (&str, &str) = ("Content-Type", "application/trickle-ice-sdpfrag");
 
 /// How many participants `room` has (0 when it does not exist).

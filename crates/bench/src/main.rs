@@ -22,6 +22,12 @@ enum Command {
     /// Thousands of join/leave cycles against one server; fails if its memory, fds or threads
     /// grew.
     Soak(tessera_bench::loadgen::soak::SoakOptions),
+    /// The join latency a fleet's redirect adds (two nodes, a Redis); prints a JSON report.
+    Redirect {
+        /// Joins of each kind, direct and redirected.
+        #[arg(long, default_value_t = 20)]
+        joins: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +49,13 @@ fn main() -> anyhow::Result<()> {
             let report = rt.block_on(tessera_bench::loadgen::stress::run(&opts))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             report.verdict()?;
+        }
+        Command::Redirect { joins } => {
+            let run = rt.block_on(tessera_bench::bench::redirect::measure(joins))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "run": run, "addedP50Ms": run.added_p50_ms() }))?
+            );
         }
         Command::Soak(opts) => {
             let report = rt.block_on(tessera_bench::loadgen::soak::run(&opts))?;

@@ -154,9 +154,29 @@ impl PeerOptions {
     }
 }
 
+/// Redirects followed by one [`TestPeer::join`] before it gives up (a loop between servers).
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The address of a redirect's `http://host:port` URL (the test peer speaks plain `ws://`).
+pub async fn redirect_target(url: &str) -> anyhow::Result<SocketAddr> {
+    let authority = url
+        .strip_prefix("http://")
+        .with_context(|| format!("redirect to {url:?}: only http:// servers are supported"))?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    tokio::net::lookup_host(authority)
+        .await
+        .with_context(|| format!("resolving {authority:?}"))?
+        .next()
+        .with_context(|| format!("{authority:?} has no address"))
+}
+
 /// A joined peer. Dropping it closes its socket and stops its pipeline.
 pub struct TestPeer {
     id: ParticipantId,
+    /// The server it joined (after any redirects).
+    server: SocketAddr,
     join_sent: Instant,
     others_at_join: Vec<ParticipantInfo>,
     media: Arc<PeerMedia>,
@@ -167,27 +187,46 @@ pub struct TestPeer {
 
 impl TestPeer {
     /// Connects to the server at `addr`, joins and starts negotiating. Returns once `joined`
-    /// arrived; media follows asynchronously.
+    /// arrived; media follows asynchronously. A `redirect` (the room runs on another server of
+    /// a fleet) is followed: the same join on the server it names, at most [`MAX_REDIRECTS`]
+    /// times. `join_sent_at` is the first `join`'s, so a redirect's cost shows in join times.
     pub async fn join(addr: SocketAddr, options: PeerOptions) -> anyhow::Result<Self> {
-        let mut sig = Signaling::connect(addr).await?;
-        sig.send(&ClientMessage::Join {
-            room: options.room.clone(),
-            name: options.name.clone(),
-            role: options.role,
-            token: options.token.clone(),
-        })
-        .await?;
-        let join_sent = Instant::now();
-        let (id, others_at_join) = match sig.recv_timeout(Duration::from_secs(10)).await? {
-            Some(ServerMessage::Joined { participant_id, participants, .. }) => (participant_id, participants),
-            Some(ServerMessage::Error { code, message }) => bail!("join refused: {code:?}: {message}"),
-            other => bail!("expected joined, got {other:?}"),
+        let mut server = addr;
+        let mut join_sent = None;
+        let mut hops = 0;
+        let (sig, id, others_at_join) = loop {
+            let mut sig = Signaling::connect(server).await?;
+            sig.send(&ClientMessage::Join {
+                room: options.room.clone(),
+                name: options.name.clone(),
+                role: options.role,
+                token: options.token.clone(),
+            })
+            .await?;
+            join_sent.get_or_insert_with(Instant::now);
+            match sig.recv_timeout(Duration::from_secs(10)).await? {
+                Some(ServerMessage::Joined { participant_id, participants, .. }) => {
+                    break (sig, participant_id, participants);
+                }
+                Some(ServerMessage::Redirect { url, .. }) if hops < MAX_REDIRECTS => {
+                    hops += 1;
+                    server = redirect_target(&url).await?;
+                }
+                Some(ServerMessage::Error { code, message }) => bail!("join refused: {code:?}: {message}"),
+                other => bail!("expected joined, got {other:?}"),
+            }
         };
+        let join_sent = join_sent.expect("a join was sent");
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (msg_tx, messages) = mpsc::unbounded_channel();
         let media = Arc::new(PeerMedia::new(options, out_tx.clone())?);
         let driver = tokio::spawn(drive(sig, out_rx, msg_tx, media.clone(), out_tx.clone()));
-        Ok(Self { id, join_sent, others_at_join, media, messages, outgoing: out_tx, driver })
+        Ok(Self { id, server, join_sent, others_at_join, media, messages, outgoing: out_tx, driver })
+    }
+
+    /// The server this peer joined, after any redirects.
+    pub fn server(&self) -> SocketAddr {
+        self.server
     }
 
     /// Our participant id.

@@ -62,6 +62,9 @@ pub enum ErrorCode {
     /// A `setLayout` from a participant who may not change the layout (a viewer, or a
     /// publisher whose token does not allow it).
     LayoutForbidden,
+    /// The server runs in a fleet and cannot reach the fleet's registry (Redis), so it cannot
+    /// place a room it does not already run; try again shortly (rooms already running go on).
+    FleetUnavailable,
 }
 
 impl ErrorCode {
@@ -92,6 +95,7 @@ impl ErrorCode {
         Self::RoomFull,
         Self::JoinTimeout,
         Self::LayoutForbidden,
+        Self::FleetUnavailable,
     ];
 
     /// The code as it appears on the wire (`bad_json`, ...).
@@ -122,6 +126,7 @@ impl ErrorCode {
             Self::RoomFull => "room_full",
             Self::JoinTimeout => "join_timeout",
             Self::LayoutForbidden => "layout_forbidden",
+            Self::FleetUnavailable => "fleet_unavailable",
         }
     }
 }
@@ -161,7 +166,8 @@ mod tests {
             ServerFull => RoomFull,
             RoomFull => JoinTimeout,
             JoinTimeout => LayoutForbidden,
-            LayoutForbidden => BadJson,
+            LayoutForbidden => FleetUnavailable,
+            FleetUnavailable => BadJson,
         }
     }
 

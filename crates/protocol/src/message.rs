@@ -160,6 +160,15 @@ pub enum ServerMessage {
         /// The recording's id.
         recording_id: crate::ids::RecordingId,
     },
+    /// The room runs on another server of the fleet: the server closes this connection, and the
+    /// client opens `{url}/ws` (`ws`/`wss` for `http`/`https`) and sends the same `join` there.
+    /// A later reconnect starts again at the server the client first used.
+    Redirect {
+        /// The owning server's public URL, e.g. `https://node-2.example.com`.
+        url: String,
+        /// The room asked for.
+        room: RoomId,
+    },
     /// Something the client sent or caused failed; only this client gets it.
     Error {
         /// Stable machine-readable code.

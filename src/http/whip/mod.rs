@@ -118,6 +118,12 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
             return refuse(status, e.code().as_str(), e);
         }
     };
+    // In a fleet the room may be placed on another node: the offer goes there with its query.
+    let mut elsewhere = format!("/{kind}/{}", room.as_str());
+    if let Some(name) = &req.name {
+        elsewhere +=
+            &format!("?{}", form_urlencoded::Serializer::new(String::new()).append_pair("name", name).finish());
+    }
     let name = admission.name.or(req.name).unwrap_or_else(|| kind.to_ascii_uppercase());
     let Ok(name) = crate::ids::validate_name(&name) else {
         return refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidName.as_str(), "invalid display name");
@@ -132,6 +138,10 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
     let joining = state.registry.join(&room, name, req.role, false, tx, session);
     let (handle, participant) = match tokio::time::timeout(super::ws::JOIN_LIMIT, joining).await {
         Ok(Ok(joined)) => joined,
+        // The fleet placed the room on another node: the client POSTs its offer there.
+        Ok(Err(crate::room::JoinError::Elsewhere(url))) => {
+            return crate::fleet::redirect::temporary_redirect(&format!("{url}{elsewhere}"));
+        }
         Ok(Err(e)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e.code().as_str(), e),
         Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "room_unresponsive", "the room did not answer"),
     };

@@ -190,6 +190,11 @@ pub fn points_showing(frame: &Frame, colours: &[[u8; 3]]) -> Vec<((u32, u32), [u
         .collect()
 }
 
+/// A free port on the loopback (free now; a server binds it next).
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
 /// Seconds as a Duration.
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -325,6 +330,7 @@ impl ServerProcess {
 }
 pub mod aiortc;
 pub mod browser;
+pub mod fleet;
 pub mod recording;
 pub mod turn;
 

@@ -9,6 +9,8 @@ pub mod janus_peer;
 mod latency_floor;
 mod plot;
 mod profile;
+pub mod redirect;
+pub mod redis;
 mod report;
 pub mod server;
 
@@ -167,6 +169,8 @@ pub struct Results {
     pub audio: Vec<AudioRun>,
     /// What H.264 output and G.711 publishers add.
     pub codecs: Vec<codecs::CodecRun>,
+    /// The join latency a fleet's redirect adds.
+    pub redirect: Option<redirect::RedirectRun>,
 }
 
 /// Runs the whole benchmark and writes its results.
@@ -195,6 +199,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         floor: Vec::new(),
         audio: Vec::new(),
         codecs: Vec::new(),
+        redirect: None,
     };
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "tessera");
@@ -233,6 +238,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     }
     tracing::info!("codecs: H.264 output, G.711 publishers");
     results.codecs = codecs::measure(&plan, &base, &clips).await?;
+    tracing::info!("fleet: joins through a redirect");
+    results.redirect = Some(redirect::measure(plan.joins).await?);
     results.duration_secs = started.elapsed().as_secs_f64();
     write(opts, &results)?;
     Ok(results)

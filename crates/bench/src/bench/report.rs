@@ -113,6 +113,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     latency(&mut s, r, &d);
     viewers(&mut s, r, &d);
     joins(&mut s, r);
+    super::redirect::section(&mut s, r.redirect.as_ref());
     audio(&mut s, r);
     super::codecs::section(&mut s, r);
     method(&mut s, r);
@@ -153,6 +154,10 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
         d.rss_per_publisher.map_or("–".into(), |v| format!("{:.1} MB per publisher", v * 1.048_576)),
         mark(d.rss_per_publisher.map(|v| v * 1.048_576 <= 15.0))
     );
+    let (redirect, met) = super::redirect::measured(r.redirect.as_ref());
+    let target = super::redirect::TARGET_MS;
+    let _ =
+        writeln!(s, "| join latency added by a fleet redirect ≤ {target:.0} ms (p50) | {redirect} | {} |", mark(met));
     let churn = r.tessera.iter().find_map(|t| t.churn.as_ref());
     let _ = writeln!(
         s,

@@ -1,0 +1,189 @@
+//! The node's heartbeat: every third of the TTL it writes its entry (URL and load), renews the
+//! lease of every room it runs (re-claiming those whose key vanished: Redis restarted, or was
+//! out of reach longer than the lease), and releases rooms that closed.
+//!
+//! While Redis is out of reach, rooms running here go on untouched; only rooms this node does
+//! not run cannot be placed (`fleet_unavailable`). If, when Redis is back, another node holds
+//! one of our rooms (our lease ran out while clients moved there), the other node keeps it: its
+//! key is the fleet's truth, and ours is the stale copy. Ours is shut down with
+//! `server_shutdown`, and its clients rejoin through the fleet, which sends them to the owner.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::placement::{NodeLoad, RoomEntry};
+use super::{Fleet, FleetUnavailable, NODES, REGISTRY, SETTLING, node_key, room_key};
+use crate::registry::Registry;
+use crate::room::RoomHandle;
+
+/// How long a room may take to say how many participants it has, for the heartbeat.
+const INFO_LIMIT: Duration = Duration::from_millis(500);
+
+/// CPU time of this process, and when it was read.
+struct CpuClock {
+    last: Option<(Instant, f64)>,
+}
+
+impl CpuClock {
+    /// Seconds of CPU this process used so far (`/proc/self/stat`: utime + stime).
+    fn cpu_seconds() -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces), from field 3 (state) on.
+        let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 = rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
+        // SAFETY: sysconf only reads a constant of the system.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        Some(ticks / if hz > 0 { hz as f64 } else { 100.0 })
+    }
+
+    /// Cores used since the last call (0 on the first).
+    fn cores(&mut self) -> f64 {
+        let now = (Instant::now(), Self::cpu_seconds().unwrap_or(0.0));
+        let used = match self.last {
+            Some((at, cpu)) if now.0 > at => (now.1 - cpu) / now.0.duration_since(at).as_secs_f64(),
+            _ => 0.0,
+        };
+        self.last = Some(now);
+        used.max(0.0)
+    }
+}
+
+/// Starts the heartbeat of `fleet` for the rooms of `registry` until `shutdown` turns true.
+/// The first beat is made before this returns, so a node is placeable as soon as it serves.
+pub async fn start(fleet: Arc<Fleet>, registry: Weak<Registry>, mut shutdown: watch::Receiver<bool>) {
+    let mut released = fleet.released.lock().unwrap().take().expect("one heartbeat per fleet");
+    let mut cpu = CpuClock { last: None };
+    let mut up = beat(&fleet, &registry, &mut cpu, true).await;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(fleet.ttl / 3);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => up = beat(&fleet, &registry, &mut cpu, up).await,
+                Some(room) = released.recv() => {
+                    // A join may have started the room again here since it closed: keep its lease.
+                    if registry.upgrade().is_some_and(|r| r.get(&room).is_some()) {
+                        continue;
+                    }
+                    if let Err(e) = fleet.release_now(&room).await {
+                        tracing::debug!(%room, "release failed (the lease will expire): {e}");
+                    }
+                }
+                _ = stopping(&mut shutdown) => break,
+            }
+        }
+    });
+}
+
+/// Completes once the server started shutting down.
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// One heartbeat; returns whether Redis answered (and logs when that changes from `was_up`).
+async fn beat(fleet: &Fleet, registry: &Weak<Registry>, cpu: &mut CpuClock, was_up: bool) -> bool {
+    let Some(registry) = registry.upgrade() else { return false };
+    let rooms = registry.rooms();
+    let result = register(fleet, &rooms, cpu.cores()).await;
+    match (&result, was_up) {
+        (Ok(()), false) => tracing::info!(rooms = rooms.len(), "fleet registry reachable: node and rooms registered"),
+        (Err(e), true) => tracing::warn!("{e}; rooms running here go on, no new room can be placed"),
+        _ => {}
+    }
+    result.is_ok()
+}
+
+/// Writes this node's entry and renews its rooms' leases; shuts down a room another node holds.
+async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(), FleetUnavailable> {
+    let infos = futures_util::future::join_all(rooms.iter().map(|r| tokio::time::timeout(INFO_LIMIT, r.info()))).await;
+    let list: Vec<RoomEntry> = rooms
+        .iter()
+        .zip(infos)
+        .map(|(room, info)| RoomEntry {
+            id: room.id().to_string(),
+            participants: info.ok().and_then(Result::ok).map_or(0, |i| i.participants.len()),
+        })
+        .collect();
+    let load = NodeLoad {
+        id: fleet.node.clone(),
+        url: fleet.url.clone(),
+        cpu: cores,
+        rooms: rooms.len() as u64,
+        participants: list.iter().map(|r| r.participants as u64).sum(),
+        list,
+    };
+    let (key, lease, node) = (node_key(&fleet.node), fleet.lease_ms(), fleet.node.clone());
+    fleet
+        .call(async move |mut redis| {
+            redis::pipe()
+                .hset_multiple(&key, &load.to_fields())
+                .pexpire(&key, lease as i64)
+                .sadd(NODES, &node)
+                .query_async::<()>(&mut redis)
+                .await
+        })
+        .await?;
+    announce(fleet).await?;
+    for room in rooms {
+        if let Some(owner) = renew(fleet, room).await? {
+            tracing::warn!(room = %room.id(), %owner, "another node holds this room now: closing the copy here");
+            let room = room.clone();
+            tokio::spawn(async move { room.shutdown().await });
+        }
+    }
+    Ok(())
+}
+
+/// Sets the registry's marker if it is missing. When this node had seen it before, Redis
+/// restarted empty: claims then wait half a lease (every live node heartbeats within a third),
+/// so the rooms running on the nodes are registered again before anyone can take them.
+async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
+    use std::sync::atomic::Ordering;
+    let (node, settle) = (fleet.node.clone(), fleet.lease_ms() / 2);
+    let fresh: Option<String> = fleet
+        .call(async move |mut redis| redis::cmd("SET").arg(REGISTRY).arg(node).arg("NX").query_async(&mut redis).await)
+        .await?;
+    if fresh.is_some() && fleet.seen_registry.swap(true, Ordering::Relaxed) {
+        tracing::warn!("the fleet's registry restarted empty: rooms are claimed again after {settle} ms");
+        fleet
+            .call(async move |mut redis| {
+                redis::cmd("SET").arg(SETTLING).arg(1).arg("PX").arg(settle).query_async::<()>(&mut redis).await
+            })
+            .await?;
+    }
+    fleet.seen_registry.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Renews `room`'s lease; `Some(owner)` when another node holds it.
+async fn renew(fleet: &Fleet, room: &RoomHandle) -> Result<Option<String>, FleetUnavailable> {
+    static RENEW: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(include_str!("scripts/renew.lua")));
+    let (key, node, lease) = (room_key(room.id().as_str()), fleet.node.clone(), fleet.lease_ms());
+    let answer: redis::Value =
+        fleet.call(async move |mut redis| RENEW.key(key).arg(node).arg(lease).invoke_async(&mut redis).await).await?;
+    Ok(match answer {
+        redis::Value::Int(1) => None,
+        other => Some(redis::from_redis_value::<String>(other).unwrap_or_else(|_| "?".into())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_uses_some_cpu() {
+        let mut clock = CpuClock { last: None };
+        assert_eq!(clock.cores(), 0.0);
+        // Busy until the kernel has counted at least one more tick of this process's CPU.
+        let (start, before) = (Instant::now(), CpuClock::cpu_seconds().unwrap());
+        while CpuClock::cpu_seconds().unwrap() == before && start.elapsed() < Duration::from_secs(5) {
+            std::hint::black_box(0u64.wrapping_add(1));
+        }
+        let cores = clock.cores();
+        assert!(cores > 0.0 && cores < 64.0, "{cores}");
+    }
+}
