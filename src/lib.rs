@@ -14,6 +14,8 @@
 //! - [`layout`]: the protocol's layout geometry, where decorations go, the `StagePlan`;
 //!   `speaker`: active-speaker detection; [`draw`]: the images drawn on tiles (fonts in
 //!   `assets/fonts`); [`config`]: settings from flags, environment and a sectioned TOML file.
+//! - [`metrics`]: the Prometheus metrics of `GET /metrics`; `webhooks`: signed events POSTed
+//!   to `--webhook-url`s from a queue rooms never wait on.
 //! - Beside the server: `tessera-protocol` (messages, ids, layout spec), `tessera-webrtc`
 //!   (`webrtcbin` built and torn down safely), `tessera-client` (a real WebRTC peer) and
 //!   `tessera-bench` (load, benchmark, stress, soak). See `docs/architecture.md`.
@@ -26,6 +28,7 @@ pub mod draw;
 mod http;
 pub mod layout;
 pub mod media;
+pub mod metrics;
 pub mod pipelines;
 mod recording;
 mod registry;
@@ -33,6 +36,7 @@ mod room;
 mod signaling;
 mod speaker;
 mod token_cli;
+pub mod webhooks;
 
 // The wire protocol lives in its own crate (what clients and bots need); inside the server it
 // keeps its short paths.
@@ -90,6 +94,7 @@ pub async fn run(
         limits,
     });
     let stun = config.ice.stun.clone();
+    webhooks::install(&config.webhooks);
     let registry = Registry::new(Arc::new(config));
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin =

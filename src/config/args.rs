@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// `[limits]`.
     #[command(flatten)]
     pub limits: LimitsArgs,
+    /// `[webhooks]`.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// `[server]` flags.
@@ -224,4 +227,22 @@ pub struct LimitsArgs {
     #[arg(long, env = "TESSERA_VIDEO_SIZE_CHANGES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub video_size_changes: Option<u32>,
+}
+
+/// `[webhooks]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[webhooks]")]
+pub struct WebhookArgs {
+    /// `http://` URL receiving signed JSON events; repeat or comma-separate for several.
+    #[arg(long = "webhook-url", env = "TESSERA_WEBHOOK_URL", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    /// Key of the events' HMAC-SHA256 signature (`Tessera-Signature`).
+    #[arg(long = "webhook-secret", env = "TESSERA_WEBHOOK_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Seconds an event is retried before it counts as failed.
+    #[arg(long = "webhook-retry-for", env = "TESSERA_WEBHOOK_RETRY_FOR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_for: Option<u64>,
 }

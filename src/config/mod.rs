@@ -10,17 +10,19 @@
 mod args;
 pub mod sections;
 pub mod table;
+mod webhooks;
 
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use args::{CompositeArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
+pub use args::{CompositeArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs, WebhookArgs};
 pub use sections::{
     Canvas, CompositeSettings, IceSettings, LimitsSettings, MediaSettings, PortRange, RecordingSettings,
     ServerSettings, default_ice_addresses,
 };
+pub use webhooks::WebhookSettings;
 
 /// A server's resolved configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,8 @@ pub struct Config {
     pub recording: RecordingSettings,
     /// `[limits]`.
     pub limits: LimitsSettings,
+    /// `[webhooks]`.
+    pub webhooks: WebhookSettings,
 }
 
 impl ServeArgs {
@@ -54,7 +58,7 @@ impl ServeArgs {
         }
         lay_over(&mut merged, toml::Table::try_from(&self).expect("flags serialize"));
         // An empty secret (an unset variable in a unit file, say) is no secret.
-        for (section, key) in [("server", "admin_key"), ("ice", "turn_secret")] {
+        for (section, key) in [("server", "admin_key"), ("ice", "turn_secret"), ("webhooks", "secret")] {
             if merged[section].get(key).and_then(|k| k.as_str()) == Some("") {
                 merged[section].as_table_mut().expect("a section").remove(key);
             }
@@ -105,6 +109,7 @@ impl Config {
         crate::access::Keys::new(&s.token_secret)?;
         within("turn_ttl", self.ice.turn_ttl, 60, 7 * 24 * 3600)?;
         self.ice.turn_issuer()?;
+        self.webhooks.check()?;
         anyhow::ensure!(
             c.video || !self.recording.auto,
             "--auto-record needs video: recordings hold the composite, and --video false turns it off"

@@ -11,6 +11,7 @@
 //! callbacks) into [`Notice`]s the room task acts on.
 
 mod answerer;
+mod composite_stats;
 mod egress;
 mod encoder;
 mod events;
@@ -30,6 +31,7 @@ pub(crate) mod teardown;
 
 pub use stage::SPEAKER_BORDER;
 
+pub use composite_stats::CompositeSnapshot;
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use peer::Session;
 pub use room_media::RoomMedia;

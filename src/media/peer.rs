@@ -263,6 +263,7 @@ impl PeerBin {
     /// Asks the shared encoder for a keyframe on behalf of this receiver. The encoder's
     /// `min-force-key-unit-interval` merges requests from many receivers into one keyframe.
     pub fn request_keyframe(&self) {
+        crate::metrics::get().keyframe_requests.inc();
         let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         if let Some(pad) = &self.video_in {
             pad.push_event(event);

@@ -256,6 +256,11 @@ impl RoomMedia {
         }
     }
 
+    /// The composite's counters (none in an audio-only room).
+    pub fn composite(&self) -> Option<super::CompositeSnapshot> {
+        self.video.as_ref().map(|v| v.counters.snapshot())
+    }
+
     /// Whether this room mixes video (false: an audio-only room).
     pub fn mixes_video(&self) -> bool {
         self.video.is_some()

@@ -73,7 +73,7 @@ fn sent_to(out: &[Output], to: ParticipantId) -> Vec<&ServerMessage> {
 fn removed(out: &[Output]) -> Vec<(ParticipantId, String)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Remove { id, why } => Some((*id, why.clone())),
+            Output::Remove { id, why, .. } => Some((*id, why.clone())),
             _ => None,
         })
         .collect()

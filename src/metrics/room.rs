@@ -1,0 +1,94 @@
+//! One room's share of the metrics, kept by the room's actor: participants by role (applied to
+//! the server-wide gauges as differences), joins and leaves, and once a second the composite's
+//! frame rate and encoder time and each participant's inbound rates folded into histograms.
+//! Dropping it takes the room's series away and its participants out of the gauges.
+
+use crate::protocol::Role;
+use crate::room::core::LeaveReason;
+
+use super::{ReasonLabel, RoleLabel, RoomLabel, get, role_name};
+
+/// What one second of a room looked like.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct RoomSecond {
+    /// Composite frames per second.
+    pub composite_fps: f64,
+    /// Mean encoder time per composite frame, seconds (none encoded: 0).
+    pub encode_seconds: f64,
+    /// Mixes being encoded.
+    pub mixes: i64,
+    /// Keyframes the composite's encoder produced in that second.
+    pub keyframes: u64,
+    /// Each publisher's decoded frames per second.
+    pub publisher_fps: Vec<f64>,
+    /// Each participant's inbound bitrate, kbit/s.
+    pub inbound_kbps: Vec<f64>,
+}
+
+/// The room's contribution to the server's metrics.
+#[derive(Debug)]
+pub(crate) struct RoomMetrics {
+    /// Its label.
+    label: RoomLabel,
+    /// Publishers and viewers counted into the gauges.
+    counted: [i64; 2],
+}
+
+impl RoomMetrics {
+    /// A room called `room`, with nobody in it yet.
+    pub fn new(room: &str) -> Self {
+        Self { label: RoomLabel { room: room.to_owned() }, counted: [0, 0] }
+    }
+
+    /// Someone was admitted.
+    pub fn joined(&mut self, role: Role) {
+        get().joins.get_or_create(&RoleLabel { role: role_name(role) }).inc();
+        self.set_count(role, self.counted[index(role)] + 1);
+    }
+
+    /// Someone was removed.
+    pub fn left(&mut self, role: Role, reason: LeaveReason) {
+        get().leaves.get_or_create(&ReasonLabel { reason: reason.as_str() }).inc();
+        self.set_count(role, self.counted[index(role)] - 1);
+    }
+
+    fn set_count(&mut self, role: Role, count: i64) {
+        let delta = count - self.counted[index(role)];
+        self.counted[index(role)] = count;
+        get().participants.get_or_create(&RoleLabel { role: role_name(role) }).inc_by(delta);
+    }
+
+    /// The room's last second.
+    pub fn second(&self, s: &RoomSecond) {
+        let m = get();
+        m.composite_fps.get_or_create(&self.label).set(s.composite_fps);
+        m.encode_seconds.get_or_create(&self.label).set(s.encode_seconds);
+        m.mixes_encoded.get_or_create(&self.label).set(s.mixes);
+        m.composite_keyframes.inc_by(s.keyframes);
+        for fps in &s.publisher_fps {
+            m.inbound_fps.observe(*fps);
+        }
+        for kbps in &s.inbound_kbps {
+            m.inbound_kbps.observe(*kbps);
+        }
+    }
+}
+
+fn index(role: Role) -> usize {
+    match role {
+        Role::Publisher => 0,
+        Role::Viewer => 1,
+    }
+}
+
+impl Drop for RoomMetrics {
+    fn drop(&mut self) {
+        for role in [Role::Publisher, Role::Viewer] {
+            self.set_count(role, 0);
+        }
+        let m = get();
+        m.composite_fps.remove(&self.label);
+        m.encode_seconds.remove(&self.label);
+        m.mixes_encoded.remove(&self.label);
+    }
+}
