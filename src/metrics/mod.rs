@@ -19,6 +19,8 @@ use prometheus_client::registry::Registry;
 
 pub(crate) use room::{RoomMetrics, RoomSecond};
 
+use crate::room::core::LeaveReason;
+
 /// A label `role`: `publisher` or `viewer`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RoleLabel {
@@ -173,6 +175,24 @@ impl Metrics {
         r.register("webhooks", "Webhook deliveries, by outcome", m.webhooks.clone());
         r.register("webhook_retries", "Webhook attempts that failed and were retried", m.webhook_retries.clone());
         registry.register_collector(Box::new(process::ProcessCollector));
+        // Every known label value from the start, at 0: a series that appears only on its first
+        // event makes `rate()` miss that event and dashboards show "no data" instead of 0.
+        for role in ["publisher", "viewer"] {
+            let _ = m.participants.get_or_create(&RoleLabel { role });
+            let _ = m.joins.get_or_create(&RoleLabel { role });
+        }
+        for reason in LeaveReason::ALL {
+            let _ = m.leaves.get_or_create(&ReasonLabel { reason: reason.as_str() });
+        }
+        for code in crate::protocol::ErrorCode::ALL {
+            let _ = m.errors.get_or_create(&CodeLabel { code: code.as_str() });
+        }
+        for direction in ["in", "out"] {
+            let _ = m.signaling.get_or_create(&DirectionLabel { direction });
+        }
+        for outcome in ["delivered", "failed", "dropped"] {
+            let _ = m.webhooks.get_or_create(&OutcomeLabel { outcome });
+        }
         Self { registry, ..m }
     }
 

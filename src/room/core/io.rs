@@ -140,6 +140,9 @@ pub enum LeaveReason {
 }
 
 impl LeaveReason {
+    /// Every reason.
+    pub const ALL: [Self; 5] = [Self::Left, Self::Kicked, Self::Timeout, Self::Error, Self::Closed];
+
     /// The reason as a label and in webhook bodies.
     pub fn as_str(self) -> &'static str {
         match self {
