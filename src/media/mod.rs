@@ -22,6 +22,7 @@ mod mixer;
 mod mixminus;
 mod overlay;
 mod peer;
+mod reception;
 mod recorder;
 mod room_media;
 mod size_guard;
@@ -34,6 +35,7 @@ pub use stage::SPEAKER_BORDER;
 pub use composite_stats::CompositeSnapshot;
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use peer::Session;
+pub use reception::ReceptionSnapshot;
 pub use room_media::RoomMedia;
 pub use stats::{InboundRates, InboundSnapshot};
 

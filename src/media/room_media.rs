@@ -240,6 +240,18 @@ impl RoomMedia {
         self.peers.get(&peer).map(|p| p.bin.inbound.snapshot())
     }
 
+    /// What `peer`'s inbound streams went through, as of the last `get-stats` reply.
+    pub fn reception(&self, peer: ParticipantId) -> Option<super::ReceptionSnapshot> {
+        self.peers.get(&peer).map(|p| p.bin.reception.snapshot())
+    }
+
+    /// Asks every peer's webrtcbin for its stats (read with [`RoomMedia::reception`]).
+    pub fn request_reception(&self) {
+        for p in self.peers.values() {
+            p.bin.reception.request(&p.bin.webrtc);
+        }
+    }
+
     /// Each publisher's audio level (dBFS) since the last call; `None` where no audio came.
     pub fn take_levels(&self) -> Vec<(ParticipantId, Option<f64>)> {
         self.peers

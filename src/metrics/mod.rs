@@ -99,6 +99,16 @@ pub(crate) struct Metrics {
     pub inbound_fps: Histogram,
     /// Publishers' inbound bitrate, kbit/s, one observation per participant per second.
     pub inbound_kbps: Histogram,
+    /// Participants' fraction of inbound RTP packets lost, one observation per participant per
+    /// second.
+    pub inbound_loss: Histogram,
+    /// Participants' largest inbound interarrival jitter, seconds, one observation per
+    /// participant per second.
+    pub inbound_jitter: Histogram,
+    /// NACKs sent to publishers.
+    pub inbound_nacks: Counter,
+    /// PLIs and FIRs sent to publishers.
+    pub inbound_plis: Counter,
     /// Keyframes asked of the composite's encoder (new receivers, PLI/FIR from receivers).
     pub keyframe_requests: Counter,
     /// Keyframes the composite's encoders produced (asked for, or periodic).
@@ -129,6 +139,10 @@ impl Metrics {
             mixes_encoded: Family::default(),
             inbound_fps: Histogram::new([1.0, 5.0, 10.0, 15.0, 20.0, 25.0, 28.0, 32.0, 60.0]),
             inbound_kbps: Histogram::new([16.0, 64.0, 128.0, 256.0, 512.0, 1000.0, 2000.0, 4000.0]),
+            inbound_loss: Histogram::new([0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]),
+            inbound_jitter: Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]),
+            inbound_nacks: Counter::default(),
+            inbound_plis: Counter::default(),
             keyframe_requests: Counter::default(),
             composite_keyframes: Counter::default(),
             recordings: Family::default(),
@@ -164,6 +178,18 @@ impl Metrics {
             "Participants' inbound RTP bitrate (kbit/s), sampled each second",
             m.inbound_kbps.clone(),
         );
+        r.register(
+            "inbound_loss_ratio",
+            "Participants' fraction of inbound RTP packets lost, sampled each second",
+            m.inbound_loss.clone(),
+        );
+        r.register(
+            "inbound_jitter_seconds",
+            "Participants' largest inbound interarrival jitter (seconds), sampled each second",
+            m.inbound_jitter.clone(),
+        );
+        r.register("inbound_nacks", "NACKs sent to publishers for lost packets", m.inbound_nacks.clone());
+        r.register("inbound_plis", "PLIs and FIRs sent to publishers", m.inbound_plis.clone());
         r.register(
             "keyframe_requests",
             "Keyframes forced: requests to the composite encoder (joins, PLI/FIR)",

@@ -23,6 +23,14 @@ pub(crate) struct RoomSecond {
     pub publisher_fps: Vec<f64>,
     /// Each participant's inbound bitrate, kbit/s.
     pub inbound_kbps: Vec<f64>,
+    /// Each participant's fraction of inbound packets lost in that second.
+    pub loss: Vec<f64>,
+    /// Each participant's largest inbound jitter, seconds.
+    pub jitter: Vec<f64>,
+    /// NACKs sent for everyone's streams in that second.
+    pub nacks: u64,
+    /// PLIs and FIRs sent for everyone's streams in that second.
+    pub plis: u64,
 }
 
 /// The room's contribution to the server's metrics.
@@ -71,6 +79,14 @@ impl RoomMetrics {
         for kbps in &s.inbound_kbps {
             m.inbound_kbps.observe(*kbps);
         }
+        for loss in &s.loss {
+            m.inbound_loss.observe(*loss);
+        }
+        for jitter in &s.jitter {
+            m.inbound_jitter.observe(*jitter);
+        }
+        m.inbound_nacks.inc_by(s.nacks);
+        m.inbound_plis.inc_by(s.plis);
     }
 }
 

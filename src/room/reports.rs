@@ -1,12 +1,13 @@
 //! What a room tells the outside about itself: its share of the metrics ([`RoomMetrics`]) and
 //! its webhook events. Called by the actor where things happen; nothing here waits.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::actor::RoomActor;
 use super::core::LeaveReason;
 use crate::ids::{ParticipantId, RecordingId};
-use crate::media::CompositeSnapshot;
+use crate::media::{CompositeSnapshot, ReceptionSnapshot};
 use crate::metrics::{RoomMetrics, RoomSecond};
 use crate::protocol::{ParticipantInfo, Role};
 use crate::recording::RecordingState;
@@ -19,13 +20,15 @@ pub(super) struct Reports {
     metrics: RoomMetrics,
     /// The composite's counters at the last second, and when.
     last_composite: Option<(Instant, CompositeSnapshot)>,
+    /// Each participant's reception at the last second.
+    last_reception: BTreeMap<ParticipantId, ReceptionSnapshot>,
 }
 
 impl Reports {
     /// A new room called `room`: `room_started`.
     pub(super) fn start(room: &crate::ids::RoomId) -> Self {
         webhooks::emit(room, Event::RoomStarted);
-        Self { metrics: RoomMetrics::new(room.as_str()), last_composite: None }
+        Self { metrics: RoomMetrics::new(room.as_str()), last_composite: None, last_reception: BTreeMap::new() }
     }
 }
 
@@ -67,7 +70,18 @@ impl RoomActor {
         }
         self.reports.last_composite = composite.map(|c| (now, c));
         let mut publishers = 0;
+        let mut reception = BTreeMap::new();
         for p in self.core.participants() {
+            if let Some(now) = self.media.reception(p.info.id) {
+                let last = self.reports.last_reception.get(&p.info.id).copied().unwrap_or_default();
+                if now.received > last.received {
+                    second.loss.push(now.loss_since(&last));
+                    second.jitter.push(now.jitter);
+                }
+                second.nacks += now.nacks.saturating_sub(last.nacks);
+                second.plis += now.plis.saturating_sub(last.plis);
+                reception.insert(p.info.id, now);
+            }
             let rates = p.rates();
             second.inbound_kbps.push(rates.bitrate_kbps);
             if p.info.role == Role::Publisher {
@@ -77,6 +91,9 @@ impl RoomActor {
         }
         // The full audio mix, the composite, and each publisher's mix-minus.
         second.mixes = 1 + i64::from(composite.is_some()) + publishers;
+        self.reports.last_reception = reception;
         self.reports.metrics.second(&second);
+        // Read at the next second.
+        self.media.request_reception();
     }
 }

@@ -38,6 +38,7 @@ mod leave;
 mod leave_no_freeze;
 mod letterbox;
 mod listeners;
+mod metrics_scrape;
 mod mute_badge;
 mod offer_sdp;
 mod placeholders;
