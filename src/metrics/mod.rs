@@ -125,7 +125,8 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     fn new() -> Self {
-        let mut registry = Registry::with_prefix("tessera");
+        // The process figures keep their standard unprefixed names; everything else is tessera_*.
+        let mut registry = Registry::default();
         let m = Self {
             registry: Registry::default(),
             rooms: Gauge::default(),
@@ -150,7 +151,7 @@ impl Metrics {
             webhooks: Family::default(),
             webhook_retries: Counter::default(),
         };
-        let r = &mut registry;
+        let r = registry.sub_registry_with_prefix("tessera");
         r.register("rooms", "Live rooms", m.rooms.clone());
         r.register("participants", "Participants in rooms now, by role", m.participants.clone());
         r.register("joins", "Participants admitted to a room, by role", m.joins.clone());
