@@ -66,6 +66,7 @@ mod tls;
 mod turn_relay;
 mod two_publishers;
 mod viewer;
+mod webhook_events;
 mod whip_aiortc;
 mod whip_browser;
 mod whip_errors;

@@ -10,22 +10,13 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use tessera_client::{PeerOptions, Signaling, TestPeer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY: &str = "metrics-admin-key";
 const ROOM: &str = "metrics-room";
 
 /// `GET /metrics` with an optional bearer key: the status and the body.
 async fn scrape(addr: SocketAddr, key: Option<&str>) -> (u16, String) {
-    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).await.unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
+    tessera_client::rest::request_text(addr, "GET", "/metrics", key, "").await.expect("scrape")
 }
 
 /// A sample per line: `name{labels} value` → value.
