@@ -128,6 +128,8 @@ pub async fn run(
         tracing::warn!("rooms did not stop within {limit:?}");
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
+    // The rooms' last events (`participant_left`, `room_finished`), within the 5 s.
+    webhooks::flush(Duration::from_secs(1)).await;
     Ok(())
 }
 

@@ -37,6 +37,8 @@ pub(super) struct Worker {
     pub retry_for: Duration,
     /// Shared connections.
     pub client: HttpClient,
+    /// Events not yet delivered or given up, over every URL (for the flush at shutdown).
+    pub unfinished: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Worker {
@@ -44,6 +46,7 @@ impl Worker {
     pub(super) async fn run(self, mut queue: mpsc::Receiver<Arc<Payload>>) {
         while let Some(payload) = queue.recv().await {
             self.deliver(&payload).await;
+            self.unfinished.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -7,6 +7,7 @@
 mod delivery;
 pub mod signature;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -106,6 +107,8 @@ pub(crate) struct Payload {
 struct Notifier {
     /// One queue per URL.
     queues: Vec<tokio::sync::mpsc::Sender<Arc<Payload>>>,
+    /// Events queued or being delivered, over every URL.
+    unfinished: Arc<AtomicUsize>,
 }
 
 static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
@@ -118,18 +121,24 @@ pub(crate) fn install(settings: &WebhookSettings) {
     let secret = settings.secret.clone().unwrap_or_default();
     let retry_for = std::time::Duration::from_secs(settings.retry_for);
     let client = delivery::client();
+    let unfinished = Arc::new(AtomicUsize::new(0));
     let queues = settings
         .urls
         .iter()
         .map(|url| {
             let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
-            let worker =
-                delivery::Worker { url: url.clone(), secret: secret.clone(), retry_for, client: client.clone() };
+            let worker = delivery::Worker {
+                url: url.clone(),
+                secret: secret.clone(),
+                retry_for,
+                client: client.clone(),
+                unfinished: unfinished.clone(),
+            };
             tokio::spawn(worker.run(rx));
             tx
         })
         .collect();
-    if NOTIFIER.set(Notifier { queues }).is_err() {
+    if NOTIFIER.set(Notifier { queues, unfinished }).is_err() {
         tracing::warn!("webhooks were already set up in this process; the second set is ignored");
     } else {
         tracing::info!(urls = ?settings.urls, "webhooks on");
@@ -163,10 +172,26 @@ pub(crate) fn emit(room: &RoomId, event: Event) {
         serde_json::to_vec(&Envelope { id: id.clone(), room, created_at, event: &event }).expect("events serialize");
     let payload = Arc::new(Payload { id, kind: event_name(&event), body: body.into() });
     for queue in &notifier.queues {
+        notifier.unfinished.fetch_add(1, Ordering::Relaxed);
         if queue.try_send(payload.clone()).is_err() {
+            notifier.unfinished.fetch_sub(1, Ordering::Relaxed);
             crate::metrics::webhook("dropped");
             tracing::warn!(event = payload.kind, "webhook queue full: event dropped");
         }
+    }
+}
+
+/// At shutdown: waits up to `limit` for the events queued (the rooms' last ones) to be
+/// delivered or given up.
+pub(crate) async fn flush(limit: std::time::Duration) {
+    let Some(notifier) = NOTIFIER.get() else { return };
+    let deadline = tokio::time::Instant::now() + limit;
+    while notifier.unfinished.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let left = notifier.unfinished.load(Ordering::Relaxed);
+    if left > 0 {
+        tracing::warn!("{left} webhook deliveries still pending at exit");
     }
 }
 
