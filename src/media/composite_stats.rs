@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use gst::prelude::*;
 
+/// What a probe does with each buffer.
+type OnBuffer = dyn Fn(&CompositeCounters, &gst::BufferRef) + Send + Sync;
+
 /// Counters of one room's composite.
 #[derive(Debug)]
 pub struct CompositeCounters {
@@ -61,7 +64,7 @@ impl CompositeCounters {
             encode_ns: AtomicU64::new(0),
             keyframes: AtomicU64::new(0),
         });
-        let probe = |element: &gst::Element, pad: &str, f: Box<dyn Fn(&Self, &gst::BufferRef) + Send + Sync>| {
+        let probe = |element: &gst::Element, pad: &str, f: Box<OnBuffer>| {
             let counters = me.clone();
             if let Some(pad) = element.static_pad(pad) {
                 pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
