@@ -11,10 +11,9 @@ use super::{ReasonLabel, RoleLabel, RoomLabel, get, role_name};
 /// What one second of a room looked like.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct RoomSecond {
-    /// Composite frames per second.
-    pub composite_fps: f64,
-    /// Mean encoder time per composite frame, seconds (none encoded: 0).
-    pub encode_seconds: f64,
+    /// Composite frames per second and mean encoder time per frame (seconds); none in an
+    /// audio-only room, or before its first full second.
+    pub composite: Option<(f64, f64)>,
     /// Mixes being encoded.
     pub mixes: i64,
     /// Keyframes the composite's encoder produced in that second.
@@ -69,8 +68,10 @@ impl RoomMetrics {
     /// The room's last second.
     pub fn second(&self, s: &RoomSecond) {
         let m = get();
-        m.composite_fps.get_or_create(&self.label).set(s.composite_fps);
-        m.encode_seconds.get_or_create(&self.label).set(s.encode_seconds);
+        if let Some((fps, encode)) = s.composite {
+            m.composite_fps.get_or_create(&self.label).set(fps);
+            m.encode_seconds.get_or_create(&self.label).set(encode);
+        }
         m.mixes_encoded.get_or_create(&self.label).set(s.mixes);
         m.composite_keyframes.inc_by(s.keyframes);
         for fps in &s.publisher_fps {

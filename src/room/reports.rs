@@ -64,8 +64,8 @@ impl RoomActor {
         let mut second = RoomSecond::default();
         if let (Some(current), Some((then, last))) = (composite, self.reports.last_composite) {
             let secs = now.saturating_duration_since(then).as_secs_f64().max(1e-3);
-            second.composite_fps = current.frames.saturating_sub(last.frames) as f64 / secs;
-            second.encode_seconds = current.encode_seconds_since(&last);
+            let fps = current.frames.saturating_sub(last.frames) as f64 / secs;
+            second.composite = Some((fps, current.encode_seconds_since(&last)));
             second.keyframes = current.keyframes.saturating_sub(last.keyframes);
         }
         self.reports.last_composite = composite.map(|c| (now, c));
