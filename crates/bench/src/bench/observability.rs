@@ -26,6 +26,8 @@ pub struct ObservabilityRun {
     pub without_cpu_cores: [f64; 2],
     /// Server CPU (cores) of the two runs with both.
     pub with_cpu_cores: [f64; 2],
+    /// Probe frames/s of the runs without.
+    pub without_probe_fps: [f64; 2],
     /// Probe frames/s of the runs with both.
     pub with_probe_fps: [f64; 2],
     /// Scrapes of `/metrics` answered during the runs with both.
@@ -116,6 +118,7 @@ pub async fn measure(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) ->
         publishers,
         without_cpu_cores: [0.0; 2],
         with_cpu_cores: [0.0; 2],
+        without_probe_fps: [0.0; 2],
         with_probe_fps: [0.0; 2],
         scrapes: 0,
         webhooks: 0,
@@ -123,7 +126,7 @@ pub async fn measure(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) ->
     tracing::info!(publishers, "metrics and webhooks: without, with, without, with");
     for i in 0..2 {
         tracing::info!(publishers, run = i + 1, "without metrics scraping or webhooks");
-        run.without_cpu_cores[i] = one(&load, false, clips).await?.0;
+        (run.without_cpu_cores[i], run.without_probe_fps[i], ..) = one(&load, false, clips).await?;
         tracing::info!(publishers, run = i + 1, "with metrics scraped every second and webhooks");
         let (cpu, fps, scrapes, hooks) = one(&load, true, clips).await?;
         (run.with_cpu_cores[i], run.with_probe_fps[i]) = (cpu, fps);
@@ -161,9 +164,9 @@ pub fn section(s: &mut String, r: &Results) {
          The same room of {} publishers measured four times in turn: without, with, without, with. \
          \"With\" is `--webhook-url` to a receiver in the load generator and `/metrics` scraped \
          every second; the two runs without give the run-to-run noise.\n\n\
-         | Without (cores) | With (cores) | Extra | Run-to-run noise | Probe fps with | Scrapes | Webhooks |\n\
-         |---|---|---|---|---|---|---|\n\
-         | {:.3}, {:.3} | {:.3}, {:.3} | {:+.3} | {:.3} | {:.1}, {:.1} | {} | {} |\n",
+         | Without (cores) | With (cores) | Extra | Run-to-run noise | Probe fps without | Probe fps with | Scrapes | Webhooks |\n\
+         |---|---|---|---|---|---|---|---|\n\
+         | {:.3}, {:.3} | {:.3}, {:.3} | {:+.3} | {:.3} | {:.1}, {:.1} | {:.1}, {:.1} | {} | {} |\n",
         o.publishers,
         o.without_cpu_cores[0],
         o.without_cpu_cores[1],
@@ -171,6 +174,8 @@ pub fn section(s: &mut String, r: &Results) {
         o.with_cpu_cores[1],
         o.extra(),
         o.noise(),
+        o.without_probe_fps[0],
+        o.without_probe_fps[1],
         o.with_probe_fps[0],
         o.with_probe_fps[1],
         o.scrapes,
