@@ -109,3 +109,30 @@ impl Drop for RoomMetrics {
         m.mixes_encoded.remove(&self.label);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn participants(role: &'static str) -> i64 {
+        get().participants.get_or_create(&RoleLabel { role }).get()
+    }
+
+    #[test]
+    fn a_room_adds_its_people_and_takes_them_and_its_series_away() {
+        let (publishers, viewers) = (participants("publisher"), participants("viewer"));
+        let mut room = RoomMetrics::new("metrics-unit-room");
+        room.joined(Role::Publisher);
+        room.joined(Role::Publisher);
+        room.joined(Role::Viewer);
+        room.left(Role::Publisher, LeaveReason::Kicked);
+        room.second(&RoomSecond { composite: Some((30.0, 0.002)), mixes: 3, ..Default::default() });
+        assert_eq!((participants("publisher") - publishers, participants("viewer") - viewers), (1, 1));
+        let text = get().encode();
+        assert!(text.contains("tessera_room_composite_fps{room=\"metrics-unit-room\"} 30.0"), "{text}");
+        assert!(text.contains("tessera_room_mixes_encoded{room=\"metrics-unit-room\"} 3"), "{text}");
+        drop(room);
+        assert_eq!((participants("publisher"), participants("viewer")), (publishers, viewers));
+        assert!(!get().encode().contains("metrics-unit-room"), "the room's series went with it");
+    }
+}
