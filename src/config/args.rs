@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// `[limits]`.
     #[command(flatten)]
     pub limits: LimitsArgs,
+    /// `[metrics]`.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// `[webhooks]`.
     #[command(flatten)]
     pub webhooks: WebhookArgs,
@@ -227,6 +230,17 @@ pub struct LimitsArgs {
     #[arg(long, env = "TESSERA_VIDEO_SIZE_CHANGES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub video_size_changes: Option<u32>,
+}
+
+/// `[metrics]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[metrics]")]
+pub struct MetricsArgs {
+    /// Per-room media metrics (composite frame rate and encoder time, inbound loss, jitter,
+    /// NACKs, PLIs); `false` leaves `/metrics` its counters.
+    #[arg(long = "media-metrics", env = "TESSERA_MEDIA_METRICS", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<bool>,
 }
 
 /// `[webhooks]` flags.

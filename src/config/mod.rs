@@ -1,5 +1,5 @@
 //! Configuration: command-line flags, `TESSERA_*` environment variables and a TOML file with
-//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`, `[limits]`).
+//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`, `[limits]`, `[metrics]`, `[webhooks]`).
 //!
 //! Precedence: flag > environment > file > built-in default. Each default is written once, in
 //! its section's `Default` impl ([`sections`]); the flags ([`ServeArgs`]) are laid over the file
@@ -8,21 +8,23 @@
 //! fails when they differ.
 
 mod args;
+mod observability;
 pub mod sections;
 pub mod table;
-mod webhooks;
 
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use args::{CompositeArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs, WebhookArgs};
+pub use args::{
+    CompositeArgs, IceArgs, LimitsArgs, MediaArgs, MetricsArgs, RecordingArgs, ServeArgs, ServerArgs, WebhookArgs,
+};
+pub use observability::{MetricsSettings, WebhookSettings};
 pub use sections::{
     Canvas, CompositeSettings, IceSettings, LimitsSettings, MediaSettings, PortRange, RecordingSettings,
     ServerSettings, default_ice_addresses,
 };
-pub use webhooks::WebhookSettings;
 
 /// A server's resolved configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub recording: RecordingSettings,
     /// `[limits]`.
     pub limits: LimitsSettings,
+    /// `[metrics]`.
+    pub metrics: MetricsSettings,
     /// `[webhooks]`.
     pub webhooks: WebhookSettings,
 }

@@ -139,8 +139,8 @@ pub struct VideoMix {
     compositor: gst::Element,
     /// VP8 always; H.264 on demand.
     encoders: Encoders,
-    /// Frames composited and encoded, for `/metrics`.
-    pub counters: std::sync::Arc<super::composite_stats::CompositeCounters>,
+    /// Frames composited and encoded, for `/metrics` (none with `--media-metrics false`).
+    pub counters: Option<std::sync::Arc<super::composite_stats::CompositeCounters>>,
 }
 
 impl VideoMix {
@@ -173,7 +173,8 @@ impl VideoMix {
         centre_frame_times(&compositor.static_pad("src").expect("compositor has a src pad"), config.composite.fps);
         let mut encoders = Encoders::new(&bin)?;
         let vp8 = &encoders.ensure(&bin, Codec::Vp8, config)?.element;
-        let counters = super::composite_stats::CompositeCounters::watch(&compositor, vp8);
+        let watch = super::composite_stats::CompositeCounters::watch;
+        let counters = config.metrics.media.then(|| watch(&compositor, vp8));
         Ok(Self { bin, compositor, encoders, counters })
     }
 

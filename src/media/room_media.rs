@@ -245,8 +245,12 @@ impl RoomMedia {
         self.peers.get(&peer).map(|p| p.bin.reception.snapshot())
     }
 
-    /// Asks every peer's webrtcbin for its stats (read with [`RoomMedia::reception`]).
+    /// Asks every peer's webrtcbin for its stats (read with [`RoomMedia::reception`]), unless
+    /// media metrics are off.
     pub fn request_reception(&self) {
+        if !self.config.metrics.media {
+            return;
+        }
         for p in self.peers.values() {
             p.bin.reception.request(&p.bin.webrtc);
         }
@@ -268,9 +272,9 @@ impl RoomMedia {
         }
     }
 
-    /// The composite's counters (none in an audio-only room).
+    /// The composite's counters (none in an audio-only room, or without media metrics).
     pub fn composite(&self) -> Option<super::CompositeSnapshot> {
-        self.video.as_ref().map(|v| v.counters.snapshot())
+        self.video.as_ref().and_then(|v| v.counters.as_ref()).map(|c| c.snapshot())
     }
 
     /// Whether this room mixes video (false: an audio-only room).

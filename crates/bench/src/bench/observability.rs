@@ -1,7 +1,7 @@
-//! What `/metrics` and webhooks cost: the same room of publishers measured four times in turn,
-//! without and with them (`--webhook-url` to a receiver in this process, `/metrics` scraped every
-//! second). The two runs without tell the run-to-run noise; the target is a difference no larger
-//! than that noise.
+//! What metrics and webhooks cost: the same room of publishers measured four times in turn,
+//! without them (`--media-metrics false`, no webhooks, no scrapes) and with them (media metrics
+//! on, `--webhook-url` to a receiver in this process, `/metrics` scraped every second). The two
+//! runs without tell the run-to-run noise; the target is a difference no larger than that noise.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -74,14 +74,15 @@ async fn receiver(count: Arc<AtomicU64>) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// One run; with `observed`, webhooks go to a receiver here and `/metrics` is scraped each second.
+/// One run; with `observed`, media metrics are on, webhooks go to a receiver here and
+/// `/metrics` is scraped each second; without, all three are off.
 async fn one(load: &LoadOptions, observed: bool, clips: &loadgen::Clips) -> anyhow::Result<(f64, f64, u64, u64)> {
     let hooks = Arc::new(AtomicU64::new(0));
     let flags = if observed {
         let url = format!("http://{}/tessera", receiver(hooks.clone()).await?);
         vec!["--webhook-url".to_owned(), url, "--webhook-secret".to_owned(), "bench-webhook-secret".to_owned()]
     } else {
-        Vec::new()
+        vec!["--media-metrics".to_owned(), "false".to_owned()]
     };
     let server = Server::start(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await?;
     let scrapes = Arc::new(AtomicU64::new(0));
@@ -162,8 +163,10 @@ pub fn section(s: &mut String, r: &Results) {
         s,
         "## Metrics and webhooks\n\n\
          The same room of {} publishers measured four times in turn: without, with, without, with. \
-         \"With\" is `--webhook-url` to a receiver in the load generator and `/metrics` scraped \
-         every second; the two runs without give the run-to-run noise.\n\n\
+         \"Without\" is `--media-metrics false`, no webhooks and no scrapes; \"with\" is media metrics \
+         on (composite probes, `get-stats` once a second per participant), `--webhook-url` to a \
+         receiver in the load generator and `/metrics` scraped every second. The two runs without \
+         give the run-to-run noise.\n\n\
          | Without (cores) | With (cores) | Extra | Run-to-run noise | Probe fps without | Probe fps with | Scrapes | Webhooks |\n\
          |---|---|---|---|---|---|---|---|\n\
          | {:.3}, {:.3} | {:.3}, {:.3} | {:+.3} | {:.3} | {:.1}, {:.1} | {:.1}, {:.1} | {} | {} |\n",

@@ -1,6 +1,22 @@
-//! `[webhooks]`: where events go and how they are signed (see `crate::webhooks`).
+//! `[metrics]`: what `/metrics` measures; `[webhooks]`: where events go and how they are
+//! signed (see `crate::metrics` and `crate::webhooks`).
 
 use serde::{Deserialize, Serialize};
+
+/// `[metrics]`: what `/metrics` measures beyond its counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Per-room media metrics: the composite's frame rate and encoder time (pad probes) and
+    /// each participant's loss, jitter, NACKs and PLIs (`get-stats` once a second).
+    pub media: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { media: true }
+    }
+}
 
 /// `[webhooks]`: URLs that receive signed JSON events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
