@@ -152,3 +152,22 @@ async fn metrics_of_a_live_room() -> anyhow::Result<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_metrics_off_leaves_the_counters() -> anyhow::Result<()> {
+    let config = test_config_with(|c| c.metrics.media = false);
+    let server = start_server_on("127.0.0.1:0", Some(KEY), config).await;
+    let ann = TestPeer::join(server.addr, PeerOptions::publisher("quiet-room", "Ann", RED, 440.0)).await?;
+    ann.wait_for(secs(15), |p| shows_tiles(p, &[RED])).await?;
+    let text = scrape_until(server.addr, "the publisher's frame rate", |s| {
+        s.get("tessera_inbound_fps_count").is_some_and(|n| *n >= 2.0)
+    })
+    .await;
+    let s = samples(&text);
+    assert_eq!(get(&s, "tessera_participants{role=\"publisher\"}"), 1.0);
+    assert_eq!(get(&s, "tessera_inbound_jitter_seconds_count"), 0.0, "no get-stats");
+    assert!(!text.contains("tessera_room_composite_fps{"), "no composite probes:\n{text}");
+    drop(ann);
+    server.stop().await;
+    Ok(())
+}
