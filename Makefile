@@ -31,10 +31,11 @@ test: deps $(BROWSER_DEPS)
 	$(CARGO) test --locked --workspace --doc
 
 ## Benchmark against the bare GStreamer floor and Janus; writes bench/results/<date>.json and
-## docs/benchmarks.md (QUICK=1: N=4 only, about a minute, results not written to docs/).
+## docs/benchmarks.md (QUICK=1: N=4 only, about a minute, results not written to docs/;
+## ONLY=observability: that step alone, printed).
 bench: deps
 	$(CARGO) build --release --locked -p tessera -p tessera-bench
-	./target/release/tessera-bench bench $(if $(QUICK),--quick)
+	./target/release/tessera-bench bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 ## Regenerate docs/screenshot.png (a page in a room of three, headless Chromium).
 screenshot: deps $(BROWSER_DEPS)

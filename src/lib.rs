@@ -16,6 +16,8 @@
 //!   `assets/fonts`); [`config`]: settings from flags, environment and a sectioned TOML file.
 //! - `fleet`: several servers sharing one set of rooms through Redis (node heartbeats, room
 //!   placement, redirects to a room's node); absent without `--redis-url`.
+//! - [`metrics`]: the Prometheus metrics of `GET /metrics`; `webhooks`: signed events POSTed
+//!   to `--webhook-url`s from a queue rooms never wait on.
 //! - Beside the server: `tessera-protocol` (messages, ids, layout spec), `tessera-webrtc`
 //!   (`webrtcbin` built and torn down safely), `tessera-client` (a real WebRTC peer) and
 //!   `tessera-bench` (load, benchmark, stress, soak). See `docs/architecture.md`.
@@ -29,6 +31,7 @@ mod fleet;
 mod http;
 pub mod layout;
 pub mod media;
+pub mod metrics;
 pub mod pipelines;
 mod recording;
 mod registry;
@@ -36,6 +39,7 @@ mod room;
 mod signaling;
 mod speaker;
 mod token_cli;
+pub mod webhooks;
 
 // The wire protocol lives in its own crate (what clients and bots need); inside the server it
 // keeps its short paths.
@@ -94,6 +98,7 @@ pub async fn run(
     });
     let stun = config.ice.stun.clone();
     let fleet = fleet::Fleet::new(&config.fleet, local, tls.is_some())?;
+    webhooks::install(&config.webhooks);
     let registry = Registry::new(Arc::new(config), fleet.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(fleet) = &fleet {
@@ -135,6 +140,8 @@ pub async fn run(
         tracing::warn!("rooms did not stop within {limit:?}");
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
+    // The rooms' last events (`participant_left`, `room_finished`), within the 5 s.
+    webhooks::flush(Duration::from_secs(1)).await;
     Ok(())
 }
 

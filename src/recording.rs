@@ -259,8 +259,9 @@ impl RecordingStore {
         progress
     }
 
-    /// Moves a recording forward to `state` (never backward), with an error for `Failed`.
-    pub fn advance(&self, id: RecordingId, state: RecordingState, error: Option<String>) {
+    /// Moves a recording forward to `state` (never backward), with an error for `Failed`;
+    /// whether it moved.
+    pub fn advance(&self, id: RecordingId, state: RecordingState, error: Option<String>) -> bool {
         let mut entries = self.entries.lock().unwrap();
         if let Some(e) = entries.iter_mut().find(|e| e.info.id == id)
             && state > e.info.state
@@ -269,7 +270,9 @@ impl RecordingStore {
             if error.is_some() {
                 e.info.error = error;
             }
+            return true;
         }
+        false
     }
 
     /// One recording, with its current duration and size.

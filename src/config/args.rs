@@ -36,6 +36,12 @@ pub struct ServeArgs {
     /// `[fleet]`.
     #[command(flatten)]
     pub fleet: FleetArgs,
+    /// `[metrics]`.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// `[webhooks]`.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// `[server]` flags.
@@ -245,4 +251,33 @@ pub struct FleetArgs {
     #[arg(long = "fleet-ttl-ms", env = "TESSERA_FLEET_TTL_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<u64>,
+}
+
+/// `[metrics]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[metrics]")]
+pub struct MetricsArgs {
+    /// Per-room media metrics (composite frame rate and encoder time, inbound loss, jitter,
+    /// NACKs, PLIs); `false` leaves `/metrics` its counters.
+    #[arg(long = "media-metrics", env = "TESSERA_MEDIA_METRICS", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<bool>,
+}
+
+/// `[webhooks]` flags.
+#[derive(Debug, Default, Clone, clap::Args, Serialize)]
+#[command(next_help_heading = "[webhooks]")]
+pub struct WebhookArgs {
+    /// `http://` URL receiving signed JSON events; repeat or comma-separate for several.
+    #[arg(long = "webhook-url", env = "TESSERA_WEBHOOK_URL", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    /// Key of the events' HMAC-SHA256 signature (`Tessera-Signature`).
+    #[arg(long = "webhook-secret", env = "TESSERA_WEBHOOK_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Seconds an event is retried before it counts as failed.
+    #[arg(long = "webhook-retry-for", env = "TESSERA_WEBHOOK_RETRY_FOR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_for: Option<u64>,
 }

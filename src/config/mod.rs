@@ -1,5 +1,6 @@
 //! Configuration: command-line flags, `TESSERA_*` environment variables and a TOML file with
-//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`, `[limits]`).
+//! sections (`[server]`, `[ice]`, `[composite]`, `[media]`, `[recording]`, `[limits]`, `[fleet]`,
+//! `[metrics]`, `[webhooks]`).
 //!
 //! Precedence: flag > environment > file > built-in default. Each default is written once, in
 //! its section's `Default` impl ([`sections`]); the flags ([`ServeArgs`]) are laid over the file
@@ -8,6 +9,7 @@
 //! fails when they differ.
 
 mod args;
+mod observability;
 pub mod sections;
 pub mod table;
 
@@ -16,7 +18,11 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use args::{CompositeArgs, FleetArgs, IceArgs, LimitsArgs, MediaArgs, RecordingArgs, ServeArgs, ServerArgs};
+pub use args::{
+    CompositeArgs, FleetArgs, IceArgs, LimitsArgs, MediaArgs, MetricsArgs, RecordingArgs, ServeArgs, ServerArgs,
+    WebhookArgs,
+};
+pub use observability::{MetricsSettings, WebhookSettings};
 pub use sections::{
     Canvas, CompositeSettings, FleetSettings, IceSettings, LimitsSettings, MediaSettings, PortRange, RecordingSettings,
     ServerSettings, default_ice_addresses,
@@ -40,6 +46,10 @@ pub struct Config {
     pub limits: LimitsSettings,
     /// `[fleet]`.
     pub fleet: FleetSettings,
+    /// `[metrics]`.
+    pub metrics: MetricsSettings,
+    /// `[webhooks]`.
+    pub webhooks: WebhookSettings,
 }
 
 impl ServeArgs {
@@ -56,7 +66,9 @@ impl ServeArgs {
         }
         lay_over(&mut merged, toml::Table::try_from(&self).expect("flags serialize"));
         // An empty secret (an unset variable in a unit file, say) is no secret.
-        for (section, key) in [("server", "admin_key"), ("ice", "turn_secret"), ("fleet", "redis_url")] {
+        for (section, key) in
+            [("server", "admin_key"), ("ice", "turn_secret"), ("fleet", "redis_url"), ("webhooks", "secret")]
+        {
             if merged[section].get(key).and_then(|k| k.as_str()) == Some("") {
                 merged[section].as_table_mut().expect("a section").remove(key);
             }
@@ -108,6 +120,7 @@ impl Config {
         within("turn_ttl", self.ice.turn_ttl, 60, 7 * 24 * 3600)?;
         within("fleet ttl_ms", self.fleet.ttl_ms, 300, 600_000)?;
         self.ice.turn_issuer()?;
+        self.webhooks.check()?;
         anyhow::ensure!(
             c.video || !self.recording.auto,
             "--auto-record needs video: recordings hold the composite, and --video false turns it off"

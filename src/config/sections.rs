@@ -276,7 +276,7 @@ fn masked_all<S: serde::Serializer>(secrets: &[String], s: S) -> Result<S::Ok, S
     s.collect_seq(secrets.iter().map(|_| "(set)"))
 }
 
-fn masked<S: serde::Serializer>(key: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn masked<S: serde::Serializer>(key: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if key.is_some() { "(set)" } else { "" })
 }
 

@@ -141,3 +141,30 @@ fn turn_for_clients_is_checked_and_its_secret_never_printed() {
     assert!(unset.ice.turn_issuer().unwrap().is_none(), "no TURN configured: clients get none");
     assert!(!unset.to_toml().contains("turn_secret"));
 }
+
+#[test]
+fn webhooks_are_checked_and_their_secret_never_printed() {
+    let secret = "webhook-secret-0123456789";
+    let hooks = |urls: &[&str], secret: Option<&str>| ServeArgs {
+        webhooks: WebhookArgs {
+            urls: Some(urls.iter().map(|u| u.to_string()).collect()),
+            secret: secret.map(str::to_owned),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let c = hooks(&["http://127.0.0.1:9000/hooks", "http://backend.internal/tessera"], Some(secret)).resolve().unwrap();
+    assert_eq!((c.webhooks.urls.len(), c.webhooks.retry_for), (2, 60));
+    let printed = c.to_toml();
+    assert!(printed.contains("[webhooks]") && printed.contains("secret = \"(set)\"") && !printed.contains(secret));
+    for (args, expected) in [
+        (hooks(&["http://h/x"], None), "--webhook-url needs --webhook-secret"),
+        (hooks(&["http://h/x"], Some("")), "--webhook-url needs --webhook-secret"),
+        (hooks(&["https://h/x"], Some(secret)), "webhook URL \"https://h/x\": only http://"),
+        (hooks(&["h:80/x"], Some(secret)), "webhook URL \"h:80/x\""),
+    ] {
+        let err = format!("{:#}", args.resolve().unwrap_err());
+        assert!(err.starts_with(expected), "{expected}: {err}");
+    }
+    assert!(hooks(&[], None).resolve().unwrap().webhooks.urls.is_empty(), "no URLs: no secret needed");
+}

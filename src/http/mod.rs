@@ -1,8 +1,9 @@
-//! HTTP: the warp routes — `/ws` signaling, `/api` REST, `/healthz`, `/readyz`, and the
+//! HTTP: the warp routes — `/ws` signaling, `/api` REST, `/healthz`, `/readyz`, `/metrics`, and the
 //! browser client at `/`.
 
 mod api;
 pub mod auth;
+mod metrics_route;
 mod origin;
 mod recording_routes;
 mod reply;
@@ -139,6 +140,7 @@ pub fn routes(
         }
     });
     let api = api::routes(state.clone());
+    let metrics = metrics_route::route(state.clone());
     let whip = whip::routes(state.clone(), state.sessions.clone());
     // In a fleet, calls for a room another node runs are answered first, with a 307 there.
     let fleet = crate::fleet::redirect::filter(state.registry.clone());
@@ -153,7 +155,7 @@ pub fn routes(
     // 404 there is an error in every visitor's console.
     let favicon = warp::path!("favicon.ico").and(warp::get()).and(warp::fs::file(assets.join("favicon.svg")));
     let client = warp::get().and(warp::fs::dir(assets));
-    fleet.or(healthz).or(readyz).or(api).or(whip).or(signaling).or(favicon).or(client)
+    fleet.or(healthz).or(readyz).or(metrics).or(api).or(whip).or(signaling).or(favicon).or(client)
 }
 
 #[cfg(test)]

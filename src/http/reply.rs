@@ -206,6 +206,16 @@ pub fn reader(
     guard(policy, origins, needed)
 }
 
+/// The check of `/metrics`: open on a server with neither an admin key nor token secrets (a
+/// local try); otherwise the same as [`admin`], so a scraper sends the admin key.
+pub fn scraper(
+    policy: std::sync::Arc<AdminPolicy>,
+    origins: Origins,
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    let needed = policy.key.is_some() || policy.keys.enabled();
+    guard(policy, origins, needed)
+}
+
 /// [`admin`] when `needed`, else nothing.
 fn guard(
     policy: std::sync::Arc<AdminPolicy>,

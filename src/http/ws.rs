@@ -60,7 +60,12 @@ fn log_budget() -> Option<u64> {
     Some(std::mem::take(&mut budget.unlogged))
 }
 
+/// Every message to a client passes here: counted, and errors counted by code.
 fn frame(msg: &ServerMessage) -> Message {
+    crate::metrics::signaling("out");
+    if let ServerMessage::Error { code, .. } = msg {
+        crate::metrics::error_sent(*code);
+    }
     Message::text(serde_json::to_string(msg).expect("server messages serialize"))
 }
 
@@ -143,6 +148,9 @@ impl Connection {
 
     /// Handles one read from the socket; false ends the connection.
     async fn on_incoming(&mut self, incoming: Option<Result<Message, warp::Error>>) -> bool {
+        if matches!(&incoming, Some(Ok(m)) if m.is_text() || m.is_binary()) {
+            crate::metrics::signaling("in");
+        }
         let step = match incoming {
             Some(Ok(m)) if m.is_text() => self.session.on_text(m.to_str().unwrap_or_default(), Instant::now()),
             Some(Ok(m)) if m.is_binary() => self.session.on_binary(m.as_bytes().len(), Instant::now()),

@@ -139,6 +139,8 @@ pub struct VideoMix {
     compositor: gst::Element,
     /// VP8 always; H.264 on demand.
     encoders: Encoders,
+    /// Frames composited and encoded, for `/metrics` (none with `--media-metrics false`).
+    pub counters: Option<std::sync::Arc<super::composite_stats::CompositeCounters>>,
 }
 
 impl VideoMix {
@@ -170,8 +172,10 @@ impl VideoMix {
         child(&bin, "background-caps")?.set_property("caps", &background);
         centre_frame_times(&compositor.static_pad("src").expect("compositor has a src pad"), config.composite.fps);
         let mut encoders = Encoders::new(&bin)?;
-        encoders.ensure(&bin, Codec::Vp8, config)?;
-        Ok(Self { bin, compositor, encoders })
+        let vp8 = &encoders.ensure(&bin, Codec::Vp8, config)?.element;
+        let watch = super::composite_stats::CompositeCounters::watch;
+        let counters = config.metrics.media.then(|| watch(&compositor, vp8));
+        Ok(Self { bin, compositor, encoders, counters })
     }
 
     /// Adds a compositor input for `participant`, hidden until placed.

@@ -11,6 +11,7 @@
 //! callbacks) into [`Notice`]s the room task acts on.
 
 mod answerer;
+mod composite_stats;
 mod egress;
 mod encoder;
 mod events;
@@ -21,6 +22,7 @@ mod mixer;
 mod mixminus;
 mod overlay;
 mod peer;
+mod reception;
 mod recorder;
 mod room_media;
 mod size_guard;
@@ -30,8 +32,10 @@ pub(crate) mod teardown;
 
 pub use stage::SPEAKER_BORDER;
 
+pub use composite_stats::CompositeSnapshot;
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use peer::Session;
+pub use reception::ReceptionSnapshot;
 pub use room_media::RoomMedia;
 pub use stats::{InboundRates, InboundSnapshot};
 

@@ -35,6 +35,8 @@ pub struct PeerBin {
     pub audio_in: Option<gst::GhostPad>,
     /// What this participant sends us.
     pub inbound: Arc<InboundCounters>,
+    /// Losses, jitter, NACKs and PLIs of what they send us (`get-stats`, once a second).
+    pub reception: Arc<super::reception::ReceptionCounters>,
     /// The `tessera` DataChannel carrying room events.
     channel: Option<gst_webrtc::WebRTCDataChannel>,
     /// The mid of each m-line of our offer, once it is the local description.
@@ -164,7 +166,8 @@ impl PeerBin {
         let inbound = Arc::new(InboundCounters::default());
         let held = Arc::default();
         connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held));
-        Ok(Self { bin, webrtc, video_in, audio_in, inbound, channel: None, mids: Vec::new(), held })
+        let reception = Arc::default();
+        Ok(Self { bin, webrtc, video_in, audio_in, inbound, reception, channel: None, mids: Vec::new(), held })
     }
 
     /// Creates the `tessera` DataChannel (webrtcbin must have left NULL) and starts creating the
@@ -263,6 +266,7 @@ impl PeerBin {
     /// Asks the shared encoder for a keyframe on behalf of this receiver. The encoder's
     /// `min-force-key-unit-interval` merges requests from many receivers into one keyframe.
     pub fn request_keyframe(&self) {
+        crate::metrics::get().keyframe_requests.inc();
         let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         if let Some(pad) = &self.video_in {
             pad.push_event(event);

@@ -240,6 +240,22 @@ impl RoomMedia {
         self.peers.get(&peer).map(|p| p.bin.inbound.snapshot())
     }
 
+    /// What `peer`'s inbound streams went through, as of the last `get-stats` reply.
+    pub fn reception(&self, peer: ParticipantId) -> Option<super::ReceptionSnapshot> {
+        self.peers.get(&peer).map(|p| p.bin.reception.snapshot())
+    }
+
+    /// Asks every peer's webrtcbin for its stats (read with [`RoomMedia::reception`]), unless
+    /// media metrics are off.
+    pub fn request_reception(&self) {
+        if !self.config.metrics.media {
+            return;
+        }
+        for p in self.peers.values() {
+            p.bin.reception.request(&p.bin.webrtc);
+        }
+    }
+
     /// Each publisher's audio level (dBFS) since the last call; `None` where no audio came.
     pub fn take_levels(&self) -> Vec<(ParticipantId, Option<f64>)> {
         self.peers
@@ -254,6 +270,11 @@ impl RoomMedia {
         if let Some(p) = self.peers.get(&peer) {
             p.bin.send_channel(text);
         }
+    }
+
+    /// The composite's counters (none in an audio-only room, or without media metrics).
+    pub fn composite(&self) -> Option<super::CompositeSnapshot> {
+        self.video.as_ref().and_then(|v| v.counters.as_ref()).map(|c| c.snapshot())
     }
 
     /// Whether this room mixes video (false: an audio-only room).

@@ -141,13 +141,13 @@ impl RoomActor {
                 // Listed as failed, with the reason, like a disk that fills up later.
                 error!(room = %self.id, recording = %id, "recording failed: {e}");
                 self.store.add(id, self.id.clone(), path);
-                self.store.advance(id, RecordingState::Failed, Some(e.to_string()));
+                self.advance_recording(id, RecordingState::Failed, Some(e.to_string()));
                 return Err(e);
             }
         };
         if let Err(e) = self.media.start_recording(id, &path, progress) {
             error!(room = %self.id, recording = %id, "cannot start recording: {e}");
-            self.store.advance(id, RecordingState::Failed, Some(e.to_string()));
+            self.advance_recording(id, RecordingState::Failed, Some(e.to_string()));
             let _ = std::fs::remove_file(&path); // still empty
             return Err(RecordingError::Media(e.to_string()));
         }
@@ -196,7 +196,7 @@ impl RoomActor {
                     let after_ms = active.since.elapsed().as_millis() as u64;
                     info!(room = %self.id, recording = %id, after_ms, "recording writes from its first keyframe");
                 }
-                self.store.advance(*id, RecordingState::Running, None)
+                self.advance_recording(*id, RecordingState::Running, None)
             }
             Notice::RecordingFinished { id } => self.end_recording(*id, None),
             Notice::RecordingFailed { id, reason } => self.end_recording(*id, Some(reason.clone())),
@@ -210,7 +210,7 @@ impl RoomActor {
         let Some(active) = self.recordings.remove(&id) else { return };
         self.media.drop_recording(id);
         let state = if error.is_some() { RecordingState::Failed } else { RecordingState::Done };
-        self.store.advance(id, state, error.clone());
+        self.advance_recording(id, state, error.clone());
         let info = self.store.get(id).expect("recorded");
         match &error {
             None => {

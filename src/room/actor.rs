@@ -65,6 +65,8 @@ pub(super) struct RoomActor {
     pub(super) recording_limits: super::active_recordings::RecordingLimits,
     /// Mints each joiner's TURN credentials (`None`: no TURN servers for clients).
     turn: Option<TurnIssuer>,
+    /// Metrics and webhook events.
+    pub(super) reports: super::reports::Reports,
 }
 
 /// Why the room stopped.
@@ -139,6 +141,7 @@ async fn run(
                 answers: BTreeMap::new(),
                 recording_limits,
                 turn,
+                reports: super::reports::Reports::start(&id),
             };
             let ending = room.run(&mut rx, &mut events).await;
             (Some(room), ending)
@@ -167,6 +170,9 @@ async fn run(
     drop(events);
     let stopped = room.map(|room| super::end::stop(room, &id, ended));
     info!(room = %id, "room closed");
+    if stopped.is_some() {
+        crate::webhooks::emit(&id, crate::webhooks::Event::RoomFinished);
+    }
     if let Ending::Closed(reply) = ending {
         let _ = reply.send(());
     }
@@ -233,11 +239,12 @@ impl RoomActor {
             match output {
                 Output::Send { to, msg } => self.send(to, msg),
                 Output::Channel { to, text } => self.media.send_channel(to, &text),
-                Output::Remove { id, why } => {
+                Output::Remove { id, why, reason, info } => {
                     // Dropping the sender closes their socket once it has sent what is queued.
                     self.sockets.remove(&id);
                     self.media.remove_peer(id);
                     info!(room = %self.id, participant = %id, reason = why, "leave");
+                    self.report_leave(info, reason);
                 }
                 Output::Stage(plan) => self.media.apply_stage(&plan),
             }
@@ -322,6 +329,7 @@ impl RoomActor {
         let at = SystemTime::now();
         let ice_servers = self.turn.as_ref().map(|t| t.ice_servers(id, at)).unwrap_or_default();
         self.feed(Input::Admit { id, name, role, may_set_layout, at, recordings, ice_servers });
+        self.report_join(id);
         if reply.send(Ok(id)).is_err() {
             warn!(room = %self.id, participant = %id, "socket gone before join completed");
             self.feed(Input::Gone(id));
@@ -346,6 +354,7 @@ impl RoomActor {
         }
         let inbound = self.sockets.keys().filter_map(|id| Some((*id, self.media.inbound(*id)?))).collect();
         self.feed(Input::Tick { inbound });
+        self.report_second();
     }
 
     fn info(&self) -> RoomInfo {

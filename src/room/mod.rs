@@ -14,6 +14,7 @@ pub mod core;
 mod end;
 mod handle;
 mod notices;
+mod reports;
 
 pub(crate) use active_recordings::FINALIZE_LIMIT;
 pub(crate) use actor::{OnClose, spawn};

@@ -9,7 +9,7 @@ use super::{Muted, StagePlan};
 use crate::ids::{ParticipantId, RecordingId};
 use crate::layout::{LayoutSpec, Size};
 use crate::media::InboundSnapshot;
-use crate::protocol::{ErrorCode, IceServer, Role, ServerMessage};
+use crate::protocol::{ErrorCode, IceServer, ParticipantInfo, Role, ServerMessage};
 
 /// Something that happened, for the rules to act on.
 #[derive(Debug, Clone)]
@@ -115,9 +115,44 @@ pub enum Output {
         id: ParticipantId,
         /// Why, for the log.
         why: String,
+        /// Why, as metrics and webhooks report it.
+        reason: LeaveReason,
+        /// Who they were (name and role, for metrics and webhooks).
+        info: ParticipantInfo,
     },
     /// Show this on the composite.
     Stage(StagePlan),
+}
+
+/// Why a participant left, as `/metrics` and webhooks report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// They said `leave`, or their socket closed.
+    Left,
+    /// An administrator removed them.
+    Kicked,
+    /// Their media never connected, or stopped.
+    Timeout,
+    /// Their media failed (or never decoded).
+    Error,
+    /// The room was closed (by an administrator, a failure or shutdown).
+    Closed,
+}
+
+impl LeaveReason {
+    /// Every reason.
+    pub const ALL: [Self; 5] = [Self::Left, Self::Kicked, Self::Timeout, Self::Error, Self::Closed];
+
+    /// The reason as a label and in webhook bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Kicked => "kicked",
+            Self::Timeout => "timeout",
+            Self::Error => "error",
+            Self::Closed => "closed",
+        }
+    }
 }
 
 /// Why a room ends.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use crate::layout::StagePlan;
-pub use io::{End, Input, Output};
+pub use io::{End, Input, LeaveReason, Output};
 pub(crate) use participant::{BURST, PER_SECOND};
 pub use participant::{Muted, Participant};
 #[cfg(test)]
@@ -107,11 +107,11 @@ impl RoomCore {
                     p.may_set_layout = may_set_layout;
                 }
             }
-            Input::Leave(id) => self.remove(id, None, "left"),
-            Input::Gone(id) => self.remove(id, None, "disconnected"),
+            Input::Leave(id) => self.remove(id, None, "left", LeaveReason::Left),
+            Input::Gone(id) => self.remove(id, None, "disconnected", LeaveReason::Left),
             Input::Kick(id) => {
                 let bye = ServerMessage::error(ErrorCode::Kicked, "removed by an administrator");
-                self.remove(id, Some(bye), "kicked");
+                self.remove(id, Some(bye), "kicked", LeaveReason::Kicked);
             }
             Input::Mute { id, muted } => self.on_mute(id, muted, now),
             Input::LayoutRequest { id, layout } => self.on_layout_request(id, layout, now),
@@ -119,7 +119,7 @@ impl RoomCore {
             Input::Close(code) => self.close(code),
             Input::MediaFailed { id, reason } => {
                 let bye = ServerMessage::error(ErrorCode::MediaError, reason);
-                self.remove(id, Some(bye), "media failure");
+                self.remove(id, Some(bye), "media failure", LeaveReason::Error);
             }
             Input::Connected(id) => {
                 if let Some(p) = self.participants.get_mut(&id) {
@@ -204,14 +204,12 @@ impl RoomCore {
 
     /// Removes a participant: optional last words to them, their removal, `participantLeft`
     /// to the others, a new speaker if it was them.
-    fn remove(&mut self, id: ParticipantId, last_words: Option<ServerMessage>, why: &str) {
-        if self.participants.remove(&id).is_none() {
-            return;
-        }
+    fn remove(&mut self, id: ParticipantId, last_words: Option<ServerMessage>, why: &str, reason: LeaveReason) {
+        let Some(gone) = self.participants.remove(&id) else { return };
         if let Some(msg) = last_words {
             self.send(id, msg);
         }
-        self.out.push(Output::Remove { id, why: why.to_owned() });
+        self.out.push(Output::Remove { id, why: why.to_owned(), reason, info: gone.info });
         let was_speaker = self.detector.current() == Some(id);
         self.detector.remove(id);
         if was_speaker {
@@ -228,8 +226,8 @@ impl RoomCore {
             _ => "the room was closed",
         };
         self.broadcast(&ServerMessage::error(code, why));
-        for id in std::mem::take(&mut self.participants).into_keys() {
-            self.out.push(Output::Remove { id, why: why.to_owned() });
+        for (id, gone) in std::mem::take(&mut self.participants) {
+            self.out.push(Output::Remove { id, why: why.to_owned(), reason: LeaveReason::Closed, info: gone.info });
         }
     }
 
@@ -253,19 +251,19 @@ impl RoomCore {
             let last_media = snapshot.last_packet.unwrap_or(p.joined).max(p.joined);
             if !p.connected && since_join > timeout {
                 let msg = format!("no media connection after {secs:.0} s");
-                doomed.push((*id, ErrorCode::MediaTimeout, msg, "never connected"));
+                doomed.push((*id, ErrorCode::MediaTimeout, msg, "never connected", LeaveReason::Timeout));
             } else if p.inbound.undecodable_since.is_some_and(|t| now.saturating_duration_since(t) >= UNDECODABLE_LIMIT)
             {
                 let msg = format!("no decodable video for {} s while it kept arriving", UNDECODABLE_LIMIT.as_secs());
-                doomed.push((*id, ErrorCode::MediaError, msg, "undecodable video"));
+                doomed.push((*id, ErrorCode::MediaError, msg, "undecodable video", LeaveReason::Error));
             } else if p.info.role == Role::Publisher && now.saturating_duration_since(last_media) > timeout {
                 let msg = format!("no media received for {secs:.0} s");
-                doomed.push((*id, ErrorCode::MediaTimeout, msg, "media timeout"));
+                doomed.push((*id, ErrorCode::MediaTimeout, msg, "media timeout", LeaveReason::Timeout));
             }
         }
-        for (id, code, msg, why) in doomed {
+        for (id, code, msg, why, reason) in doomed {
             tracing::warn!(room = %self.id, participant = %id, "{why}");
-            self.remove(id, Some(ServerMessage::error(code, msg)), why);
+            self.remove(id, Some(ServerMessage::error(code, msg)), why, reason);
         }
     }
 

@@ -73,7 +73,7 @@ fn sent_to(out: &[Output], to: ParticipantId) -> Vec<&ServerMessage> {
 fn removed(out: &[Output]) -> Vec<(ParticipantId, String)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Remove { id, why } => Some((*id, why.clone())),
+            Output::Remove { id, why, .. } => Some((*id, why.clone())),
             _ => None,
         })
         .collect()
@@ -377,4 +377,25 @@ fn only_those_allowed_change_the_layout() {
     }
     let out = f.input(Input::LayoutRequest { id: allowed, layout: speaker });
     assert!(sent_to(&out, viewer).iter().any(|m| matches!(m, ServerMessage::LayoutChanged { .. })));
+}
+
+#[test]
+fn departures_carry_their_reason_and_who_left() {
+    let mut f = Fixture::new();
+    let (a, b, c) = (f.publisher("a"), f.publisher("b"), f.publisher("c"));
+    f.join("d", Role::Viewer);
+    let gone = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Remove { reason, info, .. } => Some((*reason, info.name.clone(), info.role)),
+            _ => None,
+        })
+    };
+    assert_eq!(gone(&f.input(Input::Leave(a))), Some((LeaveReason::Left, "a".into(), Role::Publisher)));
+    assert_eq!(gone(&f.input(Input::Kick(b))), Some((LeaveReason::Kicked, "b".into(), Role::Publisher)));
+    let failed = f.input(Input::MediaFailed { id: c, reason: "x".into() });
+    assert_eq!(gone(&failed), Some((LeaveReason::Error, "c".into(), Role::Publisher)));
+    assert_eq!(
+        gone(&f.input(Input::Close(ErrorCode::RoomClosed))),
+        Some((LeaveReason::Closed, "d".into(), Role::Viewer))
+    );
 }

@@ -66,3 +66,19 @@ pub fn shortest_encode(config: &Config) -> anyhow::Result<Duration> {
     anyhow::ensure!(shortest < Duration::MAX, "no frame came out of the encoder");
     Ok(shortest)
 }
+
+/// Fails a run whose glass-to-glass latency went below `floor_ms` (see `latency_floor`): such a
+/// delay would pair a flash with a frame that cannot show it, a bug in the measurement, and is
+/// not reported as a figure.
+pub(super) fn refuse_impossible_latency(report: &crate::loadgen::LoadReport, floor_ms: f64) -> anyhow::Result<()> {
+    let Some(latency) = &report.latency else { return Ok(()) };
+    anyhow::ensure!(
+        latency.min_ms >= floor_ms,
+        "{} publishers, {} viewers: a glass-to-glass delay of {:.1} ms is below the {floor_ms:.1} ms any \
+         frame needs (client loopback + one canvas encode): the measurement is wrong, refusing to report it",
+        report.publishers,
+        report.viewers,
+        latency.min_ms,
+    );
+    Ok(())
+}

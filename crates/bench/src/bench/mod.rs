@@ -7,6 +7,7 @@ mod floor;
 pub mod janus;
 pub mod janus_peer;
 mod latency_floor;
+mod observability;
 mod plot;
 mod profile;
 pub mod redirect;
@@ -38,6 +39,16 @@ pub struct BenchOptions {
     /// The Markdown page to regenerate (its plot goes next to it, `.svg`).
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub docs: PathBuf,
+    /// Run one step alone and print its table (nothing written).
+    #[arg(long, value_enum)]
+    pub only: Option<Step>,
+}
+
+/// A step that runs alone with `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Step {
+    /// The CPU cost of `/metrics` scraping and webhooks at N=16 (N=4 with `--quick`).
+    Observability,
 }
 
 /// What one run measures.
@@ -171,6 +182,8 @@ pub struct Results {
     pub codecs: Vec<codecs::CodecRun>,
     /// The join latency a fleet's redirect adds.
     pub redirect: Option<redirect::RedirectRun>,
+    /// What metrics scraping and webhooks add.
+    pub observability: Option<observability::ObservabilityRun>,
 }
 
 /// Runs the whole benchmark and writes its results.
@@ -200,7 +213,11 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         audio: Vec::new(),
         codecs: Vec::new(),
         redirect: None,
+        observability: None,
     };
+    if opts.only == Some(Step::Observability) {
+        return observability::alone(&plan, &base, &clips, results).await;
+    }
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "tessera");
         let timed = n == plan.viewer_room;
@@ -211,14 +228,14 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
             ..base.clone()
         };
         let report = measure_tessera(load, &[], &clips).await?;
-        refuse_impossible_latency(&report, results.latency_floor_ms)?;
+        latency_floor::refuse_impossible_latency(&report, results.latency_floor_ms)?;
         results.tessera.push(report);
     }
     for &v in &plan.viewers {
         tracing::info!(viewers = v, "tessera");
         let load = LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() };
         let report = measure_tessera(load, &[], &clips).await?;
-        refuse_impossible_latency(&report, results.latency_floor_ms)?;
+        latency_floor::refuse_impossible_latency(&report, results.latency_floor_ms)?;
         results.viewers.push(report);
     }
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
@@ -240,25 +257,10 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     results.codecs = codecs::measure(&plan, &base, &clips).await?;
     tracing::info!("fleet: joins through a redirect");
     results.redirect = Some(redirect::measure(plan.joins).await?);
+    results.observability = Some(observability::measure(&plan, &base, &clips).await?);
     results.duration_secs = started.elapsed().as_secs_f64();
     write(opts, &results)?;
     Ok(results)
-}
-
-/// Fails a run whose glass-to-glass latency went below `floor_ms` (see `latency_floor`): such a
-/// delay would pair a flash with a frame that cannot show it, a bug in the measurement, and is
-/// not reported as a figure.
-fn refuse_impossible_latency(report: &LoadReport, floor_ms: f64) -> anyhow::Result<()> {
-    let Some(latency) = &report.latency else { return Ok(()) };
-    anyhow::ensure!(
-        latency.min_ms >= floor_ms,
-        "{} publishers, {} viewers: a glass-to-glass delay of {:.1} ms is below the {floor_ms:.1} ms any \
-         frame needs (client loopback + one canvas encode): the measurement is wrong, refusing to report it",
-        report.publishers,
-        report.viewers,
-        latency.min_ms,
-    );
-    Ok(())
 }
 
 /// The load every run starts from: 640x360@30 600 kbit/s publishers, latency measured.

@@ -116,6 +116,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     super::redirect::section(&mut s, r.redirect.as_ref());
     audio(&mut s, r);
     super::codecs::section(&mut s, r);
+    super::observability::section(&mut s, r);
     method(&mut s, r);
     s
 }
@@ -167,6 +168,14 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
             c.cycles, c.before.rss_mib, c.after.rss_mib, c.before.fds, c.after.fds
         )),
         mark(churn.map(|c| c.after.fds <= c.before.fds && c.after.rss_mib <= c.before.rss_mib * 1.1))
+    );
+    let o = r.observability.as_ref();
+    let _ = writeln!(
+        s,
+        "| metrics scraped every second + webhooks at N={}: extra CPU within run-to-run noise | {} | {} |",
+        o.map_or(TARGET_N, |o| o.publishers),
+        o.map_or("–".into(), |o| format!("{:+.3} cores (noise {:.3})", o.extra(), o.noise())),
+        mark(o.map(|o| o.met()))
     );
     let audio_met = (!r.audio.is_empty()).then(|| r.audio.iter().all(|a| a.tessera_cpu_cores <= a.janus_cpu_cores));
     let _ = writeln!(
