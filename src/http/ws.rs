@@ -188,8 +188,8 @@ impl Connection {
                     Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}")))
                 });
                 match joined {
-                    Ok((handle, participant)) => {
-                        self.session.joined(room, participant);
+                    Ok((handle, joined)) => {
+                        self.session.joined(room, joined.id);
                         self.room = Some(handle);
                         self.outbound = Some(rx);
                         true

@@ -10,6 +10,7 @@
 //! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
 //! callbacks) into [`Notice`]s the room task acts on.
 
+mod agent;
 mod answerer;
 mod egress;
 mod encoder;
@@ -31,6 +32,7 @@ pub(crate) mod teardown;
 pub use stage::SPEAKER_BORDER;
 
 pub use mixer::MIN_KEYFRAME_INTERVAL;
+pub use agent::{AgentIo, AgentVoice};
 pub use peer::Session;
 pub use room_media::RoomMedia;
 pub use stats::{InboundRates, InboundSnapshot};
@@ -264,7 +266,7 @@ pub fn readiness_check() -> anyhow::Result<()> {
         tracing::warn!("x264enc (gstreamer1.0-plugins-ugly) is not installed: no H.264 output, VP8 only");
     }
     let video = mixer::VideoMix::new(&config)?;
-    let audio = mixer::AudioMix::new("audio-mix", tessera_webrtc::codecs::Codec::Opus, &config)?;
+    let audio = mixer::AudioMix::new("audio-mix", Some(tessera_webrtc::codecs::Codec::Opus), &config)?;
     let webrtc = tessera_webrtc::new_webrtcbin("readiness", 50, &tessera_webrtc::IceSettings::default())?;
     pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
     let ready = pipeline.set_state(gst::State::Ready);

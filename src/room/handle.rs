@@ -27,6 +27,15 @@ pub const CLOSE_LIMIT: Duration = Duration::from_secs(FINALIZE_LIMIT.as_secs() +
 /// Where a room sends a participant's messages; dropping it closes their socket.
 pub type Outbound = mpsc::UnboundedSender<ServerMessage>;
 
+/// A join that succeeded.
+#[derive(Debug)]
+pub struct Joined {
+    /// The new participant's id.
+    pub id: ParticipantId,
+    /// An agent's audio ends (none for a WebRTC participant).
+    pub agent: Option<crate::media::AgentIo>,
+}
+
 /// Why a join failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum JoinError {
@@ -74,8 +83,8 @@ pub enum RoomCommand {
         outbound: Outbound,
         /// How its media session is negotiated.
         session: Session,
-        /// Gets the new participant's id, or why not.
-        reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+        /// Gets the new participant's id (and an agent's audio ends), or why not.
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
     /// A client's offer (WHIP, WHEP); the reply carries our answer with every candidate.
     Offer {
@@ -213,7 +222,7 @@ impl RoomHandle {
         may_set_layout: bool,
         outbound: Outbound,
         session: Session,
-    ) -> Result<ParticipantId, JoinError> {
+    ) -> Result<Joined, JoinError> {
         let (reply, rx) = oneshot::channel();
         let cmd = RoomCommand::Join { name, role, may_set_layout, outbound, session, reply };
         self.tx.send(cmd).await.map_err(|_| JoinError::Closed)?;

@@ -62,6 +62,16 @@ pub enum ErrorCode {
     /// A `setLayout` from a participant who may not change the layout (a viewer, or a
     /// publisher whose token does not allow it).
     LayoutForbidden,
+    /// An agent asked for a sample rate other than 16000, 24000 or 48000.
+    InvalidRate,
+    /// An agent's binary audio frame is not 20 ms of 16-bit mono PCM at its rate.
+    InvalidAudioFrame,
+    /// An agent sent audio further ahead of real time than its buffer holds; the frame was dropped.
+    AgentAudioOverflow,
+    /// A text frame where the protocol expects a binary one (the image after `image`).
+    ExpectedBinary,
+    /// An agent's image is not a JPEG or PNG the server can decode, or is too large.
+    InvalidImage,
 }
 
 impl ErrorCode {
@@ -92,6 +102,11 @@ impl ErrorCode {
         Self::RoomFull,
         Self::JoinTimeout,
         Self::LayoutForbidden,
+        Self::InvalidRate,
+        Self::InvalidAudioFrame,
+        Self::AgentAudioOverflow,
+        Self::ExpectedBinary,
+        Self::InvalidImage,
     ];
 
     /// The code as it appears on the wire (`bad_json`, ...).
@@ -122,6 +137,11 @@ impl ErrorCode {
             Self::RoomFull => "room_full",
             Self::JoinTimeout => "join_timeout",
             Self::LayoutForbidden => "layout_forbidden",
+            Self::InvalidRate => "invalid_rate",
+            Self::InvalidAudioFrame => "invalid_audio_frame",
+            Self::AgentAudioOverflow => "agent_audio_overflow",
+            Self::ExpectedBinary => "expected_binary",
+            Self::InvalidImage => "invalid_image",
         }
     }
 }
@@ -161,7 +181,12 @@ mod tests {
             ServerFull => RoomFull,
             RoomFull => JoinTimeout,
             JoinTimeout => LayoutForbidden,
-            LayoutForbidden => BadJson,
+            LayoutForbidden => InvalidRate,
+            InvalidRate => InvalidAudioFrame,
+            InvalidAudioFrame => AgentAudioOverflow,
+            AgentAudioOverflow => ExpectedBinary,
+            ExpectedBinary => InvalidImage,
+            InvalidImage => BadJson,
         }
     }
 
