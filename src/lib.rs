@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod agent;
 pub mod config;
 pub mod draw;
 mod http;

@@ -12,7 +12,7 @@ use crate::access::rate::Bucket;
 use crate::ids::{ParticipantId, RoomId, validate_name};
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
 use tessera_webrtc::mids::MLine;
-pub use validate::{candidate_mline, check_candidate, decode, parse_answer};
+pub use validate::{candidate_mline, check_candidate, decode, parse_answer, text as validate_text};
 
 /// How often each kind of message may come on one socket: (per second, burst). Generous for
 /// any client that follows the protocol (a browser sends one join, one answer and a dozen
@@ -364,9 +364,9 @@ impl Session {
                         layout.locked = false; // only administrators lock layouts
                         PeerCommand::SetLayout(layout)
                     }
-                    ClientMessage::Chat { text } => PeerCommand::Chat(validate::text(text)?),
+                    ClientMessage::Chat { text } => PeerCommand::Chat(validate_text(text)?),
                     ClientMessage::Caption { text, is_final } => {
-                        PeerCommand::Caption { text: validate::text(text)?, is_final }
+                        PeerCommand::Caption { text: validate_text(text)?, is_final }
                     }
                     ClientMessage::Join { .. } => unreachable!("matched above"),
                 };

@@ -1,0 +1,163 @@
+//! `GET /agent`: an AI agent or bot in a room over one WebSocket (`docs/agents.md`).
+//!
+//! Socket glue only: frames go to an [`AgentSession`] and its [`AgentStep`]s are carried out
+//! here. Audio frames never pass the room's thread: the agent's voice is queued in a [`Pacer`]
+//! and pushed into its branch every 20 ms from this task, and its mix-minus comes from its
+//! branch's appsink straight to the socket.
+
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+use warp::ws::{Message, WebSocket};
+
+use super::AppState;
+use super::ws::{JOIN_LIMIT, PING_EVERY, SILENCE_LIMIT, frame, spawn_writer, stopping};
+use crate::access::ConnectionGuard;
+use crate::agent::{AgentParams, AgentQuery, AgentSession, AgentStep, MAX_IMAGE_BYTES, Offered, Pacer};
+use crate::media::AgentIo;
+use crate::protocol::agent::FRAME_MS;
+use crate::protocol::{ErrorCode, Role, ServerMessage};
+use crate::room::RoomHandle;
+use crate::signaling::PeerCommand;
+
+/// The largest frame read from an agent (an image and some slack).
+pub(super) const TRANSPORT_LIMIT: usize = MAX_IMAGE_BYTES + 64 * 1024;
+
+/// An agent in its room.
+struct Agent {
+    room: RoomHandle,
+    id: crate::ids::ParticipantId,
+    io: AgentIo,
+    outbound: mpsc::UnboundedReceiver<ServerMessage>,
+}
+
+/// Checks the query and the access, then joins the room as an agent; the error is what the
+/// agent is told before the socket closes.
+async fn join(state: &AppState, guard: &ConnectionGuard, query: AgentQuery) -> Result<(AgentParams, Agent), ServerMessage> {
+    let refuse = |(code, why): (ErrorCode, String)| ServerMessage::error(code, why);
+    let params = crate::agent::params(query).map_err(refuse)?;
+    let admission = super::ws::admit(state, guard, &params.room, Role::Agent, params.token.as_deref()).map_err(refuse)?;
+    let name = admission.name.unwrap_or_else(|| params.name.clone());
+    let (tx, outbound) = mpsc::unbounded_channel();
+    let session = crate::media::Session::Agent { rate: params.rate };
+    let joining = state.registry.join(&params.room, name, Role::Agent, false, tx, session);
+    let joined = tokio::time::timeout(JOIN_LIMIT, joining)
+        .await
+        .unwrap_or_else(|_| Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}"))));
+    match joined {
+        Ok((room, joined)) => {
+            let io = joined.agent.ok_or_else(|| ServerMessage::error(ErrorCode::InternalError, "no agent media"))?;
+            Ok((params, Agent { room, id: joined.id, io, outbound }))
+        }
+        Err(e) => Err(ServerMessage::error(e.code(), e.to_string())),
+    }
+}
+
+/// Serves one agent until either side ends it.
+pub(super) async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, query: AgentQuery) {
+    let (sink, mut stream) = socket.split();
+    let writer = spawn_writer(sink);
+    let (params, mut agent) = match join(&state, &guard, query).await {
+        Ok(joined) => joined,
+        Err(msg) => {
+            debug!(?msg, "agent refused");
+            let _ = writer.try_send(frame(&msg));
+            let _ = writer.try_send(Message::close());
+            return;
+        }
+    };
+    info!(room = %params.room, participant = %agent.id, rate = params.rate, "agent joined");
+    let mut session = AgentSession::new(params.rate);
+    let mut pacer = Pacer::default();
+    let mut play = tokio::time::interval(std::time::Duration::from_millis(u64::from(FRAME_MS)));
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut shutdown = state.shutdown.clone();
+    let mut last_heard = tokio::time::Instant::now();
+    let send = |msg: Message| writer.try_send(msg).is_ok();
+    loop {
+        let keep_going = tokio::select! {
+            incoming = stream.next() => {
+                last_heard = tokio::time::Instant::now();
+                let step = match incoming {
+                    Some(Ok(m)) if m.is_binary() => session.on_binary(m.into_bytes(), Instant::now()),
+                    Some(Ok(m)) if m.is_text() => session.on_text(m.to_str().unwrap_or_default(), Instant::now()),
+                    Some(Ok(m)) if m.is_close() => break,
+                    Some(Ok(_)) => continue, // ping/pong
+                    Some(Err(e)) => {
+                        debug!("agent socket read error: {e}");
+                        break;
+                    }
+                    None => break,
+                };
+                carry_out(step, &mut agent, &mut pacer, &mut session, &send).await
+            }
+            msg = agent.outbound.recv() => match msg {
+                Some(msg) => send(frame(&msg)),
+                None => false, // the room let go of us: left, kicked, failed or shut down
+            },
+            Some(pcm) = agent.io.ear.recv() => {
+                // A full write queue costs the agent this frame, not its connection.
+                let _ = writer.try_send(Message::binary(pcm));
+                true
+            }
+            _ = play.tick() => {
+                if let Some(pcm) = pacer.next() {
+                    let _ = agent.io.voice.push(&pcm);
+                }
+                true
+            }
+            _ = stopping(&mut shutdown) => true, // the room tells us, then lets go
+            _ = ping.tick() => last_heard.elapsed() <= SILENCE_LIMIT && send(Message::ping(Vec::new())),
+        };
+        if !keep_going {
+            break;
+        }
+    }
+    agent.room.gone(agent.id).await;
+    let _ = writer.try_send(Message::close());
+    info!(room = %params.room, participant = %agent.id, "agent gone");
+}
+
+/// Carries out one step; false ends the connection.
+async fn carry_out(
+    step: AgentStep,
+    agent: &mut Agent,
+    pacer: &mut Pacer,
+    session: &mut AgentSession,
+    send: &impl Fn(Message) -> bool,
+) -> bool {
+    match step {
+        AgentStep::Nothing => true,
+        AgentStep::Reply(msg) => send(frame(&msg)),
+        AgentStep::Audio(pcm) => match pacer.offer(pcm) {
+            Offered::Queued | Offered::Refused { first: false } => true,
+            Offered::Refused { first: true } => {
+                let why = format!(
+                    "audio more than {} s ahead of real time; frames are dropped until the queue has room",
+                    crate::agent::MAX_QUEUED_AUDIO.as_secs()
+                );
+                match session.refuse(ErrorCode::AgentAudioOverflow, why, Instant::now()) {
+                    AgentStep::Reply(msg) => send(frame(&msg)),
+                    _ => true,
+                }
+            }
+        },
+        AgentStep::ClearAudio => {
+            pacer.clear();
+            true
+        }
+        AgentStep::Room(command) => {
+            agent.room.peer(agent.id, command).await;
+            true
+        }
+        AgentStep::Snapshot | AgentStep::Image(_) => {
+            send(frame(&ServerMessage::error(ErrorCode::InternalError, "not available on this server yet")))
+        }
+        AgentStep::Leave => {
+            agent.room.peer(agent.id, PeerCommand::Leave).await;
+            true
+        }
+    }
+}
