@@ -111,6 +111,9 @@ fn agent_bin(id: ParticipantId, rate: u32, ear: mpsc::Sender<Bytes>) -> anyhow::
     let resample = make("audioresample", format!("ear-resample-{id}"))?;
     let sink = gst_app::AppSink::builder().name(format!("ear-{id}")).caps(&pcm_caps(rate)).sync(false).build();
     sink.set_property("max-buffers", 50u32);
+    // Joining a running pipeline: no preroll to wait for (an async sink held the lone agent's
+    // ear in PAUSED, no frame ever came).
+    sink.set_property("async", false);
     sink.set_property("drop", true);
     let mut framer = Framer { size: frame_bytes(rate), pending: BytesMut::new() };
     sink.set_callbacks(

@@ -9,6 +9,9 @@ mod common;
 mod stage;
 
 mod abrupt_departures;
+mod agent_audio;
+mod agent_errors;
+mod agent_pacing;
 mod aiortc_publisher;
 mod aiortc_viewer;
 mod audio_only;

@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 mod analysis;
 mod clip;
 pub mod latency;
