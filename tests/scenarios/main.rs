@@ -16,6 +16,7 @@ mod aiortc_publisher;
 mod aiortc_viewer;
 mod audio_only;
 mod bad_signaling;
+mod browser_agent_chat;
 mod browser_failed;
 mod browser_h264;
 mod browser_messages;
