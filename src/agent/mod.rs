@@ -192,6 +192,37 @@ impl AgentSession {
     }
 }
 
+/// The width and height a baseline or progressive JPEG declares (its SOF segment).
+pub fn jpeg_size(jpeg: &[u8]) -> Option<(u32, u32)> {
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        if jpeg[i] != 0xFF {
+            return None;
+        }
+        let marker = jpeg[i + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+        if matches!(marker, 0xC0..=0xC3) {
+            let h = u16::from_be_bytes([jpeg[i + 5], jpeg[i + 6]]);
+            let w = u16::from_be_bytes([jpeg[i + 7], jpeg[i + 8]]);
+            return Some((u32::from(w), u32::from(h)));
+        }
+        i += 2 + len;
+    }
+    None
+}
+
+/// The text frame sent before a snapshot's JPEG.
+pub fn snapshot_header(jpeg: &[u8]) -> crate::protocol::agent::SnapshotHeader {
+    let (width, height) = jpeg_size(jpeg).unwrap_or_default();
+    crate::protocol::agent::SnapshotHeader {
+        kind: "snapshot".into(),
+        format: "image/jpeg".into(),
+        width,
+        height,
+        bytes: jpeg.len(),
+    }
+}
+
 /// Parses a text frame, telling malformed JSON, unknown types and bad fields apart.
 fn decode(text: &str) -> Result<AgentMessage, SignalingError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SignalingError::BadJson(e.to_string()))?;

@@ -63,3 +63,15 @@ fn chat_captions_and_snapshots_are_rate_limited() {
     assert!(matches!(s.on_text(r#"{"type":"clearAudio"}"#, now), AgentStep::ClearAudio));
     assert!(matches!(s.on_text(r#"{"type":"leave"}"#, now), AgentStep::Leave));
 }
+
+#[test]
+fn jpeg_sizes() {
+    // SOI, an APP0 of 16 bytes, then SOF0 declaring 720 rows of 1280.
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    jpeg.extend([0; 14]);
+    jpeg.extend([0xFF, 0xC0, 0x00, 0x11, 0x08, 0x02, 0xD0, 0x05, 0x00, 0x03]);
+    jpeg.extend([0; 12]);
+    assert_eq!(jpeg_size(&jpeg), Some((1280, 720)));
+    assert_eq!(jpeg_size(b"\x89PNG"), None);
+    assert_eq!(snapshot_header(&jpeg).bytes, jpeg.len());
+}

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -16,7 +17,7 @@ use super::AppState;
 use super::ws::{JOIN_LIMIT, PING_EVERY, SILENCE_LIMIT, frame, spawn_writer, stopping};
 use crate::access::ConnectionGuard;
 use crate::agent::{AgentParams, AgentQuery, AgentSession, AgentStep, MAX_IMAGE_BYTES, Offered, Pacer};
-use crate::media::AgentIo;
+use crate::media::{AgentIo, Snapshots};
 use crate::protocol::agent::FRAME_MS;
 use crate::protocol::{ErrorCode, Role, ServerMessage};
 use crate::room::RoomHandle;
@@ -31,6 +32,68 @@ struct Agent {
     id: crate::ids::ParticipantId,
     io: AgentIo,
     outbound: mpsc::UnboundedReceiver<ServerMessage>,
+    /// JPEGs of the composite on their way to the socket.
+    pictures: (mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>),
+    /// The composite's JPEGs while the agent asks for them, and when it last did.
+    snapshots: Option<(Snapshots, std::time::Instant)>,
+}
+
+/// An agent that asked for no snapshot for this long lets go of them (its room then stops
+/// encoding JPEGs unless another agent looks).
+const SNAPSHOT_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Agent {
+    /// Sends the next JPEG of the composite to the socket, from a task of its own (the audio
+    /// keeps its pace meanwhile).
+    async fn snapshot(&mut self) -> Result<(), ServerMessage> {
+        let rx = match &mut self.snapshots {
+            Some((rx, asked)) => {
+                *asked = std::time::Instant::now();
+                rx.clone()
+            }
+            None => {
+                let rx = self.room.snapshots().await.ok_or_else(no_video)?;
+                self.snapshots = Some((rx.clone(), std::time::Instant::now()));
+                rx
+            }
+        };
+        tokio::spawn(next_picture(rx, self.pictures.0.clone()));
+        Ok(())
+    }
+
+    /// `frames=N`: a JPEG every 1/N s for as long as the agent stays.
+    async fn stream_snapshots(&mut self, per_second: u32) -> Result<(), ServerMessage> {
+        let rx = self.room.snapshots().await.ok_or_else(no_video)?;
+        let out = self.pictures.0.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_millis(1000 / u64::from(per_second)));
+            loop {
+                every.tick().await;
+                if !next_picture(rx.clone(), out.clone()).await {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+fn no_video() -> ServerMessage {
+    ServerMessage::error(ErrorCode::InvalidMessage, "this room mixes no video: there is nothing to see")
+}
+
+/// Waits (at most 2 s) for the next JPEG and hands it on; false once nobody takes them.
+async fn next_picture(mut rx: Snapshots, out: mpsc::Sender<Bytes>) -> bool {
+    rx.borrow_and_update();
+    let fresh = tokio::time::timeout(std::time::Duration::from_secs(2), rx.changed()).await;
+    let jpeg = match fresh {
+        Ok(Ok(())) => rx.borrow().clone(),
+        _ => None,
+    };
+    match jpeg {
+        Some(jpeg) => out.send(jpeg).await.is_ok(),
+        None => !out.is_closed(),
+    }
 }
 
 /// Checks the query and the access, then joins the room as an agent; the error is what the
@@ -49,7 +112,8 @@ async fn join(state: &AppState, guard: &ConnectionGuard, query: AgentQuery) -> R
     match joined {
         Ok((room, joined)) => {
             let io = joined.agent.ok_or_else(|| ServerMessage::error(ErrorCode::InternalError, "no agent media"))?;
-            Ok((params, Agent { room, id: joined.id, io, outbound }))
+            let pictures = mpsc::channel(2);
+            Ok((params, Agent { room, id: joined.id, io, outbound, pictures, snapshots: None }))
         }
         Err(e) => Err(ServerMessage::error(e.code(), e.to_string())),
     }
@@ -76,6 +140,11 @@ pub(super) async fn serve(socket: WebSocket, state: AppState, guard: ConnectionG
     let mut shutdown = state.shutdown.clone();
     let mut last_heard = tokio::time::Instant::now();
     let send = |msg: Message| writer.try_send(msg).is_ok();
+    if params.frames > 0
+        && let Err(msg) = agent.stream_snapshots(params.frames).await
+    {
+        send(frame(&msg));
+    }
     loop {
         let keep_going = tokio::select! {
             incoming = stream.next() => {
@@ -108,8 +177,18 @@ pub(super) async fn serve(socket: WebSocket, state: AppState, guard: ConnectionG
                 }
                 true
             }
+            Some(jpeg) = agent.pictures.1.recv() => {
+                // Header and picture back to back: nothing else is queued between them.
+                let header = serde_json::to_string(&crate::agent::snapshot_header(&jpeg)).expect("serializes");
+                send(Message::text(header)) && send(Message::binary(jpeg))
+            }
             _ = stopping(&mut shutdown) => true, // the room tells us, then lets go
-            _ = ping.tick() => last_heard.elapsed() <= SILENCE_LIMIT && send(Message::ping(Vec::new())),
+            _ = ping.tick() => {
+                if agent.snapshots.as_ref().is_some_and(|(_, asked)| asked.elapsed() > SNAPSHOT_IDLE) {
+                    agent.snapshots = None;
+                }
+                last_heard.elapsed() <= SILENCE_LIMIT && send(Message::ping(Vec::new()))
+            }
         };
         if !keep_going {
             break;
@@ -152,8 +231,12 @@ async fn carry_out(
             agent.room.peer(agent.id, command).await;
             true
         }
-        AgentStep::Snapshot | AgentStep::Image(_) => {
-            send(frame(&ServerMessage::error(ErrorCode::InternalError, "not available on this server yet")))
+        AgentStep::Snapshot => match agent.snapshot().await {
+            Ok(()) => true,
+            Err(msg) => send(frame(&msg)),
+        },
+        AgentStep::Image(_) => {
+            send(frame(&ServerMessage::error(ErrorCode::InvalidImage, "agent images are not shown by this server yet")))
         }
         AgentStep::Leave => {
             agent.room.peer(agent.id, PeerCommand::Leave).await;

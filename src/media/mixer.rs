@@ -197,6 +197,16 @@ impl VideoMix {
         }
     }
 
+    /// A new output of the raw composite (I420 at the canvas size), named `name`.
+    pub fn add_raw_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
+        ghost::request(&self.bin, &self.encoders.raw, "src_%u", name)
+    }
+
+    /// Releases an output of [`VideoMix::add_raw_output`].
+    pub fn remove_raw_output(&self, output: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.encoders.raw, output);
+    }
+
     /// A new still-image input (label, badge, placeholder, border strip), hidden.
     pub(super) fn add_overlay(&self, name: &str) -> anyhow::Result<super::overlay::Overlay> {
         super::overlay::Overlay::new(&self.bin, &self.compositor, name)

@@ -25,6 +25,7 @@ mod peer;
 mod recorder;
 mod room_media;
 mod size_guard;
+mod snapshot;
 mod stage;
 pub(crate) mod stats;
 pub(crate) mod teardown;
@@ -33,6 +34,7 @@ pub use stage::SPEAKER_BORDER;
 
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use agent::{AgentIo, AgentVoice};
+pub use snapshot::Snapshots;
 pub use peer::Session;
 pub use room_media::RoomMedia;
 pub use stats::{InboundRates, InboundSnapshot};

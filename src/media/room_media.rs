@@ -78,6 +78,8 @@ pub struct RoomMedia {
     pub(super) border: Vec<Overlay>,
     /// Clients whose answer waits for ICE gathering to complete.
     pub(super) answering: std::collections::BTreeSet<ParticipantId>,
+    /// JPEGs of the composite while some agent wants them.
+    pub(super) snapshots: Option<super::snapshot::SnapshotBranch>,
 }
 
 /// Stops `element` (checked, a failure logged) and removes it from `pipeline`.
@@ -120,6 +122,7 @@ impl RoomMedia {
             stage: StagePlan::default(),
             border: Vec::new(),
             answering: Default::default(),
+            snapshots: None,
         };
         media.border = border_strips(&media)?;
         Ok(media)

@@ -284,6 +284,7 @@ impl RoomActor {
             }
             RoomCommand::Gone { participant } => self.feed(Input::Gone(participant)),
             RoomCommand::Info { reply } => drop(reply.send(self.info())),
+            RoomCommand::Snapshots { reply } => drop(reply.send(self.media.snapshots())),
             RoomCommand::StartRecording { name, reply } => drop(reply.send(self.start_recording(name.as_deref()))),
             RoomCommand::StopRecording { id, reply } => self.stop_recording(&id, reply),
             RoomCommand::Kick { participant, reply } => {
@@ -345,6 +346,7 @@ impl RoomActor {
     /// Once a second: inbound counters to the rules, and sockets that closed unnoticed.
     fn on_tick(&mut self) {
         self.check_recordings();
+        self.media.drop_idle_snapshots();
         let closed: Vec<ParticipantId> =
             self.sockets.iter().filter(|(_, s)| s.is_closed()).map(|(id, _)| *id).collect();
         for id in closed {

@@ -140,6 +140,11 @@ pub enum RoomCommand {
         /// The layout in force afterwards.
         reply: oneshot::Sender<crate::layout::LayoutSpec>,
     },
+    /// A receiver of the composite's JPEGs (none in an audio-only room).
+    Snapshots {
+        /// Gets the receiver.
+        reply: oneshot::Sender<Option<crate::media::Snapshots>>,
+    },
     /// Remove everyone, telling them `code`, and end the room.
     Close {
         /// Why: `room_closed` (an administrator) or `server_shutdown`.
@@ -254,6 +259,12 @@ impl RoomHandle {
     /// Removes a participant; `Ok(false)` when they were not in the room.
     pub async fn kick(&self, participant: ParticipantId) -> Result<bool, CallError> {
         self.call(REPLY_LIMIT, |reply| RoomCommand::Kick { participant, reply }).await
+    }
+
+    /// A receiver of the composite's JPEGs, for an agent; `None` in an audio-only room. The
+    /// room encodes them while someone holds one.
+    pub async fn snapshots(&self) -> Option<crate::media::Snapshots> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::Snapshots { reply }).await.ok().flatten()
     }
 
     /// Starts recording the room.

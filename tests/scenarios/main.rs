@@ -12,6 +12,7 @@ mod abrupt_departures;
 mod agent_audio;
 mod agent_errors;
 mod agent_pacing;
+mod agent_snapshot;
 mod aiortc_publisher;
 mod aiortc_viewer;
 mod audio_only;
