@@ -11,6 +11,7 @@ mod stage;
 mod abrupt_departures;
 mod agent_audio;
 mod agent_errors;
+mod agent_examples;
 mod agent_pacing;
 mod agent_snapshot;
 mod aiortc_publisher;
