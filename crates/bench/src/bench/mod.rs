@@ -1,7 +1,8 @@
-//! `tessera-bench bench`: CPU, memory, frame rate, latency, join time and churn of Tessera against
+//! `tessera-bench bench`: CPU, memory, frame rate, latency, join time, churn and agents of Tessera against
 //! the bare GStreamer floor and against Janus's AudioBridge, all measured in the same run on
 //! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
 
+pub mod agents;
 mod codecs;
 mod floor;
 pub mod janus;
@@ -36,6 +37,9 @@ pub struct BenchOptions {
     /// The Markdown page to regenerate (its plot goes next to it, `.svg`).
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub docs: PathBuf,
+    /// Only the agent step (4 publishers plus 1, 4 and 10 agents); prints its rows and section.
+    #[arg(long)]
+    pub agents_only: bool,
 }
 
 /// What one run measures.
@@ -167,12 +171,17 @@ pub struct Results {
     pub audio: Vec<AudioRun>,
     /// What H.264 output and G.711 publishers add.
     pub codecs: Vec<codecs::CodecRun>,
+    /// What agents cost, their latency and cadence.
+    pub agents: Option<agents::AgentBench>,
 }
 
 /// Runs the whole benchmark and writes its results.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let started = Instant::now();
     let plan = Plan::new(opts.quick);
+    if opts.agents_only {
+        return agents::run_alone(plan, started).await;
+    }
     let base = base_options(&plan);
     let for_clips = base.clone();
     let clips = loadgen::blocking(move || loadgen::clips(&for_clips)).await?;
@@ -195,6 +204,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         floor: Vec::new(),
         audio: Vec::new(),
         codecs: Vec::new(),
+        agents: None,
     };
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "tessera");
@@ -233,6 +243,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     }
     tracing::info!("codecs: H.264 output, G.711 publishers");
     results.codecs = codecs::measure(&plan, &base, &clips).await?;
+    tracing::info!("agents: 4 publishers plus 1, 4 and 10 agents");
+    results.agents = Some(agents::measure(&plan).await?);
     results.duration_secs = started.elapsed().as_secs_f64();
     write(opts, &results)?;
     Ok(results)
