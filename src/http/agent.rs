@@ -36,6 +36,8 @@ struct Agent {
     pictures: (mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>),
     /// The composite's JPEGs while the agent asks for them, and when it last did.
     snapshots: Option<(Snapshots, std::time::Instant)>,
+    /// Frames to the socket, for replies from tasks of its own.
+    writer: Option<mpsc::Sender<Message>>,
 }
 
 /// An agent that asked for no snapshot for this long lets go of them (its room then stops
@@ -113,7 +115,7 @@ async fn join(state: &AppState, guard: &ConnectionGuard, query: AgentQuery) -> R
         Ok((room, joined)) => {
             let io = joined.agent.ok_or_else(|| ServerMessage::error(ErrorCode::InternalError, "no agent media"))?;
             let pictures = mpsc::channel(2);
-            Ok((params, Agent { room, id: joined.id, io, outbound, pictures, snapshots: None }))
+            Ok((params, Agent { room, id: joined.id, io, outbound, pictures, snapshots: None, writer: None }))
         }
         Err(e) => Err(ServerMessage::error(e.code(), e.to_string())),
     }
@@ -133,6 +135,7 @@ pub(super) async fn serve(socket: WebSocket, state: AppState, guard: ConnectionG
         }
     };
     info!(room = %params.room, participant = %agent.id, rate = params.rate, "agent joined");
+    agent.writer = Some(writer.clone());
     let mut session = AgentSession::new(params.rate);
     let mut pacer = Pacer::default();
     let mut play = tokio::time::interval(std::time::Duration::from_millis(u64::from(FRAME_MS)));
@@ -235,8 +238,22 @@ async fn carry_out(
             Ok(()) => true,
             Err(msg) => send(frame(&msg)),
         },
-        AgentStep::Image(_) => {
-            send(frame(&ServerMessage::error(ErrorCode::InvalidImage, "agent images are not shown by this server yet")))
+        AgentStep::Image(bytes) => {
+            // Decoded on a blocking thread, off the room's thread and this task (the voice keeps
+            // its pace); the room only swaps the picture in.
+            let (room, id, writer) = (agent.room.clone(), agent.id, agent.writer.clone());
+            tokio::spawn(async move {
+                let decoding = tokio::task::spawn_blocking(move || crate::media::decode_image(&bytes));
+                let why = match tokio::time::timeout(crate::media::DECODE_LIMIT, decoding).await {
+                    Ok(Ok(Ok(image))) => return room.tile_image(id, std::sync::Arc::new(image)).await,
+                    Ok(Ok(Err(why))) => why,
+                    _ => "the picture did not decode in time".to_owned(),
+                };
+                if let Some(writer) = writer {
+                    let _ = writer.try_send(frame(&ServerMessage::error(ErrorCode::InvalidImage, why)));
+                }
+            });
+            true
         }
         AgentStep::Leave => {
             agent.room.peer(agent.id, PeerCommand::Leave).await;

@@ -11,6 +11,7 @@
 //! callbacks) into [`Notice`]s the room task acts on.
 
 mod agent;
+mod agent_image;
 mod answerer;
 mod egress;
 mod encoder;
@@ -34,6 +35,7 @@ pub use stage::SPEAKER_BORDER;
 
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use agent::{AgentIo, AgentVoice};
+pub use agent_image::{DECODE_LIMIT, decode_image};
 pub use snapshot::Snapshots;
 pub use peer::Session;
 pub use room_media::RoomMedia;

@@ -285,6 +285,7 @@ impl RoomActor {
             RoomCommand::Gone { participant } => self.feed(Input::Gone(participant)),
             RoomCommand::Info { reply } => drop(reply.send(self.info())),
             RoomCommand::Snapshots { reply } => drop(reply.send(self.media.snapshots())),
+            RoomCommand::TileImage { participant, image } => self.media.set_tile_image(participant, image),
             RoomCommand::StartRecording { name, reply } => drop(reply.send(self.start_recording(name.as_deref()))),
             RoomCommand::StopRecording { id, reply } => self.stop_recording(&id, reply),
             RoomCommand::Kick { participant, reply } => {

@@ -28,7 +28,8 @@ pub(super) fn refuse_queued(rx: &mut mpsc::Receiver<RoomCommand>) {
             | RoomCommand::Peer { .. }
             | RoomCommand::Gone { .. }
             | RoomCommand::SetLayout { .. }
-            | RoomCommand::Snapshots { .. } => {}
+            | RoomCommand::Snapshots { .. }
+            | RoomCommand::TileImage { .. } => {}
         }
     }
 }

@@ -140,6 +140,13 @@ pub enum RoomCommand {
         /// The layout in force afterwards.
         reply: oneshot::Sender<crate::layout::LayoutSpec>,
     },
+    /// Show a picture on an agent's tile.
+    TileImage {
+        /// Whose tile.
+        participant: ParticipantId,
+        /// The decoded picture.
+        image: std::sync::Arc<crate::draw::Image>,
+    },
     /// A receiver of the composite's JPEGs (none in an audio-only room).
     Snapshots {
         /// Gets the receiver.
@@ -265,6 +272,11 @@ impl RoomHandle {
     /// room encodes them while someone holds one.
     pub async fn snapshots(&self) -> Option<crate::media::Snapshots> {
         self.call(REPLY_LIMIT, |reply| RoomCommand::Snapshots { reply }).await.ok().flatten()
+    }
+
+    /// Shows `image` on `participant`'s tile (an agent's picture).
+    pub async fn tile_image(&self, participant: ParticipantId, image: std::sync::Arc<crate::draw::Image>) {
+        let _ = self.tx.send(RoomCommand::TileImage { participant, image }).await;
     }
 
     /// Starts recording the room.
