@@ -65,7 +65,10 @@ pub fn params(q: AgentQuery) -> Result<AgentParams, (ErrorCode, String)> {
     let rate = match q.rate.as_deref() {
         None => AGENT_RATES[0],
         Some(r) => r.parse().ok().filter(|r| AGENT_RATES.contains(r)).ok_or_else(|| {
-            (ErrorCode::InvalidRate, format!("rate must be one of {AGENT_RATES:?}, not {:?}", r.chars().take(16).collect::<String>()))
+            (
+                ErrorCode::InvalidRate,
+                format!("rate must be one of {AGENT_RATES:?}, not {:?}", r.chars().take(16).collect::<String>()),
+            )
         })?,
     };
     let frames = match q.frames.as_deref() {
@@ -156,7 +159,11 @@ impl AgentSession {
     /// A text frame: one [`AgentMessage`].
     pub fn on_text(&mut self, text: &str, now: Instant) -> AgentStep {
         if std::mem::take(&mut self.awaiting_image) {
-            return self.refuse(ErrorCode::ExpectedBinary, "`image` must be followed by a binary frame (JPEG or PNG)", now);
+            return self.refuse(
+                ErrorCode::ExpectedBinary,
+                "`image` must be followed by a binary frame (JPEG or PNG)",
+                now,
+            );
         }
         let msg = match decode(text) {
             Ok(msg) => msg,
@@ -169,7 +176,9 @@ impl AgentSession {
         let step = match msg {
             AgentMessage::Chat { text } => match limited(&mut self.chat, "chat", CHAT_RATE) {
                 Some(why) => Err((ErrorCode::RateLimited, why)),
-                None => checked(text).map(|t| AgentStep::Room(PeerCommand::Chat(t))).map_err(|e| (e.code(), e.to_string())),
+                None => {
+                    checked(text).map(|t| AgentStep::Room(PeerCommand::Chat(t))).map_err(|e| (e.code(), e.to_string()))
+                }
             },
             AgentMessage::Caption { text, is_final } => match limited(&mut self.caption, "caption", CAPTION_RATE) {
                 Some(why) => Err((ErrorCode::RateLimited, why)),
@@ -226,7 +235,10 @@ pub fn snapshot_header(jpeg: &[u8]) -> crate::protocol::agent::SnapshotHeader {
 /// Parses a text frame, telling malformed JSON, unknown types and bad fields apart.
 fn decode(text: &str) -> Result<AgentMessage, SignalingError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SignalingError::BadJson(e.to_string()))?;
-    let kind = value.get("type").and_then(|t| t.as_str()).ok_or_else(|| SignalingError::InvalidMessage("missing string field `type`".into()))?;
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| SignalingError::InvalidMessage("missing string field `type`".into()))?;
     if !AgentMessage::TYPES.contains(&kind) {
         return Err(SignalingError::UnknownType(kind.chars().take(64).collect()));
     }

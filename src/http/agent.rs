@@ -100,17 +100,22 @@ async fn next_picture(mut rx: Snapshots, out: mpsc::Sender<Bytes>) -> bool {
 
 /// Checks the query and the access, then joins the room as an agent; the error is what the
 /// agent is told before the socket closes.
-async fn join(state: &AppState, guard: &ConnectionGuard, query: AgentQuery) -> Result<(AgentParams, Agent), ServerMessage> {
+async fn join(
+    state: &AppState,
+    guard: &ConnectionGuard,
+    query: AgentQuery,
+) -> Result<(AgentParams, Agent), ServerMessage> {
     let refuse = |(code, why): (ErrorCode, String)| ServerMessage::error(code, why);
     let params = crate::agent::params(query).map_err(refuse)?;
-    let admission = super::ws::admit(state, guard, &params.room, Role::Agent, params.token.as_deref()).map_err(refuse)?;
+    let admission =
+        super::ws::admit(state, guard, &params.room, Role::Agent, params.token.as_deref()).map_err(refuse)?;
     let name = admission.name.unwrap_or_else(|| params.name.clone());
     let (tx, outbound) = mpsc::unbounded_channel();
     let session = crate::media::Session::Agent { rate: params.rate };
     let joining = state.registry.join(&params.room, name, Role::Agent, false, tx, session);
-    let joined = tokio::time::timeout(JOIN_LIMIT, joining)
-        .await
-        .unwrap_or_else(|_| Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}"))));
+    let joined = tokio::time::timeout(JOIN_LIMIT, joining).await.unwrap_or_else(|_| {
+        Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}")))
+    });
     match joined {
         Ok((room, joined)) => {
             let io = joined.agent.ok_or_else(|| ServerMessage::error(ErrorCode::InternalError, "no agent media"))?;

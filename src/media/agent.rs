@@ -89,7 +89,11 @@ fn make(factory: &str, name: String) -> anyhow::Result<gst::Element> {
 }
 
 /// The agent's bin: voice into a 48 kHz tee, and its ear from `audio_in` to an appsink.
-fn agent_bin(id: ParticipantId, rate: u32, ear: mpsc::Sender<Bytes>) -> anyhow::Result<(PeerBin, AgentVoice, gst::Element)> {
+fn agent_bin(
+    id: ParticipantId,
+    rate: u32,
+    ear: mpsc::Sender<Bytes>,
+) -> anyhow::Result<(PeerBin, AgentVoice, gst::Element)> {
     let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
     let src = gst_app::AppSrc::builder()
         .name(format!("voice-{id}"))

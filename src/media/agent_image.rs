@@ -26,7 +26,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<Image, String> {
          ! video/x-raw,format=RGB,width=[2,{MAX_SIDE}],height=[2,{MAX_SIDE}],pixel-aspect-ratio=1/1 \
          ! appsink name=sink sync=false"
     );
-    let pipeline = gst::parse::launch(&desc).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "no pipeline")?;
+    let pipeline =
+        gst::parse::launch(&desc).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "no pipeline")?;
     let decoded = run(&pipeline, bytes);
     let _ = pipeline.set_state(gst::State::Null);
     decoded
@@ -40,9 +41,8 @@ fn run(pipeline: &gst::Pipeline, bytes: &[u8]) -> Result<Image, String> {
     let _ = src.end_of_stream();
     let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) else {
         let bus = pipeline.bus().ok_or("no bus")?;
-        let why = bus
-            .timed_pop_filtered(gst::ClockTime::ZERO, &[gst::MessageType::Error])
-            .and_then(|m| match m.view() {
+        let why =
+            bus.timed_pop_filtered(gst::ClockTime::ZERO, &[gst::MessageType::Error]).and_then(|m| match m.view() {
                 gst::MessageView::Error(e) => Some(e.error().to_string()),
                 _ => None,
             });

@@ -109,7 +109,8 @@ impl PeerBin {
 
     /// Our local description as SDP text (with the candidates gathered so far).
     fn local_sdp(&self) -> Option<String> {
-        let local = self.webrtc.as_ref()?.property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")?;
+        let local =
+            self.webrtc.as_ref()?.property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")?;
         local.sdp().as_text().ok()
     }
 }

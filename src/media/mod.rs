@@ -33,12 +33,12 @@ pub(crate) mod teardown;
 
 pub use stage::SPEAKER_BORDER;
 
-pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use agent::{AgentIo, AgentVoice};
 pub use agent_image::{DECODE_LIMIT, decode_image};
-pub use snapshot::Snapshots;
+pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use peer::Session;
 pub use room_media::RoomMedia;
+pub use snapshot::Snapshots;
 pub use stats::{InboundRates, InboundSnapshot};
 
 use crate::ids::ParticipantId;

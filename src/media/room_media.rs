@@ -255,11 +255,7 @@ impl RoomMedia {
 
     /// Each publisher's audio level (dBFS) since the last call; `None` where no audio came.
     pub fn take_levels(&self) -> Vec<(ParticipantId, Option<f64>)> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| p.role.has_tile())
-            .map(|(id, p)| (*id, p.bin.inbound.take_level()))
-            .collect()
+        self.peers.iter().filter(|(_, p)| p.role.has_tile()).map(|(id, p)| (*id, p.bin.inbound.take_level())).collect()
     }
 
     /// Sends a text message on `peer`'s DataChannel, if open.

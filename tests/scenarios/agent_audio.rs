@@ -43,13 +43,14 @@ async fn an_agent_is_heard_at_its_level_and_hears_everyone_but_itself() -> anyho
     for (name, p) in [("red", &red), ("blue", &blue)] {
         let level = median_of_five(|| p.tone_dbfs(AGENT_HZ, 500)).await;
         println!("{name} hears the agent's {AGENT_HZ} Hz at {level:.1} dBFS (sent at {expected:.1})");
-        assert!((level - expected).abs() <= 3.0, "{name}: the agent is heard at {level:.1} dBFS, sent at {expected:.1}");
+        assert!(
+            (level - expected).abs() <= 3.0,
+            "{name}: the agent is heard at {level:.1} dBFS, sent at {expected:.1}"
+        );
     }
     // Its return: both publishers (0.3 of full scale, −10.5 dBFS), not itself.
-    let heard = [
-        median_of_five(|| agent.tone_dbfs(440.0, 500)).await,
-        median_of_five(|| agent.tone_dbfs(1000.0, 500)).await,
-    ];
+    let heard =
+        [median_of_five(|| agent.tone_dbfs(440.0, 500)).await, median_of_five(|| agent.tone_dbfs(1000.0, 500)).await];
     let itself = agent.tone_dbfs(AGENT_HZ, 1500);
     println!("the agent hears 440/1000 Hz at {heard:.1?} dBFS, itself at {itself:.1} dBFS");
     for level in heard {
@@ -58,7 +59,8 @@ async fn an_agent_is_heard_at_its_level_and_hears_everyone_but_itself() -> anyho
     }
     // Listed as an agent, to the publishers and in the REST API; it gets the participants list.
     let (_, room) = http(server.addr, "GET", "/api/rooms/agents", None).await;
-    let roles: Vec<&str> = room["participants"].as_array().unwrap().iter().map(|p| p["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> =
+        room["participants"].as_array().unwrap().iter().map(|p| p["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["publisher", "publisher", "agent"], "{room}");
     let list = agent.wait_message(secs(5), |m| m["type"] == "participants").await?;
     let mine = list["participants"].as_array().unwrap().iter().find(|p| p["id"] == me.as_str()).cloned().unwrap();
@@ -78,7 +80,8 @@ async fn an_agent_alone_gets_silence_every_20_ms_without_gaps() -> anyhow::Resul
     let span = secs(10);
     let (from, to) = (Instant::now(), Instant::now() + span);
     tokio::time::sleep(span + Duration::from_millis(100)).await;
-    let arrivals: Vec<Instant> = agent.received(|r| r.frame_arrivals.iter().copied().filter(|t| *t >= from && *t < to).collect());
+    let arrivals: Vec<Instant> =
+        agent.received(|r| r.frame_arrivals.iter().copied().filter(|t| *t >= from && *t < to).collect());
     let max_gap = arrivals.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(span);
     println!("{} frames in {span:?}, longest gap {max_gap:?}", arrivals.len());
     assert!(max_gap <= Duration::from_millis(60), "a gap of {max_gap:?}");

@@ -67,9 +67,8 @@ async fn the_greeter_speaks_to_newcomers_and_tells_the_time() -> anyhow::Result<
     assert!(speech > -45.0, "speech energy in Ada's mix-minus: {speech:.1} dBFS");
 
     ada.send(ClientMessage::Chat { text: "Greeter, what time is it?".into() })?;
-    let answer = ada
-        .wait_message(secs(5), |m| matches!(m, ServerMessage::Chat { name, .. } if name == "Greeter"))
-        .await?;
+    let answer =
+        ada.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat { name, .. } if name == "Greeter")).await?;
     let ServerMessage::Chat { text, .. } = answer else { unreachable!() };
     let now = chrono_free_hhmm();
     println!("the greeter says {text:?} (now {now})");

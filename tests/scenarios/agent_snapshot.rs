@@ -72,9 +72,12 @@ async fn an_agent_sees_the_composite_as_jpeg() -> anyhow::Result<()> {
     let agent = AgentClient::connect(server.addr, "room=look&name=Eyes").await?;
     agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
     // Both publishers' video composited (the agent's tile list says where).
-    agent.wait_message(secs(15), |m| {
-        m["type"] == "participants" && m["participants"].as_array().is_some_and(|p| p.iter().filter(|p| p["tile"].is_object()).count() == 3)
-    }).await?;
+    agent
+        .wait_message(secs(15), |m| {
+            m["type"] == "participants"
+                && m["participants"].as_array().is_some_and(|p| p.iter().filter(|p| p["tile"].is_object()).count() == 3)
+        })
+        .await?;
     red.wait_for(secs(15), |p| p.received().frames() > 30).await?;
     tokio::time::sleep(secs(1)).await;
     assert_eq!(jpegencs(server.addr).await, 0, "no JPEG encoder while nobody looks");
@@ -87,8 +90,13 @@ async fn an_agent_sees_the_composite_as_jpeg() -> anyhow::Result<()> {
     let (w, h, rgb) = decode_jpeg(&jpeg)?;
     assert_eq!((w, h), (1280, 720));
     assert_eq!((header["width"].as_u64(), header["height"].as_u64()), (Some(1280), Some(720)));
-    let list = agent.wait_message(secs(5), |m| m["type"] == "participants" && m["participants"].as_array().is_some_and(|p| p.len() == 3)).await?;
-    let list = agent.received(|r| r.messages.iter().rev().find(|m| m["type"] == "participants").cloned()).unwrap_or(list);
+    let list = agent
+        .wait_message(secs(5), |m| {
+            m["type"] == "participants" && m["participants"].as_array().is_some_and(|p| p.len() == 3)
+        })
+        .await?;
+    let list =
+        agent.received(|r| r.messages.iter().rev().find(|m| m["type"] == "participants").cloned()).unwrap_or(list);
     for (name, colour) in [("red", RED), ("blue", BLUE)] {
         let got = tile_centre(&list, name, (w, &rgb));
         println!("{name}'s tile centre is {got:?} in the snapshot");

@@ -42,8 +42,10 @@ async fn captions_and_chat_reach_a_browser_and_back() -> anyhow::Result<()> {
     let got = agent.wait_message(secs(5), |m| m["type"] == "chat" && m["name"] == "Ada").await?;
     assert_eq!(got["text"], "what time is it?");
     rust.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat { text, .. } if text == "what time is it?")).await?;
-    rust.wait_for(secs(5), |r| r.received().channel_messages().iter().any(|m| m["type"] == "chat" && m["name"] == "Ada"))
-        .await?;
+    rust.wait_for(secs(5), |r| {
+        r.received().channel_messages().iter().any(|m| m["type"] == "chat" && m["name"] == "Ada")
+    })
+    .await?;
     let lines = visible_text(&mut b, p, "#chat").await?;
     println!("chat panel: {lines:?}");
     assert_eq!(b.eval(p, "document.querySelectorAll('#chat li').length").await?, 2);

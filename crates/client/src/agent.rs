@@ -75,11 +75,8 @@ impl AgentClient {
     pub async fn connect(addr: SocketAddr, query: &str) -> anyhow::Result<Self> {
         let url = format!("ws://{addr}/agent?{query}");
         let (ws, _) = tokio_tungstenite::connect_async(&url).await.with_context(|| format!("connecting to {url}"))?;
-        let rate = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("rate="))
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(16_000);
+        let rate =
+            query.split('&').find_map(|kv| kv.strip_prefix("rate=")).and_then(|r| r.parse().ok()).unwrap_or(16_000);
         let (mut sink, mut stream) = ws.split();
         let (outgoing, mut rx) = mpsc::unbounded_channel::<Message>();
         let received = Arc::new(Mutex::new(AgentReceived::default()));
@@ -164,7 +161,11 @@ impl AgentClient {
             if let Some(v) = self.received(|r| r.messages.iter().find(|m| want(m)).cloned()) {
                 return Ok(v);
             }
-            anyhow::ensure!(Instant::now() < deadline, "no such message within {timeout:?}; got {:?}", self.received(|r| r.messages.clone()));
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no such message within {timeout:?}; got {:?}",
+                self.received(|r| r.messages.clone())
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

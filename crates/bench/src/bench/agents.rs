@@ -74,7 +74,8 @@ async fn room(publishers: usize, agents: usize, plan: &Plan, window: u64) -> any
     let server = Server::start(&[]).await?;
     let mut peers = Vec::new();
     for i in 0..publishers {
-        let mut o = PeerOptions::publisher("agents", &format!("p{i}"), [200, (i * 50) as u8, 40], 300.0 + 100.0 * i as f64);
+        let mut o =
+            PeerOptions::publisher("agents", &format!("p{i}"), [200, (i * 50) as u8, 40], 300.0 + 100.0 * i as f64);
         o.decode = false;
         peers.push(TestPeer::join(server.addr, o).await?);
     }
@@ -162,7 +163,9 @@ pub fn target_rows(s: &mut String, r: &Results, mark: impl Fn(Option<bool>) -> &
     let _ = writeln!(
         s,
         "| CPU per agent ≤ one publisher's | {} | {} |",
-        per.map_or("–".into(), |(agent, publisher)| format!("{agent:.4} core per agent, {publisher:.4} per publisher")),
+        per.map_or("–".into(), |(agent, publisher)| format!(
+            "{agent:.4} core per agent, {publisher:.4} per publisher"
+        )),
         mark(per.map(|(agent, publisher)| agent <= publisher))
     );
     let median = a.median_latency();

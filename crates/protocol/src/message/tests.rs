@@ -22,11 +22,7 @@ fn client_messages_round_trip() {
         token: None,
     });
     round_trip_client(ClientMessage::Answer { sdp: "v=0\r\n".into() });
-    round_trip_client(ClientMessage::Ice {
-        candidate: "candidate:1".into(),
-        sdp_mid: None,
-        sdp_m_line_index: Some(1),
-    });
+    round_trip_client(ClientMessage::Ice { candidate: "candidate:1".into(), sdp_mid: None, sdp_m_line_index: Some(1) });
     round_trip_client(ClientMessage::Ice {
         candidate: "candidate:1".into(),
         sdp_mid: Some("audio1".into()),
@@ -55,14 +51,11 @@ fn client_wire_format() {
         r#"{"type":"ice","candidate":"candidate:0 1 UDP 1 127.0.0.1 5000 typ host","sdpMid":"audio1"}"#,
     )
     .unwrap();
-    assert!(
-        matches!(m, ClientMessage::Ice { sdp_m_line_index: None, sdp_mid: Some(ref mid), .. } if mid == "audio1")
-    );
+    assert!(matches!(m, ClientMessage::Ice { sdp_m_line_index: None, sdp_mid: Some(ref mid), .. } if mid == "audio1"));
     let m: ClientMessage = serde_json::from_str(r#"{"type":"ice","candidate":""}"#).unwrap();
     assert!(matches!(m, ClientMessage::Ice { sdp_m_line_index: None, sdp_mid: None, .. }));
     assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"ice","candidate":"","sdpMid":0}"#).is_err());
-    let j: ClientMessage =
-        serde_json::from_str(r#"{"type":"join","room":"a","name":"b","role":"viewer"}"#).unwrap();
+    let j: ClientMessage = serde_json::from_str(r#"{"type":"join","room":"a","name":"b","role":"viewer"}"#).unwrap();
     assert!(matches!(j, ClientMessage::Join { role: Role::Viewer, .. }));
     assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"leave"}"#).is_ok());
 }
@@ -82,11 +75,8 @@ fn server_messages_round_trip() {
     assert_eq!(v["participants"][0]["role"], "viewer");
     assert!(v.get("iceServers").is_none(), "no TURN configured, no key: {v}");
     round_trip_server(ServerMessage::Offer { sdp: "v=0".into() });
-    let v = round_trip_server(ServerMessage::Ice {
-        candidate: "c".into(),
-        sdp_mid: "video0".into(),
-        sdp_m_line_index: 0,
-    });
+    let v =
+        round_trip_server(ServerMessage::Ice { candidate: "c".into(), sdp_mid: "video0".into(), sdp_m_line_index: 0 });
     assert_eq!((v["sdpMLineIndex"].as_u64(), v["sdpMid"].as_str()), (Some(0), Some("video0")));
     let v = round_trip_server(ServerMessage::ParticipantJoined { participant: other });
     assert_eq!(v["type"], "participantJoined");
