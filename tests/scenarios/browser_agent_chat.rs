@@ -29,7 +29,7 @@ async fn captions_and_chat_reach_a_browser_and_back() -> anyhow::Result<()> {
     let final_one = "[...document.querySelectorAll('#captions p')].map((p) => [p.textContent, p.className])";
     b.wait_for(p, &format!("{final_one}.length === 1 && {final_one}[0][1] === '' && {final_one}"), secs(5)).await?;
     assert_eq!(
-        b.eval(p, &final_one).await?,
+        b.eval(p, final_one).await?,
         serde_json::json!([["GreeterHello everyone, I am the greeter.", ""]]),
         "the final caption replaced the partial one"
     );
