@@ -6,7 +6,7 @@
 use crate::common::*;
 use tessera_client::agent::{AgentClient, sine};
 use tessera_client::{PeerOptions, TestPeer};
-use tessera_protocol::{ClientMessage, ErrorCode, Role, ServerMessage};
+use tessera_protocol::{ClientMessage, ErrorCode, Role, Said, ServerMessage};
 
 fn is_error(code: &'static str) -> impl Fn(&serde_json::Value) -> bool {
     move |m| m["type"] == "error" && m["code"] == code
@@ -52,8 +52,9 @@ async fn bad_agent_input_gets_error_codes_and_the_room_goes_on() -> anyhow::Resu
 
     // The room goes on: the agent's chat reaches the publisher, which still hears it.
     agent.send_json(serde_json::json!({"type": "chat", "text": "still here"}));
-    let chat =
-        red.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat { text, .. } if text == "still here")).await?;
+    let chat = red
+        .wait_message(secs(5), |m| matches!(m, ServerMessage::Chat(Said { text, .. }) if text == "still here"))
+        .await?;
     println!("publisher got {chat:?}");
     assert!(red.tone_dbfs(700.0, 500) > -20.0, "the agent is still heard");
 

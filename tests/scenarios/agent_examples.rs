@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use crate::common::*;
 use tessera_client::{PeerOptions, TestPeer};
-use tessera_protocol::{ClientMessage, ServerMessage};
+use tessera_protocol::{Caption, ClientMessage, Said, ServerMessage};
 use tokio::process::{Child, Command};
 
 /// Starts `examples/agents/{script}` with `args`, from the project's `.venv/`.
@@ -57,9 +57,9 @@ async fn the_greeter_speaks_to_newcomers_and_tells_the_time() -> anyhow::Result<
     wait_agent(server.addr, "greet").await?;
     let mut ada = TestPeer::join(server.addr, PeerOptions::publisher("greet", "Ada", RED, 440.0)).await?;
     // Ada's mix-minus holds only the greeter: speech, then silence.
-    let caption = ada.wait_message(secs(10), |m| matches!(m, ServerMessage::Caption { .. })).await?;
+    let caption = ada.wait_message(secs(10), |m| matches!(m, ServerMessage::Caption(_))).await?;
     println!("caption: {caption:?}");
-    assert!(matches!(&caption, ServerMessage::Caption { text, is_final: true, .. } if text.contains("Ada")));
+    assert!(matches!(&caption, ServerMessage::Caption(Caption { text, is_final: true, .. }) if text.contains("Ada")));
     let waited = ada.wait_for(secs(10), |p| level(p, 300) > -40.0).await?;
     tokio::time::sleep(secs(1)).await;
     let speech = level(&ada, 1000);
@@ -68,8 +68,8 @@ async fn the_greeter_speaks_to_newcomers_and_tells_the_time() -> anyhow::Result<
 
     ada.send(ClientMessage::Chat { text: "Greeter, what time is it?".into() })?;
     let answer =
-        ada.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat { name, .. } if name == "Greeter")).await?;
-    let ServerMessage::Chat { text, .. } = answer else { unreachable!() };
+        ada.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat(Said { name, .. }) if name == "Greeter")).await?;
+    let ServerMessage::Chat(Said { text, .. }) = answer else { unreachable!() };
     let now = chrono_free_hhmm();
     println!("the greeter says {text:?} (now {now})");
     assert!(text.starts_with("Ada, it is ") && text.len() == "Ada, it is 12:34.".len(), "{text}");
@@ -101,9 +101,9 @@ async fn the_note_taker_writes_who_spoke_and_sums_up() -> anyhow::Result<()> {
     tokio::time::sleep(secs(2)).await;
     blue.leave().await?;
     let summary = viewer
-        .wait_message(secs(10), |m| matches!(m, ServerMessage::Chat { text, .. } if text.starts_with("Notes:")))
+        .wait_message(secs(10), |m| matches!(m, ServerMessage::Chat(Said { text, .. }) if text.starts_with("Notes:")))
         .await?;
-    let ServerMessage::Chat { text, .. } = summary else { unreachable!() };
+    let ServerMessage::Chat(Said { text, .. }) = summary else { unreachable!() };
     let written = std::fs::read_to_string(&notes)?;
     println!("summary: {text}\nnotes:\n{written}");
     assert!(text.contains("red spoke") && text.contains("blue spoke"), "{text}");

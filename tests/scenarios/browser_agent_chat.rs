@@ -8,7 +8,7 @@ use crate::common::browser::{Browser, Kind};
 use crate::common::*;
 use tessera_client::agent::AgentClient;
 use tessera_client::{PeerOptions, TestPeer};
-use tessera_protocol::ServerMessage;
+use tessera_protocol::{Said, ServerMessage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captions_and_chat_reach_a_browser_and_back() -> anyhow::Result<()> {
@@ -41,7 +41,8 @@ async fn captions_and_chat_reach_a_browser_and_back() -> anyhow::Result<()> {
     b.click(p, "#chat-send").await?;
     let got = agent.wait_message(secs(5), |m| m["type"] == "chat" && m["name"] == "Ada").await?;
     assert_eq!(got["text"], "what time is it?");
-    rust.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat { text, .. } if text == "what time is it?")).await?;
+    rust.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat(Said { text, .. }) if text == "what time is it?"))
+        .await?;
     rust.wait_for(secs(5), |r| {
         r.received().channel_messages().iter().any(|m| m["type"] == "chat" && m["name"] == "Ada")
     })

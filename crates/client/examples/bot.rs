@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use tessera_client::{PeerOptions, TestPeer};
-use tessera_protocol::{ClientMessage, ServerMessage};
+use tessera_protocol::{ClientMessage, Said, ServerMessage};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("composite {seen:?}; 440 Hz in the room at {level:.1} dBFS");
             }
             msg = bot.next_message(Duration::from_secs(3600)) => match msg {
-                Some(ServerMessage::Chat { from, text, .. }) if from != bot.id() && text.trim().eq_ignore_ascii_case("ping") => {
+                Some(ServerMessage::Chat(Said { from, text, .. })) if from != bot.id() && text.trim().eq_ignore_ascii_case("ping") => {
                     bot.send(ClientMessage::Chat { text: "pong".into() })?;
                 }
                 Some(ServerMessage::Error { code, message }) => println!("server: {code:?}: {message}"),

@@ -197,27 +197,10 @@ pub enum ServerMessage {
         participants: Vec<ChannelParticipant>,
     },
     /// A chat line from a participant (also on the `tessera` DataChannel).
-    Chat {
-        /// Who wrote it.
-        from: ParticipantId,
-        /// Their display name.
-        name: String,
-        /// The text.
-        text: String,
-    },
+    Chat(Said),
     /// A caption of what a participant says (also on the `tessera` DataChannel): show it over
     /// the video, replacing that participant's previous partial caption.
-    Caption {
-        /// Whose speech.
-        from: ParticipantId,
-        /// Their display name.
-        name: String,
-        /// The text.
-        text: String,
-        /// False while the sentence may still change.
-        #[serde(rename = "final")]
-        is_final: bool,
-    },
+    Caption(Caption),
     /// Something the client sent or caused failed; only this client gets it.
     Error {
         /// Stable machine-readable code.
@@ -232,6 +215,34 @@ impl ServerMessage {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Error { code, message: message.into() }
     }
+}
+
+/// A chat line as participants receive it ([`ServerMessage::Chat`], [`ChannelMessage::Chat`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Said {
+    /// Who wrote it.
+    pub from: ParticipantId,
+    /// Their display name.
+    pub name: String,
+    /// The text.
+    pub text: String,
+}
+
+/// A caption as participants receive it ([`ServerMessage::Caption`], [`ChannelMessage::Caption`]):
+/// show it over the video, replacing that participant's previous partial caption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Caption {
+    /// Whose speech.
+    pub from: ParticipantId,
+    /// Their display name.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// False while the sentence may still change.
+    #[serde(rename = "final")]
+    pub is_final: bool,
 }
 
 /// A participant as the `tessera` DataChannel describes them.
@@ -275,26 +286,9 @@ pub enum ChannelMessage {
         layout: LayoutSpec,
     },
     /// A chat line (as [`ServerMessage::Chat`]).
-    Chat {
-        /// Who wrote it.
-        from: ParticipantId,
-        /// Their display name.
-        name: String,
-        /// The text.
-        text: String,
-    },
+    Chat(Said),
     /// A caption (as [`ServerMessage::Caption`]).
-    Caption {
-        /// Whose speech.
-        from: ParticipantId,
-        /// Their display name.
-        name: String,
-        /// The text.
-        text: String,
-        /// False while the sentence may still change.
-        #[serde(rename = "final")]
-        is_final: bool,
-    },
+    Caption(Caption),
 }
 
 #[cfg(test)]

@@ -317,15 +317,16 @@ impl RoomCore {
     fn on_text(&mut self, who: ParticipantId, text: String, is_final: Option<bool>) {
         let Some(p) = self.participants.get(&who) else { return };
         let (from, name) = (who, p.info.name.clone());
+        use crate::protocol::{Caption, ChannelMessage, Said};
         let (msg, channel) = match is_final {
-            None => (
-                ServerMessage::Chat { from, name: name.clone(), text: text.clone() },
-                crate::protocol::ChannelMessage::Chat { from, name, text },
-            ),
-            Some(is_final) => (
-                ServerMessage::Caption { from, name: name.clone(), text: text.clone(), is_final },
-                crate::protocol::ChannelMessage::Caption { from, name, text, is_final },
-            ),
+            None => {
+                let said = Said { from, name, text };
+                (ServerMessage::Chat(said.clone()), ChannelMessage::Chat(said))
+            }
+            Some(is_final) => {
+                let caption = Caption { from, name, text, is_final };
+                (ServerMessage::Caption(caption.clone()), ChannelMessage::Caption(caption))
+            }
         };
         self.broadcast(&msg);
         self.channel_broadcast(&channel);

@@ -142,3 +142,25 @@ fn channel_messages() {
     let ChannelMessage::Participants { participants, .. } = serde_json::from_str(old).unwrap() else { panic!() };
     assert_eq!(participants[0].z, 0);
 }
+
+#[test]
+fn chat_captions_and_the_agent_role() {
+    let from = ParticipantId::next();
+    let said = Said { from, name: "Bot".into(), text: "hi".into() };
+    let v = round_trip_server(ServerMessage::Chat(said.clone()));
+    assert_eq!(
+        (v["type"].as_str(), v["from"].as_str(), v["text"].as_str()),
+        (Some("chat"), Some(&*from.to_string()), Some("hi"))
+    );
+    let caption = Caption { from, name: "Bot".into(), text: "hel".into(), is_final: false };
+    let v = round_trip_server(ServerMessage::Caption(caption.clone()));
+    assert_eq!((v["type"].as_str(), v["final"].as_bool()), (Some("caption"), Some(false)));
+    let v = serde_json::to_value(ChannelMessage::Caption(caption)).unwrap();
+    assert_eq!(v["type"], "caption");
+    assert_eq!(serde_json::to_value(ChannelMessage::Chat(said)).unwrap()["name"], "Bot");
+    round_trip_client(ClientMessage::Chat { text: "hello".into() });
+    let c: ClientMessage = serde_json::from_str(r#"{"type":"caption","text":"x","final":true}"#).unwrap();
+    assert_eq!(c, ClientMessage::Caption { text: "x".into(), is_final: true });
+    assert_eq!(serde_json::to_value(Role::Agent).unwrap(), "agent");
+    assert!(Role::Agent.has_tile() && Role::Publisher.has_tile() && !Role::Viewer.has_tile());
+}
