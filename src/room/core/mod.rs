@@ -342,4 +342,6 @@ impl RoomCore {
 }
 
 #[cfg(test)]
+mod agent_tests;
+#[cfg(test)]
 mod tests;
