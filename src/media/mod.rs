@@ -5,6 +5,7 @@
 //!                                 ─▶ opusdepay ▶ opusdec ▶ audio-tee ─▶ audio-mix (full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
 //!                                                          └────────▶ mixminus-pM (every publisher but M) ─▶ peer-pM ◀─────┤
 //! every peer:           egress-video queue ◀── video-rtp tee;  egress-audio queue ◀── own mix-minus | audio-rtp tee ◀───────┘
+//! peer-pN (agent):      voice appsrc ▶ 48 kHz ▶ audio-tee (as a publisher's); ear appsink ◀ its raw mix-minus (agent.rs)
 //! ```
 //!
 //! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
