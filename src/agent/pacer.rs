@@ -16,12 +16,16 @@ use crate::protocol::agent::FRAME_MS;
 pub const MAX_QUEUED_AUDIO: Duration = Duration::from_secs(10);
 /// [`MAX_QUEUED_AUDIO`] in frames.
 pub const MAX_QUEUED: usize = (MAX_QUEUED_AUDIO.as_millis() / FRAME_MS as u128) as usize;
+/// An overflow ends once a second of room is free again: a flood that goes on is told once,
+/// though every 20 ms tick frees room for one more frame.
+const RESUME_BELOW: usize = MAX_QUEUED - 1000 / FRAME_MS as usize;
 
 /// The queue of an agent's frames waiting to play.
 #[derive(Debug, Default)]
 pub struct Pacer {
     queue: VecDeque<Bytes>,
-    /// Set while frames are being refused, so the agent is told once per overflow.
+    /// Set from the first refused frame until the queue is below [`RESUME_BELOW`] again, so the
+    /// agent is told once per overflow.
     overflowing: bool,
 }
 
@@ -45,7 +49,9 @@ impl Pacer {
             self.overflowing = true;
             return Offered::Refused { first };
         }
-        self.overflowing = false;
+        if self.queue.len() < RESUME_BELOW {
+            self.overflowing = false;
+        }
         self.queue.push_back(frame);
         Offered::Queued
     }
@@ -76,8 +82,15 @@ mod tests {
         }
         assert_eq!(p.offer(Bytes::new()), Offered::Refused { first: true });
         assert_eq!(p.offer(Bytes::new()), Offered::Refused { first: false }, "told once per overflow");
-        assert!(p.next().is_some());
-        assert_eq!(p.offer(Bytes::new()), Offered::Queued, "one played, one more fits");
+        // A flood that goes on: each tick frees one place, taken; still one overflow.
+        for _ in 0..100 {
+            assert!(p.next().is_some());
+            assert_eq!(p.offer(Bytes::new()), Offered::Queued, "one played, one more fits");
+            assert_eq!(p.offer(Bytes::new()), Offered::Refused { first: false });
+        }
+        // Once a second of room is free, a new overflow is told again.
+        (0..60).for_each(|_| drop(p.next()));
+        (0..60).for_each(|_| drop(p.offer(Bytes::new())));
         assert_eq!(p.offer(Bytes::new()), Offered::Refused { first: true });
         assert_eq!(p.clear(), MAX_QUEUED);
         assert_eq!(p.next(), None);
