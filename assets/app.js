@@ -94,7 +94,7 @@ function renderParticipants(list = session?.participants ?? []) {
     who.title = 'Show where they are in the picture';
     const role = document.createElement('span');
     role.className = 'role';
-    role.textContent = p.role === 'viewer' ? ' (watching)' : '';
+    role.textContent = { viewer: ' (watching)', agent: ' (bot)' }[p.role] ?? '';
     const flags = document.createElement('span');
     flags.className = 'flags';
     const m = mutes.get(p.id);

@@ -20,6 +20,9 @@ async fn captions_and_chat_reach_a_browser_and_back() -> anyhow::Result<()> {
     let agent = AgentClient::connect(server.addr, "room=chat&name=Greeter").await?;
     agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
     b.wait_for(p, "document.querySelectorAll('#participants li').length === 3", secs(10)).await?;
+    let listed = "[...document.querySelectorAll('#participants li')].map((li) => li.textContent).join('|')";
+    let listed = b.eval(p, listed).await?;
+    assert!(listed.as_str().unwrap_or_default().contains("Greeter (bot)"), "the agent is listed as a bot: {listed}");
 
     agent.send_json(serde_json::json!({"type": "caption", "text": "Hello ev", "final": false}));
     let partial = "document.querySelector('#captions p.partial')?.textContent";
