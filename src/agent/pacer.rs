@@ -90,7 +90,7 @@ mod tests {
         }
         // Once a second of room is free, a new overflow is told again.
         (0..60).for_each(|_| drop(p.next()));
-        (0..60).for_each(|_| drop(p.offer(Bytes::new())));
+        (0..60).for_each(|_| assert_eq!(p.offer(Bytes::new()), Offered::Queued));
         assert_eq!(p.offer(Bytes::new()), Offered::Refused { first: true });
         assert_eq!(p.clear(), MAX_QUEUED);
         assert_eq!(p.next(), None);
