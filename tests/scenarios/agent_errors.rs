@@ -1,7 +1,7 @@
 //! Bad input from an agent: a wrong rate (refused before joining), frames of the wrong size,
 //! text where a binary frame is expected, a flood of audio beyond its 10 s buffer, and `/ws`
 //! joins claiming the agent role. Each gets its documented error code, and the room goes on: a
-//! publisher keeps hearing the agent and the agent keeps chatting.
+//! publisher keeps hearing the agent and the agent keeps chatting. Then it is kicked like anyone.
 
 use crate::common::*;
 use tessera_client::agent::{AgentClient, sine};
@@ -29,7 +29,8 @@ async fn bad_agent_input_gets_error_codes_and_the_room_goes_on() -> anyhow::Resu
 
     let mut red = TestPeer::join(server.addr, PeerOptions::publisher("errs", "red", RED, 440.0)).await?;
     let agent = AgentClient::connect(server.addr, "room=errs&name=Bot").await?;
-    agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
+    let joined = agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
+    let id = joined["participantId"].as_str().unwrap().to_owned();
     agent.send_binary(vec![0; 641]);
     agent.wait_message(secs(5), is_error("invalid_audio_frame")).await?;
     agent.send_binary(vec![0; 1920]); // 20 ms at 48 kHz, but this agent chose 16 kHz
@@ -57,6 +58,17 @@ async fn bad_agent_input_gets_error_codes_and_the_room_goes_on() -> anyhow::Resu
         .await?;
     println!("publisher got {chat:?}");
     assert!(red.tone_dbfs(700.0, 500) > -20.0, "the agent is still heard");
+
+    // Kicked like anyone: told why, its socket closed, the others told it left.
+    let (status, _) = http(server.addr, "DELETE", &format!("/api/rooms/errs/participants/{id}"), None).await;
+    assert!(status / 100 == 2, "kick: {status}");
+    agent.wait_message(secs(5), is_error("kicked")).await?;
+    agent.wait_for(secs(5), |a| a.received(|r| r.closed)).await?;
+    red.wait_message(
+        secs(5),
+        |m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if participant_id.to_string() == id),
+    )
+    .await?;
 
     // `/ws` does not take agents.
     red.send(ClientMessage::Chat { text: String::new() })?;
