@@ -6,6 +6,7 @@ import { Session, MAX_ATTEMPTS } from './session.js';
 import { openCapture } from './media.js';
 import { serverError } from './messages.js';
 import { installDiagnostics } from './diagnostics.js';
+import { clearChat, showCaption, showChat, wireChatForm } from './chat.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -93,7 +94,7 @@ function renderParticipants(list = session?.participants ?? []) {
     who.title = 'Show where they are in the picture';
     const role = document.createElement('span');
     role.className = 'role';
-    role.textContent = p.role === 'viewer' ? ' (watching)' : '';
+    role.textContent = { viewer: ' (watching)', agent: ' (bot)' }[p.role] ?? '';
     const flags = document.createElement('span');
     flags.className = 'flags';
     const m = mutes.get(p.id);
@@ -246,6 +247,9 @@ function startSession(opts) {
     play();
   });
   session.addEventListener('problem', (e) => onProblem(e.detail));
+  session.addEventListener('chat', (e) => showChat(e.detail));
+  session.addEventListener('caption', (e) => showCaption(e.detail));
+  clearChat();
   session.start();
   // A session started again ("Try again") carries the buttons' mute state.
   for (const kind of ['audio', 'video']) if (muted[kind]) session.setMuted(kind, true);
@@ -287,6 +291,7 @@ $('play').addEventListener('click', play);
 $('composite').addEventListener('playing', () => { $('play').hidden = true; });
 $('composite').addEventListener('click', pickAt);
 new ResizeObserver(showPicked).observe($('composite'));
+wireChatForm((text) => session?.chat(text));
 $('layout').addEventListener('change', () => session?.setLayout({ mode: $('layout').value }));
 $('leave').addEventListener('click', () => {
   session?.leave();

@@ -31,7 +31,12 @@ export const SERVER_ERRORS = {
   "room_full": { "then": "leave", "text": "This room is full: try again later." },
   "join_timeout": { "then": "rejoin", "text": "Joining took too long." },
   "layout_forbidden": { "then": "notice", "text": "Only the host can change this room's layout." },
-  "fleet_unavailable": { "then": "rejoin", "text": "The servers cannot place this room right now; trying again." }
+  "fleet_unavailable": { "then": "rejoin", "text": "The servers cannot place this room right now; trying again." },
+  "invalid_rate": { "then": "leave", "text": "An agent asked for an audio sample rate the server does not offer." },
+  "invalid_audio_frame": { "then": "notice", "text": "An audio frame was not 20 ms of 16-bit mono sound." },
+  "agent_audio_overflow": { "then": "notice", "text": "Too much audio was sent ahead of time, so some was dropped." },
+  "expected_binary": { "then": "notice", "text": "An image was announced but text came instead." },
+  "invalid_image": { "then": "notice", "text": "The image could not be shown: it is not a JPEG or PNG, or it is too large." }
 };
 
 // The entry for `code`; a code this page does not know yet (a newer server) is a notice with

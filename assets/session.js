@@ -63,6 +63,10 @@ export class Session extends EventTarget {
   }
 
   // Asks for a layout: { mode: 'grid' | 'speaker' | 'spotlight', pinned? }.
+  chat(text) {
+    this.#send({ type: 'chat', text });
+  }
+
   setLayout(layout) {
     this.#send({ type: 'setLayout', layout });
   }
@@ -203,6 +207,12 @@ export class Session extends EventTarget {
         break;
       case 'muteChanged':
         this.#emit('mute', msg);
+        break;
+      case 'chat':
+        this.#emit('chat', msg);
+        break;
+      case 'caption':
+        this.#emit('caption', msg);
         break;
       case 'recordingStarted':
         this.#recording(msg.recordingId, true);

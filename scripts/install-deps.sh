@@ -42,8 +42,11 @@ tests=(
   # The fleet tests (tests/scenarios/fleet_*.rs) start their own `redis-server` on a free
   # loopback port (no persistence); the package's own redis-server.service is not used.
   redis-server
-  # The aiortc interop peer runs in a project-local venv (.venv/, see below).
+  # The aiortc interop peer and the Python agent examples run in a project-local venv (.venv/,
+  # see below).
   python3-venv
+  # Text to speech for the greeter agent example (examples/agents/greeter.py) and its test.
+  espeak-ng
 )
 
 
@@ -78,16 +81,19 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The interop tests' aiortc peer: a venv at the repository root with the pinned packages (PyPI
-# wheels), rebuilt only when tests/interop/requirements.txt changed since it was made.
+# The interop tests' aiortc peer and the Python agent examples: a venv at the repository root
+# with the pinned packages (PyPI wheels), rebuilt only when a requirements file changed since
+# it was made.
 if [[ "$mode" == "all" ]]; then
   root="$(cd "$(dirname "$0")/.." && pwd)"
   venv="$root/.venv"
-  requirements="$root/tests/interop/requirements.txt"
-  if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
-    echo "install-deps: creating $venv for the aiortc interop peer" >&2
+  requirements=("$root/tests/interop/requirements.txt" "$root/examples/agents/requirements.txt")
+  if ! cat "${requirements[@]}" | cmp -s - "$venv/.requirements" 2>/dev/null; then
+    echo "install-deps: creating $venv for the aiortc interop peer and the agent examples" >&2
     /usr/bin/python3 -m venv --clear "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$requirements"
-    cp "$requirements" "$venv/.requirements"
+    for r in "${requirements[@]}"; do
+      "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$r"
+    done
+    cat "${requirements[@]}" > "$venv/.requirements"
   fi
 fi

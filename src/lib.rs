@@ -6,6 +6,8 @@
 //! - `http`: warp routes (`/ws`, `/api`, `/healthz`, `/readyz`, the client in `assets/`); the
 //!   socket glue hands frames to `signaling`, the pure handler that validates them; REST
 //!   answers and errors are rendered in one place (`http/reply.rs`).
+//! - `agent`: AI agents and bots on `/agent` (raw PCM over a WebSocket), the pure rules of their
+//!   socket; its glue is `http/agent.rs` and its media `media/agent.rs` (docs/agents.md).
 //! - `registry`, `room`: rooms by id; each room is one thread, its actor owning the pipeline,
 //!   the sockets and the recordings, its rules a pure core (`room/core`) unit-tested on a fake
 //!   clock; everyone else holds a `RoomHandle`.
@@ -25,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod agent;
 pub mod config;
 pub mod draw;
 mod fleet;

@@ -18,3 +18,5 @@ pub const PCMU_ENCODER: &str = include_str!("../pipelines/pcmu-encoder.txt");
 pub const PCMA_ENCODER: &str = include_str!("../pipelines/pcma-encoder.txt");
 /// `pipelines/recorder.txt`: two leaky queues → webmmux → filesink.
 pub const RECORDER: &str = include_str!("../pipelines/recorder.txt");
+/// `pipelines/snapshot.txt`: leaky queue → 5 fps → jpegenc → appsink (agents' snapshots).
+pub const SNAPSHOT: &str = include_str!("../pipelines/snapshot.txt");

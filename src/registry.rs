@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::config::Config;
 use crate::fleet::{Fleet, Route};
-use crate::ids::{ParticipantId, RoomId};
+use crate::ids::RoomId;
 use crate::media::Session;
 use crate::protocol::Role;
 use crate::recording::RecordingStore;
-use crate::room::{self, JoinError, Outbound, RoomHandle};
+use crate::room::{self, JoinError, Joined, Outbound, RoomHandle};
 
 /// The registry's lock-protected state.
 #[derive(Debug, Default)]
@@ -62,7 +62,7 @@ impl Registry {
         may_set_layout: bool,
         outbound: Outbound,
         session: Session,
-    ) -> Result<(RoomHandle, ParticipantId), JoinError> {
+    ) -> Result<(RoomHandle, Joined), JoinError> {
         // A room that closes between lookup and join refuses with `Closed`; the next lookup
         // then creates a fresh one (where the fleet says).
         for _ in 0..3 {

@@ -57,7 +57,8 @@ pub fn admit(keys: &Keys, dev: bool, token: Option<&str>, room: &str, role: Role
     if !claims.allows_room(room) {
         return Err(Refusal::Forbidden(format!("the token is for room {:?}, not {room:?}", claims.room)));
     }
-    if claims.role == TokenRole::Viewer && role == Role::Publisher {
+    // An agent speaks and has a tile: a viewer's token does not let it in.
+    if claims.role == TokenRole::Viewer && role.has_tile() {
         return Err(Refusal::Forbidden("the token allows joining as a viewer only".into()));
     }
     let layout = claims.layout || claims.role == TokenRole::Admin || dev;
@@ -93,6 +94,7 @@ mod tests {
         assert_eq!(code(admit(&k, false, Some("x.y.z"), "r", Role::Viewer)), ErrorCode::Unauthorized);
         let viewer = token("r", TokenRole::Viewer, false);
         assert_eq!(code(admit(&k, false, Some(&viewer), "r", Role::Publisher)), ErrorCode::Forbidden);
+        assert_eq!(code(admit(&k, false, Some(&viewer), "r", Role::Agent)), ErrorCode::Forbidden);
         assert_eq!(code(admit(&k, false, Some(&viewer), "other", Role::Viewer)), ErrorCode::Forbidden);
         let ok = admit(&k, false, Some(&viewer), "r", Role::Viewer).unwrap();
         assert_eq!(ok, Admission { name: Some("Ada".into()), may_set_layout: false });

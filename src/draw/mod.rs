@@ -26,6 +26,23 @@ impl Image {
         Self { width, height, pixels: vec![fill; (width * height) as usize] }
     }
 
+    /// This image scaled (nearest pixel) to fit `width`×`height` with its aspect kept, centred
+    /// on `background` (an agent's picture on its tile).
+    pub fn fitted(&self, width: u32, height: u32, background: [u8; 3]) -> Image {
+        let mut out = Image::new(width, height, background);
+        let scale = (f64::from(out.width) / f64::from(self.width)).min(f64::from(out.height) / f64::from(self.height));
+        let (w, h) = ((f64::from(self.width) * scale) as u32, (f64::from(self.height) * scale) as u32);
+        let (x0, y0) = ((out.width - w) / 2, (out.height - h) / 2);
+        for y in 0..h {
+            let sy = ((f64::from(y) / scale) as u32).min(self.height - 1);
+            for x in 0..w {
+                let sx = ((f64::from(x) / scale) as u32).min(self.width - 1);
+                out.pixels[((y0 + y) * out.width + x0 + x) as usize] = self.at(sx, sy);
+            }
+        }
+        out
+    }
+
     /// The pixel at (x, y).
     pub fn at(&self, x: u32, y: u32) -> [u8; 3] {
         self.pixels[(y * self.width + x) as usize]
@@ -105,5 +122,17 @@ mod tests {
         let green = yuv_to_rgb(y[5], u[2], v[2]);
         assert!(tessera_client::close_to(red, [255, 0, 0], 3), "{red:?}");
         assert!(tessera_client::close_to(green, [0, 255, 0], 3), "{green:?}");
+    }
+
+    #[test]
+    fn a_picture_fits_its_tile_with_its_aspect() {
+        let mut src = Image::new(4, 2, [255, 0, 0]);
+        src.fill_rect(2, 0, 2, 2, [0, 0, 255]);
+        let out = src.fitted(8, 8, [0, 0, 0]);
+        assert_eq!((out.width, out.height), (8, 8));
+        assert_eq!(out.at(0, 0), [0, 0, 0], "letterboxed above");
+        assert_eq!(out.at(1, 3), [255, 0, 0]);
+        assert_eq!(out.at(6, 4), [0, 0, 255]);
+        assert_eq!(out.at(7, 7), [0, 0, 0], "and below");
     }
 }

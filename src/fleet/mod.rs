@@ -203,6 +203,11 @@ impl Fleet {
             None => {
                 let nodes = self.nodes().await?;
                 let chosen = placement::least_loaded(&nodes, &self.node);
+                let scores: Vec<String> = nodes
+                    .iter()
+                    .map(|n| format!("{}={:.2}({} rooms, {:.2} cores)", n.id, n.score(), n.rooms, n.cpu))
+                    .collect();
+                tracing::info!(%room, chosen = chosen.map(|n| n.id.as_str()), ?scores, "placing a new room");
                 let (id, url) = chosen.map_or((self.node.as_str(), self.url.as_str()), |n| (&n.id, &n.url));
                 match self.claim(room, Some((id, url))).await? {
                     Some(owner) => owner,

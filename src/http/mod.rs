@@ -1,6 +1,7 @@
-//! HTTP: the warp routes — `/ws` signaling, `/api` REST, `/healthz`, `/readyz`, `/metrics`, and the
-//! browser client at `/`.
+//! HTTP: the warp routes — `/ws` signaling, `/agent` (AI agents and bots), `/api` REST,
+//! `/healthz`, `/readyz`, `/metrics`, and the browser client at `/`.
 
+mod agent;
 mod api;
 pub mod auth;
 mod metrics_route;
@@ -93,9 +94,19 @@ async fn readiness(shutting_down: bool) -> (StatusCode, serde_json::Value) {
     (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "error": error }))
 }
 
+/// Which WebSocket a client opens.
+enum Socket {
+    /// `/ws`: signaling.
+    Signaling,
+    /// `/agent`: an agent, with its query.
+    Agent(crate::agent::AgentQuery),
+}
+
 /// A WebSocket upgrade: refused (`403`) for a page of another origin, and (`429`) when the
-/// client's address has its maximum of connections open; otherwise served by [`ws::serve`].
+/// client's address has its maximum of connections open; otherwise served by [`ws::serve`]
+/// or [`agent::serve`].
 fn upgrade(
+    socket: Socket,
     client: Option<serve::ClientAddr>,
     origin: Option<String>,
     host: Option<String>,
@@ -117,11 +128,18 @@ fn upgrade(
         tracing::warn!(ip = %addr.ip(), "connection refused: {max} already open from this address");
         return reply::ApiError::TooManyConnections(max).into_response();
     };
-    upgrade
-        .max_message_size(TRANSPORT_LIMIT)
-        .max_frame_size(TRANSPORT_LIMIT)
-        .on_upgrade(move |socket| ws::serve(socket, state, guard))
-        .into_response()
+    match socket {
+        Socket::Signaling => upgrade
+            .max_message_size(TRANSPORT_LIMIT)
+            .max_frame_size(TRANSPORT_LIMIT)
+            .on_upgrade(move |socket| ws::serve(socket, state, guard))
+            .into_response(),
+        Socket::Agent(query) => upgrade
+            .max_message_size(agent::TRANSPORT_LIMIT)
+            .max_frame_size(agent::TRANSPORT_LIMIT)
+            .on_upgrade(move |socket| agent::serve(socket, state, guard, query))
+            .into_response(),
+    }
 }
 
 /// All routes of the server.
@@ -144,18 +162,21 @@ pub fn routes(
     let whip = whip::routes(state.clone(), state.sessions.clone());
     // In a fleet, calls for a room another node runs are answered first, with a 307 there.
     let fleet = crate::fleet::redirect::filter(state.registry.clone());
-    let signaling = warp::path!("ws")
-        .and(warp::ext::optional::<serve::ClientAddr>())
+    let socket_parts = warp::ext::optional::<serve::ClientAddr>()
         .and(warp::header::optional::<String>("origin"))
         .and(warp::header::optional::<String>("host"))
         .and(warp::ws())
-        .and(warp::any().map(move || state.clone()))
-        .map(upgrade);
+        .and(warp::any().map(move || state.clone()));
+    let signaling = warp::path!("ws").map(|| Socket::Signaling).and(socket_parts.clone()).map(upgrade);
+    // A query that does not parse reaches the agent as the defaults, and is refused there with
+    // its error code on the socket.
+    let agent_query = warp::query::<crate::agent::AgentQuery>().or(warp::any().map(Default::default)).unify();
+    let agent = warp::path!("agent").and(agent_query).map(Socket::Agent).and(socket_parts).map(upgrade);
     // Browsers ask every page's origin for /favicon.ico (also for /healthz and JSON answers); a
     // 404 there is an error in every visitor's console.
     let favicon = warp::path!("favicon.ico").and(warp::get()).and(warp::fs::file(assets.join("favicon.svg")));
     let client = warp::get().and(warp::fs::dir(assets));
-    fleet.or(healthz).or(readyz).or(metrics).or(api).or(whip).or(signaling).or(favicon).or(client)
+    fleet.or(healthz).or(readyz).or(metrics).or(api).or(whip).or(signaling).or(agent).or(favicon).or(client)
 }
 
 #[cfg(test)]

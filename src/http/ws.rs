@@ -17,8 +17,8 @@ use crate::signaling::{Session, Step};
 
 /// Keepalive: a ping this often; a connection silent (no frame, not even a pong) for
 /// [`SILENCE_LIMIT`] is treated as gone, which catches hosts that vanish without a FIN.
-const PING_EVERY: Duration = Duration::from_secs(5);
-const SILENCE_LIMIT: Duration = Duration::from_secs(15);
+pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
+pub(super) const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 /// Frames waiting for a slow client; a client that lets this many pile up, or does not take
 /// one within [`WRITE_TIMEOUT`], is not reading and is dropped.
 const WRITE_QUEUE: usize = 256;
@@ -61,7 +61,7 @@ fn log_budget() -> Option<u64> {
 }
 
 /// Every message to a client passes here: counted, and errors counted by code.
-fn frame(msg: &ServerMessage) -> Message {
+pub(super) fn frame(msg: &ServerMessage) -> Message {
     crate::metrics::signaling("out");
     if let ServerMessage::Error { code, .. } = msg {
         crate::metrics::error_sent(*code);
@@ -79,7 +79,7 @@ fn oversized(e: &warp::Error) -> Option<usize> {
 }
 
 /// Writes frames from its own task, so a client that stops reading never blocks the session.
-fn spawn_writer(mut sink: SplitSink<WebSocket, Message>) -> mpsc::Sender<Message> {
+pub(super) fn spawn_writer(mut sink: SplitSink<WebSocket, Message>) -> mpsc::Sender<Message> {
     let (tx, mut rx) = mpsc::channel::<Message>(WRITE_QUEUE);
     tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
@@ -196,8 +196,8 @@ impl Connection {
                     Err(crate::room::JoinError::Media(format!("the room did not answer within {JOIN_LIMIT:?}")))
                 });
                 match joined {
-                    Ok((handle, participant)) => {
-                        self.session.joined(room, participant);
+                    Ok((handle, joined)) => {
+                        self.session.joined(room, joined.id);
                         self.room = Some(handle);
                         self.outbound = Some(rx);
                         true
@@ -223,28 +223,14 @@ impl Connection {
         }
     }
 
-    /// The checks a join passes before anything is built for it: the address's join budget,
-    /// then the token. Costs no GStreamer object and no room when it refuses.
+    /// See [`admit`].
     fn admit(
         &self,
         room: &crate::ids::RoomId,
         role: crate::protocol::Role,
         token: Option<&str>,
     ) -> Result<access::Admission, (ErrorCode, String)> {
-        let guards = &self.state.guards;
-        if !guards.addresses.join_attempt(self.guard.ip(), Instant::now()) {
-            let max = guards.limits.joins_per_minute;
-            return Err((ErrorCode::RateLimited, format!("at most {max} joins per minute from one address")));
-        }
-        let mut admission = access::admit(&guards.keys, guards.dev, token, room.as_str(), role)
-            .map_err(|e| (e.code(), e.to_string()))?;
-        if let Some(name) = admission.name.take() {
-            // A token's name passes the same check as a typed one.
-            let name = crate::ids::validate_name(&name)
-                .map_err(|_| (ErrorCode::InvalidName, "the token's name is not a valid display name".to_owned()))?;
-            admission.name = Some(name);
-        }
-        Ok(admission)
+        admit(&self.state, &self.guard, room, role, token)
     }
 
     /// Receives from the room's channel once joined; pends forever before.
@@ -256,8 +242,33 @@ impl Connection {
     }
 }
 
+/// The checks a join passes before anything is built for it: the address's join budget,
+/// then the token. Costs no GStreamer object and no room when it refuses.
+pub(super) fn admit(
+    state: &AppState,
+    guard: &ConnectionGuard,
+    room: &crate::ids::RoomId,
+    role: crate::protocol::Role,
+    token: Option<&str>,
+) -> Result<access::Admission, (ErrorCode, String)> {
+    let guards = &state.guards;
+    if !guards.addresses.join_attempt(guard.ip(), Instant::now()) {
+        let max = guards.limits.joins_per_minute;
+        return Err((ErrorCode::RateLimited, format!("at most {max} joins per minute from one address")));
+    }
+    let mut admission =
+        access::admit(&guards.keys, guards.dev, token, room.as_str(), role).map_err(|e| (e.code(), e.to_string()))?;
+    if let Some(name) = admission.name.take() {
+        // A token's name passes the same check as a typed one.
+        let name = crate::ids::validate_name(&name)
+            .map_err(|_| (ErrorCode::InvalidName, "the token's name is not a valid display name".to_owned()))?;
+        admission.name = Some(name);
+    }
+    Ok(admission)
+}
+
 /// Completes when the server starts shutting down (or its state went away).
-async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 

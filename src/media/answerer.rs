@@ -74,8 +74,9 @@ impl PeerBin {
     /// Applies the client's offer and creates our answer; it arrives as
     /// [`MediaEvent::AnswerCreated`].
     pub fn answer(&self, id: ParticipantId, offer: gst_sdp::SDPMessage, events: UnboundedSender<MediaEvent>) {
+        let Some(own) = &self.webrtc else { return };
         let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, offer);
-        let webrtc = self.webrtc.downgrade();
+        let webrtc = own.downgrade();
         let applied = gst::Promise::with_change_func(move |reply| {
             if let Some(why) = promise_error(reply) {
                 let _ =
@@ -95,18 +96,21 @@ impl PeerBin {
             });
             webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &created]);
         });
-        self.webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &applied]);
+        own.emit_by_name::<()>("set-remote-description", &[&offer, &applied]);
     }
 
     /// Whether ICE gathering is complete.
     fn gathered(&self) -> bool {
-        self.webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
-            == gst_webrtc::WebRTCICEGatheringState::Complete
+        self.webrtc.as_ref().is_none_or(|w| {
+            w.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
+                == gst_webrtc::WebRTCICEGatheringState::Complete
+        })
     }
 
     /// Our local description as SDP text (with the candidates gathered so far).
     fn local_sdp(&self) -> Option<String> {
-        let local = self.webrtc.property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")?;
+        let local =
+            self.webrtc.as_ref()?.property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")?;
         local.sdp().as_text().ok()
     }
 }

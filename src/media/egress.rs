@@ -127,20 +127,34 @@ impl RtpOutput {
     }
 }
 
-/// A publisher's own mix (everyone but them) with its payloader.
+/// Where a mix-minus goes.
+#[derive(Debug)]
+pub(super) enum MinusOutput {
+    /// A publisher's: its payloader at the publisher's payload type.
+    Rtp(RtpOutput),
+    /// An agent's: the raw mix's output feeding the agent's bin (see `media::agent`).
+    Raw(gst::GhostPad),
+}
+
+/// A publisher's or agent's own mix (everyone but them) and where it goes.
 #[derive(Debug)]
 pub(super) struct MixMinus {
     /// The mix, named `mixminus-{participant}`.
     pub(super) mix: AudioMix,
-    /// Its payloader at the publisher's payload type.
-    output: RtpOutput,
+    /// Its payloader, or its raw output.
+    pub(super) output: MinusOutput,
 }
 
 impl MixMinus {
-    /// Stops the mix and its payloader (its inputs must already be released).
+    /// Stops the mix and its output (its inputs must already be released).
     pub(super) fn stop(mut self, pipeline: &gst::Pipeline) {
-        self.mix.remove_encoded_output(self.output.codec, &self.output.feed);
-        self.output.stop(pipeline);
+        match self.output {
+            MinusOutput::Rtp(output) => {
+                self.mix.remove_encoded_output(output.codec, &output.feed);
+                output.stop(pipeline);
+            }
+            MinusOutput::Raw(pad) => self.mix.remove_raw_output(&pad),
+        }
         stop_in(pipeline, self.mix.bin.upcast_ref());
     }
 }
@@ -202,6 +216,7 @@ impl RoomMedia {
                 AudioFeed::FullMix(audio, pad)
             }
             Role::Publisher => AudioFeed::MixMinus(self.new_mix_minus(id, audio, &audio_in)?),
+            Role::Agent => return Ok(()), // fed raw from the start (`media::agent`)
         };
         let video_feed = match (video, &video_in) {
             (Some(key), Some(sink)) => match self.feed_output(key, sink) {
@@ -218,19 +233,24 @@ impl RoomMedia {
         peer.video_feed = video_feed;
         peer.audio_feed = audio_feed;
         if role == Role::Publisher {
-            // Everyone already publishing audio is heard in the newcomer's mix-minus.
-            let sources: Vec<ParticipantId> =
-                self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
-            for from in sources {
-                self.tap(from, Mix::MinusOf(id))?;
-            }
+            self.tap_everyone_into(id)?;
+        }
+        Ok(())
+    }
+
+    /// Everyone already sending audio is heard in `id`'s new mix-minus.
+    pub(super) fn tap_everyone_into(&mut self, id: ParticipantId) -> anyhow::Result<()> {
+        let sources: Vec<ParticipantId> =
+            self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
+        for from in sources {
+            self.tap(from, Mix::MinusOf(id))?;
         }
         Ok(())
     }
 
     /// A new mix-minus for publisher `id` in `key`'s codec, feeding `sink`.
     fn new_mix_minus(&mut self, id: ParticipantId, key: OutputKey, sink: &gst::GhostPad) -> anyhow::Result<MixMinus> {
-        let mut mix = AudioMix::new(&format!("mixminus-{id}"), key.0, &self.config)?;
+        let mut mix = AudioMix::new(&format!("mixminus-{id}"), Some(key.0), &self.config)?;
         self.pipeline.add(&mix.bin)?;
         let built = mix.add_encoded_output(key.0, "rtp", &self.config).and_then(|feed| {
             let output = RtpOutput::new(&self.pipeline, &format!("mixminus-rtp-{id}"), key, feed.clone());
@@ -245,7 +265,7 @@ impl RoomMedia {
         };
         // Linked before the mix starts: a live source started unlinked stops with not-linked.
         let linked = output.add_receiver(sink).and_then(|_| mix.bin.sync_state_with_parent().map_err(Into::into));
-        let minus = MixMinus { mix, output };
+        let minus = MixMinus { mix, output: MinusOutput::Rtp(output) };
         if let Err(e) = linked {
             minus.stop(&self.pipeline);
             return Err(e);

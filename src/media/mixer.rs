@@ -118,8 +118,8 @@ impl Encoders {
     }
 
     /// Stops `codec`'s encoder if it feeds nothing any more (`keep` is never stopped).
-    fn stop_idle(&mut self, mix: &gst::Bin, codec: Codec, keep: Codec) {
-        if codec == keep || self.by_codec.get(&codec).is_none_or(|e| e.outputs() > 0) {
+    fn stop_idle(&mut self, mix: &gst::Bin, codec: Codec, keep: Option<Codec>) {
+        if Some(codec) == keep || self.by_codec.get(&codec).is_none_or(|e| e.outputs() > 0) {
             return;
         }
         if let Some(encoder) = self.by_codec.remove(&codec) {
@@ -201,6 +201,16 @@ impl VideoMix {
         }
     }
 
+    /// A new output of the raw composite (I420 at the canvas size), named `name`.
+    pub fn add_raw_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
+        ghost::request(&self.bin, &self.encoders.raw, "src_%u", name)
+    }
+
+    /// Releases an output of [`VideoMix::add_raw_output`].
+    pub fn remove_raw_output(&self, output: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.encoders.raw, output);
+    }
+
     /// A new still-image input (label, badge, placeholder, border strip), hidden.
     pub(super) fn add_overlay(&self, name: &str) -> anyhow::Result<super::overlay::Overlay> {
         super::overlay::Overlay::new(&self.bin, &self.compositor, name)
@@ -231,7 +241,7 @@ impl VideoMix {
     pub fn add_encoded_output(&mut self, codec: Codec, name: &str, config: &Config) -> anyhow::Result<gst::GhostPad> {
         let output = self.encoders.ensure(&self.bin, codec, config)?.add_output(&self.bin, name);
         if output.is_err() {
-            self.encoders.stop_idle(&self.bin, codec, Codec::Vp8);
+            self.encoders.stop_idle(&self.bin, codec, Some(Codec::Vp8));
         }
         output
     }
@@ -241,7 +251,7 @@ impl VideoMix {
         if let Some(encoder) = self.encoders.get(codec) {
             encoder.remove_output(&self.bin, output);
         }
-        self.encoders.stop_idle(&self.bin, codec, Codec::Vp8);
+        self.encoders.stop_idle(&self.bin, codec, Some(Codec::Vp8));
     }
 }
 
@@ -254,15 +264,17 @@ pub struct AudioMix {
     pub bin: gst::Bin,
     /// The audiomixer, whose request pads are the publishers' inputs.
     mixer: gst::Element,
-    /// The codec never stopped (Opus for the full mix; the mix-minus's only one).
-    main: Codec,
+    /// The codec never stopped (Opus for the full mix; the mix-minus's only one; none for an
+    /// agent's mix-minus, which leaves raw).
+    main: Option<Codec>,
     /// Its encoders.
     encoders: Encoders,
 }
 
 impl AudioMix {
-    /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`) encoding `main`.
-    pub fn new(name: &str, main: Codec, config: &Config) -> anyhow::Result<Self> {
+    /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`) encoding `main`
+    /// (none: an agent's mix, taken raw with [`AudioMix::add_raw_output`]).
+    pub fn new(name: &str, main: Option<Codec>, config: &Config) -> anyhow::Result<Self> {
         let bin = parse_fragment(AUDIO_MIX, false)?;
         bin.set_property("name", name);
         let mixer = child(&bin, "mixer")?;
@@ -270,7 +282,9 @@ impl AudioMix {
         mixer.set_property("latency", ms(20));
         mixer.set_property("min-upstream-latency", ms(config.media.jitter_ms));
         let mut encoders = Encoders::new(&bin)?;
-        encoders.ensure(&bin, main, config)?;
+        if let Some(main) = main {
+            encoders.ensure(&bin, main, config)?;
+        }
         Ok(Self { bin, mixer, main, encoders })
     }
 
@@ -292,6 +306,16 @@ impl AudioMix {
             self.encoders.stop_idle(&self.bin, codec, self.main);
         }
         output
+    }
+
+    /// A new output of the raw mix (S16LE mono 48 kHz, 20 ms buffers), named `name`.
+    pub fn add_raw_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
+        ghost::request(&self.bin, &self.encoders.raw, "src_%u", name)
+    }
+
+    /// Releases an output of [`AudioMix::add_raw_output`].
+    pub fn remove_raw_output(&self, output: &gst::GhostPad) {
+        ghost::release(&self.bin, &self.encoders.raw, output);
     }
 
     /// Releases an output of `codec`; an encoder other than the main one stops with its last
@@ -324,7 +348,7 @@ mod tests {
         let config = Config::default();
         let mut video = VideoMix::new(&config).unwrap();
         assert!(video.compositor.property::<bool>("force-live"));
-        let mut audio = AudioMix::new("audio-mix", Codec::Opus, &config).unwrap();
+        let mut audio = AudioMix::new("audio-mix", Some(Codec::Opus), &config).unwrap();
         assert!(audio.mixer.property::<bool>("force-live"));
         // Encoders start with their first output and stop with their last, except the main one.
         let h264 = video.add_encoded_output(Codec::H264, "h264-out", &config).unwrap();

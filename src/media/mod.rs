@@ -5,11 +5,14 @@
 //!                                 ─▶ opusdepay ▶ opusdec ▶ audio-tee ─▶ audio-mix (full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
 //!                                                          └────────▶ mixminus-pM (every publisher but M) ─▶ peer-pM ◀─────┤
 //! every peer:           egress-video queue ◀── video-rtp tee;  egress-audio queue ◀── own mix-minus | audio-rtp tee ◀───────┘
+//! peer-pN (agent):      voice appsrc ▶ 48 kHz ▶ audio-tee (as a publisher's); ear appsink ◀ its raw mix-minus (agent.rs)
 //! ```
 //!
 //! Nothing here talks to clients: [`RoomMedia`] turns [`MediaEvent`]s (posted by GStreamer
 //! callbacks) into [`Notice`]s the room task acts on.
 
+mod agent;
+mod agent_image;
 mod answerer;
 mod composite_stats;
 mod egress;
@@ -26,17 +29,21 @@ mod reception;
 mod recorder;
 mod room_media;
 mod size_guard;
+mod snapshot;
 mod stage;
 pub(crate) mod stats;
 pub(crate) mod teardown;
 
 pub use stage::SPEAKER_BORDER;
 
+pub use agent::{AgentIo, AgentVoice};
+pub use agent_image::{DECODE_LIMIT, decode_image};
 pub use composite_stats::CompositeSnapshot;
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use peer::Session;
 pub use reception::ReceptionSnapshot;
 pub use room_media::RoomMedia;
+pub use snapshot::Snapshots;
 pub use stats::{InboundRates, InboundSnapshot};
 
 use crate::ids::ParticipantId;
@@ -268,7 +275,7 @@ pub fn readiness_check() -> anyhow::Result<()> {
         tracing::warn!("x264enc (gstreamer1.0-plugins-ugly) is not installed: no H.264 output, VP8 only");
     }
     let video = mixer::VideoMix::new(&config)?;
-    let audio = mixer::AudioMix::new("audio-mix", tessera_webrtc::codecs::Codec::Opus, &config)?;
+    let audio = mixer::AudioMix::new("audio-mix", Some(tessera_webrtc::codecs::Codec::Opus), &config)?;
     let webrtc = tessera_webrtc::new_webrtcbin("readiness", 50, &tessera_webrtc::IceSettings::default())?;
     pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
     let ready = pipeline.set_state(gst::State::Ready);

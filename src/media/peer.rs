@@ -25,8 +25,9 @@ use tessera_webrtc::mids::{self, MLine, MLineError};
 pub struct PeerBin {
     /// The bin, named `peer-{participant}`.
     pub bin: gst::Bin,
-    /// The participant's `webrtcbin`.
-    pub webrtc: gst::Element,
+    /// The participant's `webrtcbin` (none for an agent, whose media is raw PCM over its
+    /// socket: see `media::agent`).
+    pub webrtc: Option<gst::Element>,
     /// Sink ghost pad taking the composite's RTP in the negotiated codec (none in audio-only
     /// rooms).
     pub video_in: Option<gst::GhostPad>,
@@ -68,6 +69,11 @@ pub enum Session {
     Whip,
     /// WHEP playback: the client offers to receive the composite and the full mix.
     Whep,
+    /// An agent on `/agent`: raw PCM at this sample rate, no WebRTC (`media::agent`).
+    Agent {
+        /// Samples per second of its audio, both ways.
+        rate: u32,
+    },
 }
 
 /// The egress queues of a peer that receives, each linked to its own webrtcbin sink pad with
@@ -87,14 +93,14 @@ fn egress(
         bin.add(q)?;
     }
     let direction = match role {
-        Role::Publisher => Direction::Sendrecv,
+        Role::Publisher | Role::Agent => Direction::Sendrecv,
         Role::Viewer => Direction::Sendonly,
     };
     // Every mandatory codec is offered, or accepted in a client's offer whatever its payload
     // types; the negotiated choice decides what flows each way (see `egress`).
     let caps = |codecs: &[Codec]| match session {
         Session::Ws => Codec::offer_caps(codecs),
-        Session::Whip | Session::Whep => Codec::answer_caps(codecs),
+        Session::Whip | Session::Whep | Session::Agent { .. } => Codec::answer_caps(codecs),
     };
     let video = video_q.as_ref().map(|q| (q, caps(&Codec::VIDEO), true));
     for (queue, caps, nack) in video.into_iter().chain([(&audio_q, caps(&Codec::AUDIO), false)]) {
@@ -159,6 +165,7 @@ impl PeerBin {
                 let (video, audio) = egress(&bin, &webrtc, id, role, session, config.composite.video)?;
                 (video, Some(audio))
             }
+            Session::Agent { .. } => anyhow::bail!("an agent's media is built by RoomMedia::add_agent"),
         };
         if session != Session::Ws {
             super::answerer::report_gathering(&webrtc, id, events.clone());
@@ -167,14 +174,31 @@ impl PeerBin {
         let held = Arc::default();
         connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held));
         let reception = Arc::default();
-        Ok(Self { bin, webrtc, video_in, audio_in, inbound, reception, channel: None, mids: Vec::new(), held })
+        Ok(Self {
+            bin,
+            webrtc: Some(webrtc),
+            video_in,
+            audio_in,
+            inbound,
+            reception,
+            channel: None,
+            mids: Vec::new(),
+            held,
+        })
+    }
+
+    /// A bin without `webrtcbin` (an agent's), fed through `audio_in`.
+    pub(super) fn without_webrtc(bin: gst::Bin, audio_in: gst::GhostPad, inbound: Arc<InboundCounters>) -> Self {
+        let (channel, mids, held, reception) = (None, Vec::new(), Arc::default(), Arc::default());
+        Self { bin, webrtc: None, video_in: None, audio_in: Some(audio_in), inbound, reception, channel, mids, held }
     }
 
     /// Creates the `tessera` DataChannel (webrtcbin must have left NULL) and starts creating the
     /// offer, which then carries it; the offer arrives as [`MediaEvent::OfferCreated`].
     pub fn create_offer(&mut self, id: ParticipantId, events: UnboundedSender<MediaEvent>) {
+        let Some(webrtc) = &self.webrtc else { return };
         if self.channel.is_none() {
-            self.channel = open_channel(&self.webrtc, id, events.clone());
+            self.channel = open_channel(webrtc, id, events.clone());
         }
         let promise = gst::Promise::with_change_func(move |reply| {
             let offer = match reply {
@@ -188,17 +212,19 @@ impl PeerBin {
             let offer = offer.and_then(|o| dtls_cert::with_certificate_fingerprint(&o).map_err(|e| e.to_string()));
             let _ = events.send(MediaEvent::OfferCreated { peer: id, offer });
         });
-        self.webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+        webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
     }
 
     /// Applies our offer as the local description (after it was sent to the client).
     pub fn set_local_description(&mut self, offer: &gst_webrtc::WebRTCSessionDescription) {
         self.mids = mids::mids_of(offer.sdp());
-        self.webrtc.emit_by_name::<()>("set-local-description", &[offer, &None::<gst::Promise>]);
+        let Some(webrtc) = &self.webrtc else { return };
+        webrtc.emit_by_name::<()>("set-local-description", &[offer, &None::<gst::Promise>]);
     }
 
     /// Applies the client's answer; the outcome arrives as [`MediaEvent::RemoteDescription`].
     pub fn set_remote_answer(&self, id: ParticipantId, sdp: gst_sdp::SDPMessage, events: UnboundedSender<MediaEvent>) {
+        let Some(webrtc) = &self.webrtc else { return };
         let answer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Answer, sdp);
         let promise = gst::Promise::with_change_func(move |reply| {
             let result = match reply {
@@ -211,7 +237,7 @@ impl PeerBin {
             };
             let _ = events.send(MediaEvent::RemoteDescription { peer: id, result });
         });
-        self.webrtc.emit_by_name::<()>("set-remote-description", &[&answer, &promise]);
+        webrtc.emit_by_name::<()>("set-remote-description", &[&answer, &promise]);
     }
 
     /// The mid of our offer's m-line `mline` (none before the offer is the local description).
@@ -226,7 +252,9 @@ impl PeerBin {
 
     /// Adds a remote ICE candidate.
     pub fn add_candidate(&self, mline: u32, candidate: &str) {
-        self.webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+        if let Some(webrtc) = &self.webrtc {
+            webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+        }
     }
 
     /// Sends a text message on the `tessera` DataChannel (dropped if it is not open).

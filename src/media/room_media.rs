@@ -78,6 +78,8 @@ pub struct RoomMedia {
     pub(super) border: Vec<Overlay>,
     /// Clients whose answer waits for ICE gathering to complete.
     pub(super) answering: std::collections::BTreeSet<ParticipantId>,
+    /// JPEGs of the composite while some agent wants them.
+    pub(super) snapshots: Option<super::snapshot::SnapshotBranch>,
 }
 
 /// Stops `element` (checked, a failure logged) and removes it from `pipeline`.
@@ -97,7 +99,7 @@ impl RoomMedia {
     fn build(name: &str, config: Arc<Config>, events: UnboundedSender<MediaEvent>) -> anyhow::Result<Self> {
         let pipeline = gst::Pipeline::builder().name(format!("room-{name}")).build();
         super::teardown::track(&pipeline);
-        let audio = AudioMix::new("audio-mix", Codec::Opus, &config)?;
+        let audio = AudioMix::new("audio-mix", Some(Codec::Opus), &config)?;
         pipeline.add(&audio.bin)?;
         let video = if config.composite.video {
             let video = VideoMix::new(&config)?;
@@ -120,6 +122,7 @@ impl RoomMedia {
             stage: StagePlan::default(),
             border: Vec::new(),
             answering: Default::default(),
+            snapshots: None,
         };
         media.border = border_strips(&media)?;
         Ok(media)
@@ -150,18 +153,28 @@ impl RoomMedia {
         inventory
     }
 
-    /// Publishers in join order: the order of tiles.
+    /// Publishers and agents in join order: the order of tiles, and who has a mix-minus.
     pub(super) fn tiles_order(&self) -> Vec<ParticipantId> {
-        self.peers.iter().filter(|(_, p)| p.role == Role::Publisher).map(|(id, _)| *id).collect()
+        self.peers.iter().filter(|(_, p)| p.role.has_tile()).map(|(id, _)| *id).collect()
     }
 
     /// Adds a participant: its webrtcbin and (publisher) overlays; starts the offer. What it
     /// receives is linked once its answer says in which codecs ([`RoomMedia::link_egress`]).
-    pub fn add_peer(&mut self, id: ParticipantId, role: Role, session: Session) -> Result<(), MediaError> {
+    /// An agent's branch is raw PCM instead ([`RoomMedia::add_agent`]); its socket gets the
+    /// returned ends.
+    pub fn add_peer(
+        &mut self,
+        id: ParticipantId,
+        role: Role,
+        session: Session,
+    ) -> Result<Option<super::AgentIo>, MediaError> {
+        if let Session::Agent { rate } = session {
+            return self.add_agent(id, rate).map(Some);
+        }
         let failed = |source| MediaError::Participant { participant: id, source };
         let bin = PeerBin::new(id, role, session, &self.config, self.events.clone()).map_err(failed)?;
         self.attach_peer(id, role, bin).map_err(failed)?;
-        if role == Role::Publisher && self.video.is_some() {
+        if role.has_tile() && self.video.is_some() {
             match PeerOverlays::new(self, id) {
                 Ok(overlays) => self.peers.get_mut(&id).expect("attached").overlays = Some(overlays),
                 Err(e) => {
@@ -175,10 +188,10 @@ impl RoomMedia {
             let events = self.events.clone();
             self.peers.get_mut(&id).expect("attached").bin.create_offer(id, events);
         }
-        Ok(())
+        Ok(None)
     }
 
-    fn attach_peer(&mut self, id: ParticipantId, role: Role, bin: PeerBin) -> anyhow::Result<()> {
+    pub(super) fn attach_peer(&mut self, id: ParticipantId, role: Role, bin: PeerBin) -> anyhow::Result<()> {
         self.pipeline.add(&bin.bin)?;
         if let Err(e) = bin.bin.sync_state_with_parent() {
             bin.release_all();
@@ -252,17 +265,15 @@ impl RoomMedia {
             return;
         }
         for p in self.peers.values() {
-            p.bin.reception.request(&p.bin.webrtc);
+            if let Some(webrtc) = &p.bin.webrtc {
+                p.bin.reception.request(webrtc);
+            }
         }
     }
 
     /// Each publisher's audio level (dBFS) since the last call; `None` where no audio came.
     pub fn take_levels(&self) -> Vec<(ParticipantId, Option<f64>)> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| p.role == Role::Publisher)
-            .map(|(id, p)| (*id, p.bin.inbound.take_level()))
-            .collect()
+        self.peers.iter().filter(|(_, p)| p.role.has_tile()).map(|(id, p)| (*id, p.bin.inbound.take_level())).collect()
     }
 
     /// Sends a text message on `peer`'s DataChannel, if open.

@@ -21,6 +21,8 @@ pub(super) struct PeerOverlays {
     badge: Overlay,
     /// Placeholder for a tile without video.
     placeholder: Overlay,
+    /// A picture shown instead of the drawn placeholder (an agent's).
+    pub(super) image: Option<std::sync::Arc<draw::Image>>,
 }
 
 impl PeerOverlays {
@@ -31,6 +33,7 @@ impl PeerOverlays {
             label: video.add_overlay(&format!("label-{who}"))?,
             badge: video.add_overlay(&format!("badge-{who}"))?,
             placeholder: video.add_overlay(&format!("placeholder-{who}"))?,
+            image: None,
         })
     }
 
@@ -54,6 +57,10 @@ impl PeerOverlays {
         let r = tile.rect;
         if tile.video {
             self.placeholder.hide();
+        } else if let Some(image) = &self.image {
+            let render = || image.fitted(r.w, r.h, draw::tile_colour(id));
+            let key = key_of((r.w, r.h, id, std::sync::Arc::as_ptr(image) as usize));
+            self.placeholder.show(key, render, r.x, r.y, tile.stack);
         } else {
             let render = || draw::placeholder(id, &tile.name, r.w, r.h);
             self.placeholder.show(key_of((&tile.name, r.w, r.h, id)), render, r.x, r.y, tile.stack);

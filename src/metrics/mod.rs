@@ -21,7 +21,7 @@ pub(crate) use room::{RoomMetrics, RoomSecond};
 
 use crate::room::core::LeaveReason;
 
-/// A label `role`: `publisher` or `viewer`.
+/// A label `role`: `publisher`, `viewer` or `agent`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RoleLabel {
     /// The role.
@@ -204,7 +204,7 @@ impl Metrics {
         registry.register_collector(Box::new(process::ProcessCollector));
         // Every known label value from the start, at 0: a series that appears only on its first
         // event makes `rate()` miss that event and dashboards show "no data" instead of 0.
-        for role in ["publisher", "viewer"] {
+        for role in ["publisher", "viewer", "agent"] {
             let _ = m.participants.get_or_create(&RoleLabel { role });
             let _ = m.joins.get_or_create(&RoleLabel { role });
         }
@@ -257,5 +257,6 @@ pub(crate) fn role_name(role: crate::protocol::Role) -> &'static str {
     match role {
         crate::protocol::Role::Publisher => "publisher",
         crate::protocol::Role::Viewer => "viewer",
+        crate::protocol::Role::Agent => "agent",
     }
 }

@@ -38,13 +38,13 @@ pub(crate) struct RoomMetrics {
     /// Its label.
     label: RoomLabel,
     /// Publishers and viewers counted into the gauges.
-    counted: [i64; 2],
+    counted: [i64; 3],
 }
 
 impl RoomMetrics {
     /// A room called `room`, with nobody in it yet.
     pub fn new(room: &str) -> Self {
-        Self { label: RoomLabel { room: room.to_owned() }, counted: [0, 0] }
+        Self { label: RoomLabel { room: room.to_owned() }, counted: [0; 3] }
     }
 
     /// Someone was admitted.
@@ -95,12 +95,13 @@ fn index(role: Role) -> usize {
     match role {
         Role::Publisher => 0,
         Role::Viewer => 1,
+        Role::Agent => 2,
     }
 }
 
 impl Drop for RoomMetrics {
     fn drop(&mut self) {
-        for role in [Role::Publisher, Role::Viewer] {
+        for role in [Role::Publisher, Role::Viewer, Role::Agent] {
             self.set_count(role, 0);
         }
         let m = get();

@@ -280,6 +280,10 @@ impl RoomActor {
                     self.feed(Input::Mute { id: participant, muted: core::Muted { audio, video } })
                 }
                 PeerCommand::SetLayout(layout) => self.feed(Input::LayoutRequest { id: participant, layout }),
+                PeerCommand::Chat(text) => self.feed(Input::Chat { id: participant, text }),
+                PeerCommand::Caption { text, is_final } => {
+                    self.feed(Input::Caption { id: participant, text, is_final })
+                }
             },
             RoomCommand::SetLayout { layout, reply } => {
                 self.feed(Input::SetLayout(layout));
@@ -287,6 +291,8 @@ impl RoomActor {
             }
             RoomCommand::Gone { participant } => self.feed(Input::Gone(participant)),
             RoomCommand::Info { reply } => drop(reply.send(self.info())),
+            RoomCommand::Snapshots { reply } => drop(reply.send(self.media.snapshots())),
+            RoomCommand::TileImage { participant, image } => self.media.set_tile_image(participant, image),
             RoomCommand::StartRecording { name, reply } => drop(reply.send(self.start_recording(name.as_deref()))),
             RoomCommand::StopRecording { id, reply } => self.stop_recording(&id, reply),
             RoomCommand::Kick { participant, reply } => {
@@ -310,7 +316,7 @@ impl RoomActor {
         may_set_layout: bool,
         outbound: Outbound,
         session: crate::media::Session,
-        reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+        reply: oneshot::Sender<Result<super::Joined, JoinError>>,
     ) {
         // Checked before the media branch is built: a refused join costs no GStreamer object.
         if self.sockets.len() >= self.max_participants {
@@ -318,11 +324,14 @@ impl RoomActor {
             return;
         }
         let id = ParticipantId::next();
-        if let Err(e) = self.media.add_peer(id, role, session) {
-            error!(room = %self.id, participant = %id, "join failed: {e}");
-            let _ = reply.send(Err(JoinError::Media(e.to_string())));
-            return;
-        }
+        let agent = match self.media.add_peer(id, role, session) {
+            Ok(agent) => agent,
+            Err(e) => {
+                error!(room = %self.id, participant = %id, "join failed: {e}");
+                let _ = reply.send(Err(JoinError::Media(e.to_string())));
+                return;
+            }
+        };
         info!(room = %self.id, participant = %id, name = %name, ?role, "join");
         self.sockets.insert(id, outbound);
         let recordings = self.recordings_in_progress();
@@ -330,7 +339,7 @@ impl RoomActor {
         let ice_servers = self.turn.as_ref().map(|t| t.ice_servers(id, at)).unwrap_or_default();
         self.feed(Input::Admit { id, name, role, may_set_layout, at, recordings, ice_servers });
         self.report_join(id);
-        if reply.send(Ok(id)).is_err() {
+        if reply.send(Ok(super::Joined { id, agent })).is_err() {
             warn!(room = %self.id, participant = %id, "socket gone before join completed");
             self.feed(Input::Gone(id));
         } else if self.auto_record {
@@ -346,6 +355,7 @@ impl RoomActor {
     /// Once a second: inbound counters to the rules, and sockets that closed unnoticed.
     fn on_tick(&mut self) {
         self.check_recordings();
+        self.media.drop_idle_snapshots();
         let closed: Vec<ParticipantId> =
             self.sockets.iter().filter(|(_, s)| s.is_closed()).map(|(id, _)| *id).collect();
         for id in closed {

@@ -27,7 +27,9 @@ pub(super) fn refuse_queued(rx: &mut mpsc::Receiver<RoomCommand>) {
             RoomCommand::Info { .. }
             | RoomCommand::Peer { .. }
             | RoomCommand::Gone { .. }
-            | RoomCommand::SetLayout { .. } => {}
+            | RoomCommand::SetLayout { .. }
+            | RoomCommand::Snapshots { .. }
+            | RoomCommand::TileImage { .. } => {}
         }
     }
 }

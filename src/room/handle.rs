@@ -27,6 +27,15 @@ pub const CLOSE_LIMIT: Duration = Duration::from_secs(FINALIZE_LIMIT.as_secs() +
 /// Where a room sends a participant's messages; dropping it closes their socket.
 pub type Outbound = mpsc::UnboundedSender<ServerMessage>;
 
+/// A join that succeeded.
+#[derive(Debug)]
+pub struct Joined {
+    /// The new participant's id.
+    pub id: ParticipantId,
+    /// An agent's audio ends (none for a WebRTC participant).
+    pub agent: Option<crate::media::AgentIo>,
+}
+
 /// Why a join failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum JoinError {
@@ -84,8 +93,8 @@ pub enum RoomCommand {
         outbound: Outbound,
         /// How its media session is negotiated.
         session: Session,
-        /// Gets the new participant's id, or why not.
-        reply: oneshot::Sender<Result<ParticipantId, JoinError>>,
+        /// Gets the new participant's id (and an agent's audio ends), or why not.
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
     /// A client's offer (WHIP, WHEP); the reply carries our answer with every candidate.
     Offer {
@@ -140,6 +149,18 @@ pub enum RoomCommand {
         layout: crate::layout::LayoutSpec,
         /// The layout in force afterwards.
         reply: oneshot::Sender<crate::layout::LayoutSpec>,
+    },
+    /// Show a picture on an agent's tile.
+    TileImage {
+        /// Whose tile.
+        participant: ParticipantId,
+        /// The decoded picture.
+        image: std::sync::Arc<crate::draw::Image>,
+    },
+    /// A receiver of the composite's JPEGs (none in an audio-only room).
+    Snapshots {
+        /// Gets the receiver.
+        reply: oneshot::Sender<Option<crate::media::Snapshots>>,
     },
     /// Remove everyone, telling them `code`, and end the room.
     Close {
@@ -223,7 +244,7 @@ impl RoomHandle {
         may_set_layout: bool,
         outbound: Outbound,
         session: Session,
-    ) -> Result<ParticipantId, JoinError> {
+    ) -> Result<Joined, JoinError> {
         let (reply, rx) = oneshot::channel();
         let cmd = RoomCommand::Join { name, role, may_set_layout, outbound, session, reply };
         self.tx.send(cmd).await.map_err(|_| JoinError::Closed)?;
@@ -255,6 +276,17 @@ impl RoomHandle {
     /// Removes a participant; `Ok(false)` when they were not in the room.
     pub async fn kick(&self, participant: ParticipantId) -> Result<bool, CallError> {
         self.call(REPLY_LIMIT, |reply| RoomCommand::Kick { participant, reply }).await
+    }
+
+    /// A receiver of the composite's JPEGs, for an agent; `None` in an audio-only room. The
+    /// room encodes them while someone holds one.
+    pub async fn snapshots(&self) -> Option<crate::media::Snapshots> {
+        self.call(REPLY_LIMIT, |reply| RoomCommand::Snapshots { reply }).await.ok().flatten()
+    }
+
+    /// Shows `image` on `participant`'s tile (an agent's picture).
+    pub async fn tile_image(&self, participant: ParticipantId, image: std::sync::Arc<crate::draw::Image>) {
+        let _ = self.tx.send(RoomCommand::TileImage { participant, image }).await;
     }
 
     /// Starts recording the room.

@@ -12,12 +12,12 @@ use crate::access::rate::Bucket;
 use crate::ids::{ParticipantId, RoomId, validate_name};
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
 use tessera_webrtc::mids::MLine;
-pub use validate::{candidate_mline, check_candidate, decode, parse_answer};
+pub use validate::{candidate_mline, check_candidate, decode, parse_answer, text as validate_text};
 
 /// How often each kind of message may come on one socket: (per second, burst). Generous for
 /// any client that follows the protocol (a browser sends one join, one answer and a dozen
 /// candidates), tight for a script.
-const RATES: [(Kind, f64, f64); 7] = [
+const RATES: [(Kind, f64, f64); 9] = [
     (Kind::Join, 1.0, 10.0),
     (Kind::Answer, 1.0, 3.0),
     (Kind::Ice, 20.0, 40.0),
@@ -25,7 +25,15 @@ const RATES: [(Kind, f64, f64); 7] = [
     (Kind::Mute, 5.0, 10.0),
     (Kind::SetLayout, 5.0, 10.0),
     (Kind::Invalid, 2.0, 10.0),
+    (Kind::Chat, CHAT_RATE.0, CHAT_RATE.1),
+    (Kind::Caption, CAPTION_RATE.0, CAPTION_RATE.1),
 ];
+
+/// `chat` lines a participant (or agent) may send: (per second, burst). A person typing and a
+/// bot answering are far below; every line goes to everyone.
+pub const CHAT_RATE: (f64, f64) = (2.0, 10.0);
+/// `caption`s: partial captions of live speech come several a second.
+pub const CAPTION_RATE: (f64, f64) = (10.0, 20.0);
 
 /// Messages refused for their rate before a socket that has not joined is closed (it has no
 /// business sending more)...
@@ -44,6 +52,8 @@ enum Kind {
     Mute,
     SetLayout,
     Invalid,
+    Chat,
+    Caption,
 }
 
 impl Kind {
@@ -55,6 +65,8 @@ impl Kind {
             ClientMessage::Leave => Self::Leave,
             ClientMessage::Mute { .. } => Self::Mute,
             ClientMessage::SetLayout { .. } => Self::SetLayout,
+            ClientMessage::Chat { .. } => Self::Chat,
+            ClientMessage::Caption { .. } => Self::Caption,
         }
     }
 }
@@ -148,6 +160,15 @@ pub enum PeerCommand {
     },
     /// Change the layout (as a participant: never locks it).
     SetLayout(crate::layout::LayoutSpec),
+    /// A chat line for everyone (validated text).
+    Chat(String),
+    /// A caption of this participant's speech.
+    Caption {
+        /// Validated text.
+        text: String,
+        /// No longer changes.
+        is_final: bool,
+    },
 }
 
 /// What the glue should do with one incoming frame.
@@ -300,6 +321,9 @@ impl Session {
         };
         self.rate(Kind::of(&msg), now)?;
         match (&self.state, msg) {
+            (State::Idle, ClientMessage::Join { role: Role::Agent, .. }) => {
+                Err(SignalingError::InvalidMessage("agents join at /agent (docs/agents.md)".into()))
+            }
             (State::Idle, ClientMessage::Join { room, name, role, token }) => {
                 let room = RoomId::parse(&room).map_err(|_| SignalingError::InvalidRoom)?;
                 let name = validate_name(&name).map_err(|_| SignalingError::InvalidName)?;
@@ -339,6 +363,10 @@ impl Session {
                         layout.validate().map_err(|e| SignalingError::InvalidLayout(e.to_string()))?;
                         layout.locked = false; // only administrators lock layouts
                         PeerCommand::SetLayout(layout)
+                    }
+                    ClientMessage::Chat { text } => PeerCommand::Chat(validate_text(text)?),
+                    ClientMessage::Caption { text, is_final } => {
+                        PeerCommand::Caption { text: validate_text(text)?, is_final }
                     }
                     ClientMessage::Join { .. } => unreachable!("matched above"),
                 };

@@ -5,7 +5,7 @@
 use tessera_webrtc::mids::MLine;
 
 use super::SignalingError;
-use crate::protocol::ClientMessage;
+use crate::protocol::{ClientMessage, MAX_TEXT_CHARS};
 
 /// The longest `sdpMid` accepted: mids are short tokens (`video0`; RFC 8843 advises at most 16
 /// characters, to fit the RTP header extension).
@@ -20,6 +20,22 @@ pub fn candidate_mline(sdp_mid: Option<String>, sdp_m_line_index: Option<u32>) -
     MLine::of_candidate(sdp_mid, sdp_m_line_index).ok_or_else(|| {
         SignalingError::InvalidMessage("`ice` needs `sdpMid` or `sdpMLineIndex` to name the candidate's m-line".into())
     })
+}
+
+/// A `chat` or `caption` text: trimmed, 1 to [`MAX_TEXT_CHARS`] characters, no control
+/// characters but newlines.
+pub fn text(text: String) -> Result<String, SignalingError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(SignalingError::InvalidMessage("`text` is empty".into()));
+    }
+    if trimmed.chars().count() > MAX_TEXT_CHARS {
+        return Err(SignalingError::InvalidMessage(format!("`text` is longer than {MAX_TEXT_CHARS} characters")));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(SignalingError::InvalidMessage("`text` has control characters".into()));
+    }
+    Ok(if trimmed.len() == text.len() { text } else { trimmed.to_owned() })
 }
 
 /// Parses a frame into a [`ClientMessage`], telling malformed JSON, unknown types and bad

@@ -1,10 +1,12 @@
 //! Three `tessera serve` nodes and a real Redis: rooms first joined through one node spread
 //! over the least-loaded nodes; a join that reaches a node which does not run the room is
 //! redirected and gets the room's media (decoded colours); REST calls for the room answer
-//! `307` to its node; `GET /api/rooms` on any node lists the whole fleet's rooms.
+//! `307` to its node; an agent on `/agent` follows its `redirect` too; `GET /api/rooms` on any
+//! node lists the whole fleet's rooms.
 
 use std::collections::HashSet;
 
+use tessera_client::agent::AgentClient;
 use tessera_client::{PeerOptions, TestPeer};
 
 use crate::common::fleet::{Redis, index_of, rooms_until, start_nodes};
@@ -28,7 +30,13 @@ async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Res
         publishers.push(peer);
     }
     let owners: Vec<usize> = publishers.iter().map(|p| index_of(&nodes, p.server())).collect();
-    assert_eq!(owners.iter().collect::<HashSet<_>>().len(), 3, "one room per node: {owners:?}");
+    if owners.iter().collect::<HashSet<_>>().len() != 3 {
+        let placing: Vec<String> = nodes
+            .iter()
+            .flat_map(|n| n.log.lock().unwrap().iter().filter(|l| l.contains("placing")).cloned().collect::<Vec<_>>())
+            .collect();
+        panic!("one room per node: {owners:?}; placements:\n{}", placing.join("\n"));
+    }
 
     // Redirected publishers get their room's composite like any other.
     for (peer, (room, colour)) in publishers.iter().zip(rooms) {
@@ -37,13 +45,26 @@ async fn rooms_spread_over_the_fleet_and_joins_follow_redirects() -> anyhow::Res
         })?;
     }
 
-    // A second participant of spread-a reaches node 2: redirected to node 0, both in one room.
-    let second = TestPeer::join(nodes[2].addr, PeerOptions::publisher("spread-a", "Q", YELLOW, 660.0)).await?;
-    assert_eq!(second.server(), nodes[0].addr, "redirected to spread-a's node");
+    // A second participant of spread-a reaches another node: redirected to spread-a's node, both
+    // in one room.
+    let a_node = nodes[owners[0]].addr;
+    let second =
+        TestPeer::join(nodes[(owners[0] + 2) % 3].addr, PeerOptions::publisher("spread-a", "Q", YELLOW, 660.0)).await?;
+    assert_eq!(second.server(), a_node, "redirected to spread-a's node");
     second
         .wait_for(secs(15), |p| shows_tiles(p, &[RED, YELLOW]))
         .await
         .map_err(|e| anyhow::anyhow!("{e}: {}", describe(&second, 2)))?;
+
+    // An agent reaching the third node for spread-a is redirected and hears the room there.
+    let agent = AgentClient::connect(nodes[(owners[0] + 1) % 3].addr, "room=spread-a&name=Bot&rate=16000").await?;
+    assert_eq!(agent.server(), a_node, "the agent is redirected to spread-a's node");
+    agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
+    agent
+        .wait_for(secs(10), |a| a.tone_dbfs(440.0, 500) > -20.0 && a.tone_dbfs(660.0, 500) > -20.0)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: the agent hears 440 Hz at {:.1} dBFS", agent.tone_dbfs(440.0, 500)))?;
+    drop(agent);
 
     // REST calls for a room on another node: 307 to the same path there.
     let b_node = &nodes[owners[1]];

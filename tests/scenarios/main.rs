@@ -9,10 +9,16 @@ mod common;
 mod stage;
 
 mod abrupt_departures;
+mod agent_audio;
+mod agent_errors;
+mod agent_examples;
+mod agent_pacing;
+mod agent_snapshot;
 mod aiortc_publisher;
 mod aiortc_viewer;
 mod audio_only;
 mod bad_signaling;
+mod browser_agent_chat;
 mod browser_failed;
 mod browser_h264;
 mod browser_messages;

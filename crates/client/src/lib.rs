@@ -6,6 +6,11 @@
 //! receives so a test can sample pixels ([`Frame::rgb_at`]) and measure tones
 //! ([`tone_dbfs`]).
 //!
+//! It is also **the way to write a Rust bot that joins over WebRTC** (publishing video, seeing
+//! the encoded composite): see `examples/bot.rs` (`cargo run -p tessera-client --example bot`).
+//! A bot that needs only decoded audio and events uses [`agent::AgentClient`] on `/agent`
+//! instead: no WebRTC at all (docs/agents.md).
+//!
 //! ```no_run
 //! # async fn demo(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 //! use tessera_client::{PeerOptions, TestPeer};
@@ -18,6 +23,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 mod analysis;
 mod clip;
 pub mod latency;

@@ -65,6 +65,16 @@ pub enum ErrorCode {
     /// The server runs in a fleet and cannot reach the fleet's registry (Redis), so it cannot
     /// place a room it does not already run; try again shortly (rooms already running go on).
     FleetUnavailable,
+    /// An agent asked for a sample rate other than 16000, 24000 or 48000.
+    InvalidRate,
+    /// An agent's binary audio frame is not 20 ms of 16-bit mono PCM at its rate.
+    InvalidAudioFrame,
+    /// An agent sent audio further ahead of real time than its buffer holds; the frame was dropped.
+    AgentAudioOverflow,
+    /// A text frame where the protocol expects a binary one (the image after `image`).
+    ExpectedBinary,
+    /// An agent's image is not a JPEG or PNG the server can decode, or is too large.
+    InvalidImage,
 }
 
 impl ErrorCode {
@@ -96,6 +106,11 @@ impl ErrorCode {
         Self::JoinTimeout,
         Self::LayoutForbidden,
         Self::FleetUnavailable,
+        Self::InvalidRate,
+        Self::InvalidAudioFrame,
+        Self::AgentAudioOverflow,
+        Self::ExpectedBinary,
+        Self::InvalidImage,
     ];
 
     /// The code as it appears on the wire (`bad_json`, ...).
@@ -127,6 +142,11 @@ impl ErrorCode {
             Self::JoinTimeout => "join_timeout",
             Self::LayoutForbidden => "layout_forbidden",
             Self::FleetUnavailable => "fleet_unavailable",
+            Self::InvalidRate => "invalid_rate",
+            Self::InvalidAudioFrame => "invalid_audio_frame",
+            Self::AgentAudioOverflow => "agent_audio_overflow",
+            Self::ExpectedBinary => "expected_binary",
+            Self::InvalidImage => "invalid_image",
         }
     }
 }
@@ -167,7 +187,12 @@ mod tests {
             RoomFull => JoinTimeout,
             JoinTimeout => LayoutForbidden,
             LayoutForbidden => FleetUnavailable,
-            FleetUnavailable => BadJson,
+            FleetUnavailable => InvalidRate,
+            InvalidRate => InvalidAudioFrame,
+            InvalidAudioFrame => AgentAudioOverflow,
+            AgentAudioOverflow => ExpectedBinary,
+            ExpectedBinary => InvalidImage,
+            InvalidImage => BadJson,
         }
     }
 

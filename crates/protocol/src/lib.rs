@@ -3,6 +3,7 @@
 //!
 //! - [`ClientMessage`] / [`ServerMessage`] / [`ChannelMessage`]: the `/ws` signaling messages
 //!   and the `tessera` DataChannel's events (`docs/protocol.md`), with their [`ErrorCode`]s.
+//! - [`agent`]: the `/agent` WebSocket's frames, for AI agents and bots.
 //! - [`IceServer`]: the STUN/TURN servers (and TURN credentials) a `joined` message hands a
 //!   client.
 //! - [`ids`]: validated room names, participant and recording ids.
@@ -11,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 mod error_code;
 mod ice_server;
 pub mod ids;

@@ -89,7 +89,7 @@ struct Request {
 async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp::reply::Response {
     let (kind, session) = match req.role {
         Role::Publisher => ("whip", Session::Whip),
-        Role::Viewer => ("whep", Session::Whep),
+        Role::Viewer | Role::Agent => ("whep", Session::Whep), // the routes name only these two
     };
     if !req.content_type.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case("application/sdp")) {
         return refuse(
@@ -137,7 +137,7 @@ async fn create(state: AppState, sessions: Arc<Sessions>, req: Request) -> warp:
     let (tx, mut rx) = mpsc::unbounded_channel();
     let joining = state.registry.join(&room, name, req.role, false, tx, session);
     let (handle, participant) = match tokio::time::timeout(super::ws::JOIN_LIMIT, joining).await {
-        Ok(Ok(joined)) => joined,
+        Ok(Ok((handle, joined))) => (handle, joined.id),
         // The fleet placed the room on another node: the client POSTs its offer there.
         Ok(Err(crate::room::JoinError::Elsewhere(url))) => {
             return crate::fleet::redirect::temporary_redirect(&format!("{url}{elsewhere}"));

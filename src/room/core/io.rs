@@ -51,6 +51,22 @@ pub enum Input {
         /// The layout, validated.
         layout: LayoutSpec,
     },
+    /// A participant's `chat` line (validated).
+    Chat {
+        /// Who wrote it.
+        id: ParticipantId,
+        /// The text.
+        text: String,
+    },
+    /// A participant's `caption` (validated).
+    Caption {
+        /// Whose speech.
+        id: ParticipantId,
+        /// The text.
+        text: String,
+        /// No longer changes.
+        is_final: bool,
+    },
     /// An administrator sets the layout (and may lock it).
     SetLayout(LayoutSpec),
     /// Everyone leaves, told `code` (`room_closed` or `server_shutdown`).

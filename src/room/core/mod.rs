@@ -116,6 +116,8 @@ impl RoomCore {
             Input::Mute { id, muted } => self.on_mute(id, muted, now),
             Input::LayoutRequest { id, layout } => self.on_layout_request(id, layout, now),
             Input::SetLayout(layout) => self.set_layout(layout),
+            Input::Chat { id, text } => self.on_text(id, text, None),
+            Input::Caption { id, text, is_final } => self.on_text(id, text, Some(is_final)),
             Input::Close(code) => self.close(code),
             Input::MediaFailed { id, reason } => {
                 let bye = ServerMessage::error(ErrorCode::MediaError, reason);
@@ -199,7 +201,10 @@ impl RoomCore {
             self.send(id, ServerMessage::SpeakerChanged { participant_id: Some(speaker) });
         }
         self.broadcast(&ServerMessage::ParticipantJoined { participant: info.clone() });
-        self.participants.insert(id, Participant::new(info, now, at));
+        let mut p = Participant::new(info, now, at);
+        // An agent's audio arrives over its socket, which is up once it joined.
+        p.connected = p.info.role == Role::Agent;
+        self.participants.insert(id, p);
     }
 
     /// Removes a participant: optional last words to them, their removal, `participantLeft`
@@ -305,6 +310,26 @@ impl RoomCore {
         }
     }
 
+    /// A chat line (`is_final: None`) or caption from `who`: to everyone, on the socket and
+    /// the DataChannel, with the sender's id and name.
+    fn on_text(&mut self, who: ParticipantId, text: String, is_final: Option<bool>) {
+        let Some(p) = self.participants.get(&who) else { return };
+        let (from, name) = (who, p.info.name.clone());
+        use crate::protocol::{Caption, ChannelMessage, Said};
+        let (msg, channel) = match is_final {
+            None => {
+                let said = Said { from, name, text };
+                (ServerMessage::Chat(said.clone()), ChannelMessage::Chat(said))
+            }
+            Some(is_final) => {
+                let caption = Caption { from, name, text, is_final };
+                (ServerMessage::Caption(caption.clone()), ChannelMessage::Caption(caption))
+            }
+        };
+        self.broadcast(&msg);
+        self.channel_broadcast(&channel);
+    }
+
     /// Applies a layout and tells everyone.
     fn set_layout(&mut self, spec: LayoutSpec) {
         tracing::info!(room = %self.id, mode = ?spec.mode, pinned = ?spec.pinned, locked = spec.locked, "layout");
@@ -314,5 +339,7 @@ impl RoomCore {
     }
 }
 
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod tests;

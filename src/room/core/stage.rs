@@ -68,11 +68,21 @@ impl RoomCore {
             self.stage = plan.clone();
             self.out.push(Output::Stage(plan));
         }
-        let list = serde_json::to_string(&self.channel_list()).expect("serializes");
+        let channel_list = self.channel_list();
+        let list = serde_json::to_string(&channel_list).expect("serializes");
         if list != self.sent_channel_list {
-            let everyone: Vec<ParticipantId> = self.participants.keys().copied().collect();
-            for to in everyone {
-                self.out.push(Output::Channel { to, text: list.clone() });
+            let ChannelMessage::Participants { canvas, participants } = channel_list else { unreachable!() };
+            let everyone: Vec<(ParticipantId, Role)> =
+                self.participants.values().map(|p| (p.info.id, p.info.role)).collect();
+            for (to, role) in everyone {
+                // Agents have no DataChannel: they get the list on their socket.
+                self.out.push(match role {
+                    Role::Agent => {
+                        let msg = ServerMessage::Participants { canvas, participants: participants.clone() };
+                        Output::Send { to, msg }
+                    }
+                    _ => Output::Channel { to, text: list.clone() },
+                });
             }
             self.sent_channel_list = list;
         }
@@ -88,7 +98,7 @@ impl RoomCore {
         let canvas = self.settings.canvas;
         let decorate = self.settings.decorations;
         let order: Vec<ParticipantId> =
-            self.participants.values().filter(|p| p.info.role == Role::Publisher).map(|p| p.info.id).collect();
+            self.participants.values().filter(|p| p.info.role.has_tile()).map(|p| p.info.id).collect();
         let speaker = self.detector.current();
         let placed = layout::place(&self.layout, &order, speaker, canvas);
         for id in order {
@@ -150,9 +160,11 @@ impl RoomCore {
         ChannelMessage::Participants { canvas: self.settings.canvas, participants }
     }
 
+    /// Sends `msg` on every DataChannel (agents, which have none, get its socket twin).
     pub(super) fn channel_broadcast(&mut self, msg: &ChannelMessage) {
         let text = serde_json::to_string(msg).expect("serializes");
-        let everyone: Vec<ParticipantId> = self.participants.keys().copied().collect();
+        let everyone: Vec<ParticipantId> =
+            self.participants.values().filter(|p| p.info.role != Role::Agent).map(|p| p.info.id).collect();
         for to in everyone {
             self.out.push(Output::Channel { to, text: text.clone() });
         }

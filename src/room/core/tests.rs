@@ -13,15 +13,15 @@ fn settings() -> Settings {
 }
 
 /// A room on a fake clock that starts at `t0` and only moves when told.
-struct Fixture {
-    core: RoomCore,
+pub(super) struct Fixture {
+    pub(super) core: RoomCore,
     now: Instant,
     t0: Instant,
     next_id: u64,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::with(settings())
     }
 
@@ -30,16 +30,16 @@ impl Fixture {
         Self { core: RoomCore::new(RoomId::parse("test").unwrap(), settings, t0), now: t0, t0, next_id: 1 }
     }
 
-    fn at(&mut self, since_start: Duration) {
+    pub(super) fn at(&mut self, since_start: Duration) {
         assert!(self.t0 + since_start >= self.now, "the fake clock only moves forward");
         self.now = self.t0 + since_start;
     }
 
-    fn input(&mut self, input: Input) -> Vec<Output> {
+    pub(super) fn input(&mut self, input: Input) -> Vec<Output> {
         self.core.handle(input, self.now)
     }
 
-    fn join(&mut self, name: &str, role: Role) -> ParticipantId {
+    pub(super) fn join(&mut self, name: &str, role: Role) -> ParticipantId {
         self.join_as(name, role, role == Role::Publisher)
     }
 
@@ -53,7 +53,7 @@ impl Fixture {
     }
 
     /// A publisher whose connection is up and whose video flows.
-    fn publisher(&mut self, name: &str) -> ParticipantId {
+    pub(super) fn publisher(&mut self, name: &str) -> ParticipantId {
         let id = self.join(name, Role::Publisher);
         self.input(Input::Connected(id));
         self.input(Input::VideoFlowing(id));
@@ -61,7 +61,7 @@ impl Fixture {
     }
 }
 
-fn sent_to(out: &[Output], to: ParticipantId) -> Vec<&ServerMessage> {
+pub(super) fn sent_to(out: &[Output], to: ParticipantId) -> Vec<&ServerMessage> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send { to: t, msg } if *t == to => Some(msg),

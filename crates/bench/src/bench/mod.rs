@@ -1,7 +1,8 @@
-//! `tessera-bench bench`: CPU, memory, frame rate, latency, join time and churn of Tessera against
+//! `tessera-bench bench`: CPU, memory, frame rate, latency, join time, churn and agents of Tessera against
 //! the bare GStreamer floor and against Janus's AudioBridge, all measured in the same run on
 //! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
 
+pub mod agents;
 mod codecs;
 mod floor;
 pub mod janus;
@@ -49,6 +50,8 @@ pub struct BenchOptions {
 pub enum Step {
     /// The CPU cost of `/metrics` scraping and webhooks at N=16 (N=4 with `--quick`).
     Observability,
+    /// Agents: 4 publishers plus 1, 4 and 10 agents.
+    Agents,
 }
 
 /// What one run measures.
@@ -184,12 +187,17 @@ pub struct Results {
     pub redirect: Option<redirect::RedirectRun>,
     /// What metrics scraping and webhooks add.
     pub observability: Option<observability::ObservabilityRun>,
+    /// What agents cost, their latency and cadence.
+    pub agents: Option<agents::AgentBench>,
 }
 
 /// Runs the whole benchmark and writes its results.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     let started = Instant::now();
     let plan = Plan::new(opts.quick);
+    if opts.only == Some(Step::Agents) {
+        return agents::run_alone(plan, started).await;
+    }
     let base = base_options(&plan);
     let for_clips = base.clone();
     let clips = loadgen::blocking(move || loadgen::clips(&for_clips)).await?;
@@ -214,6 +222,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         codecs: Vec::new(),
         redirect: None,
         observability: None,
+        agents: None,
     };
     if opts.only == Some(Step::Observability) {
         return observability::alone(&plan, &base, &clips, results).await;
@@ -258,6 +267,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     tracing::info!("fleet: joins through a redirect");
     results.redirect = Some(redirect::measure(plan.joins).await?);
     results.observability = Some(observability::measure(&plan, &base, &clips).await?);
+    tracing::info!("agents: 4 publishers plus 1, 4 and 10 agents");
+    results.agents = Some(agents::measure(&plan).await?);
     results.duration_secs = started.elapsed().as_secs_f64();
     write(opts, &results)?;
     Ok(results)

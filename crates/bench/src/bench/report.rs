@@ -22,7 +22,7 @@ fn fmt_p(p: Option<Percentiles>) -> String {
     p.map_or("–".into(), |p| format!("{:.0} / {:.0} / {:.0}", p.p50_ms, p.p95_ms, p.max_ms))
 }
 
-fn mark(met: Option<bool>) -> &'static str {
+pub(super) fn mark(met: Option<bool>) -> &'static str {
     match met {
         Some(true) => "met",
         Some(false) => "**missed**",
@@ -117,6 +117,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     audio(&mut s, r);
     super::codecs::section(&mut s, r);
     super::observability::section(&mut s, r);
+    super::agents::section(&mut s, r);
     method(&mut s, r);
     s
 }
@@ -180,7 +181,7 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
     let audio_met = (!r.audio.is_empty()).then(|| r.audio.iter().all(|a| a.tessera_cpu_cores <= a.janus_cpu_cores));
     let _ = writeln!(
         s,
-        "| audio-only room ≤ Janus AudioBridge per participant | {} | {} |\n",
+        "| audio-only room ≤ Janus AudioBridge per participant | {} | {} |",
         r.audio
             .iter()
             .map(|a| format!(
@@ -193,6 +194,8 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
             .join("; "),
         mark(audio_met)
     );
+    super::agents::target_rows(s, r, mark);
+    let _ = writeln!(s);
 }
 
 fn per(cores: f64, n: usize) -> f64 {

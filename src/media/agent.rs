@@ -1,0 +1,208 @@
+//! An agent's media (`/agent`): no WebRTC, raw PCM both ways.
+//!
+//! ```text
+//! peer-pN (agent):  voice-pN appsrc (S16LE mono, agent's rate) ▶ audioresample ▶ 48 kHz ▶ audio-tee ─▶ full mix, every other mix-minus
+//!                   ear-pN appsink ◀ agent's rate ◀ audioresample ◀ queue ◀── mixminus-pN (everyone but N, raw, no encoder)
+//! ```
+//!
+//! The room's thread builds and removes the branch; the agent's socket task gets an
+//! [`AgentIo`]: an [`AgentVoice`] to push its paced 20 ms frames into, and a channel of 20 ms
+//! frames of its mix-minus. The mix-minus is a live `audiomixer` with a silent input, so a
+//! frame comes every 20 ms whether anyone talks or not.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use gst::prelude::*;
+use tokio::sync::mpsc;
+
+use super::egress::{MinusOutput, MixMinus};
+use super::mixer::AudioMix;
+use super::mixminus::AudioFeed;
+use super::peer::PeerBin;
+use super::room_media::{RoomMedia, stop_in};
+use super::stats::InboundCounters;
+use super::{MediaError, stage::PeerOverlays};
+use crate::ids::ParticipantId;
+use crate::protocol::Role;
+use crate::protocol::agent::{FRAME_MS, frame_bytes};
+
+/// Frames of the agent's mix-minus waiting for its socket (2 s); beyond, an agent that does
+/// not read loses the newest frames, and the room never waits for it.
+pub const EAR_QUEUE_FRAMES: usize = 100;
+
+/// What an agent's socket task holds of its media.
+#[derive(Debug)]
+pub struct AgentIo {
+    /// Where its voice goes.
+    pub voice: AgentVoice,
+    /// Its mix-minus, in 20 ms frames at its rate.
+    pub ear: mpsc::Receiver<Bytes>,
+}
+
+/// The agent's voice: an `appsrc` timestamped on arrival, so frames must come paced (one per
+/// 20 ms); see `agent::Pacer`.
+#[derive(Debug, Clone)]
+pub struct AgentVoice {
+    src: gst_app::AppSrc,
+}
+
+impl AgentVoice {
+    /// Plays one 20 ms frame now. Fails once the agent's branch is gone.
+    pub fn push(&self, frame: &[u8]) -> Result<(), gst::FlowError> {
+        let mut buffer = gst::Buffer::from_slice(frame.to_vec());
+        buffer.get_mut().expect("new buffer").set_duration(gst::ClockTime::from_mseconds(u64::from(FRAME_MS)));
+        self.src.push_buffer(buffer).map(|_| ())
+    }
+}
+
+/// Cuts a stream of bytes into frames of one size.
+#[derive(Debug)]
+struct Framer {
+    size: usize,
+    pending: BytesMut,
+}
+
+impl Framer {
+    fn push(&mut self, data: &[u8]) -> Vec<Bytes> {
+        self.pending.extend_from_slice(data);
+        let mut frames = Vec::new();
+        while self.pending.len() >= self.size {
+            frames.push(self.pending.split_to(self.size).freeze());
+        }
+        frames
+    }
+}
+
+fn pcm_caps(rate: u32) -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("rate", rate as i32)
+        .field("channels", 1)
+        .field("layout", "interleaved")
+        .build()
+}
+
+fn make(factory: &str, name: String) -> anyhow::Result<gst::Element> {
+    gst::ElementFactory::make(factory).name(name).build().with_context(|| format!("making {factory}"))
+}
+
+/// The agent's bin: voice into a 48 kHz tee, and its ear from `audio_in` to an appsink.
+fn agent_bin(
+    id: ParticipantId,
+    rate: u32,
+    ear: mpsc::Sender<Bytes>,
+) -> anyhow::Result<(PeerBin, AgentVoice, gst::Element)> {
+    let bin = gst::Bin::builder().name(format!("peer-{id}")).build();
+    let src = gst_app::AppSrc::builder()
+        .name(format!("voice-{id}"))
+        .caps(&pcm_caps(rate))
+        .format(gst::Format::Time)
+        .is_live(true)
+        .do_timestamp(true)
+        .build();
+    let convert = make("audioresample", format!("voice-resample-{id}"))?;
+    let caps48 = make("capsfilter", format!("voice-caps-{id}"))?;
+    caps48.set_property("caps", pcm_caps(48_000));
+    let tee = make("tee", format!("audio-tee-{id}"))?;
+    tee.set_property("allow-not-linked", true);
+    let queue = make("queue", format!("ear-queue-{id}"))?;
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", 200_000_000u64);
+    queue.set_property_from_str("leaky", "downstream");
+    let resample = make("audioresample", format!("ear-resample-{id}"))?;
+    let sink = gst_app::AppSink::builder().name(format!("ear-{id}")).caps(&pcm_caps(rate)).sync(false).build();
+    sink.set_property("max-buffers", 50u32);
+    // Joining a running pipeline: no preroll to wait for (an async sink held the lone agent's
+    // ear in PAUSED, no frame ever came).
+    sink.set_property("async", false);
+    sink.set_property("drop", true);
+    let mut framer = Framer { size: frame_bytes(rate), pending: BytesMut::new() };
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
+                    for frame in framer.push(&map) {
+                        // A full queue: the agent is not reading; it loses this frame.
+                        let _ = ear.try_send(frame);
+                    }
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    bin.add_many([src.upcast_ref(), &convert, &caps48, &tee, &queue, &resample, sink.upcast_ref()])?;
+    gst::Element::link_many([src.upcast_ref(), &convert, &caps48, &tee])?;
+    gst::Element::link_many([&queue, &resample, sink.upcast_ref()])?;
+    let audio_in = super::ghost::expose(&bin, &queue.static_pad("sink").expect("queues take input"), "audio_in")?;
+    let inbound = Arc::new(InboundCounters::default());
+    inbound.watch_levels(&tee.static_pad("sink").expect("tees take input"));
+    Ok((PeerBin::without_webrtc(bin, audio_in, inbound), AgentVoice { src }, tee))
+}
+
+impl RoomMedia {
+    /// Adds agent `id` speaking and hearing PCM at `rate`: its bin, its raw mix-minus (everyone
+    /// already speaking is in it), its voice into every other mix, and its tile's overlays.
+    pub fn add_agent(&mut self, id: ParticipantId, rate: u32) -> Result<AgentIo, MediaError> {
+        let failed = |source| MediaError::Participant { participant: id, source };
+        let (tx, ear) = mpsc::channel(EAR_QUEUE_FRAMES);
+        let (bin, voice, tee) = agent_bin(id, rate, tx).map_err(failed)?;
+        let audio_in = bin.audio_in.clone().expect("agents hear");
+        self.attach_peer(id, Role::Agent, bin).map_err(failed)?;
+        let built = self.agent_mix(id, &audio_in).and_then(|minus| {
+            self.peers.get_mut(&id).expect("attached").audio_feed = AudioFeed::MixMinus(minus);
+            self.tap_everyone_into(id)?;
+            self.add_audio_source(id, tee)?;
+            if self.video.is_some() {
+                let overlays = PeerOverlays::new(self, id)?;
+                self.peers.get_mut(&id).expect("attached").overlays = Some(overlays);
+            }
+            Ok(())
+        });
+        if let Err(e) = built {
+            self.remove_peer(id);
+            return Err(failed(e));
+        }
+        Ok(AgentIo { voice, ear })
+    }
+
+    /// Agent `id`'s mix-minus, raw, feeding `sink` (linked before it starts).
+    fn agent_mix(&mut self, id: ParticipantId, sink: &gst::GhostPad) -> anyhow::Result<MixMinus> {
+        let mix = AudioMix::new(&format!("mixminus-{id}"), None, &self.config)?;
+        self.pipeline.add(&mix.bin)?;
+        let linked = mix.add_raw_output("agent").and_then(|pad| {
+            pad.link(sink)?;
+            Ok(pad)
+        });
+        let pad = match linked {
+            Ok(pad) => pad,
+            Err(e) => {
+                stop_in(&self.pipeline, mix.bin.upcast_ref());
+                return Err(e);
+            }
+        };
+        let minus = MixMinus { mix, output: MinusOutput::Raw(pad) };
+        if let Err(e) = minus.mix.bin.sync_state_with_parent() {
+            minus.stop(&self.pipeline);
+            return Err(e.into());
+        }
+        Ok(minus)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_cut_exactly() {
+        let mut f = Framer { size: 640, pending: BytesMut::new() };
+        assert!(f.push(&[0; 600]).is_empty());
+        let frames = f.push(&[1; 1400]);
+        assert_eq!(frames.iter().map(Bytes::len).collect::<Vec<_>>(), [640, 640, 640]);
+        assert_eq!(f.pending.len(), 80);
+    }
+}
