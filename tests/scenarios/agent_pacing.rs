@@ -73,7 +73,11 @@ async fn a_burst_plays_out_in_real_time_and_clear_audio_cuts_it() -> anyhow::Res
     let end = toned.last().unwrap().1;
     let after = (end - cleared).saturating_sub(path);
     println!("tone arrived {path:?} after it was sent; after clearAudio it went on {after:?} beyond that");
-    assert!(after <= Duration::from_millis(40), "clearAudio silenced the agent after {after:?}");
+    // `path` is the first frame's, which waited 0-20 ms for the pacer's tick, and `end` is the
+    // arrival of the listener's last 20 ms frame holding tone: the reading carries up to 20 ms of
+    // each quantization on top of the one frame already playing (seen: 8-29 ms or 49-50 ms, by
+    // tick phase). The server drops the queue at once (the pacer's unit test).
+    assert!(after <= Duration::from_millis(60), "clearAudio silenced the agent after {after:?}");
     server.stop().await;
     Ok(())
 }
