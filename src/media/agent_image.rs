@@ -29,7 +29,10 @@ pub fn decode_image(bytes: &[u8]) -> Result<Image, String> {
     let pipeline =
         gst::parse::launch(&desc).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "no pipeline")?;
     let decoded = run(&pipeline, bytes);
-    let _ = pipeline.set_state(gst::State::Null);
+    // Already on a blocking thread: every child is taken to NULL here, before the last reference.
+    if let Err(e) = tessera_webrtc::teardown::stop(pipeline.upcast_ref()) {
+        tracing::warn!("image decoder did not stop: {e}");
+    }
     decoded
 }
 
