@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! peer-pN (agent):  voice-pN appsrc (S16LE mono, agent's rate) ▶ audioresample ▶ 48 kHz ▶ audio-tee ─▶ full mix, every other mix-minus
-//!                   ear-pN appsink ◀ agent's rate ◀ audioresample ◀ queue ◀── mixminus-pN (everyone but N, raw, no encoder)
+//!                   ear-pN appsink ◀ agent's rate ◀ audioresample ◀ queue ◀── the engine's minus pad for N (everyone but N, raw)
 //! ```
 //!
 //! The room's thread builds and removes the branch; the agent's socket task gets an
@@ -17,11 +17,9 @@ use bytes::{Bytes, BytesMut};
 use gst::prelude::*;
 use tokio::sync::mpsc;
 
-use super::egress::{MinusOutput, MixMinus};
-use super::mixer::AudioMix;
 use super::mixminus::AudioFeed;
 use super::peer::PeerBin;
-use super::room_media::{RoomMedia, stop_in};
+use super::room_media::RoomMedia;
 use super::stats::InboundCounters;
 use super::{MediaError, stage::PeerOverlays};
 use crate::ids::ParticipantId;
@@ -152,9 +150,8 @@ impl RoomMedia {
         let (bin, voice, tee) = agent_bin(id, rate, tx).map_err(failed)?;
         let audio_in = bin.audio_in.clone().expect("agents hear");
         self.attach_peer(id, Role::Agent, bin).map_err(failed)?;
-        let built = self.agent_mix(id, &audio_in).and_then(|minus| {
-            self.peers.get_mut(&id).expect("attached").audio_feed = AudioFeed::MixMinus(minus);
-            self.tap_everyone_into(id)?;
+        let built = self.new_listener(id, None, &audio_in).and_then(|listener| {
+            self.peers.get_mut(&id).expect("attached").audio_feed = AudioFeed::MixMinus(listener);
             self.add_audio_source(id, tee)?;
             if self.video.is_some() {
                 let overlays = PeerOverlays::new(self, id)?;
@@ -167,29 +164,6 @@ impl RoomMedia {
             return Err(failed(e));
         }
         Ok(AgentIo { voice, ear })
-    }
-
-    /// Agent `id`'s mix-minus, raw, feeding `sink` (linked before it starts).
-    fn agent_mix(&mut self, id: ParticipantId, sink: &gst::GhostPad) -> anyhow::Result<MixMinus> {
-        let mix = AudioMix::new(&format!("mixminus-{id}"), None, &self.config)?;
-        self.pipeline.add(&mix.bin)?;
-        let linked = mix.add_raw_output("agent").and_then(|pad| {
-            pad.link(sink)?;
-            Ok(pad)
-        });
-        let pad = match linked {
-            Ok(pad) => pad,
-            Err(e) => {
-                stop_in(&self.pipeline, mix.bin.upcast_ref());
-                return Err(e);
-            }
-        };
-        let minus = MixMinus { mix, output: MinusOutput::Raw(pad) };
-        if let Err(e) = minus.mix.bin.sync_state_with_parent() {
-            minus.stop(&self.pipeline);
-            return Err(e.into());
-        }
-        Ok(minus)
     }
 }
 

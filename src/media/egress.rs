@@ -4,7 +4,7 @@
 //! server's preference among those it accepts (VP8 before H.264: VP8 is encoded anyway, for
 //! recordings; Opus before G.711). Receivers of one codec at one payload type share one
 //! payloader and one tee ([`RtpOutput`]); each codec is encoded once per mix
-//! ([`super::encoder`]). A publisher hears its own mix-minus, encoded in its codec.
+//! ([`super::encoder`]). A publisher hears its own mix-minus ([`super::mixminus`]).
 //!
 //! Feeds are linked once the codecs are known (the answer to our offer, or our answer to the
 //! client's); webrtcbin 1.22 holds a sink pad until caps arrive, and the room asks for a
@@ -14,9 +14,8 @@ use anyhow::{Context, anyhow};
 use gst::prelude::*;
 use tessera_webrtc::codecs::Codec;
 
-use super::mixer::AudioMix;
-use super::mixminus::{AudioFeed, Mix};
-use super::room_media::{RoomMedia, stop_in};
+use super::mixminus::AudioFeed;
+use super::room_media::RoomMedia;
 use crate::ids::ParticipantId;
 use crate::protocol::Role;
 
@@ -27,8 +26,6 @@ pub(super) type OutputKey = (Codec, u32);
 /// fed by a mix's encoded output.
 #[derive(Debug)]
 pub(super) struct RtpOutput {
-    /// The codec it carries.
-    codec: Codec,
     /// `payloader ! tee`, with a `sink` ghost pad.
     bin: gst::Bin,
     /// The mix's encoded output feeding it (a ghost pad on the mix's bin).
@@ -39,7 +36,7 @@ pub(super) struct RtpOutput {
     receivers_added: std::sync::atomic::AtomicU32,
 }
 
-fn payloader(codec: Codec, pt: u32) -> anyhow::Result<gst::Element> {
+pub(super) fn payloader(codec: Codec, pt: u32) -> anyhow::Result<gst::Element> {
     let factory = match codec {
         Codec::Vp8 => "rtpvp8pay",
         Codec::H264 => "rtph264pay",
@@ -96,7 +93,7 @@ impl RtpOutput {
             let _ = pipeline.remove(&bin);
             return Err(e);
         }
-        Ok(Self { codec, bin, feed, tee, receivers_added: Default::default() })
+        Ok(Self { bin, feed, tee, receivers_added: Default::default() })
     }
 
     /// Feeds one more receiver's sink pad; returns the pad feeding it (a ghost on the bin of
@@ -124,38 +121,6 @@ impl RtpOutput {
             tracing::warn!(output = %self.bin.name(), "RTP output did not stop cleanly: {e}");
         }
         let _ = pipeline.remove(&self.bin);
-    }
-}
-
-/// Where a mix-minus goes.
-#[derive(Debug)]
-pub(super) enum MinusOutput {
-    /// A publisher's: its payloader at the publisher's payload type.
-    Rtp(RtpOutput),
-    /// An agent's: the raw mix's output feeding the agent's bin (see `media::agent`).
-    Raw(gst::GhostPad),
-}
-
-/// A publisher's or agent's own mix (everyone but them) and where it goes.
-#[derive(Debug)]
-pub(super) struct MixMinus {
-    /// The mix, named `mixminus-{participant}`.
-    pub(super) mix: AudioMix,
-    /// Its payloader, or its raw output.
-    pub(super) output: MinusOutput,
-}
-
-impl MixMinus {
-    /// Stops the mix and its output (its inputs must already be released).
-    pub(super) fn stop(mut self, pipeline: &gst::Pipeline) {
-        match self.output {
-            MinusOutput::Rtp(output) => {
-                self.mix.remove_encoded_output(output.codec, &output.feed);
-                output.stop(pipeline);
-            }
-            MinusOutput::Raw(pad) => self.mix.remove_raw_output(&pad),
-        }
-        stop_in(pipeline, self.mix.bin.upcast_ref());
     }
 }
 
@@ -215,14 +180,14 @@ impl RoomMedia {
                 let pad = self.feed_output(audio, &audio_in)?;
                 AudioFeed::FullMix(audio, pad)
             }
-            Role::Publisher => AudioFeed::MixMinus(self.new_mix_minus(id, audio, &audio_in)?),
+            Role::Publisher => AudioFeed::MixMinus(self.new_listener(id, Some(audio), &audio_in)?),
             Role::Agent => return Ok(()), // fed raw from the start (`media::agent`)
         };
         let video_feed = match (video, &video_in) {
             (Some(key), Some(sink)) => match self.feed_output(key, sink) {
                 Ok(pad) => Some((key, pad)),
                 Err(e) => {
-                    self.unlink_audio(id, audio_feed);
+                    self.unlink_audio(audio_feed);
                     return Err(e);
                 }
             },
@@ -232,45 +197,7 @@ impl RoomMedia {
         let peer = self.peers.get_mut(&id).expect("checked above");
         peer.video_feed = video_feed;
         peer.audio_feed = audio_feed;
-        if role == Role::Publisher {
-            self.tap_everyone_into(id)?;
-        }
         Ok(())
-    }
-
-    /// Everyone already sending audio is heard in `id`'s new mix-minus.
-    pub(super) fn tap_everyone_into(&mut self, id: ParticipantId) -> anyhow::Result<()> {
-        let sources: Vec<ParticipantId> =
-            self.peers.iter().filter(|(p, peer)| **p != id && peer.audio.is_some()).map(|(p, _)| *p).collect();
-        for from in sources {
-            self.tap(from, Mix::MinusOf(id))?;
-        }
-        Ok(())
-    }
-
-    /// A new mix-minus for publisher `id` in `key`'s codec, feeding `sink`.
-    fn new_mix_minus(&mut self, id: ParticipantId, key: OutputKey, sink: &gst::GhostPad) -> anyhow::Result<MixMinus> {
-        let mut mix = AudioMix::new(&format!("mixminus-{id}"), Some(key.0), &self.config)?;
-        self.pipeline.add(&mix.bin)?;
-        let built = mix.add_encoded_output(key.0, "rtp", &self.config).and_then(|feed| {
-            let output = RtpOutput::new(&self.pipeline, &format!("mixminus-rtp-{id}"), key, feed.clone());
-            output.inspect_err(|_| mix.remove_encoded_output(key.0, &feed))
-        });
-        let output = match built {
-            Ok(output) => output,
-            Err(e) => {
-                stop_in(&self.pipeline, mix.bin.upcast_ref());
-                return Err(e);
-            }
-        };
-        // Linked before the mix starts: a live source started unlinked stops with not-linked.
-        let linked = output.add_receiver(sink).and_then(|_| mix.bin.sync_state_with_parent().map_err(Into::into));
-        let minus = MixMinus { mix, output: MinusOutput::Rtp(output) };
-        if let Err(e) = linked {
-            minus.stop(&self.pipeline);
-            return Err(e);
-        }
-        Ok(minus)
     }
 
     /// Feeds `sink` from the shared output `key` (built, with its encoder, if needed).
@@ -325,21 +252,11 @@ impl RoomMedia {
     }
 
     /// Undoes an audio feed (a link that failed half way, or a peer leaving).
-    pub(super) fn unlink_audio(&mut self, id: ParticipantId, feed: AudioFeed) {
+    pub(super) fn unlink_audio(&mut self, feed: AudioFeed) {
         match feed {
             AudioFeed::Pending => {}
             AudioFeed::FullMix(key, pad) => self.unfeed_output(key, &pad),
-            AudioFeed::MixMinus(minus) => {
-                for other in self.peers.values_mut() {
-                    if let Some(audio) = &mut other.audio {
-                        for tap in audio.taps.extract_if(.., |t| t.to == Mix::MinusOf(id)) {
-                            super::ghost::release(&other.bin.bin, &audio.tee, &tap.src);
-                            minus.mix.remove_input(&tap.sink);
-                        }
-                    }
-                }
-                minus.stop(&self.pipeline);
-            }
+            AudioFeed::MixMinus(listener) => self.drop_listener(listener),
         }
     }
 }

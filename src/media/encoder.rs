@@ -124,7 +124,7 @@ impl Encoder {
 
 /// Sets what depends on the configuration: bitrates, and for video the shortest time between
 /// two forced keyframes (receivers' requests within it share one keyframe).
-fn configure(element: &gst::Element, codec: Codec, config: &Config) {
+pub(super) fn configure(element: &gst::Element, codec: Codec, config: &Config) {
     let video_kbps = config.composite.video_bitrate;
     match codec {
         Codec::Vp8 => {

@@ -5,12 +5,14 @@
 //! codec's encoder runs once per mix ([`super::encoder`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use gst::prelude::*;
 use tessera_webrtc::codecs::Codec;
 
 use super::encoder::Encoder;
+use super::mixengine::{Listen, MixEngine, Route};
 use super::ghost;
 use crate::config::Config;
 use crate::ids::ParticipantId;
@@ -27,6 +29,7 @@ pub const MIN_KEYFRAME_INTERVAL: std::time::Duration = std::time::Duration::from
 /// Parses a `pipelines/*.txt` fragment (lines starting with `#` are comments) into a bin,
 /// ghosting its unlinked pads when `ghost_unlinked` is set.
 pub fn parse_fragment(text: &str, ghost_unlinked: bool) -> anyhow::Result<gst::Bin> {
+    super::mixengine::register();
     let desc: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join(" ");
     gst::parse::bin_from_description(&desc, ghost_unlinked).context("parsing pipeline fragment")
 }
@@ -255,25 +258,23 @@ impl VideoMix {
     }
 }
 
-/// One audio mix: an audiomixer with a silent input and its encoders. The full mix always
-/// encodes Opus (viewers, recordings) and G.711 while a viewer takes only that; a
-/// publisher's mix-minus encodes the one codec its publisher receives.
+/// The room's audio mix: the mix-minus engine with a silent input, and the full mix's
+/// encoders. The full mix always encodes Opus (viewers, recordings, and every Opus listener
+/// while they are not talking) and G.711 while a viewer takes only that.
 #[derive(Debug)]
 pub struct AudioMix {
-    /// The bin; its encoders' outputs are ghost pads on it.
+    /// The bin; its encoders' outputs and listeners' pads are ghost pads on it.
     pub bin: gst::Bin,
-    /// The audiomixer, whose request pads are the publishers' inputs.
-    mixer: gst::Element,
-    /// The codec never stopped (Opus for the full mix; the mix-minus's only one; none for an
-    /// agent's mix-minus, which leaves raw).
+    /// The engine, whose request pads are the participants' voices.
+    engine: MixEngine,
+    /// The codec never stopped (Opus).
     main: Option<Codec>,
     /// Its encoders.
     encoders: Encoders,
 }
 
 impl AudioMix {
-    /// Builds a mix named `name` (`audio-mix`, or `mixminus-{participant}`) encoding `main`
-    /// (none: an agent's mix, taken raw with [`AudioMix::add_raw_output`]).
+    /// Builds a mix named `name` encoding `main`.
     pub fn new(name: &str, main: Option<Codec>, config: &Config) -> anyhow::Result<Self> {
         let bin = parse_fragment(AUDIO_MIX, false)?;
         bin.set_property("name", name);
@@ -281,21 +282,52 @@ impl AudioMix {
         unbounded_upstream_latency(&mixer);
         mixer.set_property("latency", ms(20));
         mixer.set_property("min-upstream-latency", ms(config.media.jitter_ms));
+        let engine = mixer.downcast::<MixEngine>().map_err(|_| anyhow!("audio-mix.txt's mixer is not tesseramix"))?;
         let mut encoders = Encoders::new(&bin)?;
         if let Some(main) = main {
             encoders.ensure(&bin, main, config)?;
         }
-        Ok(Self { bin, mixer, main, encoders })
+        Ok(Self { bin, engine, main, encoders })
     }
 
-    /// Adds a mixer input for `participant`'s decoded audio.
+    /// Adds an input for `participant`'s decoded audio.
     pub fn add_input(&self, participant: ParticipantId) -> anyhow::Result<gst::GhostPad> {
-        ghost::request(&self.bin, &self.mixer, "sink_%u", &format!("audio-{participant}"))
+        ghost::request(&self.bin, self.engine.upcast_ref(), "sink_%u", &format!("audio-{participant}"))
     }
 
     /// Releases an input; its upstream must already be cut or stopped.
     pub fn remove_input(&self, input: &gst::GhostPad) {
-        ghost::release(&self.bin, &self.mixer, input);
+        ghost::release(&self.bin, self.engine.upcast_ref(), input);
+    }
+
+    /// A new listener's own mix, a ghost pad named `name`, and the route of their frames.
+    pub(super) fn add_listener(&self, listen: Listen, name: &str) -> anyhow::Result<(gst::GhostPad, Arc<Route>)> {
+        let (pad, route) = self.engine.add_listener(listen)?;
+        match ghost::expose(&self.bin, &pad, name) {
+            Ok(ghost) => Ok((ghost, route)),
+            Err(e) => {
+                self.engine.remove_listener(&pad);
+                Err(e)
+            }
+        }
+    }
+
+    /// Tells the engine that `voice` (an input of [`AudioMix::add_input`]) is the listener's own.
+    pub(super) fn set_voice(&self, listener: &gst::GhostPad, voice: Option<&gst::GhostPad>) {
+        if let Some(pad) = listener.target() {
+            self.engine.set_voice(&pad, voice.and_then(|v| v.target()).as_ref());
+        }
+    }
+
+    /// Removes a listener: the engine stops pushing their frames at once.
+    pub(super) fn remove_listener(&self, listener: &gst::GhostPad) {
+        let target = listener.target();
+        let _ = listener.set_target(None::<&gst::Pad>);
+        let _ = listener.set_active(false);
+        let _ = self.bin.remove_pad(listener);
+        if let Some(pad) = target {
+            self.engine.remove_listener(&pad);
+        }
     }
 
     /// A new output of the mix encoded in `codec` (whose encoder starts if it is not running),
@@ -306,16 +338,6 @@ impl AudioMix {
             self.encoders.stop_idle(&self.bin, codec, self.main);
         }
         output
-    }
-
-    /// A new output of the raw mix (S16LE mono 48 kHz, 20 ms buffers), named `name`.
-    pub fn add_raw_output(&self, name: &str) -> anyhow::Result<gst::GhostPad> {
-        ghost::request(&self.bin, &self.encoders.raw, "src_%u", name)
-    }
-
-    /// Releases an output of [`AudioMix::add_raw_output`].
-    pub fn remove_raw_output(&self, output: &gst::GhostPad) {
-        ghost::release(&self.bin, &self.encoders.raw, output);
     }
 
     /// Releases an output of `codec`; an encoder other than the main one stops with its last
@@ -349,7 +371,7 @@ mod tests {
         let mut video = VideoMix::new(&config).unwrap();
         assert!(video.compositor.property::<bool>("force-live"));
         let mut audio = AudioMix::new("audio-mix", Some(Codec::Opus), &config).unwrap();
-        assert!(audio.mixer.property::<bool>("force-live"));
+        assert!(audio.engine.property::<bool>("force-live"));
         // Encoders start with their first output and stop with their last, except the main one.
         let h264 = video.add_encoded_output(Codec::H264, "h264-out", &config).unwrap();
         assert!(video.encoders.get(Codec::H264).is_some());

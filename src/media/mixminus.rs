@@ -1,24 +1,29 @@
-//! Mix-minus wiring: each publisher's decoded audio tee feeds the full mix and every other
-//! publisher's own mix, through one tap each. A tap isolates its mix: a mix that fails
-//! downstream costs only its own listener, never the speaker's stream.
+//! Mix-minus wiring around the room's one engine ([`super::mixengine`]): each publisher's (and
+//! agent's) decoded audio is one input of the full mix, and each of them is a listener whose
+//! own mix leaves the engine on their own pad.
+//!
+//! ```text
+//! Opus listener (mixminus-pN):  engine minus_K ▶ opusenc (own, runs while N talks) ─▶ funnel ▶ rtpopuspay ▶ peer-pN
+//!                               full mix's opusenc (shared) ──────────────────────────┘
+//! G.711 listener:               engine minus_K (every frame) ▶ resample ▶ mulaw/alawenc ▶ pay ▶ peer-pN
+//! agent:                        engine minus_K (every frame, raw) ▶ peer-pN's ear
+//! ```
+//!
+//! The two probes on the funnel pass each frame from one encode only, as the engine's
+//! [`Route`] says; the payloader then numbers and stamps one continuous stream.
+
+use std::sync::Arc;
 
 use anyhow::Context;
 use gst::prelude::*;
+use tessera_webrtc::codecs::Codec;
 
-use super::egress::{MixMinus, OutputKey};
+use super::egress::OutputKey;
 use super::ghost;
-use super::mixer::AudioMix;
-use super::room_media::RoomMedia;
+use super::mixengine::{Listen, Route, RouteCounts};
+use super::mixer::parse_fragment;
+use super::room_media::{RoomMedia, stop_in};
 use crate::ids::ParticipantId;
-
-/// Where a publisher's decoded audio goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mix {
-    /// The full mix (viewers).
-    Full,
-    /// This publisher's mix-minus.
-    MinusOf(ParticipantId),
-}
 
 /// What feeds a participant's outgoing audio.
 #[derive(Debug)]
@@ -27,72 +32,190 @@ pub(super) enum AudioFeed {
     Pending,
     /// A viewer hears the full mix: the pad of the shared output feeding them.
     FullMix(OutputKey, gst::GhostPad),
-    /// A publisher hears everyone but themselves: their own mix.
-    MixMinus(MixMinus),
+    /// A publisher or agent hears everyone but themselves.
+    MixMinus(Listener),
 }
 
-/// One branch of a publisher's audio tee into a mix.
+/// A publisher's decoded audio in the mix. The branch from its tee goes with its bin.
 #[derive(Debug)]
-pub(super) struct Tap {
-    /// The mix it feeds.
-    pub(super) to: Mix,
-    /// Ghost of the tee's request pad, on the publisher's bin.
-    pub(super) src: gst::GhostPad,
-    /// Ghost of the audiomixer's request pad, on the mix's bin.
+pub(super) struct AudioSource {
+    /// Ghost of the engine's input, on the mix's bin.
     pub(super) sink: gst::GhostPad,
 }
 
-/// A publisher's decoded audio and where it goes.
+/// Where a listener's mix goes after the engine.
 #[derive(Debug)]
-pub(super) struct AudioSource {
-    /// The decoded-audio tee inside the publisher's bin.
-    pub(super) tee: gst::Element,
-    /// One branch per mix that hears this publisher.
-    pub(super) taps: Vec<Tap>,
+enum Branch {
+    /// Encoded and payloaded in `bin` (`mixminus-pN`); for Opus, `shared` feeds the full
+    /// mix's encode into it.
+    Encoded { bin: gst::Bin, shared: Option<gst::GhostPad> },
+    /// Raw, straight into the participant's bin (an agent's ear).
+    Raw,
+}
+
+/// A participant's own mix: their pad on the engine and where it goes.
+#[derive(Debug)]
+pub(super) struct Listener {
+    /// Ghost of the engine's `minus_N` pad, on the mix's bin.
+    pad: gst::GhostPad,
+    /// Which encode they take, frame by frame.
+    route: Arc<Route>,
+    branch: Branch,
+}
+
+impl Listener {
+    /// What the route counted (own and shared frames, switches).
+    pub(super) fn counts(&self) -> RouteCounts {
+        self.route.counts()
+    }
+}
+
+/// Passes only the frames `keep` accepts.
+fn gate(pad: &gst::Pad, keep: impl Fn(&gst::Buffer) -> bool + Send + Sync + 'static) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| match info.buffer() {
+        Some(b) if !keep(b) => gst::PadProbeReturn::Drop,
+        _ => gst::PadProbeReturn::Ok,
+    });
+}
+
+/// `mixminus-pN`: `codec`'s encoder and payloader at `pt`, a `sink` for the engine's pad, a
+/// `shared` input for the full mix's Opus encode (Opus only), and an `rtp` output.
+fn encoded_branch(
+    id: ParticipantId,
+    (codec, pt): OutputKey,
+    route: &Arc<Route>,
+    config: &crate::config::Config,
+) -> anyhow::Result<gst::Bin> {
+    let fragment = match codec {
+        Codec::Opus => crate::pipelines::OPUS_ENCODER,
+        Codec::Pcmu => crate::pipelines::PCMU_ENCODER,
+        Codec::Pcma => crate::pipelines::PCMA_ENCODER,
+        video => anyhow::bail!("{video} is not an audio codec"),
+    };
+    let bin = gst::Bin::builder().name(format!("mixminus-{id}")).build();
+    let encoder = parse_fragment(fragment, true)?;
+    if let Some(opusenc) = encoder.by_name("opusenc") {
+        super::encoder::configure(&opusenc, codec, config);
+    }
+    let pay = super::egress::payloader(codec, pt)?;
+    bin.add_many([encoder.upcast_ref(), &pay])?;
+    let encoded = encoder.by_name("encoded").context("encoder fragment has no tee")?;
+    let own = ghost::request(&encoder, &encoded, "src_%u", "own")?;
+    ghost::expose(&bin, encoder.static_pad("sink").context("encoder takes no input")?.upcast_ref(), "sink")?;
+    if codec == Codec::Opus {
+        let funnel = gst::ElementFactory::make("funnel").build()?;
+        bin.add(&funnel)?;
+        let from_own = funnel.request_pad_simple("sink_%u").context("funnel pad")?;
+        let from_shared = funnel.request_pad_simple("sink_%u").context("funnel pad")?;
+        own.link(&from_own)?;
+        funnel.link(&pay)?;
+        let r = route.clone();
+        gate(&from_own, move |b| r.takes_own(b.pts()));
+        let r = route.clone();
+        gate(&from_shared, move |_| r.takes_shared());
+        ghost::expose(&bin, &from_shared, "shared")?;
+    } else {
+        own.link(&pay.static_pad("sink").context("payloaders take input")?)?;
+    }
+    ghost::expose(&bin, &pay.static_pad("src").context("payloaders have output")?, "rtp")?;
+    Ok(bin)
 }
 
 impl RoomMedia {
-    pub(super) fn mix(&self, to: Mix) -> Option<&AudioMix> {
-        match to {
-            Mix::Full => Some(&self.audio),
-            Mix::MinusOf(p) => match &self.peers.get(&p)?.audio_feed {
-                AudioFeed::MixMinus(minus) => Some(&minus.mix),
-                AudioFeed::FullMix(..) | AudioFeed::Pending => None,
-            },
-        }
-    }
-
-    /// Records `from`'s decoded audio tee and feeds it into the full mix and every other
-    /// publisher's mix-minus (one still negotiating gets it when its mix is built).
+    /// Feeds `from`'s decoded audio into the full mix (and so into everyone else's), and tells
+    /// the engine it is `from`'s own voice.
     pub(super) fn add_audio_source(&mut self, from: ParticipantId, tee: gst::Element) -> anyhow::Result<()> {
-        let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
-        peer.audio = Some(AudioSource { tee, taps: Vec::new() });
-        self.tap(from, Mix::Full)?;
-        for other in self.tiles_order().into_iter().filter(|p| *p != from) {
-            self.tap(from, Mix::MinusOf(other))?;
+        let Some(peer) = self.peers.get(&from) else { return Ok(()) };
+        let sink = self.audio.add_input(from)?;
+        let what = format!("{from}'s audio into the mix");
+        let src = match ghost::request_isolated(&peer.bin.bin, &tee, "src_%u", "tap-full", what) {
+            Ok(src) => src,
+            Err(e) => {
+                self.audio.remove_input(&sink);
+                return Err(e);
+            }
+        };
+        if let Err(e) = src.link(&sink) {
+            ghost::release(&peer.bin.bin, &tee, &src);
+            self.audio.remove_input(&sink);
+            return Err(e).with_context(|| format!("linking {from}'s audio into the mix"));
+        }
+        if let AudioFeed::MixMinus(listener) = &peer.audio_feed {
+            self.audio.set_voice(&listener.pad, Some(&sink));
+        }
+        self.peers.get_mut(&from).expect("checked above").audio = Some(AudioSource { sink });
+        Ok(())
+    }
+
+    /// `id`'s own mix, encoded as `key` says (none: raw), feeding `sink` (the participant's
+    /// audio input), linked before any frame flows. On failure nothing is left behind.
+    pub(super) fn new_listener(
+        &mut self,
+        id: ParticipantId,
+        key: Option<OutputKey>,
+        sink: &gst::GhostPad,
+    ) -> anyhow::Result<Listener> {
+        let listen = match key {
+            Some((Codec::Opus, _)) => Listen::WhenTalking,
+            _ => Listen::Always,
+        };
+        let (pad, route) = self.audio.add_listener(listen, &format!("minus-{id}"))?;
+        let mut listener = Listener { pad, route, branch: Branch::Raw };
+        let linked = match key {
+            None => listener.pad.link(sink).map(|_| ()).map_err(anyhow::Error::from),
+            Some(key) => self.link_encoded(id, key, &mut listener, sink),
+        };
+        if let Err(e) = linked {
+            self.drop_listener(listener);
+            return Err(e);
+        }
+        if let Some(audio) = self.peers.get(&id).and_then(|p| p.audio.as_ref()) {
+            self.audio.set_voice(&listener.pad, Some(&audio.sink));
+        }
+        Ok(listener)
+    }
+
+    fn link_encoded(
+        &mut self,
+        id: ParticipantId,
+        key: OutputKey,
+        listener: &mut Listener,
+        sink: &gst::GhostPad,
+    ) -> anyhow::Result<()> {
+        let bin = encoded_branch(id, key, &listener.route, &self.config)?;
+        self.pipeline.add(&bin)?;
+        listener.branch = Branch::Encoded { bin: bin.clone(), shared: None };
+        bin.sync_state_with_parent()?;
+        bin.static_pad("rtp").context("branch output")?.link(sink)?;
+        listener.pad.link(&bin.static_pad("sink").context("branch input")?)?;
+        if key.0 == Codec::Opus {
+            let shared = self.audio.add_encoded_output(Codec::Opus, &format!("shared-{id}"), &self.config)?;
+            listener.branch = Branch::Encoded { bin: bin.clone(), shared: Some(shared.clone()) };
+            shared.link(&bin.static_pad("shared").context("branch shared input")?)?;
         }
         Ok(())
     }
 
-    /// Feeds `from`'s decoded audio into mix `to`; on failure nothing is left half-linked.
-    pub(super) fn tap(&mut self, from: ParticipantId, to: Mix) -> anyhow::Result<()> {
-        let (Some(mix), Some(peer)) = (self.mix(to), self.peers.get(&from)) else { return Ok(()) };
-        let Some(AudioSource { tee, .. }) = &peer.audio else { return Ok(()) };
-        let name = match to {
-            Mix::Full => "tap-full".to_owned(),
-            Mix::MinusOf(p) => format!("tap-{p}"),
-        };
-        let sink = mix.add_input(from)?;
-        let src = ghost::request_isolated(&peer.bin.bin, tee, "src_%u", &name, format!("{from}'s audio into {to:?}"))
-            .inspect_err(|_| mix.remove_input(&sink))?;
-        if let Err(e) = src.link(&sink) {
-            ghost::release(&peer.bin.bin, tee, &src);
-            mix.remove_input(&sink);
-            return Err(e).with_context(|| format!("linking {from}'s audio into {to:?}"));
+    /// Stops a listener's mix: the engine forgets them first, so nothing is pushed into a
+    /// branch being stopped.
+    pub(super) fn drop_listener(&mut self, listener: Listener) {
+        self.audio.remove_listener(&listener.pad);
+        if let Branch::Encoded { bin, shared } = listener.branch {
+            if let Some(shared) = shared {
+                self.audio.remove_encoded_output(Codec::Opus, &shared);
+            }
+            stop_in(&self.pipeline, bin.upcast_ref());
         }
-        if let Some(audio) = self.peers.get_mut(&from).and_then(|p| p.audio.as_mut()) {
-            audio.taps.push(Tap { to, src, sink });
+    }
+
+    /// Own and shared frames, and switches, over every listener in the room.
+    pub fn mix_minus_counts(&self) -> RouteCounts {
+        let mut total = RouteCounts::default();
+        for peer in self.peers.values() {
+            if let AudioFeed::MixMinus(listener) = &peer.audio_feed {
+                total += listener.counts();
+            }
         }
-        Ok(())
+        total
     }
 }

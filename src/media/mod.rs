@@ -21,6 +21,7 @@ mod events;
 mod ghost;
 mod ingress;
 pub(crate) mod memory;
+mod mixengine;
 mod mixer;
 mod mixminus;
 mod overlay;

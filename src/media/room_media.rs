@@ -145,17 +145,12 @@ impl RoomMedia {
         for element in self.pipeline.iterate_recurse().into_iter().flatten() {
             let Some(factory) = element.factory() else { continue };
             let name = factory.name().to_string();
-            if name == "compositor" || name == "audiomixer" {
+            if name == "compositor" || name == "tesseramix" {
                 inventory.mixer_inputs += element.sink_pads().len();
             }
             *inventory.by_factory.entry(name).or_default() += 1;
         }
         inventory
-    }
-
-    /// Publishers and agents in join order: the order of tiles, and who has a mix-minus.
-    pub(super) fn tiles_order(&self) -> Vec<ParticipantId> {
-        self.peers.iter().filter(|(_, p)| p.role.has_tile()).map(|(id, _)| *id).collect()
     }
 
     /// Adds a participant: its webrtcbin and (publisher) overlays; starts the offer. What it
@@ -220,7 +215,7 @@ impl RoomMedia {
             self.unfeed_output(key, &pad);
         }
         let audio_feed = std::mem::replace(&mut peer.audio_feed, AudioFeed::Pending);
-        self.unlink_audio(id, audio_feed);
+        self.unlink_audio(audio_feed);
         // 2. Stop the peer: no more pushes into the shared mixers.
         peer.bin.release_all();
         self.stop(peer.bin.bin.upcast_ref());
@@ -228,12 +223,8 @@ impl RoomMedia {
         if let (Some(input), Some(video)) = (&peer.video, &self.video) {
             video.remove_input(&input.pad);
         }
-        if let Some(audio) = &mut peer.audio {
-            for tap in audio.taps.drain(..) {
-                if let Some(mix) = self.mix(tap.to) {
-                    mix.remove_input(&tap.sink);
-                }
-            }
+        if let Some(audio) = peer.audio.take() {
+            self.audio.remove_input(&audio.sink);
         }
         if let Some(overlays) = peer.overlays.take() {
             overlays.remove(self);

@@ -46,7 +46,7 @@ async fn viewer_sees_both_tiles_and_hears_both_tones() -> anyhow::Result<()> {
     println!("pipeline before the viewer: {before}");
     println!("pipeline with the viewer:   {after}");
     assert_eq!(count(&after, "webrtcbin"), count(&before, "webrtcbin") + 1, "the viewer has its own webrtcbin");
-    for factory in ["vp8dec", "opusdec", "audiomixer", "opusenc", "compositor", "vp8enc"] {
+    for factory in ["vp8dec", "opusdec", "tesseramix", "opusenc", "compositor", "vp8enc"] {
         assert_eq!(count(&after, factory), count(&before, factory), "a viewer adds no {factory}");
     }
     assert_eq!(after["mixerInputs"], before["mixerInputs"], "a viewer adds no mixer input");
