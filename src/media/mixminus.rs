@@ -74,13 +74,19 @@ impl Listener {
 fn gate(pad: &gst::Pad, keep: impl Fn(&gst::Buffer) -> bool + Send + Sync + 'static) {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| match info.buffer() {
         Some(b) if !keep(b) => gst::PadProbeReturn::Drop,
+        Some(b) if b.flags().contains(gst::BufferFlags::DISCONT) => {
+            if let Some(b) = info.buffer_mut() {
+                b.make_mut().unset_flags(gst::BufferFlags::DISCONT);
+            }
+            gst::PadProbeReturn::Ok
+        }
         _ => gst::PadProbeReturn::Ok,
     });
 }
 
 /// `mixminus-pN`: `codec`'s encoder and payloader at `pt`, a `sink` for the engine's pad, a
 /// `shared` input for the full mix's Opus encode (Opus only), and an `rtp` output.
-fn encoded_branch(
+pub(super) fn encoded_branch(
     id: ParticipantId,
     (codec, pt): OutputKey,
     route: &Arc<Route>,

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! peer-pN (publisher):  webrtcbin ─▶ vp8depay ▶ vp8dec ─────────────▶ video-mix (compositor ▶ vp8enc ▶ pay) ─▶ video-rtp tee ─┐
-//!                                 ─▶ opusdepay ▶ opusdec ▶ audio-tee ─▶ audio-mix (full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
-//!                                                          └────────▶ mixminus-pM (every publisher but M) ─▶ peer-pM ◀─────┤
+//!                                 ─▶ opusdepay ▶ opusdec ▶ audio-tee ─▶ audio-mix (tesseramix: full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
+//!                                                                       └─ minus pad of M (while M talks) ▶ mixminus-pM ─▶ peer-pM ◀─────┤
 //! every peer:           egress-video queue ◀── video-rtp tee;  egress-audio queue ◀── own mix-minus | audio-rtp tee ◀───────┘
 //! peer-pN (agent):      voice appsrc ▶ 48 kHz ▶ audio-tee (as a publisher's); ear appsink ◀ its raw mix-minus (agent.rs)
 //! ```
@@ -40,6 +40,7 @@ pub use stage::SPEAKER_BORDER;
 pub use agent::{AgentIo, AgentVoice};
 pub use agent_image::{DECODE_LIMIT, decode_image};
 pub use composite_stats::CompositeSnapshot;
+pub use mixengine::RouteCounts;
 pub use mixer::MIN_KEYFRAME_INTERVAL;
 pub use peer::Session;
 pub use reception::ReceptionSnapshot;
@@ -252,9 +253,12 @@ pub enum MediaError {
 pub struct PipelineInventory {
     /// Elements by factory name, recursively (`vp8enc`, `opusdec`, `webrtcbin`, ...).
     pub by_factory: std::collections::BTreeMap<String, usize>,
-    /// Sink pads of every `compositor` and `audiomixer`: the decoded inputs being mixed,
-    /// plus each mixer's own keep-alive source and drawn overlays.
+    /// Sink pads of the `compositor` and the `tesseramix` engine: the decoded inputs being
+    /// mixed, plus each mixer's own keep-alive source and drawn overlays.
     pub mixer_inputs: usize,
+    /// Frames listeners took from their own Opus encode and from the full mix's shared one,
+    /// and switches between the two, summed over the room's listeners.
+    pub mix_minus: RouteCounts,
 }
 
 /// Checks that this process can build a room: every fixed chain parses and a `webrtcbin`

@@ -150,6 +150,7 @@ impl RoomMedia {
             }
             *inventory.by_factory.entry(name).or_default() += 1;
         }
+        inventory.mix_minus = self.mix_minus_counts();
         inventory
     }
 

@@ -49,6 +49,7 @@ mod leave_no_freeze;
 mod letterbox;
 mod listeners;
 mod metrics_scrape;
+mod mixminus_switch;
 mod mute_badge;
 mod offer_sdp;
 mod placeholders;

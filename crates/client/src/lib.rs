@@ -44,7 +44,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use analysis::{Frame, close_to, tone_dbfs, yuv_to_rgb};
+pub use analysis::{Frame, close_to, tone_dbfs, tone_residual_db, yuv_to_rgb};
 pub use clip::EncodedClip;
 pub use media::{JITTER_MS, PeerMedia, PromiseReply, promise};
 pub use received::{Onset, Received, RtpCounts};

@@ -96,7 +96,7 @@ impl ObjectImpl for MixEngine {
 }
 impl GstObjectImpl for MixEngine {}
 
-fn pcm_caps() -> gst::Caps {
+pub(super) fn pcm_caps() -> gst::Caps {
     gst::Caps::builder("audio/x-raw")
         .field("format", "S16LE")
         .field("rate", 48_000)
@@ -211,11 +211,6 @@ fn frame_for(
         }
         _ => full.clone(),
     });
-    if !listener.pushed_last
-        && let Some(first) = buffers.first_mut()
-    {
-        first.make_mut().set_flags(gst::BufferFlags::DISCONT);
-    }
     listener.pushed_last = true;
     let fresh = std::mem::replace(&mut listener.fresh, false);
     Some((listener.pad.clone(), fresh, buffers))

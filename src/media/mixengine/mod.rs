@@ -64,8 +64,8 @@ pub struct Route {
     shared_frames: AtomicU64,
 }
 
-/// How far an encoded frame's PTS may lie before its raw frame's (Opus stamps its output
-/// 6.5 ms early, its lookahead) and still count as that frame.
+/// How far an encoded frame's PTS may lie before its raw frame's (Opus stamps its output its
+/// lookahead early: 2.5 ms in CELT-only mode, 6.5 ms otherwise) and still count as that frame.
 const ENCODED_SLACK_NS: u64 = 10_000_000;
 
 impl Route {
@@ -173,3 +173,5 @@ impl MixEngine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod switch_tests;

@@ -74,3 +74,34 @@ fn talkers_hear_everyone_but_themselves_and_the_silent_share_the_full_mix() {
     assert_eq!(counts[0], RouteCounts { own_frames: 100, shared_frames: 0, switches: 1 });
     assert_eq!(counts[2], RouteCounts { own_frames: 0, shared_frames: 100, switches: 0 });
 }
+
+/// [`Route::takes_own`] matches an encoded frame to its raw frame by PTS: the room's Opus
+/// encoder stamps its output no more than its lookahead (2.5 ms in CELT-only mode) before its
+/// input, also after the gap between two of a listener's talk spurts.
+#[test]
+fn the_opus_encoder_keeps_frame_times_across_a_gap() {
+    gst::init().unwrap();
+    let encoder = crate::media::mixer::parse_fragment(crate::pipelines::OPUS_ENCODER, true).unwrap();
+    let pipeline = gst::Pipeline::new();
+    let src = gst_app::AppSrc::builder().format(gst::Format::Time).caps(&imp::pcm_caps()).build();
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    pipeline.add_many([src.upcast_ref::<gst::Element>(), encoder.upcast_ref(), sink.upcast_ref()]).unwrap();
+    src.link(&encoder).unwrap();
+    encoder.by_name("encoded").unwrap().link(&sink).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let starts = [1000, 1020, 1040, 1060, 3000, 3020, 3040];
+    for ms in starts {
+        let mut buffer = gst::Buffer::with_size(1920).unwrap();
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_mseconds(ms));
+        b.set_duration(gst::ClockTime::from_mseconds(20));
+        src.push_buffer(buffer).unwrap();
+    }
+    for ms in starts {
+        let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(5)).expect("one frame out per frame in");
+        let pts = sample.buffer().unwrap().pts().unwrap().nseconds();
+        let input = ms * 1_000_000;
+        assert!(pts <= input && pts + ENCODED_SLACK_NS > input, "frame at {ms} ms came out at {pts} ns");
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+}
