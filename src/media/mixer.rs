@@ -12,8 +12,8 @@ use gst::prelude::*;
 use tessera_webrtc::codecs::Codec;
 
 use super::encoder::Encoder;
-use super::mixengine::{Listen, MixEngine, Route};
 use super::ghost;
+use super::mixengine::{Listen, MixEngine, Route};
 use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::layout::Rect;

@@ -45,7 +45,8 @@ async fn a_talker_switching_encodes_hears_no_seam() -> anyhow::Result<()> {
     // full mix's encode from 500 ms after each beep to the next: ~40 % of their ~300 frames.
     assert!(shared >= 80, "the talker shared the full mix's encode between beeps: {shared} frames");
 
-    let mut residuals: Vec<f64> = heard.chunks_exact(960).map(|w| tessera_client::tone_residual_db(w, 48_000.0, 1000.0)).collect();
+    let mut residuals: Vec<f64> =
+        heard.chunks_exact(960).map(|w| tessera_client::tone_residual_db(w, 48_000.0, 1000.0)).collect();
     let own_tone = tessera_client::tone_dbfs(&heard, 48_000.0, 440.0);
     let tone = tessera_client::tone_dbfs(&heard, 48_000.0, 1000.0);
     residuals.sort_by(f64::total_cmp);

@@ -44,6 +44,16 @@ impl EncodedClip {
         Self::encode(&desc, Duration::from_millis(20))
     }
 
+    /// `seconds` of silence, Opus in 20 ms frames: a participant who listens.
+    pub fn opus_silent(seconds: u32) -> anyhow::Result<Arc<Self>> {
+        let desc = format!(
+            "audiotestsrc wave=silence samplesperbuffer=960 num-buffers={} \
+             ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 ! appsink name=sink sync=false",
+            seconds * 50
+        );
+        Self::encode(&desc, Duration::from_millis(20))
+    }
+
     fn encode(desc: &str, frame_duration: Duration) -> anyhow::Result<Arc<Self>> {
         gst::init()?;
         let pipeline = gst::parse::launch(desc)?.downcast::<gst::Pipeline>().expect("a pipeline");

@@ -85,7 +85,8 @@ impl ObjectImpl for MixEngine {
             if let Some(gst::EventView::Eos(_)) = info.event().map(|e| e.view())
                 && let Some(engine) = engine.upgrade()
             {
-                let pads: Vec<gst::Pad> = engine.state.lock().unwrap().listeners.iter().map(|l| l.pad.clone()).collect();
+                let pads: Vec<gst::Pad> =
+                    engine.state.lock().unwrap().listeners.iter().map(|l| l.pad.clone()).collect();
                 for pad in pads {
                     pad.push_event(gst::event::Eos::new());
                 }
@@ -257,9 +258,7 @@ impl AudioAggregatorImpl for MixEngine {
         if out_offset as usize + num_frames as usize > len {
             return false;
         }
-        let voice = voices
-            .entry(pad.clone().upcast())
-            .or_insert_with(|| Voice { samples: vec![0; len], peak: 0 });
+        let voice = voices.entry(pad.clone().upcast()).or_insert_with(|| Voice { samples: vec![0; len], peak: 0 });
         let peak = pcm::accumulate(sum, &mut voice.samples, out_offset as usize, samples);
         voice.peak = voice.peak.max(peak);
         true

@@ -24,7 +24,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 
-
 glib::wrapper! {
     /// The engine element.
     pub struct MixEngine(ObjectSubclass<imp::MixEngine>)
@@ -172,6 +171,6 @@ impl MixEngine {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod switch_tests;
+#[cfg(test)]
+mod tests;

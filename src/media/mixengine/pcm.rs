@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(samples(&out), [0, 0, 7, -9]);
         let (mut loud, mut c) = (vec![0i32; 1], vec![0i16; 1]);
         accumulate(&mut loud, &mut c, 0, &bytes(&[30_000]));
-        accumulate(&mut loud, &mut vec![0i16; 1], 0, &bytes(&[30_000]));
+        accumulate(&mut loud, &mut [0i16; 1], 0, &bytes(&[30_000]));
         write_mix(&loud, None, &mut out[..2]);
         assert_eq!(samples(&out[..2]), [i16::MAX], "the full mix clips");
         write_mix(&loud, Some(&c), &mut out[..2]);

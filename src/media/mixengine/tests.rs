@@ -60,7 +60,8 @@ fn talkers_hear_everyone_but_themselves_and_the_silent_share_the_full_mix() {
     }
     pipeline.set_state(gst::State::Playing).unwrap();
     let bus = pipeline.bus().unwrap();
-    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Eos, gst::MessageType::Error]);
+    let msg =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Eos, gst::MessageType::Error]);
     assert!(matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)), "the mix ran to the end");
     pipeline.set_state(gst::State::Null).unwrap();
 

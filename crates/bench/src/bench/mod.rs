@@ -3,6 +3,7 @@
 //! this machine; writes `bench/results/<date>.json` and `docs/benchmarks.md`.
 
 pub mod agents;
+pub mod audio;
 mod codecs;
 mod floor;
 pub mod janus;
@@ -17,7 +18,6 @@ mod report;
 pub mod server;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -52,6 +52,8 @@ pub enum Step {
     Observability,
     /// Agents: 4 publishers plus 1, 4 and 10 agents.
     Agents,
+    /// Audio-only rooms against Janus AudioBridge (everyone talking; two talking).
+    Audio,
 }
 
 /// What one run measures.
@@ -116,27 +118,6 @@ pub struct FloorRun {
     pub fps: f64,
 }
 
-/// Tessera's audio-only room next to Janus's AudioBridge.
-#[derive(Debug, Clone, Serialize)]
-pub struct AudioRun {
-    /// Participants, each sending Opus and receiving its mix-minus.
-    pub participants: usize,
-    /// Tessera's CPU in cores.
-    pub tessera_cpu_cores: f64,
-    /// Tessera's RSS, MiB.
-    pub tessera_rss_mib: f64,
-    /// Mix packets per second each participant received from Tessera.
-    pub tessera_pps: f64,
-    /// Where Tessera's CPU went, by thread group.
-    pub tessera_threads: Vec<crate::loadgen::procfs::ThreadGroup>,
-    /// Janus's CPU in cores.
-    pub janus_cpu_cores: f64,
-    /// Janus's RSS, MiB.
-    pub janus_rss_mib: f64,
-    /// Mix packets per second each participant received from Janus.
-    pub janus_pps: f64,
-}
-
 /// The machine the numbers come from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
@@ -180,7 +161,7 @@ pub struct Results {
     /// The floor, publisher sweep.
     pub floor: Vec<FloorRun>,
     /// Audio-only rooms against Janus.
-    pub audio: Vec<AudioRun>,
+    pub audio: Vec<audio::AudioRun>,
     /// What H.264 output and G.711 publishers add.
     pub codecs: Vec<codecs::CodecRun>,
     /// The join latency a fleet's redirect adds.
@@ -224,8 +205,10 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         observability: None,
         agents: None,
     };
-    if opts.only == Some(Step::Observability) {
-        return observability::alone(&plan, &base, &clips, results).await;
+    match opts.only {
+        Some(Step::Observability) => return observability::alone(&plan, &base, &clips, results).await,
+        Some(Step::Audio) => return audio::alone(&plan, &base, &clips, results).await,
+        _ => {}
     }
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "tessera");
@@ -258,10 +241,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         results.floor.push(measure_floor(n, &file, &plan, &dir)?);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    for &n in &plan.audio {
-        tracing::info!(participants = n, "audio-only: tessera and janus");
-        results.audio.push(measure_audio(n, &plan, &base, &clips).await?);
-    }
+    results.audio = audio::measure_all(&plan, &base, &clips).await?;
     tracing::info!("codecs: H.264 output, G.711 publishers");
     results.codecs = codecs::measure(&plan, &base, &clips).await?;
     tracing::info!("fleet: joins through a redirect");
@@ -297,6 +277,7 @@ fn base_options(plan: &Plan) -> LoadOptions {
         churn: 0,
         viewer_codec: tessera_client::Codec::Vp8,
         audio_codec: tessera_client::Codec::Opus,
+        talkers: None,
     }
 }
 
@@ -323,39 +304,6 @@ fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path:
     let (t1, s1) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
     let secs = t1.duration_since(t0).as_secs_f64();
     Ok(FloorRun { publishers: n, cpu_cores: s0.cores_until(&s1, secs), rss_mib: s1.rss_mib, fps: floor.fps(t0, t1)? })
-}
-
-async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) -> anyhow::Result<AudioRun> {
-    let audio_only = LoadOptions { publishers: n, audio_only: true, latency: false, ..base.clone() };
-    let tessera = measure_tessera(audio_only, &["--video", "false"], clips).await?;
-    let server = tessera.server.context("no server sample")?;
-    let janus = Arc::new(janus::Janus::start().await?);
-    let mut peers = Vec::new();
-    for i in 0..n {
-        peers.push(janus_peer::JanusPeer::join(janus.clone(), &format!("p{i}"), &clips.1).await?);
-    }
-    tokio::time::sleep(Duration::from_secs(plan.warmup)).await;
-    let packets = |peers: &[janus_peer::JanusPeer]| peers.iter().map(|p| p.received.rtp().audio_packets).sum::<u64>();
-    let (t0, s0, p0) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
-    tokio::time::sleep(Duration::from_secs(plan.window)).await;
-    let (t1, s1, p1) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
-    let secs = t1.duration_since(t0).as_secs_f64();
-    drop(peers);
-    let janus_pps = (p1 - p0) as f64 / secs / n as f64;
-    // A server that mixes nothing costs nothing: such a comparison would be meaningless.
-    for (server, pps) in [("Tessera", tessera.publisher_audio_pps), ("Janus", janus_pps)] {
-        anyhow::ensure!(pps >= 40.0, "{server}'s participants got {pps:.1} mix packets/s, not ~50; see its log");
-    }
-    Ok(AudioRun {
-        participants: n,
-        tessera_cpu_cores: server.cpu_cores,
-        tessera_rss_mib: server.at_end.rss_mib,
-        tessera_pps: tessera.publisher_audio_pps,
-        tessera_threads: server.threads.clone(),
-        janus_cpu_cores: s0.cores_until(&s1, secs),
-        janus_rss_mib: s1.rss_mib,
-        janus_pps,
-    })
 }
 
 fn machine() -> Machine {

@@ -114,7 +114,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     viewers(&mut s, r, &d);
     joins(&mut s, r);
     super::redirect::section(&mut s, r.redirect.as_ref());
-    audio(&mut s, r);
+    super::audio::section(&mut s, r);
     super::codecs::section(&mut s, r);
     super::observability::section(&mut s, r);
     super::agents::section(&mut s, r);
@@ -178,28 +178,9 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
         o.map_or("–".into(), |o| format!("{:+.3} cores (noise {:.3})", o.extra(), o.noise())),
         mark(o.map(|o| o.met()))
     );
-    let audio_met = (!r.audio.is_empty()).then(|| r.audio.iter().all(|a| a.tessera_cpu_cores <= a.janus_cpu_cores));
-    let _ = writeln!(
-        s,
-        "| audio-only room ≤ Janus AudioBridge per participant | {} | {} |",
-        r.audio
-            .iter()
-            .map(|a| format!(
-                "N={}: {:.4} vs {:.4}",
-                a.participants,
-                per(a.tessera_cpu_cores, a.participants),
-                per(a.janus_cpu_cores, a.participants)
-            ))
-            .collect::<Vec<_>>()
-            .join("; "),
-        mark(audio_met)
-    );
+    super::audio::target_rows(s, r, mark);
     super::agents::target_rows(s, r, mark);
     let _ = writeln!(s);
-}
-
-fn per(cores: f64, n: usize) -> f64 {
-    cores / n.max(1) as f64
 }
 
 fn publishers(s: &mut String, r: &Results) {
@@ -324,39 +305,6 @@ fn joins(s: &mut String, r: &Results) {
     let _ = writeln!(s);
 }
 
-fn audio(s: &mut String, r: &Results) {
-    if r.audio.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        s,
-        "## Audio-only rooms: Tessera against Janus AudioBridge\n\n\
-         N participants each send the same pre-encoded Opus clip and receive their own mix-minus \
-         (both servers decode every participant, mix, and encode one Opus stream per participant). \
-         Janus runs from the Debian package with only the AudioBridge plugin and its HTTP \
-         transport, driven through its HTTP API; a 48 kHz room.\n\n\
-         | Participants | Tessera CPU | per participant | Janus CPU | per participant | Tessera ÷ Janus | Mix packets/s per participant (Tessera / Janus) | RSS MiB (Tessera / Janus) |\n\
-         |---|---|---|---|---|---|---|---|"
-    );
-    for a in &r.audio {
-        let n = a.participants;
-        let _ = writeln!(
-            s,
-            "| {n} | {:.3} | {:.4} | {:.3} | {:.4} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} |",
-            a.tessera_cpu_cores,
-            per(a.tessera_cpu_cores, n),
-            a.janus_cpu_cores,
-            per(a.janus_cpu_cores, n),
-            a.tessera_cpu_cores / a.janus_cpu_cores,
-            a.tessera_pps,
-            a.janus_pps,
-            a.tessera_rss_mib,
-            a.janus_rss_mib
-        );
-    }
-    let _ = writeln!(s);
-}
-
 fn method(s: &mut String, r: &Results) {
     let desc = super::floor::description(
         r.plan.viewer_room,
@@ -377,8 +325,8 @@ fn method(s: &mut String, r: &Results) {
          - The floor is a bare `gst-launch-1.0` doing the same media work without WebRTC: N \
          decoders of a WebM file holding the same clip, the compositor placing them as Tessera's grid \
          does, and the encoders with the settings of `pipelines/video-mix.txt` and \
-         `pipelines/audio-mix.txt`. It does one Opus encode where Tessera does N + 1 (one mix-minus \
-         per publisher, one full mix). With {} publishers:\n\n```\ngst-launch-1.0 {}\n```\n\n\
+         `pipelines/audio-mix.txt`. It does one Opus encode; Tessera does one for the full mix and one \
+         per publisher while they talk (all of them, with the clip). With {} publishers:\n\n```\ngst-launch-1.0 {}\n```\n\n\
          - Reference numbers (bare pipeline, and a quick prototype with one `webrtcbin` per peer) \
          were measured on the development machine when the project started; they are plotted for \
          orientation, not compared against.\n\

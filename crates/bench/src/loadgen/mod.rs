@@ -96,6 +96,10 @@ pub struct LoadOptions {
     /// hear their mix-minus in it).
     #[arg(long, default_value = "opus", value_parser = codec)]
     pub audio_codec: Codec,
+    /// Only the first this many publishers talk (Opus); the others send silence, as most of a
+    /// real room does at any moment. Unset: everyone talks.
+    #[arg(long)]
+    pub talkers: Option<usize>,
 }
 
 fn codec(name: &str) -> Result<Codec, String> {
@@ -263,6 +267,10 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
 /// Joins the publishers, the counting viewers and the probe, and waits for the probe's first
 /// frame (with the flasher's tile watched).
 async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
+    let silent = match opts.talkers {
+        Some(_) => Some(blocking(|| EncodedClip::opus_silent(10)).await?),
+        None => None,
+    };
     let mut publishers = Vec::new();
     for i in 0..opts.publishers {
         let flash = VideoSpec { rgb: [0, 0, 0], width: opts.width, height: opts.height, fps: opts.fps };
@@ -276,9 +284,12 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
             name: format!("pub-{i}"),
             role: Role::Publisher,
             video,
-            audio: Some(match opts.audio_codec {
-                Codec::Opus => AudioSource::Clip(clips.1.clone()),
-                _ => AudioSource::Tone(300.0 + 50.0 * i as f64),
+            audio: Some(match (opts.audio_codec, &silent) {
+                (Codec::Opus, Some(silent)) if opts.talkers.is_some_and(|t| i >= t) => {
+                    AudioSource::Clip(silent.clone())
+                }
+                (Codec::Opus, _) => AudioSource::Clip(clips.1.clone()),
+                (_, _) => AudioSource::Tone(300.0 + 50.0 * i as f64),
             }),
             decode: false,
             token: None,

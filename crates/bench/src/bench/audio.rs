@@ -1,0 +1,192 @@
+//! Audio-only rooms: Tessera's one mix-minus engine against Janus's AudioBridge, with everyone
+//! talking, and with only two talkers in a room of N (most of a real conversation: the others
+//! listen, and in Tessera they share one Opus encode).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use tessera_client::EncodedClip;
+
+use super::{Plan, Results, janus, janus_peer, measure_tessera};
+use crate::loadgen::{self, LoadOptions, procfs::ProcSample};
+
+/// How many talk in the "few talkers" runs.
+pub const FEW_TALKERS: usize = 2;
+
+/// Tessera's audio-only room next to Janus's AudioBridge.
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioRun {
+    /// Participants, each sending Opus and receiving its mix-minus.
+    pub participants: usize,
+    /// How many of them talk (the others send silence); none: all of them.
+    pub talkers: Option<usize>,
+    /// Tessera's CPU in cores.
+    pub tessera_cpu_cores: f64,
+    /// Tessera's RSS, MiB.
+    pub tessera_rss_mib: f64,
+    /// Mix packets per second each participant received from Tessera.
+    pub tessera_pps: f64,
+    /// Where Tessera's CPU went, by thread group.
+    pub tessera_threads: Vec<crate::loadgen::procfs::ThreadGroup>,
+    /// Janus's CPU in cores.
+    pub janus_cpu_cores: f64,
+    /// Janus's RSS, MiB.
+    pub janus_rss_mib: f64,
+    /// Mix packets per second each participant received from Janus.
+    pub janus_pps: f64,
+}
+
+impl AudioRun {
+    fn ratio(&self) -> f64 {
+        self.tessera_cpu_cores / self.janus_cpu_cores
+    }
+}
+
+/// Every configuration of the plan: all talking at each N, then two talkers at the largest N.
+pub async fn measure_all(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) -> anyhow::Result<Vec<AudioRun>> {
+    let mut runs = Vec::new();
+    for &n in &plan.audio {
+        tracing::info!(participants = n, "audio-only: tessera and janus");
+        runs.push(measure(n, None, plan, base, clips).await?);
+    }
+    if let Some(&n) = plan.audio.last() {
+        tracing::info!(participants = n, talkers = FEW_TALKERS, "audio-only: tessera and janus");
+        runs.push(measure(n, Some(FEW_TALKERS), plan, base, clips).await?);
+    }
+    Ok(runs)
+}
+
+async fn measure(
+    n: usize,
+    talkers: Option<usize>,
+    plan: &Plan,
+    base: &LoadOptions,
+    clips: &loadgen::Clips,
+) -> anyhow::Result<AudioRun> {
+    let audio_only = LoadOptions { publishers: n, audio_only: true, latency: false, talkers, ..base.clone() };
+    let tessera = measure_tessera(audio_only, &["--video", "false"], clips).await?;
+    let server = tessera.server.context("no server sample")?;
+    let janus = Arc::new(janus::Janus::start().await?);
+    let silent = loadgen::blocking(|| EncodedClip::opus_silent(10)).await?;
+    let mut peers = Vec::new();
+    for i in 0..n {
+        let clip = if talkers.is_some_and(|t| i >= t) { &silent } else { &clips.1 };
+        peers.push(janus_peer::JanusPeer::join(janus.clone(), &format!("p{i}"), clip).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(plan.warmup)).await;
+    let packets = |peers: &[janus_peer::JanusPeer]| peers.iter().map(|p| p.received.rtp().audio_packets).sum::<u64>();
+    let (t0, s0, p0) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
+    tokio::time::sleep(Duration::from_secs(plan.window)).await;
+    let (t1, s1, p1) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
+    let secs = t1.duration_since(t0).as_secs_f64();
+    drop(peers);
+    let janus_pps = (p1 - p0) as f64 / secs / n as f64;
+    // A server that mixes nothing costs nothing: such a comparison would be meaningless.
+    for (server, pps) in [("Tessera", tessera.publisher_audio_pps), ("Janus", janus_pps)] {
+        anyhow::ensure!(pps >= 40.0, "{server}'s participants got {pps:.1} mix packets/s, not ~50; see its log");
+    }
+    Ok(AudioRun {
+        participants: n,
+        talkers,
+        tessera_cpu_cores: server.cpu_cores,
+        tessera_rss_mib: server.at_end.rss_mib,
+        tessera_pps: tessera.publisher_audio_pps,
+        tessera_threads: server.threads.clone(),
+        janus_cpu_cores: s0.cores_until(&s1, secs),
+        janus_rss_mib: s1.rss_mib,
+        janus_pps,
+    })
+}
+
+/// `--only audio`: this step alone, its table printed.
+pub async fn alone(
+    plan: &Plan,
+    base: &LoadOptions,
+    clips: &loadgen::Clips,
+    mut results: Results,
+) -> anyhow::Result<Results> {
+    results.audio = measure_all(plan, base, clips).await?;
+    let mut table = String::new();
+    section(&mut table, &results);
+    let _ = writeln!(table, "| Target | Measured | |\n|---|---|---|");
+    target_rows(&mut table, &results, super::report::mark);
+    println!("{table}");
+    Ok(results)
+}
+
+fn per(cores: f64, n: usize) -> f64 {
+    cores / n.max(1) as f64
+}
+
+/// The Targets table's rows: at most Janus's CPU with everyone talking, at every N; at most
+/// half of it with two talkers at the largest N.
+pub fn target_rows(s: &mut String, r: &Results, mark: impl Fn(Option<bool>) -> &'static str) {
+    let all: Vec<&AudioRun> = r.audio.iter().filter(|a| a.talkers.is_none()).collect();
+    let met = (!all.is_empty()).then(|| all.iter().all(|a| a.ratio() <= 1.0));
+    let measured = all
+        .iter()
+        .map(|a| {
+            let (n, t, j) = (a.participants, a.tessera_cpu_cores, a.janus_cpu_cores);
+            format!("N={n}: {:.4} vs {:.4} ({:.2}×)", per(t, n), per(j, n), a.ratio())
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let _ = writeln!(
+        s,
+        "| audio-only room ≤ 1.0 × Janus AudioBridge per participant, all talking | {measured} | {} |",
+        mark(met)
+    );
+    let few = r.audio.iter().find(|a| a.talkers.is_some());
+    let _ = writeln!(
+        s,
+        "| audio-only room ≤ 0.5 × Janus at N={}, {FEW_TALKERS} talking | {} | {} |",
+        few.map_or(16, |a| a.participants),
+        few.map_or("–".into(), |a| format!(
+            "{:.3} vs {:.3} cores ({:.2}×)",
+            a.tessera_cpu_cores,
+            a.janus_cpu_cores,
+            a.ratio()
+        )),
+        mark(few.map(|a| a.ratio() <= 0.5))
+    );
+}
+
+/// The report's section.
+pub fn section(s: &mut String, r: &Results) {
+    if r.audio.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Audio-only rooms: Tessera against Janus AudioBridge\n\n\
+         N participants each send the same pre-encoded Opus clip (or, where only {FEW_TALKERS} talk, \
+         the others send Opus silence) and receive their own mix-minus. Janus decodes everyone, mixes \
+         and encodes one Opus stream per participant. Tessera sums everyone once \
+         (`src/media/mixengine`) and encodes once for everyone who is not talking, plus once per \
+         talker. Janus runs from the Debian package with only the AudioBridge plugin and its HTTP \
+         transport, driven through its HTTP API; a 48 kHz room.\n\n\
+         | Participants | Talking | Tessera CPU | per participant | Janus CPU | per participant | Tessera ÷ Janus | Mix packets/s per participant (Tessera / Janus) | RSS MiB (Tessera / Janus) |\n\
+         |---|---|---|---|---|---|---|---|---|"
+    );
+    for a in &r.audio {
+        let n = a.participants;
+        let _ = writeln!(
+            s,
+            "| {n} | {} | {:.3} | {:.4} | {:.3} | {:.4} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} |",
+            a.talkers.map_or("all".into(), |t| t.to_string()),
+            a.tessera_cpu_cores,
+            per(a.tessera_cpu_cores, n),
+            a.janus_cpu_cores,
+            per(a.janus_cpu_cores, n),
+            a.ratio(),
+            a.tessera_pps,
+            a.janus_pps,
+            a.tessera_rss_mib,
+            a.janus_rss_mib
+        );
+    }
+    let _ = writeln!(s);
+}
