@@ -52,6 +52,7 @@ mod metrics_scrape;
 mod mute_badge;
 mod offer_sdp;
 mod placeholders;
+mod publisher_constraints;
 mod recording_av_sync;
 mod recording_basic;
 mod recording_crash;

@@ -251,7 +251,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("publisher.webm");
     let (video, audio, secs, path) =
-        (clips.0.clone(), clips.1.clone(), (plan.warmup + plan.window + 15) as u32, file.clone());
+        (clips.video(), clips.audio.clone(), (plan.warmup + plan.window + 15) as u32, file.clone());
     loadgen::blocking(move || floor::write_webm(&video, &audio, secs, &path)).await?;
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "floor");
@@ -293,6 +293,7 @@ fn base_options(plan: &Plan) -> LoadOptions {
         admin_key: Some(server::ADMIN_KEY.into()),
         latency: true,
         audio_only: false,
+        ignore_constraints: false,
         joins: 0,
         churn: 0,
         viewer_codec: tessera_client::Codec::Vp8,
@@ -332,7 +333,7 @@ async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadge
     let janus = Arc::new(janus::Janus::start().await?);
     let mut peers = Vec::new();
     for i in 0..n {
-        peers.push(janus_peer::JanusPeer::join(janus.clone(), &format!("p{i}"), &clips.1).await?);
+        peers.push(janus_peer::JanusPeer::join(janus.clone(), &format!("p{i}"), &clips.audio).await?);
     }
     tokio::time::sleep(Duration::from_secs(plan.warmup)).await;
     let packets = |peers: &[janus_peer::JanusPeer]| peers.iter().map(|p| p.received.rtp().audio_packets).sum::<u64>();
