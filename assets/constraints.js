@@ -18,6 +18,10 @@ export async function applyVideoConstraints(sender, c) {
   const { width, height } = track.getSettings();
   const params = sender.getParameters();
   if (!params.encodings?.length) params.encodings = [{}];
+  // Hold the size asked for (the tile's; frame rate gives way under pressure): with the default
+  // 'balanced', Chromium restarted each change at 240x180 and took 11-24 s to climb back to a
+  // 480x360 tile. Browsers without it ignore it.
+  params.degradationPreference = 'maintain-resolution';
   const set = { scaleResolutionDownBy: scaleFor(width, height, c), maxBitrate: c.maxBitrate, maxFramerate: c.fps };
   for (const e of params.encodings) Object.assign(e, set);
   try {
