@@ -175,6 +175,10 @@ pub struct Results {
     pub latency_floor_ms: f64,
     /// Tessera, publisher sweep (no viewers).
     pub tessera: Vec<LoadReport>,
+    /// The same publisher sweep with publishers ignoring their `videoConstraints` (every one
+    /// sends 640x360 whatever its tile): what non-cooperating clients cost.
+    #[serde(default)]
+    pub ignoring: Vec<LoadReport>,
     /// Tessera, viewer sweep.
     pub viewers: Vec<LoadReport>,
     /// The floor, publisher sweep.
@@ -216,6 +220,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         client_latency: Percentiles::of(&delays),
         latency_floor_ms,
         tessera: Vec::new(),
+        ignoring: Vec::new(),
         viewers: Vec::new(),
         floor: Vec::new(),
         audio: Vec::new(),
@@ -238,7 +243,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         };
         let report = measure_tessera(load, &[], &clips).await?;
         latency_floor::refuse_impossible_latency(&report, results.latency_floor_ms)?;
-        results.tessera.push(report);
+        results.tessera.push(report);        tracing::info!(publishers = n, "tessera, publishers ignoring their constraints");
+        let ignoring = LoadOptions { publishers: n, ignore_constraints: true, ..base.clone() };
+        results.ignoring.push(measure_tessera(ignoring, &[], &clips).await?);
     }
     for &v in &plan.viewers {
         tracing::info!(viewers = v, "tessera");
@@ -255,7 +262,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     loadgen::blocking(move || floor::write_webm(&video, &audio, secs, &path)).await?;
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "floor");
-        results.floor.push(measure_floor(n, &file, &plan, &dir)?);
+        results.floor.push(floor::measure(n, &file, &plan, &dir)?);
     }
     let _ = std::fs::remove_dir_all(&dir);
     for &n in &plan.audio {
@@ -308,22 +315,6 @@ async fn measure_tessera(load: LoadOptions, flags: &[&str], clips: &loadgen::Cli
     loadgen::run_with(&load, clips)
         .await
         .with_context(|| format!("{} publishers, {} viewers", load.publishers, load.viewers))
-}
-
-fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path::Path) -> anyhow::Result<FloorRun> {
-    let desc = floor::description(
-        n,
-        file,
-        tessera_protocol::layout::Size::new(640, 360),
-        &tessera::config::Config::default(),
-    )?;
-    let mut floor = floor::Floor::start(&desc, dir.join(format!("floor-{n}.log")))?;
-    std::thread::sleep(Duration::from_secs(plan.warmup));
-    let (t0, s0) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
-    std::thread::sleep(Duration::from_secs(plan.window));
-    let (t1, s1) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
-    let secs = t1.duration_since(t0).as_secs_f64();
-    Ok(FloorRun { publishers: n, cpu_cores: s0.cores_until(&s1, secs), rss_mib: s1.rss_mib, fps: floor.fps(t0, t1)? })
 }
 
 async fn measure_audio(n: usize, plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips) -> anyhow::Result<AudioRun> {

@@ -116,6 +116,9 @@ pub struct LoadReport {
     pub viewers: usize,
     /// Whether publishers sent audio only.
     pub audio_only: bool,
+    /// Whether publishers ignored the server's `videoConstraints` (sent full size).
+    #[serde(default)]
+    pub ignore_constraints: bool,
     /// Measured window, seconds.
     pub window_secs: f64,
     /// Server resources at the end of the window and its CPU over it, if a PID was given.
@@ -267,6 +270,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         publishers: opts.publishers,
         viewers: opts.viewers,
         audio_only: opts.audio_only,
+        ignore_constraints: opts.ignore_constraints,
         window_secs: window,
         server: server0.zip(server1).map(|(a, b)| ServerUse {
             cpu_cores: a.cores_until(&b, window),
