@@ -29,7 +29,13 @@ fn fitted(camera: Size, width: u32, height: u32) -> Size {
 /// Waits until the server decodes `id` within 2 pixels of `want` (browsers round scaled sizes
 /// their own way). The page asks for `maintain-resolution`: without it, Chromium restarted at
 /// 240x180 after each change and took 11-24 s to climb back (its quality scaler).
-async fn server_decodes(addr: std::net::SocketAddr, room: &str, id: &str, want: Size, what: &str) -> anyhow::Result<()> {
+async fn server_decodes(
+    addr: std::net::SocketAddr,
+    room: &str,
+    id: &str,
+    want: Size,
+    what: &str,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     let near = |s: Size| s.width.abs_diff(want.width) <= 2 && s.height.abs_diff(want.height) <= 2;
     let mut seen = Vec::new();
@@ -110,4 +116,3 @@ async fn chromium_sends_what_its_tile_needs() -> anyhow::Result<()> {
 async fn firefox_sends_what_its_tile_needs() -> anyhow::Result<()> {
     follows(Kind::Firefox).await
 }
-

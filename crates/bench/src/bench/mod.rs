@@ -243,7 +243,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         };
         let report = measure_tessera(load, &[], &clips).await?;
         latency_floor::refuse_impossible_latency(&report, results.latency_floor_ms)?;
-        results.tessera.push(report);        tracing::info!(publishers = n, "tessera, publishers ignoring their constraints");
+        results.tessera.push(report);
+        tracing::info!(publishers = n, "tessera, publishers ignoring their constraints");
         let ignoring = LoadOptions { publishers: n, ignore_constraints: true, ..base.clone() };
         results.ignoring.push(measure_tessera(ignoring, &[], &clips).await?);
     }
