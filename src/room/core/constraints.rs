@@ -5,6 +5,7 @@
 //! 2.25 times the pixels it shows; told its tile, a cooperating client sends what is drawn.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use super::RoomCore;
 use crate::ids::ParticipantId;
@@ -19,6 +20,12 @@ pub const FLOOR: Size = Size::new(160, 90);
 pub const HIDDEN_FPS: u32 = 5;
 /// The lowest bitrate asked for, bit/s: VP8 at [`FLOOR`] needs about this to stay legible.
 pub const MIN_BITRATE: u32 = 100_000;
+/// A publisher is told new constraints at most this often; a later change waits for the next
+/// stage tick after it (the last value wins). Every change resizes its video, and a publisher
+/// whose video changes size more than `--video-size-changes` (3) times a second is removed: a
+/// burst of layout changes (10 `setLayout` are allowed at once) must not make a cooperating
+/// client look like a broken one.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The constraints for a picture drawn in a `cell` of `canvas`, at `fps`, when the whole canvas
 /// is encoded at `canvas_kbps`.
@@ -70,15 +77,18 @@ impl RoomCore {
     }
 
     /// Tells each connected publisher its constraints when they differ from what it was last
-    /// told, on the socket and the DataChannel; nothing when they did not change, so a busy
-    /// room (speaker switches, joins) sends one message per publisher whose tile moved.
-    pub(super) fn send_video_constraints(&mut self) {
+    /// told, on the socket and the DataChannel, at most once per [`MIN_INTERVAL`]; nothing
+    /// when they did not change, so a busy room (speaker switches, joins) sends one message per
+    /// publisher whose tile moved.
+    pub(super) fn send_video_constraints(&mut self, now: Instant) {
         for (id, c) in self.video_constraints() {
             let Some(p) = self.participants.get_mut(&id) else { continue };
-            if !p.connected || p.constraints_sent == Some(c) {
+            let held = p.constraints_at.is_some_and(|at| now.saturating_duration_since(at) < MIN_INTERVAL);
+            if !p.connected || p.constraints_sent == Some(c) || held {
                 continue;
             }
             p.constraints_sent = Some(c);
+            p.constraints_at = Some(now);
             tracing::debug!(room = %self.id, participant = %id, ?c, "video constraints");
             self.send(id, ServerMessage::VideoConstraints(c));
             let text = serde_json::to_string(&ChannelMessage::VideoConstraints(c)).expect("serializes");
@@ -157,7 +167,12 @@ mod tests {
         let full = told(&out, a);
         assert_eq!(full.iter().map(|c| (c.width, c.height)).collect::<Vec<_>>(), [(1280, 720)]);
         assert!(told(&f.input(Input::VideoFlowing(a)), a).is_empty(), "unchanged: not told again");
+        f.at(Duration::from_secs(1));
         let others: Vec<ParticipantId> = ["b", "c", "d"].map(|n| f.publisher(n)).into();
+        // Told the 2-up half at once, then held: the 2x2 quarter a second later.
+        assert_eq!(f.core.constraints_sent(a).map(|c| (c.width, c.height)), Some((640, 720)));
+        f.at(Duration::from_secs(2));
+        f.input(Input::StageTick { levels: vec![], frames: vec![] });
         assert_eq!((f.core.constraints_sent(a).unwrap().width, f.core.constraints_sent(a).unwrap().height), (640, 360));
         // A viewer joining moves no tile.
         let viewer = f.join("v", Role::Viewer);
@@ -167,6 +182,7 @@ mod tests {
                 .all(|o| !matches!(o, super::super::Output::Send { msg: ServerMessage::VideoConstraints(_), .. }))
         );
         // Spotlight on b: a, c and d leave the stage, b gets the whole canvas.
+        f.at(Duration::from_secs(3));
         let spotlight = LayoutSpec { mode: Mode::Spotlight, pinned: Some(others[0]), ..Default::default() };
         let out = f.input(Input::SetLayout(spotlight));
         assert_eq!(told(&out, a), [hidden(CANVAS, 1500)]);
@@ -175,5 +191,29 @@ mod tests {
         let out = f.input(Input::ChannelOpen(a));
         let late = out.iter().any(|o| matches!(o, super::super::Output::Channel { to, text } if *to == a && text.contains("videoConstraints")));
         assert!(late, "the constraints are on the channel's first messages");
+    }
+
+    #[test]
+    fn a_burst_of_layout_changes_resizes_a_publisher_at_most_once_a_second() {
+        use super::super::Input;
+        use super::super::tests::Fixture;
+        use crate::layout::{LayoutSpec, Mode};
+        let mut f = Fixture::new();
+        let (a, b) = (f.publisher("a"), f.publisher("b"));
+        let t0 = Duration::from_secs(5);
+        let spotlight = LayoutSpec { mode: Mode::Spotlight, pinned: Some(b), ..Default::default() };
+        let mut told_a = Vec::new();
+        for i in 0..10u32 {
+            f.at(t0 + Duration::from_millis(50 * u64::from(i)));
+            let layout = if i % 2 == 0 { spotlight.clone() } else { LayoutSpec::default() };
+            told_a.extend(told(&f.input(Input::LayoutRequest { id: b, layout }), a));
+        }
+        assert_eq!(told_a, [hidden(CANVAS, 1500)], "the first change at once, then held");
+        // The burst ended on the grid: once the second is up, a stage tick tells the last value.
+        f.at(t0 + Duration::from_millis(900));
+        assert!(told(&f.input(Input::StageTick { levels: vec![], frames: vec![] }), a).is_empty());
+        f.at(t0 + MIN_INTERVAL);
+        let later = told(&f.input(Input::StageTick { levels: vec![], frames: vec![] }), a);
+        assert_eq!(later, [for_cell(Size::new(640, 720), CANVAS, 30, 1500)], "the grid's half");
     }
 }

@@ -72,6 +72,8 @@ pub struct Participant {
     pub(super) quiet_since: Option<Instant>,
     /// The video constraints they were last told (publishers, once connected).
     pub(super) constraints_sent: Option<VideoConstraints>,
+    /// When they were last told new constraints.
+    pub(super) constraints_at: Option<Instant>,
 }
 
 impl Participant {
@@ -94,6 +96,7 @@ impl Participant {
             stalled: false,
             quiet_since: None,
             constraints_sent: None,
+            constraints_at: None,
         }
     }
 

@@ -86,7 +86,7 @@ impl RoomCore {
             }
             self.sent_channel_list = list;
         }
-        self.send_video_constraints();
+        self.send_video_constraints(now);
     }
 
     /// Places every publisher's video or placeholder, label and badge per the layout, and the
