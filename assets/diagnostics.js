@@ -55,6 +55,9 @@ export function installDiagnostics(view) {
     get picked() { return view.picked(); },
     get tiles() { return view.tiles(); },
     get speaker() { return view.speaker(); },
+    // The server's last `videoConstraints` and what our video sender was set to: { requested,
+    // applied: { scaleResolutionDownBy, maxBitrate, maxFramerate, track: { width, height } } }.
+    get constraints() { return view.session()?.constraintsApplied ?? null; },
     // Decoding, reception and timing figures from getStats().
     async stats() {
       if (!pc()) return null;

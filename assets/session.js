@@ -10,8 +10,10 @@
 //   'mute'         detail: { participantId, audio, video }
 //   'recording'    detail: Set of the ids of the room's recordings in progress
 //   'room'         detail: a message of the `tessera` DataChannel (participants with tiles, …)
+//   'constraints'  detail: { requested, applied } after our video sender follows `videoConstraints`
 
 import { serverError } from './messages.js';
+import { applyVideoConstraints } from './constraints.js';
 
 // Attempts before giving up ("failed"), and the backoff between them: 0.5, 1, 2, 4, 5, 5… s.
 export const MAX_ATTEMPTS = 8;
@@ -227,7 +229,26 @@ export class Session extends EventTarget {
       case 'error':
         this.#onError(msg);
         break;
+      case 'videoConstraints':
+        this.#constrain(msg);
+        break;
     }
+  }
+
+  // Follows the server's `videoConstraints` (on the socket or the DataChannel, the same
+  // value): kept for the next peer connection, applied to the current one. Calls are chained,
+  // so two setParameters never race over one sender's parameters.
+  #constrain(c) {
+    if (c) this.videoConstraints = { width: c.width, height: c.height, fps: c.fps, maxBitrate: c.maxBitrate };
+    const requested = this.videoConstraints;
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!requested || !sender) return;
+    this.constraining = (this.constraining ?? Promise.resolve()).then(async () => {
+      const applied = await applyVideoConstraints(sender, requested);
+      if (!applied) return;
+      this.constraintsApplied = { requested, applied };
+      this.#emit('constraints', this.constraintsApplied);
+    });
   }
 
   async #addCandidate({ candidate, sdpMLineIndex }) {
@@ -258,7 +279,11 @@ export class Session extends EventTarget {
     };
     pc.ondatachannel = (ev) => {
       if (ev.channel.label !== 'tessera') return;
-      ev.channel.onmessage = (m) => this.#emit('room', JSON.parse(m.data));
+      ev.channel.onmessage = (m) => {
+        const msg = JSON.parse(m.data);
+        if (msg.type === 'videoConstraints') this.#constrain(msg);
+        this.#emit('room', msg);
+      };
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
@@ -287,6 +312,7 @@ export class Session extends EventTarget {
     await pc.setLocalDescription(answer);
     const video = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.sender.track);
     if (video && this.videoCodec) await sendIn(video.sender, this.videoCodec);
+    this.#constrain(); // a reconnect's new sender follows what the server last asked
     for (const c of this.pending.splice(0)) await this.#addCandidate(c);
   }
 }

@@ -110,6 +110,8 @@ async fn run(
     let settings = core::Settings {
         canvas: config.composite.canvas.0,
         video: config.composite.video,
+        fps: config.composite.fps,
+        video_kbps: config.composite.video_bitrate,
         decorations: config.composite.decorations,
         media_timeout: config.media.media_timeout(),
     };
@@ -381,6 +383,8 @@ impl RoomActor {
                     role: p.info.role,
                     joined_at: rfc3339(p.joined_at),
                     inbound: p.rates(),
+                    video_size: p.video_size(),
+                    video_constraints: p.video_constraints(),
                 })
                 .collect(),
             pipeline_elements: self.media.element_count(),

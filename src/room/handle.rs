@@ -207,6 +207,11 @@ pub struct ParticipantStatus {
     pub joined_at: String,
     /// What they send us, averaged over the last second.
     pub inbound: InboundRates,
+    /// The size of their video as the server decodes it (`null` before the first frame, and
+    /// for viewers and agents).
+    pub video_size: Option<crate::layout::Size>,
+    /// The video constraints they were last told (publishers; `null` before they connected).
+    pub video_constraints: Option<crate::protocol::VideoConstraints>,
 }
 
 /// A cheap, cloneable way to reach a room task.

@@ -33,8 +33,13 @@ async fn oversized_video_removes_only_its_publisher() -> anyhow::Result<()> {
     let viewer = TestPeer::join(server.addr, PeerOptions::viewer("big", "v")).await?;
     viewer.wait_for(secs(15), |p| shows_tiles(p, &[RED])).await?;
     let spec = VideoSpec { rgb: BLUE, width: 640, height: 360, fps: 30 };
-    let big =
-        PeerOptions { video: Some(VideoSource::Solid(spec)), ..PeerOptions::publisher("big", "big", BLUE, 880.0) };
+    // It ignores its `videoConstraints` (it would shrink to its 320x360 cell): the limit is
+    // for clients that do not cooperate.
+    let big = PeerOptions {
+        video: Some(VideoSource::Solid(spec)),
+        follow_constraints: false,
+        ..PeerOptions::publisher("big", "big", BLUE, 880.0)
+    };
     let mut big = TestPeer::join(server.addr, big).await?;
     let why = removed_with(&mut big).await?;
     println!("640x360 against a 320x240 limit: {why}");

@@ -2,7 +2,7 @@
 //! of peers at real-time pace, so publishers cost almost nothing to simulate.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -73,6 +73,54 @@ impl EncodedClip {
     }
 }
 
+impl EncodedClip {
+    /// The picture size its caps give (video clips).
+    pub fn size(&self) -> Option<(u32, u32)> {
+        let s = self.caps.structure(0)?;
+        Some((s.get::<i32>("width").ok()? as u32, s.get::<i32>("height").ok()? as u32))
+    }
+}
+
+/// One scene pre-encoded at several sizes, smallest first: a publisher following the server's
+/// `videoConstraints` replays the smallest that still fills its tile, as a browser scales its
+/// camera down (`scaleResolutionDownBy`).
+#[derive(Debug)]
+pub struct ClipLadder {
+    /// The clips, smallest first.
+    pub rungs: Vec<Arc<EncodedClip>>,
+}
+
+impl ClipLadder {
+    /// [`EncodedClip::vp8`] at each of `sizes` (any order), each at `kbps` scaled from the
+    /// largest by its share of the area to the power 0.75 (as the server scales `maxBitrate`).
+    pub fn vp8(sizes: &[(u32, u32)], fps: u32, seconds: u32, kbps: u32) -> anyhow::Result<Arc<Self>> {
+        let mut sizes = sizes.to_vec();
+        sizes.sort_by_key(|(w, h)| w * h);
+        let &(w, h) = sizes.last().context("a ladder needs a size")?;
+        let largest = f64::from(w * h);
+        let rungs = sizes
+            .iter()
+            .map(|&(rw, rh)| {
+                let rate = f64::from(kbps) * (f64::from(rw * rh) / largest).powf(0.75);
+                EncodedClip::vp8(rw, rh, fps, seconds, rate.round() as u32)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Arc::new(Self { rungs }))
+    }
+
+    /// The rung to replay under `c`: the smallest whose picture is at least what the largest
+    /// one scales to in `c`'s box; the largest when nothing else is.
+    pub fn rung_for(&self, c: &tessera_protocol::VideoConstraints) -> usize {
+        let top = self.rungs.len().saturating_sub(1);
+        let Some((w, h)) = self.rungs.get(top).and_then(|r| r.size()) else { return top };
+        let need = c.fit(tessera_protocol::layout::Size::new(w, h));
+        self.rungs
+            .iter()
+            .position(|r| r.size().is_some_and(|(rw, rh)| rw >= need.width && rh >= need.height))
+            .unwrap_or(top)
+    }
+}
+
 /// Configures `appsrc` for `clip`: caps, time format, live, timestamped on push. Call before
 /// the appsrc leaves the NULL state; these are read when it starts.
 pub fn prepare(appsrc: &gst_app::AppSrc, clip: &EncodedClip) {
@@ -85,7 +133,10 @@ pub fn prepare(appsrc: &gst_app::AppSrc, clip: &EncodedClip) {
 /// Replays a clip into a [`prepare`]d, started `appsrc` from its own thread until the appsrc
 /// goes away. An upstream keyframe request (PLI from the server) restarts the clip at its
 /// keyframe.
-pub fn play(clip: Arc<EncodedClip>, appsrc: gst_app::AppSrc) {
+///
+/// The clip played is the one `rung` names among `clips`: when `rung` changes, the replay goes
+/// on from the new clip's keyframe, with its caps.
+pub fn play_rungs(clips: Vec<Arc<EncodedClip>>, rung: Arc<AtomicUsize>, appsrc: gst_app::AppSrc) {
     let restart = Arc::new(AtomicBool::new(false));
     let flag = restart.clone();
     appsrc.static_pad("src").unwrap().add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
@@ -102,12 +153,19 @@ pub fn play(clip: Arc<EncodedClip>, appsrc: gst_app::AppSrc) {
         .name("clip-player".into())
         .spawn(move || {
             let start = Instant::now();
-            let mut index = 0usize;
+            let (mut index, mut playing) = (0usize, rung.load(Ordering::Relaxed).min(clips.len() - 1));
             for tick in 1u32.. {
                 let Some(src) = weak.upgrade() else { return };
                 if restart.swap(false, Ordering::Relaxed) {
                     index = 0;
                 }
+                let wanted = rung.load(Ordering::Relaxed).min(clips.len() - 1);
+                if wanted != playing {
+                    playing = wanted;
+                    src.set_caps(Some(&clips[playing].caps));
+                    index = 0;
+                }
+                let clip = &clips[playing];
                 let mut buffer = clip.frames[index % clip.frames.len()].copy();
                 // The appsrc stamps it with the running time of its push (`do-timestamp`), but only
                 // where no timestamp is left: a DTS kept from the clip's own encode made every packet

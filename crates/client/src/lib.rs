@@ -26,6 +26,7 @@
 pub mod agent;
 mod analysis;
 mod clip;
+mod constraints;
 pub mod latency;
 mod media;
 mod received;
@@ -45,11 +46,11 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use analysis::{Frame, close_to, tone_dbfs, tone_residual_db, yuv_to_rgb};
-pub use clip::EncodedClip;
+pub use clip::{ClipLadder, EncodedClip};
 pub use media::{JITTER_MS, PeerMedia, PromiseReply, promise};
 pub use received::{Onset, Received, RtpCounts};
 pub use rtp::{count_chain, is_vp8_keyframe_start};
-pub use signaling::Signaling;
+pub use signaling::{MAX_REDIRECTS, Signaling, redirect_target};
 
 use tessera_protocol::ParticipantId;
 use tessera_protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage};
@@ -75,6 +76,9 @@ pub enum VideoSource {
     Solid(VideoSpec),
     /// A pre-encoded VP8 clip, replayed in a loop (nearly free to send).
     Clip(Arc<EncodedClip>),
+    /// The same scene pre-encoded at several sizes: the largest is replayed, or, following the
+    /// server's `videoConstraints`, the smallest that fills the tile.
+    Ladder(Arc<ClipLadder>),
     /// Black, turning white for 100 ms every second: marks for A/V sync checks, aligned with
     /// [`AudioSource::Beep`] (see [`sources`]).
     Flash(VideoSpec),
@@ -121,6 +125,9 @@ pub struct PeerOptions {
     pub video_codec: Codec,
     /// The only audio codec this peer accepts, and publishes in (Opus, PCMU or PCMA).
     pub audio_codec: Codec,
+    /// Follow the server's `videoConstraints` (scale, frame rate and bitrate of live video, the
+    /// rung of a clip ladder); false sends as a client that ignores them.
+    pub follow_constraints: bool,
 }
 
 impl PeerOptions {
@@ -141,6 +148,7 @@ impl PeerOptions {
             token: None,
             video_codec: Codec::Vp8,
             audio_codec: Codec::Opus,
+            follow_constraints: true,
         }
     }
 
@@ -156,26 +164,9 @@ impl PeerOptions {
             token: None,
             video_codec: Codec::Vp8,
             audio_codec: Codec::Opus,
+            follow_constraints: true,
         }
     }
-}
-
-/// Redirects followed by one [`TestPeer::join`] before it gives up (a loop between servers).
-pub const MAX_REDIRECTS: usize = 3;
-
-/// The address of a redirect's `http://host:port` URL (the test peer speaks plain `ws://`).
-pub async fn redirect_target(url: &str) -> anyhow::Result<SocketAddr> {
-    let authority = url
-        .strip_prefix("http://")
-        .with_context(|| format!("redirect to {url:?}: only http:// servers are supported"))?
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    tokio::net::lookup_host(authority)
-        .await
-        .with_context(|| format!("resolving {authority:?}"))?
-        .next()
-        .with_context(|| format!("{authority:?} has no address"))
 }
 
 /// A joined peer. Dropping it closes its socket and stops its pipeline.
@@ -384,6 +375,10 @@ async fn drive(
                         Err(e) => tracing::error!("test peer cannot answer: {e:#}"),
                     },
                     ServerMessage::Ice { candidate, sdp_m_line_index, .. } => media.add_candidate(sdp_m_line_index, &candidate),
+                    ServerMessage::VideoConstraints(c) => {
+                        media.follow(c);
+                        let _ = messages.send(ServerMessage::VideoConstraints(c));
+                    }
                     other => {
                         let _ = messages.send(other);
                     }

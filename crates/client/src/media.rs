@@ -10,7 +10,10 @@ use anyhow::{Context, anyhow, bail};
 use gst::prelude::*;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::constraints::Follower;
 use super::{PeerOptions, Received, sources};
+use tessera_protocol::VideoConstraints;
+use tessera_protocol::layout::Size;
 use tessera_protocol::{ClientMessage, Role};
 use tessera_webrtc::codecs::{Codec, MIX_AUDIO_CAPS};
 use tessera_webrtc::dtls_cert;
@@ -39,6 +42,9 @@ pub struct PeerMedia {
     gate: Arc<sources::Gate>,
     /// Set once the pipeline is in NULL and let go.
     torn_down: watch::Sender<bool>,
+    /// The video source following the server's `videoConstraints` (when the options say so),
+    /// and the constraints last told.
+    follow: Mutex<(Option<Follower>, Option<VideoConstraints>)>,
 }
 
 /// What a webrtcbin promise replies.
@@ -151,6 +157,7 @@ impl PeerMedia {
             received,
             gate,
             torn_down: watch::channel(false).0,
+            follow: Mutex::default(),
         })
     }
 
@@ -219,6 +226,7 @@ impl PeerMedia {
             source.bin.sync_state_with_parent()?;
             if is_video {
                 *self.video_source.lock().unwrap() = Some(source.bin.clone());
+                self.set_follower(&source);
             }
             self.sources.lock().unwrap().push(source.bin.clone());
             self.gate.admit(source);
@@ -227,6 +235,35 @@ impl PeerMedia {
             self.gate.open(self.pipeline.upcast_ref());
         }
         Ok(())
+    }
+
+    /// Follows the server's `videoConstraints` (unless the options say not to): now if the
+    /// video source runs, else once it starts.
+    pub fn follow(&self, c: VideoConstraints) {
+        let mut follow = self.follow.lock().unwrap();
+        follow.1 = Some(c);
+        if let Some(follower) = &follow.0 {
+            follower.apply(&c);
+        }
+    }
+
+    fn set_follower(&self, source: &sources::Source) {
+        use super::VideoSource;
+        if !self.options.follow_constraints {
+            return;
+        }
+        let follower = match (&self.options.video, source.rung()) {
+            (Some(VideoSource::Solid(v) | VideoSource::Flash(v)), _) => {
+                Follower::Live { bin: source.bin.clone(), source: Size::new(v.width, v.height) }
+            }
+            (Some(VideoSource::Ladder(ladder)), Some(rung)) => Follower::Ladder { ladder: ladder.clone(), rung },
+            _ => return,
+        };
+        let mut follow = self.follow.lock().unwrap();
+        if let Some(c) = &follow.1 {
+            follower.apply(c);
+        }
+        follow.0 = Some(follower);
     }
 
     /// When each flash of a [`super::VideoSource::Flash`] source was captured.
@@ -298,6 +335,7 @@ impl Drop for PeerMedia {
         // SAFETY: taken once, here, and never used again.
         let (pipeline, webrtc) =
             unsafe { (ManuallyDrop::take(&mut self.pipeline), ManuallyDrop::take(&mut self.webrtc)) };
+        self.follow.get_mut().unwrap().0.take();
         let mut parts: Vec<gst::Object> = vec![webrtc.upcast()];
         parts.extend(self.video_source.get_mut().unwrap().take().map(|b| b.upcast()));
         parts.extend(std::mem::take(self.sources.get_mut().unwrap()).into_iter().map(|b| b.upcast()));

@@ -11,6 +11,24 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use tessera_protocol::{ClientMessage, ServerMessage};
 
+/// Redirects followed by one [`crate::TestPeer::join`] before it gives up (a loop between servers).
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The address of a redirect's `http://host:port` URL (the test peer speaks plain `ws://`).
+pub async fn redirect_target(url: &str) -> anyhow::Result<SocketAddr> {
+    let authority = url
+        .strip_prefix("http://")
+        .with_context(|| format!("redirect to {url:?}: only http:// servers are supported"))?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    tokio::net::lookup_host(authority)
+        .await
+        .with_context(|| format!("resolving {authority:?}"))?
+        .next()
+        .with_context(|| format!("{authority:?} has no address"))
+}
+
 /// One signaling connection to a Tessera server.
 pub struct Signaling {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,

@@ -6,7 +6,7 @@
 //! anchored at the first video frame's running time, so they coincide exactly at the source.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::Context;
 use gst::prelude::*;
@@ -96,6 +96,11 @@ pub fn read_flash_code(cells: [bool; CODE_CELLS as usize]) -> Option<u8> {
     Some(cells[..7].iter().enumerate().map(|(bit, c)| u8::from(*c) << bit).sum())
 }
 
+/// Where a live picture is fitted to the server's `videoConstraints` (see `constraints.rs`):
+/// scaled (passthrough until told a size) and its frame rate capped (nothing dropped until
+/// told a rate).
+const FIT: &str = "videoscale name=fit-scale ! capsfilter name=fit ! videorate name=fit-rate drop-only=true";
+
 /// Holds a generated source's raw media until the connection is up (see [`open_gates`]).
 const GATE: &str = "valve name=gate drop=true drop-mode=forward-sticky-events";
 
@@ -155,16 +160,21 @@ impl Gate {
 pub struct Source {
     /// The bin; its ghost `src` pad carries RTP.
     pub bin: gst::Bin,
-    /// For clip sources: the appsrc and its clip.
-    clip: Option<(gst_app::AppSrc, Arc<EncodedClip>)>,
+    /// For clip sources: the appsrc, its clips (one, or a ladder's rungs) and which one plays.
+    clip: Option<(gst_app::AppSrc, Vec<Arc<EncodedClip>>, Arc<AtomicUsize>)>,
 }
 
 impl Source {
     /// Starts whatever must run after the bin is linked and playing.
     pub fn started(self) {
-        if let Some((appsrc, c)) = self.clip {
-            clip::play(c, appsrc);
+        if let Some((appsrc, clips, rung)) = self.clip {
+            clip::play_rungs(clips, rung, appsrc);
         }
+    }
+
+    /// Which rung of a ladder source plays (set it to switch).
+    pub fn rung(&self) -> Option<Arc<AtomicUsize>> {
+        self.clip.as_ref().map(|(_, _, rung)| rung.clone())
     }
 }
 
@@ -173,29 +183,39 @@ fn parse(desc: &str) -> anyhow::Result<gst::Bin> {
 }
 
 fn with_clip(desc: &str, c: &Arc<EncodedClip>) -> anyhow::Result<Source> {
+    with_clips(desc, vec![c.clone()], 0)
+}
+
+/// A clip source replaying `clips[first]` until told another rung.
+fn with_clips(desc: &str, clips: Vec<Arc<EncodedClip>>, first: usize) -> anyhow::Result<Source> {
     let bin = parse(desc)?;
     let appsrc = bin.by_name("clip").context("clip source")?.downcast::<gst_app::AppSrc>().expect("an appsrc");
-    clip::prepare(&appsrc, c);
-    Ok(Source { bin, clip: Some((appsrc, c.clone())) })
+    clip::prepare(&appsrc, clips.get(first).context("no clip")?);
+    Ok(Source { bin, clip: Some((appsrc, clips, Arc::new(AtomicUsize::new(first)))) })
 }
 
 /// The video source bin for `source`.
 pub fn video(source: &VideoSource, marks: &Arc<MarkClock>, codec: Codec) -> anyhow::Result<Source> {
     let (encode, pay) = match codec {
         Codec::H264 => (
-            "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=600 bitrate=300 \
+            "x264enc name=encoder tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=600 bitrate=300 \
              ! video/x-h264,profile=constrained-baseline",
             format!("rtph264pay pt={H264_PT} config-interval=-1 aggregate-mode=zero-latency mtu=1200"),
         ),
         _ => (
-            "vp8enc deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
+            "vp8enc name=encoder deadline=1 cpu-used=16 threads=1 end-usage=cbr target-bitrate=300000 \
              lag-in-frames=0 keyframe-max-dist=600 error-resilient=default",
             format!("rtpvp8pay pt={VP8_PT} picture-id-mode=15-bit mtu=1200"),
         ),
     };
     let (spec, argb) = match source {
         VideoSource::Clip(c) if codec == Codec::Vp8 => return with_clip(&format!("appsrc name=clip ! {pay}"), c),
-        VideoSource::Clip(_) => anyhow::bail!("clips are VP8; a {codec} publisher sends live video"),
+        VideoSource::Ladder(l) if codec == Codec::Vp8 => {
+            return with_clips(&format!("appsrc name=clip ! {pay}"), l.rungs.clone(), l.rungs.len().saturating_sub(1));
+        }
+        VideoSource::Clip(_) | VideoSource::Ladder(_) => {
+            anyhow::bail!("clips are VP8; a {codec} publisher sends live video")
+        }
         VideoSource::Solid(v) => {
             let [r, g, b] = v.rgb;
             (v, 0xff00_0000u32 | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b))
@@ -204,7 +224,7 @@ pub fn video(source: &VideoSource, marks: &Arc<MarkClock>, codec: Codec) -> anyh
     };
     let bin = parse(&format!(
         "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
-         ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! identity name=mark ! {GATE} ! {encode} ! {pay}",
+         ! video/x-raw,format=I420,width={},height={},framerate={}/1 ! identity name=mark ! {GATE} ! {FIT} ! {encode} ! {pay}",
         spec.width, spec.height, spec.fps
     ))?;
     if matches!(source, VideoSource::Flash(_)) {

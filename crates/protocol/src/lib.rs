@@ -3,6 +3,7 @@
 //!
 //! - [`ClientMessage`] / [`ServerMessage`] / [`ChannelMessage`]: the `/ws` signaling messages
 //!   and the `tessera` DataChannel's events (`docs/protocol.md`), with their [`ErrorCode`]s.
+//! - [`VideoConstraints`]: what a publisher's video is worth sending (its tile's size).
 //! - [`agent`]: the `/agent` WebSocket's frames, for AI agents and bots.
 //! - [`IceServer`]: the STUN/TURN servers (and TURN credentials) a `joined` message hands a
 //!   client.
@@ -13,12 +14,14 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+mod constraints;
 mod error_code;
 mod ice_server;
 pub mod ids;
 pub mod layout;
 mod message;
 
+pub use constraints::VideoConstraints;
 pub use error_code::ErrorCode;
 pub use ice_server::IceServer;
 pub use ids::{InvalidId, ParticipantId, RecordingId, RoomId, validate_name};

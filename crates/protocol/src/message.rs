@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ParticipantId, RoomId};
 use crate::layout::{LayoutSpec, Rect, Size};
-use crate::{ErrorCode, IceServer};
+use crate::{ErrorCode, IceServer, VideoConstraints};
 
 /// The largest text frame the server accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -205,6 +205,9 @@ pub enum ServerMessage {
         /// Everyone, in join order.
         participants: Vec<ChannelParticipant>,
     },
+    /// Publishers only: the most their video is worth sending, from the size of their tile
+    /// (also on the `tessera` DataChannel); sent once connected and whenever it changes.
+    VideoConstraints(VideoConstraints),
     /// A chat line from a participant (also on the `tessera` DataChannel).
     Chat(Said),
     /// A caption of what a participant says (also on the `tessera` DataChannel): show it over
@@ -298,6 +301,8 @@ pub enum ChannelMessage {
     Chat(Said),
     /// A caption (as [`ServerMessage::Caption`]).
     Caption(Caption),
+    /// Publishers only: as [`ServerMessage::VideoConstraints`].
+    VideoConstraints(VideoConstraints),
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! (`super::actor`) owns the clock, the sockets and the pipeline, feeds the core and carries
 //! out what it returns; nothing here touches GStreamer or a socket.
 
+mod constraints;
 mod io;
 mod participant;
 mod stage;
@@ -40,6 +41,10 @@ pub struct Settings {
     pub canvas: Size,
     /// Whether the room mixes video (false: audio-only, nothing is drawn).
     pub video: bool,
+    /// The composite's frame rate: what a shown publisher is asked to send at most.
+    pub fps: u32,
+    /// The composite's video bitrate, kbit/s: publishers are asked for their tile's share.
+    pub video_kbps: u32,
     /// Whether names, badges and the speaker border are drawn.
     pub decorations: bool,
     /// Publishers silent this long, or anyone not connected after this long, are removed.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::access::rate::Bucket;
 use crate::layout::Size;
 use crate::media::{InboundRates, InboundSnapshot};
-use crate::protocol::ParticipantInfo;
+use crate::protocol::{ParticipantInfo, VideoConstraints};
 
 /// `setLayout` and `mute` messages a participant may send in a burst...
 pub(crate) const BURST: f64 = 10.0;
@@ -70,6 +70,10 @@ pub struct Participant {
     pub(super) stalled: bool,
     /// Since when their audio has been quiet.
     pub(super) quiet_since: Option<Instant>,
+    /// The video constraints they were last told (publishers, once connected).
+    pub(super) constraints_sent: Option<VideoConstraints>,
+    /// When they were last told new constraints.
+    pub(super) constraints_at: Option<Instant>,
 }
 
 impl Participant {
@@ -91,7 +95,19 @@ impl Participant {
             frames: VecDeque::new(),
             stalled: false,
             quiet_since: None,
+            constraints_sent: None,
+            constraints_at: None,
         }
+    }
+
+    /// The size of their decoded video, as the server last saw it (publishers with video).
+    pub fn video_size(&self) -> Option<Size> {
+        self.video.format.map(|(size, _)| size)
+    }
+
+    /// The video constraints they were last told.
+    pub fn video_constraints(&self) -> Option<VideoConstraints> {
+        self.constraints_sent
     }
 
     /// What they sent us over the last tick.

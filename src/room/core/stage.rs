@@ -86,6 +86,7 @@ impl RoomCore {
             }
             self.sent_channel_list = list;
         }
+        self.send_video_constraints(now);
     }
 
     /// Places every publisher's video or placeholder, label and badge per the layout, and the
@@ -136,7 +137,8 @@ impl RoomCore {
         }
         let layout = ChannelMessage::LayoutChanged { layout: self.layout.clone() };
         let speaker = ChannelMessage::SpeakerChanged { participant_id: self.detector.current() };
-        for msg in [self.channel_list(), layout, speaker] {
+        let constraints = self.constraints_sent(who).map(ChannelMessage::VideoConstraints);
+        for msg in [self.channel_list(), layout, speaker].into_iter().chain(constraints) {
             self.out.push(Output::Channel { to: who, text: serde_json::to_string(&msg).expect("serializes") });
         }
     }

@@ -9,7 +9,14 @@ use crate::protocol::{ChannelMessage, IceServer};
 const CANVAS: Size = Size::new(1280, 720);
 
 fn settings() -> Settings {
-    Settings { canvas: CANVAS, video: true, decorations: true, media_timeout: Duration::from_secs(10) }
+    Settings {
+        canvas: CANVAS,
+        video: true,
+        fps: 30,
+        video_kbps: 1500,
+        decorations: true,
+        media_timeout: Duration::from_secs(10),
+    }
 }
 
 /// A room on a fake clock that starts at `t0` and only moves when told.

@@ -225,6 +225,7 @@ pub async fn run_alone(plan: Plan, started: Instant) -> anyhow::Result<Results> 
         client_latency: None,
         latency_floor_ms: 0.0,
         tessera: Vec::new(),
+        ignoring: Vec::new(),
         viewers: Vec::new(),
         floor: Vec::new(),
         audio: Vec::new(),

@@ -73,7 +73,7 @@ async fn measure(
     let silent = loadgen::blocking(|| EncodedClip::opus_silent(10)).await?;
     let mut peers = Vec::new();
     for i in 0..n {
-        let clip = if talkers.is_some_and(|t| i >= t) { &silent } else { &clips.1 };
+        let clip = if talkers.is_some_and(|t| i >= t) { &silent } else { &clips.audio };
         peers.push(janus_peer::JanusPeer::join(janus.clone(), &format!("p{i}"), clip).await?);
     }
     tokio::time::sleep(Duration::from_secs(plan.warmup)).await;

@@ -169,6 +169,24 @@ impl Drop for Floor {
     }
 }
 
+/// The floor with `n` publishers of `file`: its CPU, memory and frame rate over the plan's window.
+pub(super) fn measure(n: usize, file: &Path, plan: &super::Plan, dir: &Path) -> anyhow::Result<super::FloorRun> {
+    let desc =
+        description(n, file, tessera_protocol::layout::Size::new(640, 360), &tessera::config::Config::default())?;
+    let mut floor = Floor::start(&desc, dir.join(format!("floor-{n}.log")))?;
+    std::thread::sleep(Duration::from_secs(plan.warmup));
+    let (t0, s0) = (Instant::now(), crate::loadgen::ProcSample::read(Some(floor.pid()))?);
+    std::thread::sleep(Duration::from_secs(plan.window));
+    let (t1, s1) = (Instant::now(), crate::loadgen::ProcSample::read(Some(floor.pid()))?);
+    let secs = t1.duration_since(t0).as_secs_f64();
+    Ok(super::FloorRun {
+        publishers: n,
+        cpu_cores: s0.cores_until(&s1, secs),
+        rss_mib: s1.rss_mib,
+        fps: floor.fps(t0, t1)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

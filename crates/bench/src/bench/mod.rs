@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::loadgen::{self, LoadOptions, LoadReport, Percentiles, ProcSample};
+use crate::loadgen::{self, LoadOptions, LoadReport, Percentiles};
 use server::Server;
 use tessera_client::VideoSpec;
 
@@ -156,6 +156,10 @@ pub struct Results {
     pub latency_floor_ms: f64,
     /// Tessera, publisher sweep (no viewers).
     pub tessera: Vec<LoadReport>,
+    /// The same publisher sweep with publishers ignoring their `videoConstraints` (every one
+    /// sends 640x360 whatever its tile): what non-cooperating clients cost.
+    #[serde(default)]
+    pub ignoring: Vec<LoadReport>,
     /// Tessera, viewer sweep.
     pub viewers: Vec<LoadReport>,
     /// The floor, publisher sweep.
@@ -197,6 +201,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         client_latency: Percentiles::of(&delays),
         latency_floor_ms,
         tessera: Vec::new(),
+        ignoring: Vec::new(),
         viewers: Vec::new(),
         floor: Vec::new(),
         audio: Vec::new(),
@@ -222,6 +227,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         let report = measure_tessera(load, &[], &clips).await?;
         latency_floor::refuse_impossible_latency(&report, results.latency_floor_ms)?;
         results.tessera.push(report);
+        tracing::info!(publishers = n, "tessera, publishers ignoring their constraints");
+        let ignoring = LoadOptions { publishers: n, ignore_constraints: true, ..base.clone() };
+        results.ignoring.push(measure_tessera(ignoring, &[], &clips).await?);
     }
     for &v in &plan.viewers {
         tracing::info!(viewers = v, "tessera");
@@ -234,11 +242,11 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("publisher.webm");
     let (video, audio, secs, path) =
-        (clips.0.clone(), clips.1.clone(), (plan.warmup + plan.window + 15) as u32, file.clone());
+        (clips.video(), clips.audio.clone(), (plan.warmup + plan.window + 15) as u32, file.clone());
     loadgen::blocking(move || floor::write_webm(&video, &audio, secs, &path)).await?;
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "floor");
-        results.floor.push(measure_floor(n, &file, &plan, &dir)?);
+        results.floor.push(floor::measure(n, &file, &plan, &dir)?);
     }
     let _ = std::fs::remove_dir_all(&dir);
     results.audio = audio::measure_all(&plan, &base, &clips).await?;
@@ -273,6 +281,7 @@ fn base_options(plan: &Plan) -> LoadOptions {
         admin_key: Some(server::ADMIN_KEY.into()),
         latency: true,
         audio_only: false,
+        ignore_constraints: false,
         joins: 0,
         churn: 0,
         viewer_codec: tessera_client::Codec::Vp8,
@@ -288,22 +297,6 @@ async fn measure_tessera(load: LoadOptions, flags: &[&str], clips: &loadgen::Cli
     loadgen::run_with(&load, clips)
         .await
         .with_context(|| format!("{} publishers, {} viewers", load.publishers, load.viewers))
-}
-
-fn measure_floor(n: usize, file: &std::path::Path, plan: &Plan, dir: &std::path::Path) -> anyhow::Result<FloorRun> {
-    let desc = floor::description(
-        n,
-        file,
-        tessera_protocol::layout::Size::new(640, 360),
-        &tessera::config::Config::default(),
-    )?;
-    let mut floor = floor::Floor::start(&desc, dir.join(format!("floor-{n}.log")))?;
-    std::thread::sleep(Duration::from_secs(plan.warmup));
-    let (t0, s0) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
-    std::thread::sleep(Duration::from_secs(plan.window));
-    let (t1, s1) = (Instant::now(), ProcSample::read(Some(floor.pid()))?);
-    let secs = t1.duration_since(t0).as_secs_f64();
-    Ok(FloorRun { publishers: n, cpu_cores: s0.cores_until(&s1, secs), rss_mib: s1.rss_mib, fps: floor.fps(t0, t1)? })
 }
 
 fn machine() -> Machine {

@@ -188,22 +188,32 @@ fn publishers(s: &mut String, r: &Results) {
         s,
         "## CPU, memory and frame rate against publishers\n\n\
          ![Server CPU against publishers](benchmarks.svg)\n\n\
-         Each publisher sends 640x360 VP8 at 30 fps and Opus; no viewers besides the probe. CPU in \
-         cores (1.0 = one core busy), over a {} s window after {} s of warm-up.\n\n\
-         | Publishers | Tessera CPU | Floor CPU | Tessera ÷ floor | Floor fps | Probe fps (mean / worst 1 s) | Tiles with video | RSS MiB | Threads | Load generator CPU |\n\
-         |---|---|---|---|---|---|---|---|---|---|",
+         Each publisher has 640x360 VP8 at 30 fps and Opus; no viewers besides the probe. They follow \
+         their `videoConstraints` (each replays the pre-encoded size that fills its tile: 640x360 up \
+         to 4 publishers on the 1280x720 canvas, 426x240 at 9, 320x180 at 16, 256x144 at 25); the \
+         *ignoring* column is the same run with every publisher sending 640x360 whatever its tile, \
+         as a client that does not know the message. The floor decodes 640x360 for every \
+         publisher, so it is the same work as the *ignoring* run. CPU in cores (1.0 = one core \
+         busy), over a {} s window after {} s of warm-up.\n\n\
+         | Publishers | Tessera CPU | Tessera CPU, publishers ignoring constraints | Floor CPU | Tessera ÷ floor (ignoring ÷ floor) | Floor fps | Probe fps (mean / worst 1 s) | Tiles with video | RSS MiB | Threads | Load generator CPU |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|",
         r.plan.window, r.plan.warmup
     );
     for t in &r.tessera {
         let floor = r.floor.iter().find(|f| f.publishers == t.publishers);
+        let ignoring = r.ignoring.iter().find(|i| i.publishers == t.publishers);
         let server = t.server.as_ref();
         let _ = writeln!(
             s,
-            "| {} | {:.3} | {} | {} | {} | {:.1} / {:.0} | {} / {} | {} | {} | {:.3} |",
+            "| {} | {:.3} | {} | {} | {} | {} | {:.1} / {:.0} | {} / {} | {} | {} | {:.3} |",
             t.publishers,
             cpu(t),
+            ignoring.map_or("–".into(), |i| format!("{:.3} ({:.1} fps)", cpu(i), i.probe_fps_mean)),
             floor.map_or("–".into(), |f| format!("{:.3}", f.cpu_cores)),
-            floor.map_or("–".into(), |f| format!("{:.2}", cpu(t) / f.cpu_cores)),
+            floor.map_or("–".into(), |f| match ignoring {
+                Some(i) => format!("{:.2} ({:.2})", cpu(t) / f.cpu_cores, cpu(i) / f.cpu_cores),
+                None => format!("{:.2}", cpu(t) / f.cpu_cores),
+            }),
             floor.map_or("–".into(), |f| format!("{:.1}", f.fps)),
             t.probe_fps_mean,
             t.probe_fps_min,

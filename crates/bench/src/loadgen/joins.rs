@@ -64,12 +64,13 @@ pub async fn churn(
                     room: room.to_owned(),
                     name: format!("churn-{i}"),
                     role: Role::Publisher,
-                    video: Some(VideoSource::Clip(clip.0.clone())),
-                    audio: Some(AudioSource::Clip(clip.1.clone())),
+                    video: Some(VideoSource::Ladder(clip.ladder.clone())),
+                    audio: Some(AudioSource::Clip(clip.audio.clone())),
                     decode: false,
                     token: None,
                     video_codec: tessera_client::Codec::Vp8,
                     audio_codec: tessera_client::Codec::Opus,
+                    follow_constraints: true,
                 }
             } else {
                 PeerOptions { decode: false, ..PeerOptions::viewer(room, &format!("churn-{i}")) }

@@ -25,7 +25,7 @@ pub use procfs::ProcSample;
 pub use stats::Percentiles;
 
 use tessera_client::latency;
-use tessera_client::{AudioSource, EncodedClip, PeerOptions, TestPeer, VideoSource, VideoSpec};
+use tessera_client::{AudioSource, ClipLadder, EncodedClip, PeerOptions, TestPeer, VideoSource, VideoSpec};
 use tessera_protocol::Role;
 
 /// What to generate.
@@ -92,6 +92,11 @@ pub struct LoadOptions {
     /// room's H.264 encoder).
     #[arg(long, default_value = "vp8", value_parser = codec)]
     pub viewer_codec: Codec,
+    /// Publishers ignore the server's `videoConstraints` and always send the full-size clip, as
+    /// a client that does not know the message: what non-cooperating publishers cost. By
+    /// default they replay the pre-encoded size that fills their tile.
+    #[arg(long)]
+    pub ignore_constraints: bool,
     /// The publishers' audio codec (opus sends the clip; pcmu or pcma a live tone, and they
     /// hear their mix-minus in it).
     #[arg(long, default_value = "opus", value_parser = codec)]
@@ -115,6 +120,9 @@ pub struct LoadReport {
     pub viewers: usize,
     /// Whether publishers sent audio only.
     pub audio_only: bool,
+    /// Whether publishers ignored the server's `videoConstraints` (sent full size).
+    #[serde(default)]
+    pub ignore_constraints: bool,
     /// Measured window, seconds.
     pub window_secs: f64,
     /// Server resources at the end of the window and its CPU over it, if a PID was given.
@@ -165,12 +173,35 @@ struct Crowd {
     probe: Option<TestPeer>,
 }
 
-/// The pre-encoded clips publishers replay: (VP8, Opus).
-pub type Clips = (Arc<EncodedClip>, Arc<EncodedClip>);
+/// The pre-encoded clips publishers replay.
+#[derive(Debug, Clone)]
+pub struct Clips {
+    /// The video at the publishers' size and at the smaller sizes tiles need (VP8).
+    pub ladder: Arc<ClipLadder>,
+    /// The audio (Opus).
+    pub audio: Arc<EncodedClip>,
+}
 
-/// Encodes the clips `opts` asks for: 10 s of moving colour bars and a 440 Hz tone.
+impl Clips {
+    /// The video at the publishers' full size.
+    pub fn video(&self) -> Arc<EncodedClip> {
+        self.ladder.rungs.last().expect("a ladder has rungs").clone()
+    }
+}
+
+/// The fractions of the publishers' size pre-encoded beside it: the tiles of a 2x2, 3x3, 4x4
+/// and 5x5 grid of a canvas twice the publishers' size (1280x720 for 640x360), and the
+/// server's 160x90 floor for 640x360.
+const RUNGS: [(u32, u32); 4] = [(2, 3), (1, 2), (2, 5), (1, 4)];
+
+/// Encodes the clips `opts` asks for: 10 s of moving colour bars at the publishers' size and at
+/// the [`RUNGS`], and a 440 Hz tone.
 pub fn clips(opts: &LoadOptions) -> anyhow::Result<Clips> {
-    Ok((EncodedClip::vp8(opts.width, opts.height, opts.fps, 10, opts.kbps)?, EncodedClip::opus(440.0, 10)?))
+    let even = |v: u32| (v & !1).max(2);
+    let mut sizes = vec![(opts.width, opts.height)];
+    sizes.extend(RUNGS.iter().map(|(n, d)| (even(opts.width * n / d), even(opts.height * n / d))));
+    let ladder = ClipLadder::vp8(&sizes, opts.fps, 10, opts.kbps)?;
+    Ok(Clips { ladder, audio: EncodedClip::opus(440.0, 10)? })
 }
 
 /// Runs the load and measures.
@@ -243,6 +274,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         publishers: opts.publishers,
         viewers: opts.viewers,
         audio_only: opts.audio_only,
+        ignore_constraints: opts.ignore_constraints,
         window_secs: window,
         server: server0.zip(server1).map(|(a, b)| ServerUse {
             cpu_cores: a.cores_until(&b, window),
@@ -277,7 +309,7 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
         let video = match (i, opts.audio_only) {
             (_, true) => None,
             (0, false) if opts.latency => Some(VideoSource::Flash(flash)),
-            _ => Some(VideoSource::Clip(clips.0.clone())),
+            _ => Some(VideoSource::Ladder(clips.ladder.clone())),
         };
         let o = PeerOptions {
             room: opts.room.clone(),
@@ -288,13 +320,14 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
                 (Codec::Opus, Some(silent)) if opts.talkers.is_some_and(|t| i >= t) => {
                     AudioSource::Clip(silent.clone())
                 }
-                (Codec::Opus, _) => AudioSource::Clip(clips.1.clone()),
+                (Codec::Opus, _) => AudioSource::Clip(clips.audio.clone()),
                 (_, _) => AudioSource::Tone(300.0 + 50.0 * i as f64),
             }),
             decode: false,
             token: None,
             video_codec: Codec::Vp8,
             audio_codec: opts.audio_codec,
+            follow_constraints: !opts.ignore_constraints,
         };
         publishers.push(TestPeer::join(opts.server, o).await?);
     }

@@ -130,9 +130,11 @@ pub async fn run_against(addr: SocketAddr, pid: u32, opts: &SoakOptions, clips: 
 
 /// Starts a server of this binary and soaks it.
 pub async fn run(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
-    use tessera_client::EncodedClip;
-    let clips =
-        super::blocking(|| Ok((EncodedClip::vp8(320, 180, 30, 10, 300)?, EncodedClip::opus(440.0, 10)?))).await?;
+    use tessera_client::{ClipLadder, EncodedClip};
+    let clips = super::blocking(|| {
+        Ok(super::Clips { ladder: ClipLadder::vp8(&[(320, 180)], 30, 10, 300)?, audio: EncodedClip::opus(440.0, 10)? })
+    })
+    .await?;
     if let (Some(addr), Some(pid)) = (opts.server, opts.server_pid) {
         return run_against(addr, pid, opts, &clips).await;
     }

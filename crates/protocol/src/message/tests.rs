@@ -91,6 +91,13 @@ fn server_messages_round_trip() {
     round_trip_server(ServerMessage::MuteChanged { participant_id: me, audio: true, video: false });
     let v = round_trip_server(ServerMessage::error(ErrorCode::BadJson, "nope"));
     assert_eq!(v["code"], "bad_json");
+    let c = crate::VideoConstraints { width: 640, height: 360, fps: 30, max_bitrate: 530_000 };
+    let v = round_trip_server(ServerMessage::VideoConstraints(c));
+    let wire =
+        serde_json::json!({"type": "videoConstraints", "width": 640, "height": 360, "fps": 30, "maxBitrate": 530_000});
+    assert_eq!(v, wire);
+    let on_channel = serde_json::to_value(ChannelMessage::VideoConstraints(c)).unwrap();
+    assert_eq!(on_channel, wire, "the same JSON on the DataChannel");
 }
 
 #[test]
