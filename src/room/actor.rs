@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 use super::active_recordings::ActiveRecordings;
 use super::core::{self, Input, Output, RoomCore};
-use super::{JoinError, Outbound, ParticipantStatus, RoomCommand, RoomHandle, RoomInfo};
+use super::{JoinError, Outbound, RoomCommand, RoomHandle};
 use crate::access::TurnIssuer;
 use crate::config::Config;
 use crate::ids::{ParticipantId, RoomId};
@@ -46,9 +46,9 @@ pub(super) struct RoomActor {
     /// How to reach each participant the core has admitted; dropping one closes their socket.
     sockets: BTreeMap<ParticipantId, Outbound>,
     /// When the room was created (wall clock, for the REST API).
-    created_at: SystemTime,
+    pub(super) created_at: SystemTime,
     /// When the room was created.
-    created: Instant,
+    pub(super) created: Instant,
     /// Recordings being written or finalized.
     pub(super) recordings: ActiveRecordings,
     /// The server-wide list of recordings.
@@ -181,10 +181,6 @@ async fn run(
     if let Some((pipeline, null_at)) = stopped {
         crate::media::teardown::await_freed(id.as_str(), pipeline, ended, null_at).await;
     }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 impl RoomActor {
@@ -367,31 +363,6 @@ impl RoomActor {
         let inbound = self.sockets.keys().filter_map(|id| Some((*id, self.media.inbound(*id)?))).collect();
         self.feed(Input::Tick { inbound });
         self.report_second();
-    }
-
-    fn info(&self) -> RoomInfo {
-        RoomInfo {
-            id: self.id.clone(),
-            created_at: rfc3339(self.created_at),
-            uptime_secs: self.created.elapsed().as_secs_f64(),
-            participants: self
-                .core
-                .participants()
-                .map(|p| ParticipantStatus {
-                    id: p.info.id,
-                    name: p.info.name.clone(),
-                    role: p.info.role,
-                    joined_at: rfc3339(p.joined_at),
-                    inbound: p.rates(),
-                    video_size: p.video_size(),
-                    video_constraints: p.video_constraints(),
-                })
-                .collect(),
-            pipeline_elements: self.media.element_count(),
-            pipeline: self.media.inventory(),
-            layout: self.core.layout().clone(),
-            speaker: self.core.speaker(),
-        }
     }
 
     /// Sends `msg` to a participant's socket, if they are still here.

@@ -97,3 +97,35 @@ impl RoomActor {
         self.media.request_reception();
     }
 }
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+impl RoomActor {
+    /// The room's detail for `GET /api/rooms/{room}`.
+    pub(super) fn info(&self) -> super::RoomInfo {
+        super::RoomInfo {
+            id: self.id.clone(),
+            created_at: rfc3339(self.created_at),
+            uptime_secs: self.created.elapsed().as_secs_f64(),
+            participants: self
+                .core
+                .participants()
+                .map(|p| super::ParticipantStatus {
+                    id: p.info.id,
+                    name: p.info.name.clone(),
+                    role: p.info.role,
+                    joined_at: rfc3339(p.joined_at),
+                    inbound: p.rates(),
+                    video_size: p.video_size(),
+                    video_constraints: p.video_constraints(),
+                })
+                .collect(),
+            pipeline_elements: self.media.element_count(),
+            pipeline: self.media.inventory(),
+            layout: self.core.layout().clone(),
+            speaker: self.core.speaker(),
+        }
+    }
+}

@@ -347,4 +347,6 @@ impl RoomCore {
 #[cfg(test)]
 mod agent_tests;
 #[cfg(test)]
+mod stage_tests;
+#[cfg(test)]
 mod tests;
