@@ -16,6 +16,7 @@ mod agent_image;
 mod answerer;
 mod composite_stats;
 mod egress;
+mod egress_gate;
 mod encoder;
 mod events;
 mod ghost;
