@@ -85,8 +85,19 @@ pub(super) fn expose(
     let warned = Arc::new(AtomicBool::new(false));
     let (gate_list, what_list, warned_list) = (Arc::clone(gate), Arc::clone(&what), Arc::clone(&warned));
     let gate = Arc::clone(gate);
+    let (what_event, warned_event) = (Arc::clone(&what), Arc::clone(&warned));
     let ghost = gst::GhostPad::builder_with_target(target)?
         .name(name)
+        .event_function(move |pad, parent, event| {
+            // A refused sticky event (caps, segment) would fail the tee's push to this pad, and
+            // with it the push to every receiver after it: accepted here, it fails this
+            // receiver's buffers alone (then dropped in `settle`).
+            let kind = event.type_();
+            if !gst::Pad::event_default(pad, parent, event) && !warned_event.swap(true, Ordering::Relaxed) {
+                tracing::warn!("{what_event}: the receiver refused {kind:?}; its packets will be dropped");
+            }
+            true
+        })
         .chain_function(move |pad, parent, buffer| {
             if !gate.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
