@@ -4,7 +4,7 @@
 //! Receivers of one output share its tee, and a tee pushes to its pads one after another in
 //! the output's own thread (the `fanout` queue in [`super::egress`]). A thread per receiver
 //! (a leaky queue each) cost two wake-ups per packet and receiver, about a quarter of a
-//! viewer's CPU (docs/benchmarks.md, "What a viewer costs"). Without it, a push must never
+//! viewer's CPU (docs/architecture.md, "What a viewer costs"). Without it, a push must never
 //! wait on the receiver, and it does not once the connection is up: the send path (RTP
 //! session, RTX store, SRTP, `nicesink`) sends on a non-blocking socket, dropping a packet
 //! the kernel will not take. Before that it does wait: webrtcbin holds the RTP of a
@@ -41,16 +41,17 @@ impl Gate {
 }
 
 /// The queue before an output's tee, whose thread (`fanout:src`) pushes to every receiver
-/// so the encoder's does not wait on their sends. It drops the oldest packets rather than
-/// hold the encoder when the fan-out falls behind (300 ms, what each receiver's own queue
-/// held before).
+/// so the encoder's does not wait on their sends. When the fan-out falls 300 ms behind (a
+/// starved CPU: no receiver can make it wait) it holds the encoder rather than drop: a
+/// packet lost before the tee is lost for every receiver, and no RTX store has it, so each
+/// decoder would stall until the next keyframe (seen as 0 fps seconds at 30 viewers on an
+/// overloaded machine); held, the composite skips frames cleanly instead.
 pub(super) fn fanout_queue() -> anyhow::Result<gst::Element> {
     Ok(gst::ElementFactory::make("queue")
         .name("fanout")
         .property("max-size-buffers", 0u32)
         .property("max-size-bytes", 0u32)
         .property("max-size-time", 300_000_000u64)
-        .property_from_str("leaky", "downstream")
         .build()?)
 }
 
