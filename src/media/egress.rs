@@ -23,10 +23,11 @@ use crate::protocol::Role;
 pub(super) type OutputKey = (Codec, u32);
 
 /// One payloader and the tee fanning its RTP out to receivers, a bin in the room's pipeline
-/// fed by a mix's encoded output.
+/// fed by a mix's encoded output. The tee pushes to every receiver in the thread of the
+/// queue before it (see [`super::egress_gate`]).
 #[derive(Debug)]
 pub(super) struct RtpOutput {
-    /// `payloader ! tee`, with a `sink` ghost pad.
+    /// `payloader ! queue ! tee`, with a `sink` ghost pad.
     bin: gst::Bin,
     /// The mix's encoded output feeding it (a ghost pad on the mix's bin).
     feed: gst::GhostPad,
@@ -67,7 +68,9 @@ impl RtpOutput {
         let bin = gst::Bin::builder().name(name).build();
         let pay = payloader(codec, pt)?;
         let tee = gst::ElementFactory::make("tee").property("allow-not-linked", true).build()?;
-        bin.add_many([&pay, &tee])?;
+        let fanout = super::egress_gate::fanout_queue()?;
+        bin.add_many([&pay, &fanout, &tee])?;
+        fanout.link(&tee)?;
         if codec == Codec::H264 {
             // x264 marks its constrained-baseline streams 42c0xx (and picks the level from the
             // canvas); receivers were offered 42e01f, and webrtcbin refuses caps that differ.
@@ -78,9 +81,9 @@ impl RtpOutput {
                 .build();
             profile.set_property("caps", caps);
             bin.add(&profile)?;
-            gst::Element::link_many([&pay, &profile, &tee])?;
+            gst::Element::link_many([&pay, &profile, &fanout])?;
         } else {
-            pay.link(&tee)?;
+            pay.link(&fanout)?;
         }
         super::ghost::expose(&bin, &pay.static_pad("sink").expect("payloaders take input"), "sink")?;
         pipeline.add(&bin)?;

@@ -4,7 +4,7 @@
 //! peer-pN (publisher):  webrtcbin ─▶ vp8depay ▶ vp8dec ─────────────▶ video-mix (compositor ▶ vp8enc ▶ pay) ─▶ video-rtp tee ─┐
 //!                                 ─▶ opusdepay ▶ opusdec ▶ audio-tee ─▶ audio-mix (tesseramix: full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
 //!                                                                       └─ minus pad of M (while M talks) ▶ mixminus-pM ─▶ peer-pM ◀─────┤
-//! every peer:           egress-video queue ◀── video-rtp tee;  egress-audio queue ◀── own mix-minus | audio-rtp tee ◀───────┘
+//! every peer:           video_in gate ◀── video-rtp tee;  audio_in gate ◀── own mix-minus | audio-rtp tee (egress_gate.rs) ◀┘
 //! peer-pN (agent):      voice appsrc ▶ 48 kHz ▶ audio-tee (as a publisher's); ear appsink ◀ its raw mix-minus (agent.rs)
 //! ```
 //!
@@ -16,6 +16,7 @@ mod agent_image;
 mod answerer;
 mod composite_stats;
 mod egress;
+mod egress_gate;
 mod encoder;
 mod events;
 mod ghost;

@@ -1,4 +1,4 @@
-//! One participant's `webrtcbin`, wrapped in a bin with its egress queues.
+//! One participant's `webrtcbin`, wrapped in a bin with the gated sink pads it is fed through.
 //!
 //! GStreamer callbacks here never touch room state: they post [`MediaEvent`]s to the room
 //! task, which owns the bin. Each element is named `{kind}-{participant}`.
@@ -20,7 +20,7 @@ use tessera_webrtc::codecs::Codec;
 use tessera_webrtc::dtls_cert;
 use tessera_webrtc::mids::{self, MLine, MLineError};
 
-/// A participant's bin: `webrtcbin` plus one leaky queue per outgoing stream.
+/// A participant's bin: `webrtcbin` and the gated sink pads of its outgoing streams.
 #[derive(Debug)]
 pub struct PeerBin {
     /// The bin, named `peer-{participant}`.
@@ -76,8 +76,8 @@ pub enum Session {
     },
 }
 
-/// The egress queues of a peer that receives, each linked to its own webrtcbin sink pad with
-/// the codecs it may receive; returns their sink ghost pads (video: none in audio-only rooms).
+/// The sink pads of a peer that receives, each a [`super::egress_gate`] on its own webrtcbin
+/// sink pad with the codecs it may receive; returns them (video: none in audio-only rooms).
 fn egress(
     bin: &gst::Bin,
     webrtc: &gst::Element,
@@ -85,13 +85,8 @@ fn egress(
     role: Role,
     session: Session,
     video: bool,
+    gate: &Arc<super::egress_gate::Gate>,
 ) -> anyhow::Result<(Option<gst::GhostPad>, gst::GhostPad)> {
-    let video_q = if video { Some(egress_queue("egress-video", id)?) } else { None };
-    let audio_q = egress_queue("egress-audio", id)?;
-    bin.add(&audio_q)?;
-    if let Some(q) = &video_q {
-        bin.add(q)?;
-    }
     let direction = match role {
         Role::Publisher | Role::Agent => Direction::Sendrecv,
         Role::Viewer => Direction::Sendonly,
@@ -102,8 +97,9 @@ fn egress(
         Session::Ws => Codec::offer_caps(codecs),
         Session::Whip | Session::Whep | Session::Agent { .. } => Codec::answer_caps(codecs),
     };
-    let video = video_q.as_ref().map(|q| (q, caps(&Codec::VIDEO), true));
-    for (queue, caps, nack) in video.into_iter().chain([(&audio_q, caps(&Codec::AUDIO), false)]) {
+    let kinds = video.then(|| ("video_in", caps(&Codec::VIDEO), true));
+    let mut pads = Vec::with_capacity(2);
+    for (name, caps, nack) in kinds.into_iter().chain([("audio_in", caps(&Codec::AUDIO), false)]) {
         // Requested with caps, the transceiver has a kind, so a client's offer finds it for its
         // m-line of that kind whatever the order of its m-lines.
         let template = webrtc.pad_template("sink_%u").context("webrtcbin has no sink template")?;
@@ -112,27 +108,10 @@ fn egress(
         transceiver.set_codec_preferences(Some(&caps));
         transceiver.set_direction(direction);
         transceiver.set_property("do-nack", nack);
-        queue.static_pad("src").unwrap().link(&sink)?;
+        pads.push(super::egress_gate::expose(bin, &sink, name, gate, format!("{name} of {id}"))?);
     }
-    let video_in = match &video_q {
-        Some(q) => Some(super::ghost::expose(bin, &q.static_pad("sink").unwrap(), "video_in")?),
-        None => None,
-    };
-    let audio_in = super::ghost::expose(bin, &audio_q.static_pad("sink").unwrap(), "audio_in")?;
-    Ok((video_in, audio_in))
-}
-
-/// A queue that drops the oldest data instead of blocking the shared tee when this peer is
-/// slow or not connected yet.
-fn egress_queue(name: &str, id: ParticipantId) -> anyhow::Result<gst::Element> {
-    let q = gst::ElementFactory::make("queue")
-        .name(format!("{name}-{id}"))
-        .property("max-size-buffers", 0u32)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-time", 300_000_000u64)
-        .property_from_str("leaky", "downstream")
-        .build()?;
-    Ok(q)
+    let audio_in = pads.pop().expect("audio is always added");
+    Ok((pads.pop(), audio_in))
 }
 
 impl PeerBin {
@@ -155,6 +134,7 @@ impl PeerBin {
         let webrtc = tessera_webrtc::new_webrtcbin(&format!("webrtcbin-{id}"), config.media.jitter_ms, &ice)?;
         dtls_cert::use_ecdsa_certificate(&webrtc)?;
         bin.add(&webrtc)?;
+        let gate: Arc<super::egress_gate::Gate> = Arc::default();
         let (video_in, audio_in) = match session {
             // An ingest client only sends: nothing flows to it.
             Session::Whip => {
@@ -162,7 +142,7 @@ impl PeerBin {
                 (None, None)
             }
             Session::Ws | Session::Whep => {
-                let (video, audio) = egress(&bin, &webrtc, id, role, session, config.composite.video)?;
+                let (video, audio) = egress(&bin, &webrtc, id, role, session, config.composite.video, &gate)?;
                 (video, Some(audio))
             }
             Session::Agent { .. } => anyhow::bail!("an agent's media is built by RoomMedia::add_agent"),
@@ -172,8 +152,8 @@ impl PeerBin {
         }
         let inbound = Arc::new(InboundCounters::default());
         let held = Arc::default();
-        connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held));
-        let reception = Arc::default();
+        connect_signals(&webrtc, id, events, inbound.clone(), Arc::clone(&held), Arc::clone(&gate));
+        let reception = Arc::new(super::reception::ReceptionCounters::of(inbound.clone()));
         Ok(Self {
             bin,
             webrtc: Some(webrtc),
@@ -329,6 +309,7 @@ fn connect_signals(
     events: UnboundedSender<MediaEvent>,
     inbound: Arc<InboundCounters>,
     held: Arc<Mutex<Held>>,
+    gate: Arc<super::egress_gate::Gate>,
 ) {
     let tx = events.clone();
     webrtc.connect("on-ice-candidate", false, move |args| {
@@ -358,6 +339,9 @@ fn connect_signals(
     });
     webrtc.connect_notify(Some("connection-state"), move |webrtc, _| {
         let state = webrtc.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+        if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
+            gate.open();
+        }
         let _ = events.send(MediaEvent::ConnectionState { peer: id, state });
     });
 }

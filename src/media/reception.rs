@@ -18,6 +18,8 @@ pub struct ReceptionCounters {
     jitter_us: AtomicU64,
     nacks: AtomicU64,
     plis: AtomicU64,
+    /// What the participant sent us: nothing yet (a viewer, always), no `get-stats`.
+    inbound: Arc<super::stats::InboundCounters>,
 }
 
 /// A reading of [`ReceptionCounters`].
@@ -57,8 +59,19 @@ fn number(s: &gst::StructureRef, field: &str) -> Option<f64> {
 }
 
 impl ReceptionCounters {
-    /// Asks `webrtc` for its stats; the reply updates the counters.
+    /// Counters of a participant whose received packets `inbound` counts.
+    pub fn of(inbound: Arc<super::stats::InboundCounters>) -> Self {
+        Self { inbound, ..Self::default() }
+    }
+
+    /// Asks `webrtc` for its stats; the reply updates the counters. Skipped while the
+    /// participant has sent nothing: there is no `inbound-rtp` entry to read then, and a
+    /// viewer never sends, while `get-stats` builds an entry for every transceiver,
+    /// transport and candidate pair on webrtcbin's thread, every second, for every viewer.
     pub fn request(self: &Arc<Self>, webrtc: &gst::Element) {
+        if self.inbound.snapshot().last_packet.is_none() {
+            return;
+        }
         let me = self.clone();
         let promise = gst::Promise::with_change_func(move |reply| {
             if let Ok(Some(stats)) = reply {

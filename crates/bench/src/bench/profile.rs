@@ -10,10 +10,10 @@ use crate::loadgen::procfs::ThreadGroup;
 /// What each thread group does, for the table's last column.
 fn stage(name: &str) -> &'static str {
     match name {
-        "compositor:src" => "compositing, the one VP8 encode, payloading, fan-out into every egress queue",
+        "compositor:src" => "compositing, the one VP8 encode, payloading",
         "rtpjitterbuffer" => "per inbound stream: depayload and decode (VP8 or Opus), resample, feed the mixers",
         "mixer:src" => "per audio mix (each publisher's mix-minus and the full mix): mix, Opus encode, payload",
-        "egress-video-p#" | "egress-audio-p#" => "per receiver: RTP session, RTX store, SRTP encrypt, UDP send",
+        "fanout:src" => "per RTP output, for each of its receivers: RTP session, RTX store, SRTP encrypt, UDP send",
         "nicesrc#:src" | "queue#:src" => {
             "per peer: UDP receive, DTLS/SRTP decrypt, RTP session, into the jitter buffers"
         }
