@@ -64,9 +64,14 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// What the route counted (own and shared frames, switches).
+    /// What the route counted (own and shared frames, switches); an agent's raw mix is no
+    /// encode, so it is never counted on its own one.
     pub(super) fn counts(&self) -> RouteCounts {
-        self.route.counts()
+        let counts = self.route.counts();
+        match self.branch {
+            Branch::Encoded { .. } => counts,
+            Branch::Raw => RouteCounts { on_own: 0, ..counts },
+        }
     }
 }
 

@@ -69,7 +69,6 @@ impl RoomActor {
             second.keyframes = current.keyframes.saturating_sub(last.keyframes);
         }
         self.reports.last_composite = composite.map(|c| (now, c));
-        let mut publishers = 0;
         let mut reception = BTreeMap::new();
         for p in self.core.participants() {
             if let Some(now) = self.media.reception(p.info.id) {
@@ -85,12 +84,11 @@ impl RoomActor {
             let rates = p.rates();
             second.inbound_kbps.push(rates.bitrate_kbps);
             if p.info.role == Role::Publisher {
-                publishers += 1;
                 second.publisher_fps.push(rates.fps);
             }
         }
-        // The full audio mix, the composite, and each publisher's mix-minus.
-        second.mixes = 1 + i64::from(composite.is_some()) + publishers;
+        // The full audio mix, the composite, and each talker's own encode (running now).
+        second.mixes = 1 + i64::from(composite.is_some()) + self.media.mix_minus_counts().on_own as i64;
         self.reports.last_reception = reception;
         self.reports.metrics.second(&second);
         // Read at the next second.

@@ -93,7 +93,11 @@ async fn metrics_of_a_live_room() -> anyhow::Result<()> {
     assert!((25.0..=35.0).contains(&composite), "composite at {composite} fps (canvas at 30)");
     let encode = get(&s, &format!("tessera_room_encode_seconds_per_frame{room}"));
     assert!(encode > 0.0 && encode < 1.0 / 30.0, "VP8 encode {encode} s per frame");
-    assert_eq!(get(&s, &format!("tessera_room_mixes_encoded{room}")), 4.0, "composite, full mix, 2 mix-minus");
+    assert_eq!(
+        get(&s, &format!("tessera_room_mixes_encoded{room}")),
+        4.0,
+        "composite, full mix, and both publishers' own encodes (their tones never stop)"
+    );
     assert_eq!(get(&s, "tessera_errors_sent_total{code=\"bad_json\"}"), 1.0);
     assert!(get(&s, "tessera_signaling_messages_total{direction=\"in\"}") >= 4.0);
     assert!(get(&s, "tessera_signaling_messages_total{direction=\"out\"}") >= 6.0);

@@ -107,6 +107,7 @@ impl Route {
             own_frames: self.own_frames.load(Relaxed),
             shared_frames: self.shared_frames.load(Relaxed),
             switches: self.switches.load(Relaxed),
+            on_own: u64::from(self.own.load(Relaxed)),
         }
     }
 }
@@ -121,6 +122,8 @@ pub struct RouteCounts {
     pub shared_frames: u64,
     /// Switches between the two.
     pub switches: u64,
+    /// Listeners on their own encode at the last frame.
+    pub on_own: u64,
 }
 
 impl std::ops::AddAssign for RouteCounts {
@@ -128,6 +131,7 @@ impl std::ops::AddAssign for RouteCounts {
         self.own_frames += o.own_frames;
         self.shared_frames += o.shared_frames;
         self.switches += o.switches;
+        self.on_own += o.on_own;
     }
 }
 

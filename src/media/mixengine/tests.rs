@@ -72,8 +72,8 @@ fn talkers_hear_everyone_but_themselves_and_the_silent_share_the_full_mix() {
     assert!(tone_level(&b, 440.0) > 0.45 && tone_level(&b, 1000.0) < 1e-4);
     assert!(heard[2].lock().unwrap().is_empty(), "the silent listener shares the full mix");
     let counts: Vec<RouteCounts> = routes.iter().map(|r| r.counts()).collect();
-    assert_eq!(counts[0], RouteCounts { own_frames: 100, shared_frames: 0, switches: 1 });
-    assert_eq!(counts[2], RouteCounts { own_frames: 0, shared_frames: 100, switches: 0 });
+    assert_eq!(counts[0], RouteCounts { own_frames: 100, shared_frames: 0, switches: 1, on_own: 1 });
+    assert_eq!(counts[2], RouteCounts { own_frames: 0, shared_frames: 100, switches: 0, on_own: 0 });
 }
 
 /// [`Route::takes_own`] matches an encoded frame to its raw frame by PTS: the room's Opus
