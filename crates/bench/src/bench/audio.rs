@@ -109,6 +109,12 @@ pub async fn alone(
     mut results: Results,
 ) -> anyhow::Result<Results> {
     results.audio = measure_all(plan, base, clips).await?;
+    for a in &results.audio {
+        println!("Tessera's threads, {} participants, {:?} talking:", a.participants, a.talkers);
+        for g in &a.tessera_threads {
+            println!("  {:<28} {:>3} threads {:.3} cores", g.name, g.threads, g.cores);
+        }
+    }
     let mut table = String::new();
     section(&mut table, &results);
     let _ = writeln!(table, "| Target | Measured | |\n|---|---|---|");

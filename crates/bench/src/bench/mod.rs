@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod audio;
 mod codecs;
+mod compare;
 mod floor;
 pub mod janus;
 pub mod janus_peer;
@@ -322,11 +323,18 @@ fn machine() -> Machine {
 /// Writes the JSON results and regenerates the docs page (or, quick, prints the tables).
 fn write(opts: &BenchOptions, results: &Results) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.results)?;
-    let date = &results.started[..10];
-    let name = if opts.quick { format!("{date}-quick.json") } else { format!("{date}.json") };
+    // Named by when it started, so a second run on one day keeps the first for the comparison.
+    let stamp = results.started.replace(':', "-");
+    let name = if opts.quick { format!("{}-quick.json", &stamp[..10]) } else { format!("{stamp}.json") };
     let path = opts.results.join(name);
+    let previous = compare::previous(&opts.results, &path);
     std::fs::write(&path, serde_json::to_string_pretty(results)? + "\n")?;
-    let markdown = report::markdown(results, &path);
+    let mut markdown = report::markdown(results, &path);
+    let mut before_after = String::new();
+    compare::section(&mut before_after, &serde_json::to_value(results)?, previous.as_ref());
+    // Right after the Targets table.
+    let at = markdown.find("\n## ").and_then(|t| markdown[t + 1..].find("\n## ").map(|n| t + n + 2));
+    markdown.insert_str(at.unwrap_or(markdown.len()), &before_after);
     if opts.quick {
         println!("{markdown}");
     } else {

@@ -1,0 +1,118 @@
+//! Before and after: this run's headline figures beside the previous run's, read from its
+//! results file in `bench/results/` (as JSON values, so an older file with fewer fields still
+//! reads; a figure it lacks shows as "–"). Both columns come from the same code.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The newest full run's results in `dir` other than `this` (quick runs and soaks left out).
+pub fn previous(dir: &Path, this: &Path) -> Option<(PathBuf, Value)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".json") && !name.contains("quick") && !name.starts_with("soak") && p != this
+        })
+        .collect();
+    files.sort();
+    let path = files.pop()?;
+    let value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    Some((path, value))
+}
+
+fn f(v: &Value, pointer: &str) -> Option<f64> {
+    v.pointer(pointer)?.as_f64()
+}
+
+fn find<'a>(list: &'a Value, key: &str, n: u64) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|x| x[key].as_u64() == Some(n))
+}
+
+fn run(r: &Value, publishers: u64) -> Option<&Value> {
+    r["tessera"].as_array()?.iter().find(|t| t["publishers"].as_u64() == Some(publishers) && t["viewers"] == 0)
+}
+
+/// The rows of the table: what issue 16 set out to move, as text for one results file.
+fn figures(r: &Value) -> Vec<(&'static str, Option<String>)> {
+    let ratio16 = run(r, 16).and_then(|t| {
+        let floor = f(find(&r["floor"], "publishers", 16)?, "/cpu_cores")?;
+        let fps = f(t, "/probe_fps_mean")?;
+        Some(format!("{:.2}× ({:.1} fps)", f(t, "/server/cpu_cores")? / floor, fps))
+    });
+    let at25 = run(r, 25)
+        .and_then(|t| Some(format!("{:.1} fps, p50 {:.0} ms", f(t, "/probe_fps_mean")?, f(t, "/latency/p50_ms")?)));
+    let audio = |n: u64, few: bool| {
+        let a = r["audio"].as_array()?.iter().find(|a| {
+            a["participants"].as_u64() == Some(n) && (a["talkers"].is_null() || a.get("talkers").is_none()) != few
+        })?;
+        Some(format!("{:.2}×", f(a, "/tessera_cpu_cores")? / f(a, "/janus_cpu_cores")?))
+    };
+    let viewer_room = r.pointer("/plan/viewer_room").and_then(Value::as_u64).unwrap_or(4);
+    let per_viewer = run(r, viewer_room).and_then(|base| {
+        let most = r["viewers"].as_array()?.iter().max_by_key(|v| v["viewers"].as_u64())?;
+        let extra = f(most, "/server/cpu_cores")? - f(base, "/server/cpu_cores")?;
+        Some(format!("{:.4} core", extra / most["viewers"].as_f64()?))
+    });
+    let latency = run(r, viewer_room).and_then(|t| {
+        let client = f(r, "/client_latency/p50_ms")?;
+        Some(format!("{:.0} / {:.0} ms", f(t, "/latency/p50_ms")? - client, f(t, "/latency/p95_ms")? - client))
+    });
+    vec![
+        ("CPU at 16 publishers ÷ floor (probe fps)", ratio16),
+        ("25 publishers: probe fps, glass-to-glass p50", at25),
+        ("audio-only, Tessera ÷ Janus at N=4, all talking", audio(4, false)),
+        ("audio-only, Tessera ÷ Janus at N=16, all talking", audio(16, false)),
+        ("audio-only, Tessera ÷ Janus at N=16, 2 talking", audio(16, true)),
+        ("each extra viewer", per_viewer),
+        ("latency added by the server at the viewer room, p50 / p95", latency),
+    ]
+}
+
+/// The section: this run against `previous`.
+pub fn section(s: &mut String, now: &Value, previous: Option<&(PathBuf, Value)>) {
+    let Some((path, before)) = previous else { return };
+    let _ = writeln!(
+        s,
+        "## Before and after\n\n\
+         This run beside the previous one on record ([`{}`](../{}), started {}), computed the same way \
+         from both results files.\n\n| | before | now |\n|---|---|---|",
+        path.display(),
+        path.display(),
+        before["started"].as_str().unwrap_or("?")
+    );
+    for ((label, then), (_, now)) in figures(before).into_iter().zip(figures(now)) {
+        let dash = || "–".to_owned();
+        let _ = writeln!(s, "| {label} | {} | {} |", then.unwrap_or_else(dash), now.unwrap_or_else(dash));
+    }
+    let _ = writeln!(s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_figures_read_an_older_results_file() {
+        let old = serde_json::json!({
+            "plan": {"viewer_room": 4},
+            "client_latency": {"p50_ms": 30.0},
+            "tessera": [
+                {"publishers": 4, "viewers": 0, "server": {"cpu_cores": 0.4}, "probe_fps_mean": 30.0, "latency": {"p50_ms": 130.0, "p95_ms": 140.0}},
+                {"publishers": 16, "viewers": 0, "server": {"cpu_cores": 1.2}, "probe_fps_mean": 29.5}
+            ],
+            "viewers": [{"publishers": 4, "viewers": 30, "server": {"cpu_cores": 0.7}}],
+            "floor": [{"publishers": 16, "cpu_cores": 0.8}],
+            "audio": [{"participants": 16, "tessera_cpu_cores": 0.36, "janus_cpu_cores": 0.2}]
+        });
+        let rows: Vec<Option<String>> = figures(&old).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(rows[0].as_deref(), Some("1.50× (29.5 fps)"));
+        assert_eq!(rows[1], None, "no 25-publisher run");
+        assert_eq!(rows[3].as_deref(), Some("1.80×"));
+        assert_eq!(rows[4], None, "no few-talkers run then");
+        assert_eq!(rows[5].as_deref(), Some("0.0100 core"));
+        assert_eq!(rows[6].as_deref(), Some("100 / 110 ms"));
+    }
+}
