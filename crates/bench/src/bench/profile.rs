@@ -12,7 +12,9 @@ fn stage(name: &str) -> &'static str {
     match name {
         "compositor:src" => "compositing, the one VP8 encode, payloading",
         "rtpjitterbuffer" => "per inbound stream: depayload and decode (VP8 or Opus), resample, feed the mixers",
-        "mixer:src" => "per audio mix (each publisher's mix-minus and the full mix): mix, Opus encode, payload",
+        "mixer:src" => {
+            "the mix-minus engine: voices summed once, the shared Opus encode, talkers' own encodes, send to talkers"
+        }
         "fanout:src" => "per RTP output, for each of its receivers: RTP session, RTX store, SRTP encrypt, UDP send",
         "nicesrc#:src" | "queue#:src" => {
             "per peer: UDP receive, DTLS/SRTP decrypt, RTP session, into the jitter buffers"
