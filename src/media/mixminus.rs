@@ -75,18 +75,44 @@ impl Listener {
     }
 }
 
-/// Passes only the frames `keep` accepts.
-fn gate(pad: &gst::Pad, keep: impl Fn(&gst::Buffer) -> bool + Send + Sync + 'static) {
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| match info.buffer() {
-        Some(b) if !keep(b) => gst::PadProbeReturn::Drop,
-        Some(b) if b.flags().contains(gst::BufferFlags::DISCONT) => {
-            if let Some(b) = info.buffer_mut() {
-                b.make_mut().unset_flags(gst::BufferFlags::DISCONT);
+/// Exposes `target` (a funnel input, child of `bin`) as sink ghost pad `name`, passing only
+/// the frames `keep` accepts (the others are dropped here, in the chain function: a pad probe
+/// returning `Drop` on the funnel's inputs made 1.22 unref a NULL buffer on every frame).
+/// `DISCONT` goes too: the merged stream is continuous.
+fn gated(
+    bin: &gst::Bin,
+    target: &gst::Pad,
+    name: &str,
+    keep: impl Fn(&gst::BufferRef) -> bool + Send + Sync + 'static,
+) -> anyhow::Result<gst::GhostPad> {
+    let ghost = gst::GhostPad::builder_with_target(target)?
+        .name(name)
+        .chain_function(move |pad, parent, mut buffer| {
+            if !keep(&buffer) {
+                return Ok(gst::FlowSuccess::Ok);
             }
-            gst::PadProbeReturn::Ok
-        }
-        _ => gst::PadProbeReturn::Ok,
-    });
+            if buffer.flags().contains(gst::BufferFlags::DISCONT) {
+                buffer.make_mut().unset_flags(gst::BufferFlags::DISCONT);
+            }
+            gst::ProxyPad::chain_default(pad, parent, buffer)
+        })
+        .build();
+    ghost.set_active(true)?;
+    bin.add_pad(&ghost).map_err(|_| anyhow::anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    Ok(ghost)
+}
+
+/// `funnel` in a bin of its own whose two inputs pass each frame from one encode, as `route`
+/// says: `own` and `shared` sink pads, a `src` pad.
+fn merge(route: &Arc<Route>) -> anyhow::Result<gst::Bin> {
+    let bin = gst::Bin::builder().name("merge").build();
+    let funnel = gst::ElementFactory::make("funnel").build()?;
+    bin.add(&funnel)?;
+    let (r, s) = (route.clone(), route.clone());
+    gated(&bin, &funnel.request_pad_simple("sink_%u").context("funnel pad")?, "own", move |b| r.takes_own(b.pts()))?;
+    gated(&bin, &funnel.request_pad_simple("sink_%u").context("funnel pad")?, "shared", move |_| s.takes_shared())?;
+    ghost::expose(&bin, &funnel.static_pad("src").context("funnel output")?, "src")?;
+    Ok(bin)
 }
 
 /// `mixminus-pN`: `codec`'s encoder and payloader at `pt`, a `sink` for the engine's pad, a
@@ -114,21 +140,26 @@ pub(super) fn encoded_branch(
     let own = ghost::request(&encoder, &encoded, "src_%u", "own")?;
     ghost::expose(&bin, encoder.static_pad("sink").context("encoder takes no input")?.upcast_ref(), "sink")?;
     if codec == Codec::Opus {
-        let funnel = gst::ElementFactory::make("funnel").build()?;
-        bin.add(&funnel)?;
-        let from_own = funnel.request_pad_simple("sink_%u").context("funnel pad")?;
-        let from_shared = funnel.request_pad_simple("sink_%u").context("funnel pad")?;
-        own.link(&from_own)?;
-        funnel.link(&pay)?;
-        let r = route.clone();
-        gate(&from_own, move |b| r.takes_own(b.pts()));
-        let r = route.clone();
-        gate(&from_shared, move |_| r.takes_shared());
-        ghost::expose(&bin, &from_shared, "shared")?;
+        let merge = merge(route)?;
+        bin.add(&merge)?;
+        own.link(&merge.static_pad("own").context("merge input")?)?;
+        merge.link(&pay)?;
+        ghost::expose(&bin, &merge.static_pad("shared").context("merge input")?, "shared")?;
     } else {
         own.link(&pay.static_pad("sink").context("payloaders take input")?)?;
     }
-    ghost::expose(&bin, &pay.static_pad("src").context("payloaders have output")?, "rtp")?;
+    // The send gets a thread of its own: `webrtcbin`'s `nicesink` waits on the clock for each
+    // packet's running time, which in the engine's thread held every listener's mix back by
+    // the pipeline's latency (recordings' audio ran 126 ms behind their video).
+    let queue = gst::ElementFactory::make("queue")
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 200_000_000u64)
+        .property_from_str("leaky", "downstream")
+        .build()?;
+    bin.add(&queue)?;
+    pay.link(&queue)?;
+    ghost::expose(&bin, &queue.static_pad("src").context("queues have output")?, "rtp")?;
     Ok(bin)
 }
 
