@@ -9,7 +9,7 @@
 //! agent:                        engine minus_K (every frame, raw) ▶ peer-pN's ear
 //! ```
 //!
-//! The two probes on the funnel pass each frame from one encode only, as the engine's
+//! The funnel's two gated inputs pass each frame from one encode only, as the engine's
 //! [`Route`] says; the payloader then numbers and stamps one continuous stream.
 
 use std::sync::Arc;
