@@ -58,11 +58,43 @@ pub fn chain_absorbing<P: IsA<gst::ProxyPad>>(
     match gst::ProxyPad::chain_default(pad, parent, buffer) {
         Err(e) if !matches!(e, Flushing | NotLinked | Eos) => {
             if !warned.swap(true, Ordering::Relaxed) {
-                tracing::warn!("{what}: downstream returned {e:?}; buffer dropped, the stream goes on");
+                let trail = pad.upcast_ref::<gst::ProxyPad>().internal().map(|ghost| flow_trail(ghost.upcast_ref()));
+                let trail = trail.unwrap_or_default();
+                tracing::warn!("{what}: downstream returned {e:?}; buffer dropped, the stream goes on ({trail})");
             }
             Ok(gst::FlowSuccess::Ok)
         }
         other => other,
+    }
+}
+
+/// Where a flow error came from: each pad downstream of `from` whose last push did not return
+/// `Ok`, with that result, as far as the chain of source pads goes (depth-limited).
+/// Computed once per failing link, for the log.
+pub fn flow_trail(from: &gst::Pad) -> String {
+    fn walk(pad: &gst::Pad, depth: usize, out: &mut Vec<String>) {
+        let Some(peer) = pad.peer() else { return };
+        let last = peer.last_flow_result();
+        if last.is_err() {
+            out.push(format!("{}: {last:?}", peer.path_string()));
+        }
+        if depth == 0 {
+            return;
+        }
+        // Into a ghost pad's target, or through an element to its source pads.
+        let next: Vec<gst::Pad> = match peer.downcast_ref::<gst::ProxyPad>().and_then(|p| p.internal()) {
+            Some(internal) => vec![internal.upcast()],
+            None => peer.parent_element().map(|e| e.src_pads()).unwrap_or_default(),
+        };
+        for pad in next {
+            walk(&pad, depth - 1, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(from, 32, &mut out);
+    match out.is_empty() {
+        true => "no pad downstream holds an error".to_owned(),
+        false => format!("failing downstream: {}", out.join(", ")),
     }
 }
 
@@ -83,4 +115,48 @@ pub fn release(bin: &gst::Bin, element: &gst::Element, ghost: &gst::GhostPad) {
     let _ = ghost.set_target(None::<&gst::Pad>);
     let _ = ghost.set_active(false);
     let _ = bin.remove_pad(ghost);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failing element downstream of an isolated link: the push upstream still succeeds,
+    /// and the trail names the pad that failed.
+    #[test]
+    fn an_isolated_link_absorbs_a_downstream_error_and_names_it() {
+        gst::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let src = gst_app::AppSrc::builder().caps(&gst::Caps::new_empty_simple("application/x-test")).build();
+        let bin = gst::Bin::builder().name("upstream").build();
+        let inner = gst::ElementFactory::make("identity").build().unwrap();
+        bin.add(&inner).unwrap();
+        expose(&bin, &inner.static_pad("sink").unwrap(), "in").unwrap();
+        let out = expose_isolated(&bin, &inner.static_pad("src").unwrap(), "out", "test link".into()).unwrap();
+        let failing = gst::ElementFactory::make("identity").name("failing").property("error-after", 3i32).build();
+        let failing = failing.unwrap();
+        let sink = gst::ElementFactory::make("fakesink").property("async", false).build().unwrap();
+        pipeline.add_many([src.upcast_ref(), bin.upcast_ref(), &failing, &sink]).unwrap();
+        src.link(&bin).unwrap();
+        gst::Element::link_many([&failing, &sink]).unwrap();
+        out.link(&failing.static_pad("sink").unwrap()).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // The third buffer fails (identity passes later ones again); appsrc pushes from its own
+        // task, so poll the trail until the failing pad holds its error.
+        for _ in 0..3 {
+            src.push_buffer(gst::Buffer::with_size(8).unwrap()).unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let trail = loop {
+            let trail = flow_trail(out.upcast_ref());
+            if trail.contains("failing") || std::time::Instant::now() > deadline {
+                break trail;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(trail.contains("failing.GstPad:sink: Err(Error)"), "{trail}");
+        // The appsrc's task saw no error: the link absorbed it.
+        assert!(src.static_pad("src").unwrap().last_flow_result().is_ok(), "the error reached upstream");
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
 }
