@@ -182,8 +182,9 @@ pub(super) async fn serve(socket: WebSocket, state: AppState, guard: ConnectionG
                 true
             }
             _ = play.tick() => {
-                if let Some(pcm) = pacer.next() {
-                    let _ = agent.io.voice.push(&pcm);
+                match pacer.next() {
+                    Some(pcm) => drop(agent.io.voice.push(&pcm)),
+                    None => agent.io.voice.rest(),
                 }
                 true
             }

@@ -39,19 +39,72 @@ pub struct AgentIo {
     pub ear: mpsc::Receiver<Bytes>,
 }
 
-/// The agent's voice: an `appsrc` timestamped on arrival, so frames must come paced (one per
-/// 20 ms); see `agent::Pacer`.
-#[derive(Debug, Clone)]
+/// The agent's voice: an `appsrc` fed one 20 ms frame per tick of the agent's pacer
+/// (`agent::Pacer`), each stamped by a [`VoiceClock`].
+#[derive(Debug)]
 pub struct AgentVoice {
     src: gst_app::AppSrc,
+    clock: VoiceClock,
 }
 
 impl AgentVoice {
     /// Plays one 20 ms frame now. Fails once the agent's branch is gone.
-    pub fn push(&self, frame: &[u8]) -> Result<(), gst::FlowError> {
+    pub fn push(&mut self, frame: &[u8]) -> Result<(), gst::FlowError> {
+        let Some(now) = self.src.current_running_time() else {
+            return Ok(()); // not playing yet: nothing to time it by
+        };
         let mut buffer = gst::Buffer::from_slice(frame.to_vec());
-        buffer.get_mut().expect("new buffer").set_duration(gst::ClockTime::from_mseconds(u64::from(FRAME_MS)));
+        let b = buffer.get_mut().expect("new buffer");
+        b.set_pts(self.clock.stamp(now));
+        b.set_duration(FRAME);
         self.src.push_buffer(buffer).map(|_| ())
+    }
+
+    /// Says a tick passed with nothing to play: the next frame starts a new stretch.
+    pub fn rest(&mut self) {
+        self.clock.rest();
+    }
+}
+
+const FRAME: gst::ClockTime = gst::ClockTime::from_mseconds(FRAME_MS as u64);
+
+/// Timestamps of an agent's voice: one continuous timeline while it talks, so the mixer gets
+/// whole, adjacent frames however the pacer's ticks jitter.
+///
+/// Stamped with the arrival time instead, each tick's jitter became a gap (silence inserted)
+/// or an overlap (samples dropped) between frames, and a frame came too late for the mix
+/// whenever its tick did: the mixer waits for a frame until 20 to 40 ms after the end of
+/// the output frame that holds its start (its own 20 ms of latency plus its silent live
+/// input's), and a stamp of "now" left none of that to spare at some phases. On the
+/// timeline, a push may come up to [`VoiceClock::MAX_LATE`] after its slot and still be
+/// mixed whole (`agent_pacing` saw two frames missing from a 5 s burst, the rest shifted).
+#[derive(Debug, Default)]
+struct VoiceClock {
+    /// Where the next frame goes on the timeline, while the voice runs on.
+    next: Option<gst::ClockTime>,
+}
+
+impl VoiceClock {
+    /// How late after its slot a push may come and still be mixed whole.
+    const MAX_LATE: gst::ClockTime = FRAME;
+
+    /// The timestamp of a frame pushed at running time `now`: its slot on the timeline, or
+    /// `now` when a new stretch starts (after a rest, or a stall the mixer has passed).
+    fn stamp(&mut self, now: gst::ClockTime) -> gst::ClockTime {
+        let pts = match self.next {
+            Some(next) if now <= next + Self::MAX_LATE => next,
+            Some(next) => {
+                tracing::debug!(late = %(now - next), "agent voice: a frame came too late for its slot; a new stretch");
+                now
+            }
+            None => now,
+        };
+        self.next = Some(pts + FRAME);
+        pts
+    }
+
+    fn rest(&mut self) {
+        self.next = None;
     }
 }
 
@@ -98,7 +151,6 @@ fn agent_bin(
         .caps(&pcm_caps(rate))
         .format(gst::Format::Time)
         .is_live(true)
-        .do_timestamp(true)
         .build();
     let convert = make("audioresample", format!("voice-resample-{id}"))?;
     let caps48 = make("capsfilter", format!("voice-caps-{id}"))?;
@@ -138,7 +190,7 @@ fn agent_bin(
     let audio_in = super::ghost::expose(&bin, &queue.static_pad("sink").expect("queues take input"), "audio_in")?;
     let inbound = Arc::new(InboundCounters::default());
     inbound.watch_levels(&tee.static_pad("sink").expect("tees take input"));
-    Ok((PeerBin::without_webrtc(bin, audio_in, inbound), AgentVoice { src }, tee))
+    Ok((PeerBin::without_webrtc(bin, audio_in, inbound), AgentVoice { src, clock: VoiceClock::default() }, tee))
 }
 
 impl RoomMedia {
@@ -170,6 +222,23 @@ impl RoomMedia {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_voice_runs_on_one_timeline_through_jitter() {
+        let ms = gst::ClockTime::from_mseconds;
+        let mut clock = VoiceClock::default();
+        assert_eq!(clock.stamp(ms(1000)), ms(1000), "a stretch starts now");
+        // Ticks 7 ms late, then 3 ms early, then three at once after a stall: adjacent frames.
+        assert_eq!(clock.stamp(ms(1027)), ms(1020));
+        assert_eq!(clock.stamp(ms(1037)), ms(1040));
+        for (pushed, slot) in [(1075, 1060), (1075, 1080), (1076, 1100)] {
+            assert_eq!(clock.stamp(ms(pushed)), ms(slot));
+        }
+        // Later than a frame after its slot: the mixer has passed it; start again from now.
+        assert_eq!(clock.stamp(ms(1200)), ms(1200));
+        clock.rest();
+        assert_eq!(clock.stamp(ms(1230)), ms(1230), "after a rest, a new stretch");
+    }
 
     #[test]
     fn frames_are_cut_exactly() {
