@@ -71,13 +71,24 @@ async fn a_burst_plays_out_in_real_time_and_clear_audio_cuts_it() -> anyhow::Res
     tokio::time::sleep(secs(1)).await;
     let (toned, _) = tone_frames(&listener, sent);
     let end = toned.last().unwrap().1;
-    let after = (end - cleared).saturating_sub(path);
-    println!("tone arrived {path:?} after it was sent; after clearAudio it went on {after:?} beyond that");
-    // `path` is the first frame's, which waited 0-20 ms for the pacer's tick, and `end` is the
-    // arrival of the listener's last 20 ms frame holding tone: the reading carries up to 20 ms of
-    // each quantization on top of the one frame already playing (seen: 8-29 ms or 49-50 ms, by
-    // tick phase). The server drops the queue at once (the pacer's unit test).
-    assert!(after <= Duration::from_millis(60), "clearAudio silenced the agent after {after:?}");
+    let wall = (end - cleared).saturating_sub(path);
+    // Counted in media time: the tone heard against the time it was allowed to play. The pacer
+    // starts at its first tick after the frames came (0-20 ms after `sent`), and a frame is
+    // 20 ms, so `beyond` runs from the tail - 20 ms to the tail: `beyond` ≤ 20 ms means the
+    // tone stopped within 40 ms of `clearAudio`. Arrival times (`wall`) add the path's jitter
+    // to both ends and are printed only.
+    let missing = (toned.last().unwrap().0 - toned[0].0 + 1) - toned.len();
+    assert_eq!(missing, 0, "no frame lost inside the tone before the barge-in");
+    let heard = Duration::from_millis(20 * toned.len() as u64);
+    let allowed = cleared - sent;
+    let beyond = heard.as_secs_f64() * 1000.0 - allowed.as_secs_f64() * 1000.0;
+    println!(
+        "tone arrived {path:?} after it was sent; after clearAudio it went on for {beyond:.1} ms of audio \
+         ({} frames heard in {allowed:?}; by arrival times {wall:?})",
+        toned.len()
+    );
+    assert!(beyond <= 20.0, "clearAudio let {beyond:.1} ms of tone play on (the bound is 20 ms, i.e. 40 ms of tail)");
+    assert!(beyond >= -60.0, "the tone stopped {beyond:.1} ms before clearAudio");
     server.stop().await;
     Ok(())
 }
