@@ -27,6 +27,23 @@ fn tone_frames(listener: &AgentClient, from: Instant) -> (Vec<(usize, Instant)>,
     })
 }
 
+/// How long the tone sounded in the listener's stream since `from`, to 2 ms: from the first to
+/// the last 2 ms block (32 samples at 16 kHz) whose RMS shows the tone (sent at −12 dBFS, RMS
+/// about 5800; nothing else sounds in the room).
+fn tone_duration(listener: &AgentClient, from: Instant) -> Duration {
+    const BLOCK: usize = 32;
+    let loud: Vec<bool> = listener.received(|r| {
+        let pcm: Vec<i16> = r.frames.iter().filter(|(t, _)| *t >= from).flat_map(|(_, pcm)| pcm.clone()).collect();
+        pcm.chunks_exact(BLOCK)
+            .map(|b| (b.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / BLOCK as f64).sqrt() > 1000.0)
+            .collect()
+    });
+    match (loud.iter().position(|&l| l), loud.iter().rposition(|&l| l)) {
+        (Some(first), Some(last)) => Duration::from_millis(2 * (last - first + 1) as u64),
+        _ => Duration::ZERO,
+    }
+}
+
 async fn two_agents(server: &TestServer, room: &str) -> anyhow::Result<(AgentClient, AgentClient)> {
     let speaker = AgentClient::connect(server.addr, &format!("room={room}&name=Speaker")).await?;
     let listener = AgentClient::connect(server.addr, &format!("room={room}&name=Listener")).await?;
@@ -56,7 +73,14 @@ async fn a_burst_plays_out_in_real_time_and_clear_audio_cuts_it() -> anyhow::Res
     let missing = (last.0 - first.0 + 1) - toned.len();
     println!("{} frames of tone over {span:?}, {missing} missing inside", toned.len());
     assert!((249..=252).contains(&toned.len()), "{} frames of tone, sent 250", toned.len());
-    assert_eq!(missing, 0, "no frame lost inside the tone");
+    // Where the tone broke, as (index after the first tone frame, ms since the first), and the
+    // listener's frame arrivals around it: a gap says which side lost its timing.
+    let gaps: Vec<(usize, u128)> = toned
+        .windows(2)
+        .filter(|w| w[1].0 != w[0].0 + 1)
+        .map(|w| (w[0].0 - first.0, (w[0].1 - first.1).as_millis()))
+        .collect();
+    assert_eq!(missing, 0, "no frame lost inside the tone; breaks after (frame, ms): {gaps:?}");
     assert!(span >= Duration::from_millis(4900) && span <= Duration::from_millis(5150), "played over {span:?}");
 
     // Barge-in: 10 s queued, cleared 2 s after it started.
@@ -72,20 +96,18 @@ async fn a_burst_plays_out_in_real_time_and_clear_audio_cuts_it() -> anyhow::Res
     let (toned, _) = tone_frames(&listener, sent);
     let end = toned.last().unwrap().1;
     let wall = (end - cleared).saturating_sub(path);
-    // Counted in media time: the tone heard against the time it was allowed to play. The pacer
-    // starts at its first tick after the frames came (0-20 ms after `sent`), and a frame is
-    // 20 ms, so `beyond` runs from the tail - 20 ms to the tail: `beyond` ≤ 20 ms means the
-    // tone stopped within 40 ms of `clearAudio`. Arrival times (`wall`) add the path's jitter
-    // to both ends and are printed only.
+    // Counted in media time: how long the tone sounded against the time it was allowed to
+    // play. The pacer starts at its first tick after the frames came (0-20 ms after `sent`),
+    // so `beyond` ≤ 20 ms means the tone stopped within 40 ms of `clearAudio`. Arrival times
+    // (`wall`) add the path's jitter to both ends and are printed only.
     let missing = (toned.last().unwrap().0 - toned[0].0 + 1) - toned.len();
     assert_eq!(missing, 0, "no frame lost inside the tone before the barge-in");
-    let heard = Duration::from_millis(20 * toned.len() as u64);
+    let heard = tone_duration(&listener, sent);
     let allowed = cleared - sent;
     let beyond = heard.as_secs_f64() * 1000.0 - allowed.as_secs_f64() * 1000.0;
     println!(
         "tone arrived {path:?} after it was sent; after clearAudio it went on for {beyond:.1} ms of audio \
-         ({} frames heard in {allowed:?}; by arrival times {wall:?})",
-        toned.len()
+         ({heard:?} heard in {allowed:?}; by arrival times {wall:?})"
     );
     assert!(beyond <= 20.0, "clearAudio let {beyond:.1} ms of tone play on (the bound is 20 ms, i.e. 40 ms of tail)");
     assert!(beyond >= -60.0, "the tone stopped {beyond:.1} ms before clearAudio");

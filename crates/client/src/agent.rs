@@ -80,8 +80,12 @@ impl AgentClient {
         let (mut server, mut hops) = (addr, 0);
         let (ws, first) = loop {
             let url = format!("ws://{server}/agent?{query}");
-            let (mut ws, _) =
-                tokio_tungstenite::connect_async(&url).await.with_context(|| format!("connecting to {url}"))?;
+            // Nagle off, as every real-time client has it: with it on, a burst's first frame
+            // went alone and the rest waited for the server's delayed ACK (40 ms), so the
+            // server's pacer ran dry for two ticks after the first frame (`agent_pacing`).
+            let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
+                .await
+                .with_context(|| format!("connecting to {url}"))?;
             let first = ws.next().await;
             if let Some(Ok(Message::Text(text))) = &first
                 && let Ok(ServerMessage::Redirect { url, .. }) = serde_json::from_str(text.as_str())

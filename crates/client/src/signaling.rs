@@ -37,7 +37,8 @@ pub struct Signaling {
 impl Signaling {
     /// Connects to `ws://{addr}/ws`.
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        // Nagle off, as browsers have it (see `agent::AgentClient::connect`).
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), None, true)
             .await
             .with_context(|| format!("connecting to ws://{addr}/ws"))?;
         Ok(Self { ws })
