@@ -165,6 +165,11 @@ pub struct MediaArgs {
     #[arg(long, env = "TESSERA_JITTER_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter_ms: Option<u32>,
+    /// How long the compositor and the audio mix wait for a late input frame, in
+    /// milliseconds, before they go on without it.
+    #[arg(long, env = "TESSERA_MIX_WAIT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mix_wait_ms: Option<u32>,
     /// Seconds without inbound RTP after which a publisher is removed.
     #[arg(long, env = "TESSERA_MEDIA_TIMEOUT")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -104,6 +104,7 @@ impl Config {
         within("video_bitrate", c.video_bitrate, 50, 50_000)?;
         within("audio_bitrate", c.audio_bitrate, 6, 510)?;
         within("jitter_ms", self.media.jitter_ms, 0, 2000)?;
+        within("mix_wait_ms", self.media.mix_wait_ms, 0, 2000)?;
         within("media_timeout", self.media.media_timeout, 1, 3600)?;
         within("max_active", self.recording.max_active, 0, 10_000)?;
         within("max_duration", self.recording.max_duration, 1, 7 * 24 * 3600)?;

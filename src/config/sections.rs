@@ -195,6 +195,9 @@ impl Default for CompositeSettings {
 pub struct MediaSettings {
     /// Receive jitter-buffer latency, ms.
     pub jitter_ms: u32,
+    /// How long the mixers wait for a late input frame, ms (docs/architecture.md, "Where
+    /// each millisecond goes").
+    pub mix_wait_ms: u32,
     /// Seconds without inbound RTP after which a publisher is removed (also the time anyone has
     /// to connect).
     pub media_timeout: u64,
@@ -202,7 +205,7 @@ pub struct MediaSettings {
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        Self { jitter_ms: 50, media_timeout: 10 }
+        Self { jitter_ms: 50, mix_wait_ms: 50, media_timeout: 10 }
     }
 }
 

@@ -43,6 +43,7 @@ fn out_of_range_values_are_refused_not_clamped() {
         (composite(CompositeArgs { video_bitrate: Some(10), ..Default::default() }), "video_bitrate"),
         (composite(CompositeArgs { audio_bitrate: Some(1000), ..Default::default() }), "audio_bitrate"),
         (media(MediaArgs { jitter_ms: Some(5000), ..Default::default() }), "jitter_ms"),
+        (media(MediaArgs { mix_wait_ms: Some(5000), ..Default::default() }), "mix_wait_ms"),
         (media(MediaArgs { media_timeout: Some(0), ..Default::default() }), "media_timeout"),
     ] {
         let err = args.resolve().unwrap_err().to_string();

@@ -68,8 +68,9 @@ impl RtpOutput {
         let bin = gst::Bin::builder().name(name).build();
         let pay = payloader(codec, pt)?;
         let tee = gst::ElementFactory::make("tee").property("allow-not-linked", true).build()?;
-        let fanout = super::egress_gate::fanout_queue()?;
-        bin.add_many([&pay, &fanout, &tee])?;
+        let fanout = super::egress_gate::fanout_queue(name)?;
+        let fanout = fanout.upcast_ref::<gst::Element>();
+        bin.add_many([&pay, fanout, &tee])?;
         fanout.link(&tee)?;
         if codec == Codec::H264 {
             // x264 marks its constrained-baseline streams 42c0xx (and picks the level from the
@@ -81,9 +82,9 @@ impl RtpOutput {
                 .build();
             profile.set_property("caps", caps);
             bin.add(&profile)?;
-            gst::Element::link_many([&pay, &profile, &fanout])?;
+            gst::Element::link_many([&pay, &profile, fanout])?;
         } else {
-            pay.link(&fanout)?;
+            pay.link(fanout)?;
         }
         super::ghost::expose(&bin, &pay.static_pad("sink").expect("payloaders take input"), "sink")?;
         pipeline.add(&bin)?;

@@ -46,13 +46,27 @@ impl Gate {
 /// packet lost before the tee is lost for every receiver, and no RTX store has it, so each
 /// decoder would stall until the next keyframe (seen as 0 fps seconds at 30 viewers on an
 /// overloaded machine); held, the composite skips frames cleanly instead.
-pub(super) fn fanout_queue() -> anyhow::Result<gst::Element> {
-    Ok(gst::ElementFactory::make("queue")
+///
+/// It comes in a bin whose output absorbs flow errors (`ghost::expose_isolated`): a queue
+/// whose push fails stops its thread for good, and every receiver of the output with it.
+/// The gates below keep a receiver's own errors from the tee, but a tee also fails a push
+/// by itself while a receiver's pad is being added (seen as the tee's sink returning
+/// `Error` with no receiver holding one, once in about 20 joins under load; a viewer then
+/// got no video at all: `aiortc_viewer`, `publisher_constraints`). Absorbed, that costs
+/// one frame to everyone, and the tee resends its sticky events with the next.
+pub(super) fn fanout_queue(what: &str) -> anyhow::Result<gst::Bin> {
+    let queue = gst::ElementFactory::make("queue")
         .name("fanout")
         .property("max-size-buffers", 0u32)
         .property("max-size-bytes", 0u32)
         .property("max-size-time", 300_000_000u64)
-        .build()?)
+        .build()?;
+    let bin = gst::Bin::builder().name("fanout-bin").build();
+    bin.add(&queue)?;
+    super::ghost::expose(&bin, &queue.static_pad("sink").expect("queues take input"), "sink")?;
+    let src = queue.static_pad("src").expect("queues have output");
+    super::ghost::expose_isolated(&bin, &src, "src", format!("the fan-out of {what}"))?;
+    Ok(bin)
 }
 
 /// What came of pushing into a receiver, as the tee sees it: dropped or delivered, both fine.

@@ -72,13 +72,20 @@ pub fn chain_absorbing<P: IsA<gst::ProxyPad>>(
 /// `Ok`, with that result, as far as the chain of source pads goes (depth-limited).
 /// Computed once per failing link, for the log.
 pub fn flow_trail(from: &gst::Pad) -> String {
+    const MAX: usize = 8;
     fn walk(pad: &gst::Pad, depth: usize, out: &mut Vec<String>) {
+        // A source pad's own result holds what its last push met, sticky events included
+        // (refused there, they never reach the peer's chain).
+        let own = pad.last_flow_result();
+        if own.is_err() && out.len() < MAX {
+            out.push(format!("{}: {own:?}", pad.path_string()));
+        }
         let Some(peer) = pad.peer() else { return };
         let last = peer.last_flow_result();
-        if last.is_err() {
+        if last.is_err() && out.len() < MAX {
             out.push(format!("{}: {last:?}", peer.path_string()));
         }
-        if depth == 0 {
+        if depth == 0 || out.len() >= MAX {
             return;
         }
         // Into a ghost pad's target, or through an element to its source pads.
@@ -94,7 +101,7 @@ pub fn flow_trail(from: &gst::Pad) -> String {
     walk(from, 32, &mut out);
     match out.is_empty() {
         true => "no pad downstream holds an error".to_owned(),
-        false => format!("failing downstream: {}", out.join(", ")),
+        false => format!("failing downstream (first {MAX} at most): {}", out.join(", ")),
     }
 }
 
