@@ -72,7 +72,7 @@ pub fn chain_absorbing<P: IsA<gst::ProxyPad>>(
 /// `Ok`, with that result, as far as the chain of source pads goes (depth-limited).
 /// Computed once per failing link, for the log.
 pub fn flow_trail(from: &gst::Pad) -> String {
-    const MAX: usize = 8;
+    const MAX: usize = 16;
     fn walk(pad: &gst::Pad, depth: usize, out: &mut Vec<String>) {
         // A source pad's own result holds what its last push met, sticky events included
         // (refused there, they never reach the peer's chain).

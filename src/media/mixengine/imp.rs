@@ -67,6 +67,8 @@ pub(super) struct State {
 #[derive(Debug, Default)]
 pub struct MixEngine {
     pub(super) state: Mutex<State>,
+    /// Whether a failed push of the full mix was logged (once per engine).
+    full_mix_failed: std::sync::atomic::AtomicBool,
 }
 
 #[glib::object_subclass]
@@ -166,7 +168,28 @@ impl AggregatorImpl for MixEngine {
                 }
             }
         }
-        result
+        survive(result, &self.full_mix_failed)
+    }
+}
+
+/// What the aggregator makes of the full mix's push. A flow error from downstream (an
+/// encoder, or a tee failing a push while a receiver is added) would stop the aggregation,
+/// and with it every listener's mix: the room fails (`concurrent_rooms` saw it once in CI).
+/// Passed over, it costs that frame of the full mix; flushing and EOS still stop the engine.
+fn survive(
+    result: Result<gst::FlowSuccess, gst::FlowError>,
+    warned: &std::sync::atomic::AtomicBool,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    use gst::FlowError::{Eos, Flushing};
+    match result {
+        Err(e) if !matches!(e, Flushing | Eos) => {
+            if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                gst::warning!(CAT, "the full mix's downstream returned {e:?}; the frame is dropped, the mix goes on");
+                tracing::warn!("audio mix: downstream returned {e:?}; the frame is dropped, the mix goes on");
+            }
+            Ok(gst::FlowSuccess::Ok)
+        }
+        other => other,
     }
 }
 
@@ -262,5 +285,21 @@ impl AudioAggregatorImpl for MixEngine {
         let peak = pcm::accumulate(sum, &mut voice.samples, out_offset as usize, samples);
         voice.peak = voice.peak.max(peak);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_downstream_error_costs_a_frame_but_flushing_and_eos_still_stop_the_mix() {
+        gst::init().unwrap();
+        let warned = std::sync::atomic::AtomicBool::new(false);
+        assert_eq!(survive(Err(gst::FlowError::Error), &warned), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(survive(Err(gst::FlowError::NotNegotiated), &warned), Ok(gst::FlowSuccess::Ok));
+        assert!(warned.load(std::sync::atomic::Ordering::Relaxed), "told once");
+        assert_eq!(survive(Err(gst::FlowError::Flushing), &warned), Err(gst::FlowError::Flushing));
+        assert_eq!(survive(Err(gst::FlowError::Eos), &warned), Err(gst::FlowError::Eos));
     }
 }
