@@ -22,6 +22,7 @@ mod events;
 mod ghost;
 mod ingress;
 pub(crate) mod memory;
+mod mix_latency;
 mod mixengine;
 mod mixer;
 mod mixminus;
