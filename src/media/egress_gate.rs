@@ -20,7 +20,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::anyhow;
 use gst::prelude::*;
 
 /// Whether a peer's outgoing streams flow: closed until its connection is first up.
@@ -49,11 +48,11 @@ impl Gate {
 ///
 /// It comes in a bin whose output absorbs flow errors (`ghost::expose_isolated`): a queue
 /// whose push fails stops its thread for good, and every receiver of the output with it.
-/// The gates below keep a receiver's own errors from the tee, but a tee also fails a push
-/// by itself while a receiver's pad is being added (seen as the tee's sink returning
-/// `Error` with no receiver holding one, once in about 20 joins under load; a viewer then
-/// got no video at all: `aiortc_viewer`, `publisher_constraints`). Absorbed, that costs
-/// one frame to everyone, and the tee resends its sticky events with the next.
+/// The gates below keep a receiver's own errors from the tee; the tee itself used to fail a
+/// push while a receiver's pad was added (a ghost pad linked before it was active,
+/// `ghost::install`, about once in 20 joins under load: a viewer then got no video at all).
+/// That is fixed at its cause; the isolation stays so that any failure still unknown costs
+/// one frame, logged with the pads that failed, instead of the output.
 pub(super) fn fanout_queue(what: &str) -> anyhow::Result<gst::Bin> {
     let queue = gst::ElementFactory::make("queue")
         .name("fanout")
@@ -76,14 +75,10 @@ fn settle(
     what: &str,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
     match result {
-        Ok(ok) => Ok(ok),
         Err(gst::FlowError::Flushing | gst::FlowError::NotLinked | gst::FlowError::Eos) => Ok(gst::FlowSuccess::Ok),
-        Err(e) => {
-            if !warned.swap(true, Ordering::Relaxed) {
-                tracing::warn!("{what}: the receiver returned {e:?}; its packets are dropped, the others' go on");
-            }
-            Ok(gst::FlowSuccess::Ok)
-        }
+        other => super::ghost::absorb(other, &[], warned, |e| {
+            tracing::warn!("{what}: the receiver returned {e:?}; its packets are dropped, the others' go on");
+        }),
     }
 }
 
@@ -101,7 +96,7 @@ pub(super) fn expose(
     let (gate_list, what_list, warned_list) = (Arc::clone(gate), Arc::clone(&what), Arc::clone(&warned));
     let gate = Arc::clone(gate);
     let (what_event, warned_event) = (Arc::clone(&what), Arc::clone(&warned));
-    let ghost = gst::GhostPad::builder_with_target(target)?
+    let ghost = gst::GhostPad::builder(target.direction())
         .name(name)
         .event_function(move |pad, parent, event| {
             // A refused sticky event (caps, segment) would fail the tee's push to this pad, and
@@ -126,8 +121,7 @@ pub(super) fn expose(
             settle(gst::ProxyPad::chain_list_default(pad, parent, list), &warned_list, &what_list)
         })
         .build();
-    ghost.set_active(true)?;
-    bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    super::ghost::install(bin, &ghost, target)?;
     Ok(ghost)
 }
 

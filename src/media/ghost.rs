@@ -35,12 +35,11 @@ pub fn request_isolated(
 /// warning per link).
 pub fn expose_isolated(bin: &gst::Bin, target: &gst::Pad, name: &str, what: String) -> anyhow::Result<gst::GhostPad> {
     let warned = AtomicBool::new(false);
-    let ghost = gst::GhostPad::builder_with_target(target)?
+    let ghost = gst::GhostPad::builder(target.direction())
         .name(name)
         .proxy_pad_chain_function(move |pad, parent, buffer| chain_absorbing(pad, parent, buffer, &warned, &what))
         .build();
-    ghost.set_active(true)?;
-    bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    install(bin, &ghost, target)?;
     Ok(ghost)
 }
 
@@ -55,12 +54,27 @@ pub fn chain_absorbing<P: IsA<gst::ProxyPad>>(
     what: &str,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
     use gst::FlowError::{Eos, Flushing, NotLinked};
-    match gst::ProxyPad::chain_default(pad, parent, buffer) {
-        Err(e) if !matches!(e, Flushing | NotLinked | Eos) => {
+    let result = gst::ProxyPad::chain_default(pad, parent, buffer);
+    absorb(result, &[Flushing, NotLinked, Eos], warned, |e| {
+        let trail = pad.upcast_ref::<gst::ProxyPad>().internal().map(|ghost| flow_trail(ghost.upcast_ref()));
+        let trail = trail.unwrap_or_default();
+        tracing::warn!("{what}: downstream returned {e:?}; buffer dropped, the stream goes on ({trail})");
+    })
+}
+
+/// What a link that isolates its upstream hands back of a push's `result`: the errors in
+/// `passed` (those upstream handles itself) as they are, any other error as a success (the
+/// buffer is lost), told through `warn` the first time (`warned`) only.
+pub fn absorb(
+    result: Result<gst::FlowSuccess, gst::FlowError>,
+    passed: &[gst::FlowError],
+    warned: &AtomicBool,
+    warn: impl FnOnce(gst::FlowError),
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    match result {
+        Err(e) if !passed.contains(&e) => {
             if !warned.swap(true, Ordering::Relaxed) {
-                let trail = pad.upcast_ref::<gst::ProxyPad>().internal().map(|ghost| flow_trail(ghost.upcast_ref()));
-                let trail = trail.unwrap_or_default();
-                tracing::warn!("{what}: downstream returned {e:?}; buffer dropped, the stream goes on ({trail})");
+                warn(e);
             }
             Ok(gst::FlowSuccess::Ok)
         }
@@ -107,10 +121,31 @@ pub fn flow_trail(from: &gst::Pad) -> String {
 
 /// Exposes an existing pad of a child of `bin` as a ghost pad named `name`.
 pub fn expose(bin: &gst::Bin, target: &gst::Pad, name: &str) -> anyhow::Result<gst::GhostPad> {
-    let ghost = gst::GhostPad::builder_with_target(target)?.name(name).build();
-    ghost.set_active(true)?;
-    bin.add_pad(&ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    let ghost = gst::GhostPad::builder(target.direction()).name(name).build();
+    install(bin, &ghost, target)?;
     Ok(ghost)
+}
+
+/// Adds `ghost` (built without a target) to `bin`, active, and only then points it at
+/// `target`, so that nothing ever pushes into an inactive pad.
+///
+/// A ghost built with its target links that target to the ghost's internal pad at once, and
+/// the internal pad stays inactive (flushing) until the ghost is activated. A running tee
+/// whose new pad this is pushes into it in that window and fails the push, for every pad of
+/// the tee; the queue feeding the tee then stops its thread for good (a queue pauses on any
+/// result but `Ok`), and no receiver of that output got a packet again. It happened about
+/// once in 20 joins under load (`receivers_join_a_busy_tee_without_stopping_it` hits it
+/// within a few dozen).
+pub(super) fn install(bin: &gst::Bin, ghost: &gst::GhostPad, target: &gst::Pad) -> anyhow::Result<()> {
+    let name = ghost.name();
+    ghost.set_active(true)?;
+    bin.add_pad(ghost).map_err(|_| anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    if let Err(e) = ghost.set_target(Some(target)) {
+        let _ = ghost.set_active(false);
+        let _ = bin.remove_pad(ghost);
+        return Err(anyhow!("pointing ghost pad {name} at {}: {e}", target.name()));
+    }
+    Ok(())
 }
 
 /// Releases the request pad behind `ghost` from `element`, then removes the ghost from `bin`.
@@ -127,6 +162,75 @@ pub fn release(bin: &gst::Bin, element: &gst::Element, ghost: &gst::GhostPad) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Receivers come and go on a tee that a queue's thread feeds as fast as it can: no new
+    /// pad may hand the tee a failure. (A ghost built with its target was linked to the tee
+    /// while still inactive; a push in that window got `Flushing`, and the queue in front of
+    /// the tee stopped its thread for good.)
+    #[test]
+    fn receivers_join_a_busy_tee_without_stopping_it() {
+        use std::sync::Arc;
+        gst::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let src = gst_app::AppSrc::builder()
+            .caps(&gst::Caps::new_empty_simple("application/x-test"))
+            .format(gst::Format::Time)
+            .max_bytes(64)
+            .block(true)
+            .build();
+        let bin = gst::Bin::builder().name("output").build();
+        let queue = gst::ElementFactory::make("queue").build().unwrap();
+        let tee = gst::ElementFactory::make("tee").property("allow-not-linked", true).build().unwrap();
+        bin.add_many([&queue, &tee]).unwrap();
+        queue.link(&tee).unwrap();
+        expose(&bin, &queue.static_pad("sink").unwrap(), "sink").unwrap();
+        pipeline.add_many([src.upcast_ref::<gst::Element>(), bin.upcast_ref()]).unwrap();
+        src.link(&bin).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let pusher = {
+            let (src, stop) = (src.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut pts = gst::ClockTime::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut buffer = gst::Buffer::with_size(8).unwrap();
+                    buffer.get_mut().unwrap().set_pts(pts);
+                    pts += gst::ClockTime::from_useconds(1);
+                    if src.push_buffer(buffer).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let queue_src = queue.static_pad("src").unwrap();
+        let pushed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&pushed);
+        tee.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+        let mut failed = None;
+        for n in 0..3000 {
+            let sink = gst::ElementFactory::make("fakesink").property("async", false).build().unwrap();
+            pipeline.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            let pad = request(&bin, &tee, "src_%u", &format!("to_{n}")).unwrap();
+            pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+            release(&bin, &tee, &pad);
+            sink.set_state(gst::State::Null).unwrap();
+            pipeline.remove(&sink).unwrap();
+            if let Err(e) = queue_src.last_flow_result() {
+                failed = Some((n, e));
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        pipeline.set_state(gst::State::Null).unwrap();
+        pusher.join().unwrap();
+        assert_eq!(failed, None, "the tee failed a push while receiver (n) joined: (n, result)");
+        let pushed = pushed.load(Ordering::Relaxed);
+        assert!(pushed > 3000, "only {pushed} buffers went through the tee: the joins were not raced");
+    }
 
     /// A failing element downstream of an isolated link: the push upstream still succeeds,
     /// and the trail names the pad that failed.

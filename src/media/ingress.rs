@@ -75,13 +75,14 @@ fn start_chain(bin: &gst::Bin, pad: &gst::Pad, chain: &[gst::Element], name: Str
     sub.add_many(chain)?;
     gst::Element::link_many(chain)?;
     let warned = std::sync::atomic::AtomicBool::new(false);
-    let sink = gst::GhostPad::builder_with_target(&chain[0].static_pad("sink").unwrap())?
+    let target = chain[0].static_pad("sink").expect("depayloaders take input");
+    let sink = gst::GhostPad::builder(gst::PadDirection::Sink)
         .name("sink")
         .chain_function(move |pad, parent, buffer| super::ghost::chain_absorbing(pad, parent, buffer, &warned, &name))
         .build();
-    sub.add_pad(&sink)?;
-    let src = gst::GhostPad::with_target(&chain[chain.len() - 1].static_pad("src").unwrap())?;
-    sub.add_pad(&src)?;
+    super::ghost::install(&sub, &sink, &target)?;
+    let src =
+        super::ghost::expose(&sub, &chain[chain.len() - 1].static_pad("src").expect("chains end in output"), "src")?;
     bin.add(&sub)?;
     sub.sync_state_with_parent()?;
     pad.link(&sink)?;

@@ -85,7 +85,7 @@ fn gated(
     name: &str,
     keep: impl Fn(&gst::BufferRef) -> bool + Send + Sync + 'static,
 ) -> anyhow::Result<gst::GhostPad> {
-    let ghost = gst::GhostPad::builder_with_target(target)?
+    let ghost = gst::GhostPad::builder(target.direction())
         .name(name)
         .chain_function(move |pad, parent, mut buffer| {
             if !keep(&buffer) {
@@ -97,8 +97,7 @@ fn gated(
             gst::ProxyPad::chain_default(pad, parent, buffer)
         })
         .build();
-    ghost.set_active(true)?;
-    bin.add_pad(&ghost).map_err(|_| anyhow::anyhow!("adding ghost pad {name} to {}", bin.name()))?;
+    ghost::install(bin, &ghost, target)?;
     Ok(ghost)
 }
 

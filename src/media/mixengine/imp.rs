@@ -173,24 +173,19 @@ impl AggregatorImpl for MixEngine {
 }
 
 /// What the aggregator makes of the full mix's push. A flow error from downstream (an
-/// encoder, or a tee failing a push while a receiver is added) would stop the aggregation,
-/// and with it every listener's mix: the room fails (`concurrent_rooms` saw it once in CI).
-/// Passed over, it costs that frame of the full mix; flushing and EOS still stop the engine.
+/// encoder; a tee that failed a push while a receiver was added, before `ghost::install`)
+/// would stop the aggregation, and with it every listener's mix: the room fails
+/// (`concurrent_rooms` saw it once in CI). Passed over, it costs that frame of the full mix,
+/// logged once; flushing and EOS still stop the engine.
 fn survive(
     result: Result<gst::FlowSuccess, gst::FlowError>,
     warned: &std::sync::atomic::AtomicBool,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
     use gst::FlowError::{Eos, Flushing};
-    match result {
-        Err(e) if !matches!(e, Flushing | Eos) => {
-            if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                gst::warning!(CAT, "the full mix's downstream returned {e:?}; the frame is dropped, the mix goes on");
-                tracing::warn!("audio mix: downstream returned {e:?}; the frame is dropped, the mix goes on");
-            }
-            Ok(gst::FlowSuccess::Ok)
-        }
-        other => other,
-    }
+    crate::media::ghost::absorb(result, &[Flushing, Eos], warned, |e| {
+        gst::warning!(CAT, "the full mix's downstream returned {e:?}; the frame is dropped, the mix goes on");
+        tracing::warn!("audio mix: downstream returned {e:?}; the frame is dropped, the mix goes on");
+    })
 }
 
 /// What `listener` gets of this frame (`full`), with the warm-up frames before it when their
