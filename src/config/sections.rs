@@ -205,7 +205,7 @@ pub struct MediaSettings {
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        Self { jitter_ms: 50, mix_wait_ms: 50, media_timeout: 10 }
+        Self { jitter_ms: 50, mix_wait_ms: 20, media_timeout: 10 }
     }
 }
 

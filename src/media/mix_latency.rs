@@ -19,9 +19,9 @@ pub(super) fn mix_wait(config: &Config) -> gst::ClockTime {
 /// retransmission. Such a late frame is worth waiting for in a player, not in a mix of many
 /// inputs: here it is mixed without (audio: that input's samples are dropped, as a loss;
 /// video: its tile keeps its last picture for a frame), and nobody else waits. Capped at
-/// `wait` = 20 ms, the room's added latency fell from 89 to 55 ms and an agent's
-/// mouth-to-ear from 237 to 99 ms (`make bench QUICK=1`, N=4); the default stays 50 for now
-/// (docs/architecture.md, "Where each millisecond goes").
+/// `wait` = 20 ms (the default), the room's added latency fell from 89 to 55 ms and an
+/// agent's mouth-to-ear from 237 to 99 ms against 50 (`make bench QUICK=1`, N=4;
+/// docs/architecture.md, "Where each millisecond goes").
 ///
 /// The maximum:
 /// Some inputs answer with a maximum below another input's minimum (a live source's one frame,
