@@ -35,6 +35,7 @@ mod config_sources;
 mod crash_recovery;
 mod datachannel_events;
 mod decoder_garbage;
+mod dtx;
 mod fleet_failover;
 mod fleet_placement;
 mod fleet_redis_restart;

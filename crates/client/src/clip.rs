@@ -44,11 +44,29 @@ impl EncodedClip {
         Self::encode(&desc, Duration::from_millis(20))
     }
 
-    /// `seconds` of silence, Opus in 20 ms frames: a participant who listens.
+    /// `seconds` of a talker who pauses: each second, `freq` Hz for 500 ms (at -10 dBFS),
+    /// then silence, Opus in 20 ms frames with DTX (see [`Self::opus_silent`]): the last
+    /// 300 ms of each pause are not sent at all.
+    pub fn opus_bursts(freq: f64, seconds: u32) -> anyhow::Result<Arc<Self>> {
+        let periods = (freq / 2.0).round() as u32;
+        let desc = format!(
+            "audiotestsrc wave=ticks freq={freq} sine-periods-per-tick={periods} tick-interval=1000000000 volume=0.3 \
+             samplesperbuffer=960 num-buffers={} ! audio/x-raw,rate=48000,channels=1 \
+             ! opusenc bitrate=32000 frame-size=20 dtx=true ! appsink name=sink sync=false",
+            seconds * 50
+        );
+        Self::encode(&desc, Duration::from_millis(20))
+    }
+
+    /// `seconds` of silence, Opus in 20 ms frames with DTX: a participant who listens, as a
+    /// browser sends it when the other side's SDP asks for DTX (`usedtx=1`, as Tessera's
+    /// offer does). After the first 200 ms, one frame in 20 carries comfort noise (3 bytes);
+    /// the others are empty (1 byte), and the payloader does not send those (`dtx=true`).
     pub fn opus_silent(seconds: u32) -> anyhow::Result<Arc<Self>> {
         let desc = format!(
             "audiotestsrc wave=silence samplesperbuffer=960 num-buffers={} \
-             ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 ! appsink name=sink sync=false",
+             ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 dtx=true \
+             ! appsink name=sink sync=false",
             seconds * 50
         );
         Self::encode(&desc, Duration::from_millis(20))
@@ -154,6 +172,9 @@ pub fn play_rungs(clips: Vec<Arc<EncodedClip>>, rung: Arc<AtomicUsize>, appsrc: 
         .spawn(move || {
             let start = Instant::now();
             let (mut index, mut playing) = (0usize, rung.load(Ordering::Relaxed).min(clips.len() - 1));
+            // The running time of the first frame: the others are stamped on the schedule from
+            // it, as a capture clock stamps a camera's or a microphone's frames.
+            let mut first: Option<gst::ClockTime> = None;
             for tick in 1u32.. {
                 let Some(src) = weak.upgrade() else { return };
                 if restart.swap(false, Ordering::Relaxed) {
@@ -167,12 +188,22 @@ pub fn play_rungs(clips: Vec<Arc<EncodedClip>>, rung: Arc<AtomicUsize>, appsrc: 
                 }
                 let clip = &clips[playing];
                 let mut buffer = clip.frames[index % clip.frames.len()].copy();
-                // The appsrc stamps it with the running time of its push (`do-timestamp`), but only
-                // where no timestamp is left: a DTS kept from the clip's own encode made every packet
-                // claim a capture time up to seconds off, and the receivers' lip sync delayed the
-                // other stream to match.
+                // Stamped on the schedule, not when this thread got to push it: a push late by a
+                // busy machine then arrives late, as a packet delayed on the network does, instead
+                // of claiming a later capture time (a timestamp step the server follows, cutting
+                // 10–20 ms out of the talker's audio: `tests/scenarios/dtx.rs`). Before the clock
+                // runs, the appsrc stamps it when pushed (`do-timestamp`). The clip's own DTS goes:
+                // it made every packet claim a capture time up to seconds off, and the receivers'
+                // lip sync delayed the other stream to match.
+                if first.is_none() {
+                    first = src.current_running_time();
+                }
                 let b = buffer.get_mut().unwrap();
-                b.set_pts(gst::ClockTime::NONE);
+                b.set_pts(
+                    first.map(|t| {
+                        t + gst::ClockTime::from_nseconds((clip.frame_duration * (tick - 1)).as_nanos() as u64)
+                    }),
+                );
                 b.set_dts(gst::ClockTime::NONE);
                 if src.push_buffer(buffer).is_err() {
                     return;

@@ -284,7 +284,8 @@ pub fn audio(source: &AudioSource, marks: &Arc<MarkClock>, codec: Codec) -> anyh
         Codec::Pcma => {
             ("audioresample ! audio/x-raw,rate=8000 ! alawenc".to_owned(), format!("rtppcmapay pt={PCMA_PT}"))
         }
-        _ => ("opusenc bitrate=32000 frame-size=10".to_owned(), format!("rtpopuspay pt={OPUS_PT}")),
+        // `dtx`: an empty Opus frame (DTX, from a silent clip) is not sent, as a browser does.
+        _ => ("opusenc bitrate=32000 frame-size=10".to_owned(), format!("rtpopuspay pt={OPUS_PT} dtx=true")),
     };
     let (freq, volume) = match source {
         AudioSource::Clip(c) if codec == Codec::Opus => return with_clip(&format!("appsrc name=clip ! {pay}"), c),

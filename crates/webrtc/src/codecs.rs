@@ -148,6 +148,9 @@ impl Codec {
                 Codec::Opus => {
                     s.set("minptime", "10");
                     s.set("useinbandfec", "1");
+                    // Asks the other side to send nothing while it is silent (Opus DTX, RFC
+                    // 7587): a listener then costs no receive, decrypt or decode.
+                    s.set("usedtx", "1");
                 }
                 _ => {}
             }
