@@ -1,6 +1,6 @@
 //! Audio-only rooms: Tessera's one mix-minus engine against Janus's AudioBridge, with everyone
 //! talking, and with only two talkers in a room of N (most of a real conversation: the others
-//! listen, and in Tessera they share one Opus encode).
+//! listen, sending Opus DTX, and in Tessera they share one Opus encode).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -169,7 +169,8 @@ pub fn section(s: &mut String, r: &Results) {
         s,
         "## Audio-only rooms: Tessera against Janus AudioBridge\n\n\
          N participants each send the same pre-encoded Opus clip (or, where only {FEW_TALKERS} talk, \
-         the others send Opus silence) and receive their own mix-minus. Janus decodes everyone, mixes \
+         the others send Opus silence with DTX: a comfort-noise packet every 400 ms, as browsers do \
+         when the SDP asks for it, which Tessera's does) and receive their own mix-minus. Janus decodes everyone, mixes \
          and encodes one Opus stream per participant. Tessera sums everyone once \
          (`src/media/mixengine`) and encodes once for everyone who is not talking, plus once per \
          talker. Janus runs from the Debian package with only the AudioBridge plugin and its HTTP \
