@@ -89,15 +89,18 @@ async fn a_talker_is_heard_in_full_after_each_silent_gap() -> anyhow::Result<()>
     assert!(level > -20.0, "the talker is heard at about their level (-10 dBFS while sounding)");
     assert!(heard_bursts.len() >= 4, "the bursts were heard as separate bursts: {heard_bursts:?}");
     // Each burst heard whole (a first frame after a hole dropped costs 20 ms), and each
-    // starting 1000 ms after the one before, as sent. About one burst in ten is heard 20 ms
-    // longer, with a 20 ms gap inside (`span` 530): a resync in the middle of a burst, seen
-    // with and without DTX (the same clip sent without it), not explained yet.
+    // starting about 1000 ms after the one before, as sent (one mixed where the frame before
+    // the hole ended would start hundreds of ms early). About one burst in ten is spread over
+    // 530 ms with 20 ms missing inside, and the next starts 20 ms late: the talker's jitter
+    // buffer moved its timing by a frame (this test's clip player runs late now and then on a
+    // loaded machine) and the mix follows it, as it does to keep lip sync
+    // (`media::audio_timing`); seen with and without DTX.
     for (i, b) in heard_bursts.iter().enumerate() {
         assert!(b.span <= 540, "a burst of 500 ms was spread over {} ms: {heard_bursts:?}", b.span);
         assert!((490..=520).contains(&b.heard), "a burst of 500 ms was heard for {} ms: {heard_bursts:?}", b.heard);
         if let Some(prev) = heard_bursts.get(i.wrapping_sub(1)).filter(|p| p.window == b.window) {
             let gap = b.start - prev.start;
-            assert!((990..=1010).contains(&gap), "bursts 1000 ms apart were heard {gap} ms apart: {heard_bursts:?}");
+            assert!((980..=1030).contains(&gap), "bursts 1000 ms apart were heard {gap} ms apart: {heard_bursts:?}");
         }
     }
     // The talker, who pauses, and the listener, who sends almost nothing, both get their mix.
