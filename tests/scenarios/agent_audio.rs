@@ -77,7 +77,8 @@ async fn an_agent_alone_gets_silence_every_20_ms_without_gaps() -> anyhow::Resul
     let agent = AgentClient::connect(server.addr, "room=quiet&name=Listener&rate=24000").await?;
     agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
     agent.wait_for(secs(5), |a| a.received(|r| r.frame_arrivals.len()) > 25).await?;
-    let span = secs(10);
+    // Issue 18 asks for no gap over 60 ms across 30 s.
+    let span = secs(30);
     let (from, to) = (Instant::now(), Instant::now() + span);
     tokio::time::sleep(span + Duration::from_millis(100)).await;
     let arrivals: Vec<Instant> =
@@ -85,7 +86,7 @@ async fn an_agent_alone_gets_silence_every_20_ms_without_gaps() -> anyhow::Resul
     let max_gap = arrivals.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(span);
     println!("{} frames in {span:?}, longest gap {max_gap:?}", arrivals.len());
     assert!(max_gap <= Duration::from_millis(60), "a gap of {max_gap:?}");
-    assert!((490..=510).contains(&arrivals.len()), "{} frames in 10 s, not 500", arrivals.len());
+    assert!((1490..=1510).contains(&arrivals.len()), "{} frames in 30 s, not 1500", arrivals.len());
     let sizes_ok = agent.received(|r| r.frames.iter().all(|(_, f)| f.len() == 480));
     assert!(sizes_ok, "every frame is 20 ms at 24 kHz");
     let loudest = agent.last_audio(5000).iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);

@@ -36,6 +36,22 @@ async fn captions_and_chat_reach_a_browser_and_back() -> anyhow::Result<()> {
         serde_json::json!([["GreeterHello everyone, I am the greeter.", ""]]),
         "the final caption replaced the partial one"
     );
+    // The caption sits above the tile labels drawn into the picture: the highest a label of a
+    // bottom-row tile reaches is that of a tile filling the canvas (the largest label).
+    let canvas = CANVAS;
+    let full =
+        tessera::layout::decorations(canvas, tessera::layout::Rect { x: 0, y: 0, w: canvas.width, h: canvas.height });
+    let label_top = full.label.map_or(0.0, |l| f64::from(canvas.height - l.rect.y) / f64::from(canvas.height));
+    let clear = "(() => { const s = document.querySelector('.stage').getBoundingClientRect(); \
+                 const c = document.querySelector('#captions p').getBoundingClientRect(); \
+                 return (s.bottom - c.bottom) / s.height; })()";
+    let clear = b.eval(p, clear).await?.as_f64().unwrap_or_default();
+    println!(
+        "the caption's lower edge is {:.1} % of the picture up; labels reach {:.1} %",
+        clear * 100.0,
+        label_top * 100.0
+    );
+    assert!(clear > label_top, "the caption covers the bottom tiles' name labels");
     agent.send_json(serde_json::json!({"type": "chat", "text": "Ask me the time."}));
     b.wait_for(p, "document.querySelector('#chat li')?.textContent === 'Greeter:Ask me the time.'", secs(5)).await?;
 

@@ -1,8 +1,8 @@
-//! 50 join/leave cycles of a third participant beside two steady ones (the real binary): the
-//! steady ones keep at least 25 fps throughout; afterwards the room's element count, the
-//! server's open fds and threads are back where they were and RSS grew less than 20 MB. When
-//! the last participant leaves, the room's pipeline reaches NULL and is freed within 5 s, and
-//! the server is back to its idle fds and threads.
+//! 50 join/leave cycles of a third participant (publisher, viewer or agent) beside two steady
+//! ones (the real binary): the steady ones keep at least 25 fps throughout; afterwards the
+//! room's element count, the server's open fds and threads are back where they were and RSS
+//! grew less than 20 MB. When the last participant leaves, the room's pipeline reaches NULL
+//! and is freed within 5 s, and the server is back to its idle fds and threads.
 
 use std::time::{Duration, Instant};
 
@@ -54,10 +54,14 @@ fn dump_log(server: &ServerProcess) {
     }
 }
 
-/// One cycle: a third participant joins, gets media and goes. Every fourth is a viewer; every
-/// fifth drops its socket instead of sending `leave`. Returns once `red` saw it leave.
+/// One cycle: a third participant joins, gets media and goes. Every fourth is a viewer, every
+/// sixth an agent (`/agent`: it hears the room and says something); every fifth drops its
+/// socket instead of sending `leave`. Returns once `red` saw it leave.
 async fn cycle(addr: std::net::SocketAddr, red: &mut TestPeer, i: usize) -> anyhow::Result<()> {
     let name = format!("c{i}");
+    if i % 6 == 5 {
+        return agent_cycle(addr, red, &name, i % 5 == 4).await;
+    }
     let options = if i % 4 == 3 {
         PeerOptions::viewer("churn", &name)
     } else {
@@ -73,6 +77,25 @@ async fn cycle(addr: std::net::SocketAddr, red: &mut TestPeer, i: usize) -> anyh
     }
     let left =
         |m: &ServerMessage| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == id);
+    red.wait_message(secs(2), left).await?;
+    Ok(())
+}
+
+/// An agent's cycle: it joins, hears its first frames, sends 200 ms of voice and goes
+/// (`drop`: closing its socket instead of sending `leave`).
+async fn agent_cycle(addr: std::net::SocketAddr, red: &mut TestPeer, name: &str, drop: bool) -> anyhow::Result<()> {
+    use tessera_client::agent::{AgentClient, sine};
+    let agent = AgentClient::connect(addr, &format!("room=churn&name={name}&rate=16000")).await?;
+    let joined = agent.wait_message(secs(10), |m| m["type"] == "joined").await?;
+    let id = joined["participantId"].as_str().unwrap_or_default().to_owned();
+    agent.wait_for(secs(10), |a| a.received(|r| r.frame_arrivals.len()) > 5).await?;
+    agent.play(sine(16_000, 700.0, 0.3, 0.2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if !drop {
+        agent.send_json(serde_json::json!({"type": "leave"}));
+    }
+    std::mem::drop(agent);
+    let left = |m: &ServerMessage| matches!(m, ServerMessage::ParticipantLeft { participant_id } if participant_id.to_string() == id);
     red.wait_message(secs(2), left).await?;
     Ok(())
 }
@@ -97,6 +120,7 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
     // must be taken just after the same kind of departure to compare like with like.
     cycle(addr, &mut red, 0).await?;
     cycle(addr, &mut red, 3).await?;
+    cycle(addr, &mut red, 5).await?;
     cycle(addr, &mut red, cycles - 1).await?;
     let before = settle(&server, Some(elements0)).await;
     let names_before = server.thread_names();
