@@ -14,7 +14,7 @@ pub use pacer::{MAX_QUEUED_AUDIO, Offered, Pacer};
 use crate::access::rate::Bucket;
 use crate::ids::{RoomId, validate_name};
 use crate::protocol::agent::{AGENT_RATES, AgentMessage, MAX_FRAMES_PER_SECOND, frame_bytes};
-use crate::protocol::{ErrorCode, ServerMessage};
+use crate::protocol::{CaptionLine, ChatLine, ErrorCode, ServerMessage};
 use crate::signaling::{CAPTION_RATE, CHAT_RATE, PeerCommand, SignalingError};
 
 /// The largest image an agent may show as its tile.
@@ -174,18 +174,20 @@ impl AgentSession {
         };
         let checked = |text: String| crate::signaling::validate_text(text);
         let step = match msg {
-            AgentMessage::Chat { text } => match limited(&mut self.chat, "chat", CHAT_RATE) {
+            AgentMessage::Chat(ChatLine { text }) => match limited(&mut self.chat, "chat", CHAT_RATE) {
                 Some(why) => Err((ErrorCode::RateLimited, why)),
                 None => {
                     checked(text).map(|t| AgentStep::Room(PeerCommand::Chat(t))).map_err(|e| (e.code(), e.to_string()))
                 }
             },
-            AgentMessage::Caption { text, is_final } => match limited(&mut self.caption, "caption", CAPTION_RATE) {
-                Some(why) => Err((ErrorCode::RateLimited, why)),
-                None => checked(text)
-                    .map(|text| AgentStep::Room(PeerCommand::Caption { text, is_final }))
-                    .map_err(|e| (e.code(), e.to_string())),
-            },
+            AgentMessage::Caption(CaptionLine { text, is_final }) => {
+                match limited(&mut self.caption, "caption", CAPTION_RATE) {
+                    Some(why) => Err((ErrorCode::RateLimited, why)),
+                    None => checked(text)
+                        .map(|text| AgentStep::Room(PeerCommand::Caption { text, is_final }))
+                        .map_err(|e| (e.code(), e.to_string())),
+                }
+            }
             AgentMessage::ClearAudio => Ok(AgentStep::ClearAudio),
             AgentMessage::Snapshot => match limited(&mut self.snapshot, "snapshot", SNAPSHOT_RATE) {
                 Some(why) => Err((ErrorCode::RateLimited, why)),

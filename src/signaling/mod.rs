@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::access::rate::Bucket;
 use crate::ids::{ParticipantId, RoomId, validate_name};
-use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
+use crate::protocol::{CaptionLine, ChatLine, ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
 use tessera_webrtc::mids::MLine;
 pub use validate::{candidate_mline, check_candidate, decode, parse_answer, text as validate_text};
 
@@ -65,8 +65,8 @@ impl Kind {
             ClientMessage::Leave => Self::Leave,
             ClientMessage::Mute { .. } => Self::Mute,
             ClientMessage::SetLayout { .. } => Self::SetLayout,
-            ClientMessage::Chat { .. } => Self::Chat,
-            ClientMessage::Caption { .. } => Self::Caption,
+            ClientMessage::Chat(_) => Self::Chat,
+            ClientMessage::Caption(_) => Self::Caption,
         }
     }
 }
@@ -364,8 +364,8 @@ impl Session {
                         layout.locked = false; // only administrators lock layouts
                         PeerCommand::SetLayout(layout)
                     }
-                    ClientMessage::Chat { text } => PeerCommand::Chat(validate_text(text)?),
-                    ClientMessage::Caption { text, is_final } => {
+                    ClientMessage::Chat(ChatLine { text }) => PeerCommand::Chat(validate_text(text)?),
+                    ClientMessage::Caption(CaptionLine { text, is_final }) => {
                         PeerCommand::Caption { text: validate_text(text)?, is_final }
                     }
                     ClientMessage::Join { .. } => unreachable!("matched above"),

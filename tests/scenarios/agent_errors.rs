@@ -71,7 +71,7 @@ async fn bad_agent_input_gets_error_codes_and_the_room_goes_on() -> anyhow::Resu
     .await?;
 
     // `/ws` does not take agents.
-    red.send(ClientMessage::Chat { text: String::new() })?;
+    red.send(ClientMessage::Chat(tessera_protocol::ChatLine { text: String::new() }))?;
     let refused = red.wait_message(secs(5), |m| matches!(m, ServerMessage::Error { .. })).await?;
     assert!(matches!(refused, ServerMessage::Error { code: ErrorCode::InvalidMessage, .. }), "{refused:?}");
     let mut ws = tessera_client::Signaling::connect(server.addr).await?;

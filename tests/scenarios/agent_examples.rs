@@ -66,7 +66,7 @@ async fn the_greeter_speaks_to_newcomers_and_tells_the_time() -> anyhow::Result<
     println!("Ada hears the greeting after {waited:?}: {speech:.1} dBFS over a second");
     assert!(speech > -45.0, "speech energy in Ada's mix-minus: {speech:.1} dBFS");
 
-    ada.send(ClientMessage::Chat { text: "Greeter, what time is it?".into() })?;
+    ada.send(ClientMessage::Chat(tessera_protocol::ChatLine { text: "Greeter, what time is it?".into() }))?;
     let answer =
         ada.wait_message(secs(5), |m| matches!(m, ServerMessage::Chat(Said { name, .. }) if name == "Greeter")).await?;
     let ServerMessage::Chat(Said { text, .. }) = answer else { unreachable!() };

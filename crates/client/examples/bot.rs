@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
             }
             msg = bot.next_message(Duration::from_secs(3600)) => match msg {
                 Some(ServerMessage::Chat(Said { from, text, .. })) if from != bot.id() && text.trim().eq_ignore_ascii_case("ping") => {
-                    bot.send(ClientMessage::Chat { text: "pong".into() })?;
+                    bot.send(ClientMessage::Chat(tessera_protocol::ChatLine { text: "pong".into() }))?;
                 }
                 Some(ServerMessage::Error { code, message }) => println!("server: {code:?}: {message}"),
                 Some(_) => {}

@@ -25,18 +25,9 @@ pub const fn frame_bytes(rate: u32) -> usize {
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum AgentMessage {
     /// A chat line for everyone.
-    Chat {
-        /// The text.
-        text: String,
-    },
+    Chat(crate::ChatLine),
     /// A caption of what the agent says.
-    Caption {
-        /// The text.
-        text: String,
-        /// False while it may still change.
-        #[serde(rename = "final")]
-        is_final: bool,
-    },
+    Caption(crate::CaptionLine),
     /// Drop the audio queued and not yet played (barge-in).
     ClearAudio,
     /// Send one JPEG of the composite.
@@ -79,7 +70,7 @@ mod tests {
         assert_eq!(frame_bytes(24_000), 960);
         assert_eq!(frame_bytes(48_000), 1920);
         let m: AgentMessage = serde_json::from_str(r#"{"type":"caption","text":"hi","final":true}"#).unwrap();
-        assert_eq!(m, AgentMessage::Caption { text: "hi".into(), is_final: true });
+        assert_eq!(m, AgentMessage::Caption(crate::CaptionLine { text: "hi".into(), is_final: true }));
         let m: AgentMessage = serde_json::from_str(r#"{"type":"clearAudio"}"#).unwrap();
         assert_eq!(m, AgentMessage::ClearAudio);
         for t in AgentMessage::TYPES {

@@ -81,20 +81,30 @@ pub enum ClientMessage {
         /// The new layout.
         layout: LayoutSpec,
     },
-    /// A chat line for everyone in the room (at most [`MAX_TEXT_CHARS`] characters).
-    Chat {
-        /// The text.
-        text: String,
-    },
-    /// A caption of what this participant says (speech recognition, an agent's speech);
-    /// partial captions are replaced by the next one until a final one.
-    Caption {
-        /// The text.
-        text: String,
-        /// False while the sentence may still change.
-        #[serde(rename = "final")]
-        is_final: bool,
-    },
+    /// A chat line for everyone in the room.
+    Chat(ChatLine),
+    /// A caption of what this participant says.
+    Caption(CaptionLine),
+}
+
+/// A chat line for everyone in the room (at most [`MAX_TEXT_CHARS`] characters), as a
+/// participant or an agent sends it ([`ClientMessage::Chat`], `AgentMessage::Chat`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    /// The text.
+    pub text: String,
+}
+
+/// A caption of what a participant says (speech recognition, an agent's speech), as a
+/// participant or an agent sends it ([`ClientMessage::Caption`], `AgentMessage::Caption`);
+/// partial captions are replaced by the next one until a final one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptionLine {
+    /// The text.
+    pub text: String,
+    /// False while the sentence may still change.
+    #[serde(rename = "final")]
+    pub is_final: bool,
 }
 
 impl ClientMessage {

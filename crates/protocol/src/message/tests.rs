@@ -165,9 +165,9 @@ fn chat_captions_and_the_agent_role() {
     let v = serde_json::to_value(ChannelMessage::Caption(caption)).unwrap();
     assert_eq!(v["type"], "caption");
     assert_eq!(serde_json::to_value(ChannelMessage::Chat(said)).unwrap()["name"], "Bot");
-    round_trip_client(ClientMessage::Chat { text: "hello".into() });
+    round_trip_client(ClientMessage::Chat(ChatLine { text: "hello".into() }));
     let c: ClientMessage = serde_json::from_str(r#"{"type":"caption","text":"x","final":true}"#).unwrap();
-    assert_eq!(c, ClientMessage::Caption { text: "x".into(), is_final: true });
+    assert_eq!(c, ClientMessage::Caption(CaptionLine { text: "x".into(), is_final: true }));
     assert_eq!(serde_json::to_value(Role::Agent).unwrap(), "agent");
     assert!(Role::Agent.has_tile() && Role::Publisher.has_tile() && !Role::Viewer.has_tile());
 }
