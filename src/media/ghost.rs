@@ -165,8 +165,8 @@ mod tests {
 
     /// Receivers come and go on a tee that a queue's thread feeds as fast as it can: no new
     /// pad may hand the tee a failure. (A ghost built with its target was linked to the tee
-    /// while still inactive; a push in that window got `Flushing`, and the queue in front of
-    /// the tee stopped its thread for good.)
+    /// while still inactive; a push in that window failed (the queue read `Error`), and the
+    /// queue in front of the tee stopped its thread for good.)
     #[test]
     fn receivers_join_a_busy_tee_without_stopping_it() {
         use std::sync::Arc;
