@@ -47,6 +47,9 @@ tests=(
   python3-venv
   # Text to speech for the greeter agent example (examples/agents/greeter.py) and its test.
   espeak-ng
+  # A room thread stuck for 2 s writes every thread's backtrace to the server's log in tests
+  # (TESSERA_STALL_BACKTRACES=1, src/room/watchdog.rs), so a hang seen once can be explained.
+  gdb
 )
 
 

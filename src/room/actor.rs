@@ -67,6 +67,8 @@ pub(super) struct RoomActor {
     turn: Option<TurnIssuer>,
     /// Metrics and webhook events.
     pub(super) reports: super::reports::Reports,
+    /// Tells the watchdog which step the thread is in.
+    watch: super::watchdog::Watch,
 }
 
 /// Why the room stopped.
@@ -144,6 +146,7 @@ async fn run(
                 recording_limits,
                 turn,
                 reports: super::reports::Reports::start(&id),
+                watch: super::watchdog::Watch::new(&id),
             };
             let ending = room.run(&mut rx, &mut events).await;
             (Some(room), ending)
@@ -199,22 +202,33 @@ impl RoomActor {
         loop {
             let flow = tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.on_command(cmd),
+                    Some(cmd) => {
+                        let _step = self.watch.step(cmd.kind());
+                        self.on_command(cmd)
+                    }
                     None => ControlFlow::Break(Ending::Empty),
                 },
-                Some(event) = events.recv() => match self.media.handle(event) {
-                    Some(notice) => self.on_notice(notice),
-                    None => ControlFlow::Continue(()),
-                },
-                Some(msg) = bus.next() => match self.media.handle_bus(&msg) {
-                    Some(notice) => self.on_notice(notice),
-                    None => ControlFlow::Continue(()),
-                },
+                Some(event) = events.recv() => {
+                    let _step = self.watch.step("media event");
+                    match self.media.handle(event) {
+                        Some(notice) => self.on_notice(notice),
+                        None => ControlFlow::Continue(()),
+                    }
+                }
+                Some(msg) = bus.next() => {
+                    let _step = self.watch.step("bus message");
+                    match self.media.handle_bus(&msg) {
+                        Some(notice) => self.on_notice(notice),
+                        None => ControlFlow::Continue(()),
+                    }
+                }
                 _ = tick.tick() => {
+                    let _step = self.watch.step("tick");
                     self.on_tick();
                     ControlFlow::Continue(())
                 }
                 _ = stage_tick.tick() => {
+                    let _step = self.watch.step("stage tick");
                     let levels = self.media.take_levels();
                     let frames = self.media.frame_counts();
                     self.feed(Input::StageTick { levels, frames });

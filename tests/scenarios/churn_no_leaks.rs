@@ -138,6 +138,13 @@ async fn churn_leaves_nothing_behind() -> anyhow::Result<()> {
     }
     let end = Instant::now();
     let after = settle(&server, Some(elements0)).await;
+    // The room's thread never spent 2 s on one step (src/room/watchdog.rs).
+    let stalls: Vec<String> =
+        server.log.lock().unwrap().iter().filter(|l| l.contains("room thread stalled")).cloned().collect();
+    if !stalls.is_empty() {
+        dump_log(&server);
+    }
+    assert!(stalls.is_empty(), "the room's thread stalled: {stalls:?}");
     println!(
         "{cycles} cycles in {:.1} s; RSS (MB)/threads every 10 cycles: {}",
         (end - start).as_secs_f64(),

@@ -277,6 +277,7 @@ impl ServerProcess {
             .args(["--connections-per-address", "10000", "--joins-per-minute", "1000000"])
             .args(extra)
             .env("RUST_LOG", "info")
+            .env("TESSERA_STALL_BACKTRACES", "1")
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
