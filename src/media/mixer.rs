@@ -117,6 +117,8 @@ pub struct VideoMix {
     encoders: Encoders,
     /// Frames composited and encoded, for `/metrics` (none with `--media-metrics false`).
     pub counters: Option<std::sync::Arc<super::composite_stats::CompositeCounters>>,
+    /// How often the composite was late and skipped ahead.
+    pub late: std::sync::Arc<super::late_frames::LateFrames>,
 }
 
 impl VideoMix {
@@ -145,12 +147,13 @@ impl VideoMix {
             .field("framerate", gst::Fraction::new(config.composite.fps as i32, 1))
             .build();
         child(&bin, "background-caps")?.set_property("caps", &background);
+        let late = super::late_frames::keep_on_time(&compositor, super::mix_latency::mix_wait(config));
         centre_frame_times(&compositor.static_pad("src").expect("compositor has a src pad"), config.composite.fps);
         let mut encoders = Encoders::new(&bin)?;
         let vp8 = &encoders.ensure(&bin, Codec::Vp8, config)?.element;
         let watch = super::composite_stats::CompositeCounters::watch;
         let counters = config.metrics.media.then(|| watch(&compositor, vp8));
-        Ok(Self { bin, compositor, encoders, counters })
+        Ok(Self { bin, compositor, encoders, counters, late })
     }
 
     /// Adds a compositor input for `participant`, hidden until placed.

@@ -22,6 +22,7 @@ mod encoder;
 mod events;
 mod ghost;
 mod ingress;
+mod late_frames;
 pub(crate) mod memory;
 mod mix_latency;
 mod mixengine;

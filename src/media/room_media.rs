@@ -280,6 +280,11 @@ impl RoomMedia {
         self.video.as_ref().and_then(|v| v.counters.as_ref()).map(|c| c.snapshot())
     }
 
+    /// Times the composite was late and skipped ahead so far (0 in an audio-only room).
+    pub fn late_skips(&self) -> u64 {
+        self.video.as_ref().map_or(0, |v| v.late.skips.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// Whether this room mixes video (false: an audio-only room).
     pub fn mixes_video(&self) -> bool {
         self.video.is_some()

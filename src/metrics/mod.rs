@@ -113,6 +113,8 @@ pub(crate) struct Metrics {
     pub keyframe_requests: Counter,
     /// Keyframes the composite's encoders produced (asked for, or periodic).
     pub composite_keyframes: Counter,
+    /// Times a composite was late and skipped the frames already due (an overloaded server).
+    pub composite_late_skips: Counter,
     /// Recordings in the server's list, by state (set on each scrape).
     pub recordings: Family<StateLabel, Gauge>,
     /// Bytes in the files of the recordings listed (set on each scrape).
@@ -146,6 +148,7 @@ impl Metrics {
             inbound_plis: Counter::default(),
             keyframe_requests: Counter::default(),
             composite_keyframes: Counter::default(),
+            composite_late_skips: Counter::default(),
             recordings: Family::default(),
             recording_bytes: Gauge::default(),
             webhooks: Family::default(),
@@ -197,6 +200,11 @@ impl Metrics {
             m.keyframe_requests.clone(),
         );
         r.register("composite_keyframes", "Keyframes the composite encoders produced", m.composite_keyframes.clone());
+        r.register(
+            "composite_late_skips",
+            "Times a composite was late and skipped the frames already due (the server is short of CPU)",
+            m.composite_late_skips.clone(),
+        );
         r.register("recordings", "Recordings in the server's list, by state", m.recordings.clone());
         r.register("recording_bytes", "Bytes written by the recordings listed", m.recording_bytes.clone());
         r.register("webhooks", "Webhook deliveries, by outcome", m.webhooks.clone());

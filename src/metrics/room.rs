@@ -18,6 +18,8 @@ pub(crate) struct RoomSecond {
     pub mixes: i64,
     /// Keyframes the composite's encoder produced in that second.
     pub keyframes: u64,
+    /// Times the composite was late and skipped ahead in that second.
+    pub late_skips: u64,
     /// Each publisher's decoded frames per second.
     pub publisher_fps: Vec<f64>,
     /// Each participant's inbound bitrate, kbit/s.
@@ -74,6 +76,7 @@ impl RoomMetrics {
         }
         m.mixes_encoded.get_or_create(&self.label).set(s.mixes);
         m.composite_keyframes.inc_by(s.keyframes);
+        m.composite_late_skips.inc_by(s.late_skips);
         for fps in &s.publisher_fps {
             m.inbound_fps.observe(*fps);
         }

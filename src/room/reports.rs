@@ -20,6 +20,8 @@ pub(super) struct Reports {
     metrics: RoomMetrics,
     /// The composite's counters at the last second, and when.
     last_composite: Option<(Instant, CompositeSnapshot)>,
+    /// Times the composite skipped ahead, as of the last second.
+    last_late_skips: u64,
     /// Each participant's reception at the last second.
     last_reception: BTreeMap<ParticipantId, ReceptionSnapshot>,
 }
@@ -28,7 +30,12 @@ impl Reports {
     /// A new room called `room`: `room_started`.
     pub(super) fn start(room: &crate::ids::RoomId) -> Self {
         webhooks::emit(room, Event::RoomStarted);
-        Self { metrics: RoomMetrics::new(room.as_str()), last_composite: None, last_reception: BTreeMap::new() }
+        Self {
+            metrics: RoomMetrics::new(room.as_str()),
+            last_composite: None,
+            last_late_skips: 0,
+            last_reception: BTreeMap::new(),
+        }
     }
 }
 
@@ -69,6 +76,9 @@ impl RoomActor {
             second.keyframes = current.keyframes.saturating_sub(last.keyframes);
         }
         self.reports.last_composite = composite.map(|c| (now, c));
+        let late_skips = self.media.late_skips();
+        second.late_skips = late_skips.saturating_sub(self.reports.last_late_skips);
+        self.reports.last_late_skips = late_skips;
         let mut reception = BTreeMap::new();
         for p in self.core.participants() {
             if let Some(now) = self.media.reception(p.info.id) {

@@ -105,6 +105,8 @@ async fn metrics_of_a_live_room() -> anyhow::Result<()> {
     assert!(get(&s, "tessera_inbound_fps_sum") / get(&s, "tessera_inbound_fps_count") > 10.0);
     assert!(get(&s, "tessera_keyframe_requests_total") >= 1.0, "receivers joining ask for keyframes");
     assert!(get(&s, "tessera_composite_keyframes_total") >= 1.0);
+    // Exported; counted by src/media/late_frames.rs (its unit test makes a composite skip).
+    assert!(get(&s, "tessera_composite_late_skips_total") >= 0.0);
     assert!(get(&s, "process_cpu_seconds_total") > 0.0);
     assert!(get(&s, "process_resident_memory_bytes") > 10e6);
     assert!(get(&s, "process_threads") > 4.0 && get(&s, "process_open_fds") > 4.0);
