@@ -126,21 +126,25 @@ fn video(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, codec: Codec, sizes:
 }
 
 fn audio(bin: &gst::Bin, id: ParticipantId, pad: &gst::Pad, codec: Codec) -> anyhow::Result<Decoded> {
-    let mut chain = match codec {
-        Codec::Pcmu => vec![make("rtppcmudepay", "pcmudepay", id)?, make("mulawdec", "mulawdec", id)?],
-        Codec::Pcma => vec![make("rtppcmadepay", "pcmadepay", id)?, make("alawdec", "alawdec", id)?],
-        _ => {
-            let dec = make("opusdec", "opusdec", id)?;
-            dec.set_property("plc", true);
-            dec.set_property("use-inband-fec", true);
-            dec.set_property("max-errors", MAX_AUDIO_ERRORS);
-            vec![make("rtpopusdepay", "opusdepay", id)?, dec]
-        }
-    };
-    // Resampled once, here, into the mix's format (8 kHz G.711 up to 48 kHz).
     let caps = make("capsfilter", "audiocaps", id)?;
     caps.set_property("caps", MIX_AUDIO_CAPS.parse::<gst::Caps>()?);
-    chain.extend([make("audioconvert", "audioconvert", id)?, make("audioresample", "audioresample", id)?, caps]);
+    let chain = match codec {
+        // Resampled once, here, into the mix's format (8 kHz G.711 up to 48 kHz).
+        Codec::Pcmu | Codec::Pcma => {
+            let (depay, dec) =
+                if codec == Codec::Pcmu { ("rtppcmudepay", "mulawdec") } else { ("rtppcmadepay", "alawdec") };
+            let convert = [make("audioconvert", "audioconvert", id)?, make("audioresample", "audioresample", id)?];
+            [make(depay, depay, id)?, make(dec, dec, id)?].into_iter().chain(convert).chain([caps]).collect::<Vec<_>>()
+        }
+        // Decoded straight into the mix's format (media/opus: libopus's single-stream API).
+        _ => {
+            super::opus::register();
+            let dec = make("tesseraopusdec", "opusdec", id)?;
+            dec.set_property("plc", true);
+            dec.set_property("max-errors", MAX_AUDIO_ERRORS);
+            vec![make("rtpopusdepay", "opusdepay", id)?, dec, caps]
+        }
+    };
     let tee = make("tee", "audio-tee", id)?;
     tee.set_property("allow-not-linked", true);
     let decoded = start_chain(bin, pad, &chain, format!("ingress-audio-{id}"))?;

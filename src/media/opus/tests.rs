@@ -1,0 +1,52 @@
+use gst::prelude::*;
+
+/// Runs `launch` (ending in `appsink name=out`) to the end; returns the decoded samples and
+/// the output buffers' (pts, duration) in nanoseconds.
+fn decode(launch: &str) -> (Vec<i16>, Vec<(u64, u64)>) {
+    gst::init().unwrap();
+    super::register();
+    let pipeline = gst::parse::launch(launch).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sink = pipeline.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let (mut samples, mut times) = (Vec::new(), Vec::new());
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        times.push((buffer.pts().unwrap().nseconds(), buffer.duration().unwrap().nseconds()));
+        let map = buffer.map_readable().unwrap();
+        samples.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+    }
+    let bus = pipeline.bus().unwrap();
+    let error = bus.pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(error.is_none(), "{error:?}");
+    (samples, times)
+}
+
+/// Zero crossings per second / 2.
+fn frequency(samples: &[i16]) -> f64 {
+    let crossings = samples.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 48_000.0)
+}
+
+fn dbfs(samples: &[i16]) -> f64 {
+    let power = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
+    10.0 * (power.sqrt() / 32768.0).log10() * 2.0
+}
+
+#[test]
+fn rtp_opus_decodes_to_the_mix_format_at_its_frequency_and_level() {
+    let (samples, times) = decode(
+        "audiotestsrc num-buffers=50 samplesperbuffer=960 freq=1000 volume=0.5 \
+         ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20 ! rtpopuspay ! rtpopusdepay \
+         ! tesseraopusdec ! audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved \
+         ! appsink name=out sync=false",
+    );
+    // The encoder adds one frame at the end for its look-ahead.
+    assert_eq!(samples.len(), 51 * 960, "one 20 ms frame out per packet in");
+    let steady = &samples[4800..];
+    assert!((frequency(steady) - 1000.0).abs() < 10.0, "heard {} Hz", frequency(steady));
+    assert!((dbfs(steady) + 9.0).abs() < 1.5, "level {:.1} dBFS", dbfs(steady));
+    // The first packet starts at the encoder's look-ahead (6.5 ms) before 0, clipped to 0.
+    let contiguous = times[1..].windows(2).all(|w| w[0].0 + w[0].1 == w[1].0);
+    assert!(contiguous, "timestamps with holes: {times:?}");
+}
