@@ -30,6 +30,7 @@ pub const MIN_KEYFRAME_INTERVAL: std::time::Duration = std::time::Duration::from
 /// ghosting its unlinked pads when `ghost_unlinked` is set.
 pub fn parse_fragment(text: &str, ghost_unlinked: bool) -> anyhow::Result<gst::Bin> {
     super::mixengine::register();
+    super::opus::register();
     let desc: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join(" ");
     gst::parse::bin_from_description(&desc, ghost_unlinked).context("parsing pipeline fragment")
 }

@@ -3,8 +3,8 @@
 //! own mix leaves the engine on their own pad.
 //!
 //! ```text
-//! Opus listener (mixminus-pN):  engine minus_K ▶ opusenc (own, runs while N talks) ─▶ funnel ▶ rtpopuspay ▶ peer-pN
-//!                               full mix's opusenc (shared) ──────────────────────────┘
+//! Opus listener (mixminus-pN):  engine minus_K ▶ tesseraopusenc (own, runs while N talks) ─▶ funnel ▶ rtpopuspay ▶ peer-pN
+//!                               full mix's encode (shared) ──────────────────────────┘
 //! G.711 listener:               engine minus_K (every frame) ▶ resample ▶ mulaw/alawenc ▶ pay ▶ peer-pN
 //! agent:                        engine minus_K (every frame, raw) ▶ peer-pN's ear
 //! ```

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! peer-pN (publisher):  webrtcbin ─▶ vp8depay ▶ vp8dec ─────────────▶ video-mix (compositor ▶ vp8enc ▶ pay) ─▶ video-rtp tee ─┐
-//!                                 ─▶ opusdepay ▶ tesseraopusdec ▶ audio-tee ─▶ audio-mix (tesseramix: full mix ▶ opusenc ▶ pay) ─▶ audio-rtp tee ─┤
+//!                                 ─▶ opusdepay ▶ tesseraopusdec ▶ audio-tee ─▶ audio-mix (tesseramix: full mix ▶ tesseraopusenc ▶ pay) ─▶ audio-rtp tee ─┤
 //!                                                                       └─ minus pad of M (while M talks) ▶ mixminus-pM ─▶ peer-pM ◀─────┤
 //! every peer:           video_in gate ◀── video-rtp tee;  audio_in gate ◀── own mix-minus | audio-rtp tee (egress_gate.rs) ◀┘
 //! peer-pN (agent):      voice appsrc ▶ 48 kHz ▶ audio-tee (as a publisher's); ear appsink ◀ its raw mix-minus (agent.rs)

@@ -203,7 +203,7 @@ impl RoomActor {
             let flow = tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => {
-                        let _step = self.watch.step(cmd.kind());
+                        let _step = self.watch.step(super::watchdog::step_of(&cmd));
                         self.on_command(cmd)
                     }
                     None => ControlFlow::Break(Ending::Empty),

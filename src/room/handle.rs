@@ -171,34 +171,6 @@ pub enum RoomCommand {
     },
 }
 
-impl RoomCommand {
-    /// What the command is, for the watchdog's reports.
-    pub(super) fn kind(&self) -> &'static str {
-        match self {
-            Self::Join { .. } => "join",
-            Self::Offer { .. } => "offer",
-            Self::Peer { command, .. } => match command {
-                PeerCommand::Answer(_) => "answer",
-                PeerCommand::Ice { .. } => "ice candidate",
-                PeerCommand::Leave => "leave",
-                PeerCommand::Mute { .. } => "mute",
-                PeerCommand::SetLayout(_) => "participant's layout",
-                PeerCommand::Chat(_) => "chat",
-                PeerCommand::Caption { .. } => "caption",
-            },
-            Self::Gone { .. } => "socket gone",
-            Self::Info { .. } => "info",
-            Self::Kick { .. } => "kick",
-            Self::StartRecording { .. } => "start recording",
-            Self::StopRecording { .. } => "stop recording",
-            Self::SetLayout { .. } => "layout",
-            Self::TileImage { .. } => "tile image",
-            Self::Snapshots { .. } => "snapshots",
-            Self::Close { .. } => "close",
-        }
-    }
-}
-
 /// A room as the REST API shows it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

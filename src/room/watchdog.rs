@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, warn};
 
+use super::RoomCommand;
 use crate::ids::RoomId;
+use crate::signaling::PeerCommand;
 
 /// A step taking this long is a stall.
 pub(crate) const STALL: Duration = Duration::from_secs(2);
@@ -64,6 +66,32 @@ impl Drop for Stepping {
         if let (Some((step, since)), true) = (busy.step, busy.reported) {
             warn!(room = %slot.room, step, took_ms = since.elapsed().as_millis() as u64, "room thread answers again");
         }
+    }
+}
+
+/// What `command` is, for the watchdog's reports.
+pub(super) fn step_of(command: &RoomCommand) -> &'static str {
+    match command {
+        RoomCommand::Join { .. } => "join",
+        RoomCommand::Offer { .. } => "offer",
+        RoomCommand::Peer { command, .. } => match command {
+            PeerCommand::Answer(_) => "answer",
+            PeerCommand::Ice { .. } => "ice candidate",
+            PeerCommand::Leave => "leave",
+            PeerCommand::Mute { .. } => "mute",
+            PeerCommand::SetLayout(_) => "participant's layout",
+            PeerCommand::Chat(_) => "chat",
+            PeerCommand::Caption { .. } => "caption",
+        },
+        RoomCommand::Gone { .. } => "socket gone",
+        RoomCommand::Info { .. } => "info",
+        RoomCommand::Kick { .. } => "kick",
+        RoomCommand::StartRecording { .. } => "start recording",
+        RoomCommand::StopRecording { .. } => "stop recording",
+        RoomCommand::SetLayout { .. } => "layout",
+        RoomCommand::TileImage { .. } => "tile image",
+        RoomCommand::Snapshots { .. } => "snapshots",
+        RoomCommand::Close { .. } => "close",
     }
 }
 

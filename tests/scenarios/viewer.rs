@@ -46,7 +46,7 @@ async fn viewer_sees_both_tiles_and_hears_both_tones() -> anyhow::Result<()> {
     println!("pipeline before the viewer: {before}");
     println!("pipeline with the viewer:   {after}");
     assert_eq!(count(&after, "webrtcbin"), count(&before, "webrtcbin") + 1, "the viewer has its own webrtcbin");
-    for factory in ["vp8dec", "tesseraopusdec", "tesseramix", "opusenc", "compositor", "vp8enc"] {
+    for factory in ["vp8dec", "tesseraopusdec", "tesseramix", "tesseraopusenc", "compositor", "vp8enc"] {
         assert_eq!(count(&after, factory), count(&before, factory), "a viewer adds no {factory}");
     }
     assert_eq!(after["mixerInputs"], before["mixerInputs"], "a viewer adds no mixer input");
@@ -54,7 +54,7 @@ async fn viewer_sees_both_tiles_and_hears_both_tones() -> anyhow::Result<()> {
     assert_eq!(count(&after, "vp8dec"), 2, "one video decoder per publisher");
     assert_eq!(count(&after, "tesseraopusdec"), 2, "one voice decoder per publisher");
     // The full mix for viewers and one mix-minus per publisher.
-    assert_eq!(count(&after, "opusenc"), 3);
+    assert_eq!(count(&after, "tesseraopusenc"), 3);
     drop((red, blue));
     server.stop().await;
     Ok(())

@@ -1,5 +1,5 @@
-//! The few calls of libopus's single-stream API that Tessera makes, with the decoder's state
-//! behind a safe owner.
+//! The few calls of libopus's single-stream API that Tessera makes, with each decoder's and
+//! encoder's state behind a safe owner.
 //!
 //! GStreamer's `opusdec` and `opusenc` use the multistream API, whose every decode and encode
 //! asks the size of its decoders again. In Debian's libopus 1.3.1 (built with custom modes)
@@ -17,8 +17,17 @@ struct OpusDecoder {
     _private: [u8; 0],
 }
 
+#[repr(C)]
+struct OpusEncoder {
+    _private: [u8; 0],
+}
+
 #[link(name = "libopus.so.0", kind = "dylib", modifiers = "+verbatim")]
 unsafe extern "C" {
+    fn opus_encoder_create(fs: i32, channels: c_int, application: c_int, error: *mut c_int) -> *mut OpusEncoder;
+    fn opus_encode(st: *mut OpusEncoder, pcm: *const i16, frame_size: c_int, data: *mut c_uchar, max: i32) -> i32;
+    fn opus_encoder_ctl(st: *mut OpusEncoder, request: c_int, ...) -> c_int;
+    fn opus_encoder_destroy(st: *mut OpusEncoder);
     fn opus_decoder_create(fs: i32, channels: c_int, error: *mut c_int) -> *mut OpusDecoder;
     fn opus_decode(
         st: *mut OpusDecoder,
@@ -73,6 +82,64 @@ impl Decoder {
         // SAFETY: a null packet asks libopus for concealment of `pcm.len()` samples.
         let n = unsafe { opus_decode(self.0.as_ptr(), std::ptr::null(), 0, pcm.as_mut_ptr(), pcm.len() as c_int, 0) };
         usize::try_from(n).map_err(|_| OpusError(n))
+    }
+}
+
+/// `OPUS_APPLICATION_RESTRICTED_LOWDELAY`: CELT only (see pipelines/opus-encoder.txt).
+const RESTRICTED_LOWDELAY: c_int = 2051;
+const SET_BITRATE: c_int = 4002;
+const SET_VBR: c_int = 4006;
+const SET_PACKET_LOSS_PERC: c_int = 4014;
+const GET_LOOKAHEAD: c_int = 4027;
+
+/// One mono CELT-only encoder at 48 kHz, constant bitrate, as `opusenc audio-type=restricted-lowdelay`
+/// with its defaults (complexity 10, full band, no DTX or FEC).
+#[derive(Debug)]
+pub struct Encoder(NonNull<OpusEncoder>);
+
+// SAFETY: as for `Decoder`.
+unsafe impl Send for Encoder {}
+
+impl Encoder {
+    /// A fresh encoder at `bitrate` bit/s, expecting `loss` percent of packets lost.
+    pub fn new(bitrate: i32, loss: i32) -> Result<Self, OpusError> {
+        let mut error = 0;
+        // SAFETY: valid arguments; the result is checked for null.
+        let st = unsafe { opus_encoder_create(RATE as i32, 1, RESTRICTED_LOWDELAY, &mut error) };
+        let encoder = NonNull::new(st).map(Self).ok_or(OpusError(error))?;
+        encoder.set(SET_VBR, 0)?;
+        encoder.set(SET_BITRATE, bitrate)?;
+        encoder.set(SET_PACKET_LOSS_PERC, loss)?;
+        Ok(encoder)
+    }
+
+    fn set(&self, request: c_int, value: i32) -> Result<(), OpusError> {
+        // SAFETY: every request used here takes one opus_int32.
+        let r = unsafe { opus_encoder_ctl(self.0.as_ptr(), request, value) };
+        if r == 0 { Ok(()) } else { Err(OpusError(r)) }
+    }
+
+    /// Samples the encoder's output lags its input (2.5 ms for CELT at 48 kHz).
+    pub fn lookahead(&self) -> Result<usize, OpusError> {
+        let mut samples: i32 = 0;
+        // SAFETY: `GET_LOOKAHEAD` writes one opus_int32 through the pointer.
+        let r = unsafe { opus_encoder_ctl(self.0.as_ptr(), GET_LOOKAHEAD, &mut samples as *mut i32) };
+        if r == 0 { usize::try_from(samples).map_err(|_| OpusError(-1)) } else { Err(OpusError(r)) }
+    }
+
+    /// Encodes one frame of `pcm` (2.5 to 60 ms of samples) into `packet`; returns its length.
+    pub fn encode(&mut self, pcm: &[i16], packet: &mut [u8]) -> Result<usize, OpusError> {
+        let max = i32::try_from(packet.len()).unwrap_or(i32::MAX);
+        // SAFETY: the pointers and lengths come from live slices; one channel.
+        let n = unsafe { opus_encode(self.0.as_ptr(), pcm.as_ptr(), pcm.len() as c_int, packet.as_mut_ptr(), max) };
+        usize::try_from(n).map_err(|_| OpusError(n))
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        // SAFETY: created by `opus_encoder_create`, destroyed once.
+        unsafe { opus_encoder_destroy(self.0.as_ptr()) }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Opus through libopus's single-stream API (see [`libopus`] for why not GStreamer's
-//! elements): `tesseraopusdec` decodes each publisher's voice to the mix's format.
+//! elements): `tesseraopusdec` decodes each publisher's voice to the mix's format, and
+//! `tesseraopusenc` encodes the mixes (pipelines/opus-encoder.txt).
 
 mod decoder;
+mod encoder;
 pub(super) mod libopus;
 
 use gst::glib;
@@ -13,12 +15,22 @@ glib::wrapper! {
         @extends gst_audio::AudioDecoder, gst::Element, gst::Object;
 }
 
-/// Registers `tesseraopusdec` with GStreamer (once per process).
+glib::wrapper! {
+    /// The encoder element.
+    pub struct OpusEncoder(ObjectSubclass<encoder::OpusEncoder>)
+        @extends gst_audio::AudioEncoder, gst::Element, gst::Object;
+}
+
+/// Registers `tesseraopusdec` and `tesseraopusenc` with GStreamer (once per process).
 pub fn register() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        if let Err(e) = gst::Element::register(None, "tesseraopusdec", gst::Rank::NONE, OpusDecoder::static_type()) {
-            tracing::error!("registering tesseraopusdec: {e}");
+        for (name, kind) in
+            [("tesseraopusdec", OpusDecoder::static_type()), ("tesseraopusenc", OpusEncoder::static_type())]
+        {
+            if let Err(e) = gst::Element::register(None, name, gst::Rank::NONE, kind) {
+                tracing::error!("registering {name}: {e}");
+            }
         }
     });
 }

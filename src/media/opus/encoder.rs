@@ -1,0 +1,200 @@
+//! `tesseraopusenc`: S16LE mono 48 kHz in, 20 ms CELT-only Opus frames out, as
+//! `opusenc audio-type=restricted-lowdelay frame-size=20` does (constant bitrate, complexity
+//! 10), with libopus's single-stream API. Output times match `opusenc`'s: the first frame is
+//! shortened by the encoder's look-ahead (and says so in a clipping meta), so every frame is
+//! stamped with the time its sound came in.
+
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_audio::prelude::*;
+use gst_audio::subclass::prelude::*;
+
+use super::libopus::{self, RATE};
+
+/// Samples per frame: 20 ms.
+const FRAME: usize = 960;
+/// The largest packet one frame may take (Opus's own limit is 1275 bytes).
+const MAX_PACKET: usize = 1500;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    bitrate: i32,
+    loss: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { bitrate: 64_000, loss: 0 }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    encoder: Option<libopus::Encoder>,
+    /// Look-ahead samples still to take off the first frame's duration.
+    pending_lookahead: usize,
+    pcm: Vec<i16>,
+}
+
+#[derive(Default)]
+pub struct OpusEncoder {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for OpusEncoder {
+    const NAME: &'static str = "TesseraOpusEncoder";
+    type Type = super::OpusEncoder;
+    type ParentType = gst_audio::AudioEncoder;
+}
+
+impl ObjectImpl for OpusEncoder {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecInt::builder("bitrate")
+                    .nick("Bitrate")
+                    .blurb("Constant bitrate, bit/s (applies from the next start)")
+                    .minimum(4_000)
+                    .maximum(650_000)
+                    .default_value(Settings::default().bitrate)
+                    .build(),
+                glib::ParamSpecInt::builder("packet-loss-percentage")
+                    .nick("Loss percentage")
+                    .blurb("Packets expected lost, percent")
+                    .minimum(0)
+                    .maximum(100)
+                    .default_value(0)
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "bitrate" => settings.bitrate = value.get().expect("type checked upstream"),
+            "packet-loss-percentage" => settings.loss = value.get().expect("type checked upstream"),
+            _ => unreachable!("no property {}", pspec.name()),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "bitrate" => settings.bitrate.to_value(),
+            "packet-loss-percentage" => settings.loss.to_value(),
+            _ => unreachable!("no property {}", pspec.name()),
+        }
+    }
+}
+impl GstObjectImpl for OpusEncoder {}
+
+impl ElementImpl for OpusEncoder {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Tessera Opus encoder",
+                "Codec/Encoder/Audio",
+                "Encodes S16LE mono 48 kHz to 20 ms CELT-only Opus with libopus's single-stream API",
+                "Tessera",
+            )
+        });
+        Some(&META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst_audio::AudioCapsBuilder::new_interleaved()
+                .format(gst_audio::AudioFormat::S16le)
+                .rate(RATE as i32)
+                .channels(1)
+                .build();
+            let src = opus_caps();
+            vec![
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &sink)
+                    .expect("valid template"),
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &src)
+                    .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+/// What goes out: one mono Opus stream (what `opusenc` says, less its Ogg stream headers;
+/// `rtpopuspay` and `webmmux` need none).
+fn opus_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-opus")
+        .field("rate", RATE as i32)
+        .field("channels", 1)
+        .field("channel-mapping-family", 0)
+        .build()
+}
+
+impl AudioEncoderImpl for OpusEncoder {
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn set_format(&self, _info: &gst_audio::AudioInfo) -> Result<(), gst::LoggableError> {
+        let Settings { bitrate, loss } = *self.settings.lock().unwrap();
+        let fail = |e: libopus::OpusError| gst::loggable_error!(gst::CAT_RUST, "{e}");
+        let encoder = libopus::Encoder::new(bitrate, loss).map_err(fail)?;
+        let lookahead = encoder.lookahead().map_err(fail)?;
+        *self.state.lock().unwrap() = State { encoder: Some(encoder), pending_lookahead: lookahead, pcm: Vec::new() };
+        let obj = self.obj();
+        // One frame in, one frame out, 20 ms each (what `opusenc` reports).
+        let frame = gst::ClockTime::from_mseconds(20);
+        obj.set_latency(frame, Some(frame));
+        obj.set_frame_samples_min(FRAME as i32);
+        obj.set_frame_samples_max(FRAME as i32);
+        obj.set_frame_max(1);
+        obj.set_output_format(&opus_caps()).map_err(|e| gst::loggable_error!(gst::CAT_RUST, "output format: {e:?}"))
+    }
+
+    fn handle_frame(&self, buffer: Option<&gst::Buffer>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Draining: the look-ahead's last 2.5 ms stay in the encoder.
+        let Some(buffer) = buffer else { return Ok(gst::FlowSuccess::Ok) };
+        let obj = self.obj();
+        let mut guard = self.state.lock().unwrap();
+        let state = &mut *guard;
+        let Some(encoder) = state.encoder.as_mut() else { return Err(gst::FlowError::NotNegotiated) };
+        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let samples = map.len() / 2;
+        // A short last frame (draining) is padded with silence.
+        state.pcm.clear();
+        state.pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+        state.pcm.resize(FRAME, 0);
+        let mut packet = vec![0u8; MAX_PACKET];
+        let encoded = encoder.encode(&state.pcm, &mut packet);
+        let len = match encoded {
+            Ok(len) => len,
+            Err(e) => {
+                drop(guard);
+                gst::element_imp_error!(self, gst::StreamError::Encode, ["{e}"]);
+                return Err(gst::FlowError::Error);
+            }
+        };
+        packet.truncate(len);
+        let trim = state.pending_lookahead.min(samples);
+        state.pending_lookahead -= trim;
+        drop(guard);
+        let mut out = gst::Buffer::from_mut_slice(packet);
+        if trim > 0 {
+            let meta = gst::format::Default::from_u64(trim as u64);
+            gst_audio::AudioClippingMeta::add(
+                out.get_mut().ok_or(gst::FlowError::Error)?,
+                meta,
+                gst::format::Default::ZERO,
+            );
+        }
+        obj.finish_frame(Some(out), (samples - trim) as i32)
+    }
+}
