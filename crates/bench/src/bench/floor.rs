@@ -22,7 +22,7 @@ use tessera_protocol::layout::{self, Size};
 pub fn description(publishers: usize, file: &Path, source: Size, config: &Config) -> anyhow::Result<String> {
     let canvas = config.composite.canvas.0;
     let vp8enc = element(VP8_ENCODER, "vp8enc").context("no vp8enc in vp8-encoder.txt")?;
-    let opusenc = element(OPUS_ENCODER, "opusenc").context("no opusenc in opus-encoder.txt")?;
+    let opusenc = stock_opusenc()?;
     let mut pads = String::new();
     let mut inputs = String::new();
     for (i, cell) in layout::grid(publishers, canvas).into_iter().enumerate() {
@@ -49,6 +49,15 @@ pub fn description(publishers: usize, file: &Path, source: Size, config: &Config
         vbps = config.composite.video_bitrate * 1000,
         abps = config.composite.audio_bitrate * 1000,
     ))
+}
+
+/// The room's Opus encoder settings on GStreamer's own `opusenc`: the floor is bare GStreamer.
+/// `tesseraopusenc` is `opusenc audio-type=restricted-lowdelay frame-size=20` through libopus's
+/// single-stream API (src/media/opus); the floor keeps the stock element and its multistream
+/// calls, so the floor's audio costs what GStreamer's own elements cost.
+fn stock_opusenc() -> anyhow::Result<String> {
+    let ours = element(OPUS_ENCODER, "tesseraopusenc").context("no tesseraopusenc in opus-encoder.txt")?;
+    Ok(ours.replacen("tesseraopusenc", "opusenc audio-type=restricted-lowdelay frame-size=20", 1))
 }
 
 /// The first element made by `factory` in a `pipelines/` fragment, without its name.
@@ -196,7 +205,8 @@ mod tests {
         let vp8 = element(VP8_ENCODER, "vp8enc").unwrap();
         assert!(vp8.starts_with("vp8enc deadline=1 cpu-used=8 threads=1") && !vp8.contains("name="), "{vp8}");
         assert!(!vp8.contains("tee"), "{vp8}");
-        assert!(element(OPUS_ENCODER, "opusenc").unwrap().contains("frame-size=20"));
+        let opus = stock_opusenc().unwrap();
+        assert!(opus.starts_with("opusenc audio-type=restricted-lowdelay frame-size=20 packet-loss"), "{opus}");
         assert!(element(VP8_ENCODER, "nonexistent").is_none());
     }
 

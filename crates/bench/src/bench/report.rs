@@ -382,7 +382,9 @@ fn method(s: &mut String, r: &Results) {
          - The floor is a bare `gst-launch-1.0` doing the same media work without WebRTC: N \
          decoders of a WebM file holding the same clip, the compositor placing them as Tessera's grid \
          does, and the encoders with the settings of `pipelines/video-mix.txt` and \
-         `pipelines/audio-mix.txt`. It does one Opus encode; Tessera does one for the full mix and one \
+         `pipelines/audio-mix.txt`, in GStreamer's own elements: its `opusdec` and `opusenc` make \
+         libopus's multistream calls, which Tessera's `tesseraopusdec` and `tesseraopusenc` avoid \
+         (docs/architecture.md). It does one Opus encode; Tessera does one for the full mix and one \
          per publisher while they talk (all of them, with the clip). With {} publishers:\n\n```\ngst-launch-1.0 {}\n```\n\n\
          - Reference numbers (bare pipeline, and a quick prototype with one `webrtcbin` per peer) \
          were measured on the development machine when the project started; they are plotted for \
