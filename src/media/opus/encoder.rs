@@ -37,6 +37,8 @@ struct State {
     /// Look-ahead samples still to take off the first frame's duration.
     pending_lookahead: usize,
     pcm: Vec<i16>,
+    /// Where each frame is encoded before it is copied out at its size.
+    packet: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -148,7 +150,8 @@ impl AudioEncoderImpl for OpusEncoder {
         let fail = |e: libopus::OpusError| gst::loggable_error!(gst::CAT_RUST, "{e}");
         let encoder = libopus::Encoder::new(bitrate, loss).map_err(fail)?;
         let lookahead = encoder.lookahead().map_err(fail)?;
-        *self.state.lock().unwrap() = State { encoder: Some(encoder), pending_lookahead: lookahead, pcm: Vec::new() };
+        *self.state.lock().unwrap() =
+            State { encoder: Some(encoder), pending_lookahead: lookahead, ..State::default() };
         let obj = self.obj();
         // One frame in, one frame out, 20 ms each (what `opusenc` reports).
         let frame = gst::ClockTime::from_mseconds(20);
@@ -172,8 +175,8 @@ impl AudioEncoderImpl for OpusEncoder {
         state.pcm.clear();
         state.pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
         state.pcm.resize(FRAME, 0);
-        let mut packet = vec![0u8; MAX_PACKET];
-        let encoded = encoder.encode(&state.pcm, &mut packet);
+        state.packet.resize(MAX_PACKET, 0);
+        let encoded = encoder.encode(&state.pcm, &mut state.packet);
         let len = match encoded {
             Ok(len) => len,
             Err(e) => {
@@ -182,7 +185,8 @@ impl AudioEncoderImpl for OpusEncoder {
                 return Err(gst::FlowError::Error);
             }
         };
-        packet.truncate(len);
+        // Its own allocation of its own size: payloaders and RTP histories keep this memory.
+        let packet = state.packet[..len].to_vec();
         let trim = state.pending_lookahead.min(samples);
         state.pending_lookahead -= trim;
         drop(guard);
