@@ -29,8 +29,6 @@ pub(super) const SKIP_AFTER: gst::ClockTime = gst::ClockTime::from_mseconds(66);
 pub struct LateFrames {
     /// Times the compositor was found late and told to skip ahead.
     pub skips: AtomicU64,
-    /// The largest lateness seen, nanoseconds.
-    pub worst_ns: AtomicU64,
     /// When a skip was last logged (running time, nanoseconds).
     logged_at: AtomicU64,
 }
@@ -60,7 +58,6 @@ pub(super) fn keep_on_time(compositor: &gst::Element, latency: gst::ClockTime) -
         let due = start + buffer.duration().unwrap_or(gst::ClockTime::ZERO) + latency;
         let now = clock.time().checked_sub(base).unwrap_or(gst::ClockTime::ZERO);
         let Some(lateness) = now.checked_sub(due) else { return gst::PadProbeReturn::Ok };
-        counts.worst_ns.fetch_max(lateness.nseconds(), Ordering::Relaxed);
         if lateness > SKIP_AFTER {
             counts.skips.fetch_add(1, Ordering::Relaxed);
             // Live: every frame starting before `start + lateness` is dropped.

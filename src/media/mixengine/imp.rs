@@ -99,7 +99,7 @@ impl ObjectImpl for MixEngine {
 }
 impl GstObjectImpl for MixEngine {}
 
-pub(super) fn pcm_caps() -> gst::Caps {
+pub(in crate::media) fn pcm_caps() -> gst::Caps {
     gst::Caps::builder("audio/x-raw")
         .field("format", "S16LE")
         .field("rate", 48_000)

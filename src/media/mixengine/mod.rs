@@ -15,6 +15,8 @@
 mod imp;
 pub(super) mod pcm;
 
+pub(in crate::media) use imp::pcm_caps;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 

@@ -66,18 +66,7 @@ impl ElementImpl for OpusDecoder {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = gst::Caps::builder("audio/x-opus").build();
-            let src = gst_audio::AudioCapsBuilder::new_interleaved()
-                .format(gst_audio::AudioFormat::S16le)
-                .rate(RATE as i32)
-                .channels(1)
-                .build();
-            vec![
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &sink)
-                    .expect("valid template"),
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &src)
-                    .expect("valid template"),
-            ]
+            super::templates(&gst::Caps::builder("audio/x-opus").build(), &super::super::mixengine::pcm_caps())
         });
         TEMPLATES.as_ref()
     }

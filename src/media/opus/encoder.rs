@@ -111,20 +111,8 @@ impl ElementImpl for OpusEncoder {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = gst_audio::AudioCapsBuilder::new_interleaved()
-                .format(gst_audio::AudioFormat::S16le)
-                .rate(RATE as i32)
-                .channels(1)
-                .build();
-            let src = opus_caps();
-            vec![
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &sink)
-                    .expect("valid template"),
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &src)
-                    .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| super::templates(&super::super::mixengine::pcm_caps(), &opus_caps()));
         TEMPLATES.as_ref()
     }
 }

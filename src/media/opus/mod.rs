@@ -21,6 +21,15 @@ glib::wrapper! {
         @extends gst_audio::AudioEncoder, gst::Element, gst::Object;
 }
 
+/// An always `sink` and `src` pad template with these caps (both elements have exactly these).
+fn templates(sink: &gst::Caps, src: &gst::Caps) -> Vec<gst::PadTemplate> {
+    use gst::{PadDirection::*, PadPresence::Always};
+    vec![
+        gst::PadTemplate::new("sink", Sink, Always, sink).expect("valid template"),
+        gst::PadTemplate::new("src", Src, Always, src).expect("valid template"),
+    ]
+}
+
 /// Registers `tesseraopusdec` and `tesseraopusenc` with GStreamer (once per process).
 pub fn register() {
     static ONCE: std::sync::Once = std::sync::Once::new();
