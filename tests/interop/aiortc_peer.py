@@ -67,6 +67,7 @@ def report(pc, received, args, started):
         "frames": received.frames,
         "frameSize": None if received.latest is None else list(received.latest.shape[1::-1]),
         "audioSamples": received.audio_samples,
+        "audioGaps": received.audio_gaps[-8:],
         "probes": probes,
         "tones": {f"{hz:g}": round(received.tone_dbfs(hz), 1) for hz in args.tone},
         "dominantHz": received.dominant_hz(),

@@ -70,6 +70,11 @@ class Received:
         self.latest = None  # RGB ndarray, height x width x 3
         self.audio = np.zeros(0, dtype=np.float64)  # mono, full scale = 1
         self.audio_samples = 0
+        # [samples received so far, jump in samples] for each audio frame whose RTP time did
+        # not follow the previous frame's end: a packet skipped by the sender or by aiortc's
+        # jitter buffer (aiortc conceals nothing: the two sides join with a jump in phase).
+        self.audio_gaps = []
+        self._next_pts = None
 
     async def consume(self, track):
         """Decodes `track` until it ends."""
@@ -88,6 +93,9 @@ class Received:
         # aiortc's Opus decoder gives interleaved s16 stereo at 48 kHz; mix to mono.
         samples = frame.to_ndarray().astype(np.float64).reshape(-1, len(frame.layout.channels))
         mono = samples.mean(axis=1) / 32768.0
+        if self._next_pts is not None and frame.pts is not None and frame.pts != self._next_pts:
+            self.audio_gaps.append([self.audio_samples, frame.pts - self._next_pts])
+        self._next_pts = None if frame.pts is None else frame.pts + len(mono)
         self.audio = np.concatenate([self.audio, mono])[-AUDIO_KEEP * RATE :]
         self.audio_samples += len(mono)
 

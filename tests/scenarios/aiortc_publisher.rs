@@ -39,7 +39,10 @@ async fn aiortc_publisher_and_gstreamer_publisher_see_and_hear_each_other() -> a
     let (hears_red, hears_self) = (tone(&report, 440.0), tone(&report, 660.0));
     println!("aiortc hears 440 Hz at {hears_red:.1} dBFS, itself at {hears_self:.1} dBFS ({report})");
     assert!(hears_red - hears_self >= 30.0, "mix-minus: aiortc's own tone must be 30 dB below");
-    assert_eq!(report["dominantHz"].as_f64().map(f64::round), Some(440.0), "the loudest tone is the other's");
+    // The FFT's bins are 1 Hz apart: a jump in phase inside the 1 s window moves the peak a
+    // bin (CI once read 441 Hz, 2 dB down; `audioGaps` in the report lists skipped frames).
+    let dominant = report["dominantHz"].as_f64().unwrap_or_default();
+    assert!((dominant - 440.0).abs() <= 2.0, "the loudest tone is the other's: {dominant} Hz");
     green.leave().await?;
     drop(red);
     server.stop().await;
