@@ -10,7 +10,10 @@
 //! ```
 //!
 //! The funnel's two gated inputs pass each frame from one encode only, as the engine's
-//! [`Route`] says; the payloader then numbers and stamps one continuous stream.
+//! [`Route`] says; the payloader then numbers and stamps one continuous stream. All of it runs
+//! in the engine's thread, the send included: `webrtcbin` does not wait on the clock for
+//! audio ([`super::audio_send`]) and its gated sink pad never blocks ([`super::egress_gate`]),
+//! so a listener costs no thread and no wake-up of its own.
 
 use std::sync::Arc;
 
@@ -147,18 +150,7 @@ pub(super) fn encoded_branch(
     } else {
         own.link(&pay.static_pad("sink").context("payloaders take input")?)?;
     }
-    // The send gets a thread of its own: `webrtcbin`'s `nicesink` waits on the clock for each
-    // packet's running time, which in the engine's thread held every listener's mix back by
-    // the pipeline's latency (recordings' audio ran 126 ms behind their video).
-    let queue = gst::ElementFactory::make("queue")
-        .property("max-size-buffers", 0u32)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-time", 200_000_000u64)
-        .property_from_str("leaky", "downstream")
-        .build()?;
-    bin.add(&queue)?;
-    pay.link(&queue)?;
-    ghost::expose(&bin, &queue.static_pad("src").context("queues have output")?, "rtp")?;
+    ghost::expose(&bin, &pay.static_pad("src").context("payloaders have output")?, "rtp")?;
     Ok(bin)
 }
 

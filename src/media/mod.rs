@@ -14,6 +14,7 @@
 mod agent;
 mod agent_image;
 mod answerer;
+mod audio_send;
 mod audio_timing;
 mod composite_stats;
 mod egress;

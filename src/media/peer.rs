@@ -142,6 +142,7 @@ impl PeerBin {
                 (None, None)
             }
             Session::Ws | Session::Whep => {
+                super::audio_send::send_audio_unpaced(&webrtc);
                 let (video, audio) = egress(&bin, &webrtc, id, role, session, config.composite.video, &gate)?;
                 (video, Some(audio))
             }

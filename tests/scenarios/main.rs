@@ -19,6 +19,7 @@ mod aiortc_viewer;
 mod audio_only;
 mod bad_signaling;
 mod browser_agent_chat;
+mod browser_av_sync;
 mod browser_constraints;
 mod browser_failed;
 mod browser_h264;

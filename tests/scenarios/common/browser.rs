@@ -158,6 +158,11 @@ impl Browser {
         self.call(json!({"op": "eval", "page": page.0, "expr": expr}), OP_TIMEOUT).await
     }
 
+    /// [`Browser::eval`] of an expression that takes up to `timeout` to settle.
+    pub async fn eval_for(&mut self, page: Page, expr: &str, timeout: Duration) -> anyhow::Result<Value> {
+        self.call(json!({"op": "eval", "page": page.0, "expr": expr}), timeout).await
+    }
+
     /// Waits until the JavaScript expression `expr` is truthy; returns its value.
     pub async fn wait_for(&mut self, page: Page, expr: &str, timeout: Duration) -> anyhow::Result<Value> {
         let ms = timeout.as_millis() as u64;

@@ -13,7 +13,7 @@ fn stage(name: &str) -> &'static str {
         "compositor:src" => "compositing, the one VP8 encode, payloading",
         "rtpjitterbuffer" => "per inbound stream: depayload and decode (VP8 or Opus), resample, feed the mixers",
         "mixer:src" => {
-            "the mix-minus engine: voices summed once, the shared Opus encode, talkers' own encodes, send to talkers"
+            "the mix-minus engine: voices summed once, the shared Opus encode, talkers' own encodes, each publisher's send (RTP session, SRTP, UDP)"
         }
         "fanout:src" => "per RTP output, for each of its receivers: RTP session, RTX store, SRTP encrypt, UDP send",
         "nicesrc#:src" | "queue#:src" => {
