@@ -59,6 +59,9 @@ fn check(sdp: &str, direction: &str) {
     let audio = &media[1];
     assert_eq!(payloads(audio)[0], "111", "Opus is the first audio payload type: {}", audio[0]);
     assert!(audio.iter().any(|l| l.eq_ignore_ascii_case("a=rtpmap:111 OPUS/48000/2")), "audio: Opus/48000/2 on 111");
+    // DTX asked for; no in-band FEC, which the server's decoder does not use.
+    let fmtp = audio.iter().find(|l| l.starts_with("a=fmtp:111 ")).expect("Opus parameters");
+    assert!(fmtp.contains("usedtx=1") && !fmtp.contains("useinbandfec"), "audio: {fmtp}");
     assert!(media[2][0].contains("webrtc-datachannel"), "DataChannel over SCTP: {}", media[2][0]);
 }
 

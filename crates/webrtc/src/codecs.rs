@@ -147,7 +147,9 @@ impl Codec {
                 }
                 Codec::Opus => {
                     s.set("minptime", "10");
-                    s.set("useinbandfec", "1");
+                    // No `useinbandfec`: `tesseraopusdec` conceals a loss instead of waiting a
+                    // packet for its redundancy (src/media/opus/decoder.rs), so a sender's FEC
+                    // would be bits nobody decodes.
                     // Asks the other side to send nothing while it is silent (Opus DTX, RFC
                     // 7587): a listener then costs no receive, decrypt or decode.
                     s.set("usedtx", "1");
