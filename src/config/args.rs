@@ -146,6 +146,10 @@ pub struct CompositeArgs {
     #[arg(long, env = "TESSERA_AUDIO_BITRATE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audio_bitrate: Option<u32>,
+    /// Opus encoder complexity, 0–10: 10 spends twice the CPU per encode for less codec noise.
+    #[arg(long, env = "TESSERA_AUDIO_COMPLEXITY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_complexity: Option<u32>,
     /// Draw names, muted badges and the speaker border on the composite.
     #[arg(long, env = "TESSERA_DECORATIONS", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]

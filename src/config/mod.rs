@@ -103,6 +103,7 @@ impl Config {
         within("fps", c.fps, 1, 60)?;
         within("video_bitrate", c.video_bitrate, 50, 50_000)?;
         within("audio_bitrate", c.audio_bitrate, 6, 510)?;
+        within("audio_complexity", c.audio_complexity, 0, 10)?;
         within("jitter_ms", self.media.jitter_ms, 0, 2000)?;
         within("mix_wait_ms", self.media.mix_wait_ms, 0, 2000)?;
         within("media_timeout", self.media.media_timeout, 1, 3600)?;

@@ -169,6 +169,10 @@ pub struct CompositeSettings {
     pub video_bitrate: u32,
     /// Audio bitrate per encoded mix, kbit/s.
     pub audio_bitrate: u32,
+    /// Opus encoder complexity, 0-10. 4 (Janus AudioBridge's default) encodes a 20 ms frame
+    /// in half the time of 10 and, in CELT-only mode, switches between a listener's own and
+    /// the shared encode without a seam (docs/architecture.md, "Opus complexity").
+    pub audio_complexity: u32,
     /// Draw names, muted badges and the speaker border (placeholders are always drawn).
     pub decorations: bool,
     /// Mix and send video; false makes every room audio-only (no compositor or video encoder,
@@ -183,6 +187,7 @@ impl Default for CompositeSettings {
             fps: 30,
             video_bitrate: 1500,
             audio_bitrate: 32,
+            audio_complexity: 4,
             decorations: true,
             video: true,
         }

@@ -42,6 +42,7 @@ fn out_of_range_values_are_refused_not_clamped() {
         (composite(CompositeArgs { fps: Some(120), ..Default::default() }), "fps"),
         (composite(CompositeArgs { video_bitrate: Some(10), ..Default::default() }), "video_bitrate"),
         (composite(CompositeArgs { audio_bitrate: Some(1000), ..Default::default() }), "audio_bitrate"),
+        (composite(CompositeArgs { audio_complexity: Some(11), ..Default::default() }), "audio_complexity"),
         (media(MediaArgs { jitter_ms: Some(5000), ..Default::default() }), "jitter_ms"),
         (media(MediaArgs { mix_wait_ms: Some(5000), ..Default::default() }), "mix_wait_ms"),
         (media(MediaArgs { media_timeout: Some(0), ..Default::default() }), "media_timeout"),

@@ -135,7 +135,10 @@ pub(super) fn configure(element: &gst::Element, codec: Codec, config: &Config) {
             element.set_property("bitrate", video_kbps);
             element.set_property("min-force-key-unit-interval", MIN_KEYFRAME_INTERVAL.as_nanos() as u64);
         }
-        Codec::Opus => element.set_property("bitrate", (config.composite.audio_bitrate as i32).saturating_mul(1000)),
+        Codec::Opus => {
+            element.set_property("bitrate", (config.composite.audio_bitrate as i32).saturating_mul(1000));
+            element.set_property("complexity", config.composite.audio_complexity as i32);
+        }
         Codec::Pcmu | Codec::Pcma => {}
     }
 }

@@ -1,6 +1,6 @@
 //! `tesseraopusenc`: S16LE mono 48 kHz in, 20 ms CELT-only Opus frames out, as
-//! `opusenc audio-type=restricted-lowdelay frame-size=20` does (constant bitrate, complexity
-//! 10), with libopus's single-stream API. Output times match `opusenc`'s: the first frame is
+//! `opusenc audio-type=restricted-lowdelay frame-size=20` does (constant bitrate; complexity
+//! 10 unless set), with libopus's single-stream API. Output times match `opusenc`'s: the first frame is
 //! shortened by the encoder's look-ahead (and says so in a clipping meta), so every frame is
 //! stamped with the time its sound came in.
 
@@ -23,11 +23,12 @@ const MAX_PACKET: usize = 1500;
 struct Settings {
     bitrate: i32,
     loss: i32,
+    complexity: i32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { bitrate: 64_000, loss: 0 }
+        Self { bitrate: 64_000, loss: 0, complexity: 10 }
     }
 }
 
@@ -72,6 +73,13 @@ impl ObjectImpl for OpusEncoder {
                     .maximum(100)
                     .default_value(0)
                     .build(),
+                glib::ParamSpecInt::builder("complexity")
+                    .nick("Complexity")
+                    .blurb("Encoder complexity, 0-10: CPU for quality (applies from the next start)")
+                    .minimum(0)
+                    .maximum(10)
+                    .default_value(Settings::default().complexity)
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -82,6 +90,7 @@ impl ObjectImpl for OpusEncoder {
         match pspec.name() {
             "bitrate" => settings.bitrate = value.get().expect("type checked upstream"),
             "packet-loss-percentage" => settings.loss = value.get().expect("type checked upstream"),
+            "complexity" => settings.complexity = value.get().expect("type checked upstream"),
             _ => unreachable!("no property {}", pspec.name()),
         }
     }
@@ -91,6 +100,7 @@ impl ObjectImpl for OpusEncoder {
         match pspec.name() {
             "bitrate" => settings.bitrate.to_value(),
             "packet-loss-percentage" => settings.loss.to_value(),
+            "complexity" => settings.complexity.to_value(),
             _ => unreachable!("no property {}", pspec.name()),
         }
     }
@@ -134,9 +144,9 @@ impl AudioEncoderImpl for OpusEncoder {
     }
 
     fn set_format(&self, _info: &gst_audio::AudioInfo) -> Result<(), gst::LoggableError> {
-        let Settings { bitrate, loss } = *self.settings.lock().unwrap();
+        let Settings { bitrate, loss, complexity } = *self.settings.lock().unwrap();
         let fail = |e: libopus::OpusError| gst::loggable_error!(gst::CAT_RUST, "{e}");
-        let encoder = libopus::Encoder::new(bitrate, loss).map_err(fail)?;
+        let encoder = libopus::Encoder::new(bitrate, loss, complexity).map_err(fail)?;
         let lookahead = encoder.lookahead().map_err(fail)?;
         *self.state.lock().unwrap() =
             State { encoder: Some(encoder), pending_lookahead: lookahead, ..State::default() };

@@ -90,10 +90,11 @@ const RESTRICTED_LOWDELAY: c_int = 2051;
 const SET_BITRATE: c_int = 4002;
 const SET_VBR: c_int = 4006;
 const SET_PACKET_LOSS_PERC: c_int = 4014;
+const SET_COMPLEXITY: c_int = 4010;
 const GET_LOOKAHEAD: c_int = 4027;
 
 /// One mono CELT-only encoder at 48 kHz, constant bitrate, as `opusenc audio-type=restricted-lowdelay`
-/// with its defaults (complexity 10, full band, no DTX or FEC).
+/// with its defaults (full band, no DTX or FEC) but the complexity.
 #[derive(Debug)]
 pub struct Encoder(NonNull<OpusEncoder>);
 
@@ -101,8 +102,9 @@ pub struct Encoder(NonNull<OpusEncoder>);
 unsafe impl Send for Encoder {}
 
 impl Encoder {
-    /// A fresh encoder at `bitrate` bit/s, expecting `loss` percent of packets lost.
-    pub fn new(bitrate: i32, loss: i32) -> Result<Self, OpusError> {
+    /// A fresh encoder at `bitrate` bit/s and `complexity` (0–10), expecting `loss` percent of
+    /// packets lost.
+    pub fn new(bitrate: i32, loss: i32, complexity: i32) -> Result<Self, OpusError> {
         let mut error = 0;
         // SAFETY: valid arguments; the result is checked for null.
         let st = unsafe { opus_encoder_create(RATE as i32, 1, RESTRICTED_LOWDELAY, &mut error) };
@@ -110,6 +112,7 @@ impl Encoder {
         encoder.set(SET_VBR, 0)?;
         encoder.set(SET_BITRATE, bitrate)?;
         encoder.set(SET_PACKET_LOSS_PERC, loss)?;
+        encoder.set(SET_COMPLEXITY, complexity)?;
         Ok(encoder)
     }
 

@@ -90,3 +90,43 @@ fn the_encoder_sounds_and_times_its_frames_as_opusenc_does() {
     assert_eq!(ours[..], theirs[..ours.len()], "frame times differ");
     assert_eq!(ours.len(), 10);
 }
+
+/// The packets `tesseraopusenc` (with `props`) makes of 20 frames of a 440 Hz tone over noise.
+fn encoded_packets(props: &str) -> Vec<Vec<u8>> {
+    gst::init().unwrap();
+    super::register();
+    let launch = format!(
+        "audiotestsrc num-buffers=20 samplesperbuffer=960 freq=440 volume=0.3 ! audiomixer name=m \
+         ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! tesseraopusenc bitrate=32000 {props} \
+         ! appsink name=out sync=false \
+         audiotestsrc num-buffers=20 samplesperbuffer=960 wave=white-noise volume=0.02 ! m."
+    );
+    let pipeline = gst::parse::launch(&launch).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sink = pipeline.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut packets = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        packets.push(sample.buffer().unwrap().map_readable().unwrap().to_vec());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    packets
+}
+
+#[test]
+fn complexity_reaches_the_encoder_and_the_room_s_setting_sounds_right() {
+    // libopus codes the same input differently at another complexity.
+    let (low, high) = (encoded_packets("complexity=4"), encoded_packets("complexity=10"));
+    assert_eq!((low.len(), high.len()), (20, 20));
+    assert!(low.iter().zip(&high).filter(|(a, b)| a != b).count() > 10, "complexity made no difference");
+    // At the room's default (4), GStreamer's decoder hears the tone at its frequency and level.
+    let (samples, _) = decode(
+        "audiotestsrc num-buffers=50 samplesperbuffer=960 freq=1000 volume=0.5 \
+         ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! tesseraopusenc bitrate=32000 complexity=4 \
+         ! rtpopuspay ! rtpopusdepay ! opusdec ! audio/x-raw,rate=48000,channels=1 \
+         ! appsink name=out sync=false",
+    );
+    let steady = &samples[4800..];
+    assert!((frequency(steady) - 1000.0).abs() < 10.0, "heard {} Hz", frequency(steady));
+    assert!((dbfs(steady) + 9.0).abs() < 1.5, "level {:.1} dBFS", dbfs(steady));
+    assert_eq!(crate::config::Config::default().composite.audio_complexity, 4);
+}
