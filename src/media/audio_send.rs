@@ -1,17 +1,16 @@
 //! Audio leaves as soon as it is encoded: the `clocksync` that `webrtcbin` (1.22) puts before
 //! each of its RTP sessions is told not to wait for audio.
 //!
-//! That `clocksync` holds every packet until its running time plus the pipeline's latency. The
-//! pipeline's latency is the largest of its branches', the composite's in a room with video,
-//! so it held the audio mix 38 ms past the time it was ready (4 publishers; 20 ms in an
-//! audio-only room, the Opus encoder's reported frame). Waiting there also cost a thread per
-//! listener: the engine's thread could not wait for each listener's send, so each listener's
-//! branch had a queue and a thread of its own, and two wake-ups a packet.
+//! That `clocksync` holds every packet until its running time plus the latency its branch
+//! reports upstream. The audio branch reports the engine's latency, its wait for late input and
+//! the Opus encoder's frame, while the engine hands each frame on 20 ms after it starts: the mix
+//! waited there for the difference (38 ms, 4 publishers). A wait in the engine's thread would
+//! hold the room's whole mix, so each listener's branch needed a queue and a thread of its own.
 //!
-//! Lip sync does not depend on when a packet leaves: each RTP session maps a packet's time to
-//! the NTP time in its sender reports from the packet's running time plus the latency the
-//! pipeline configured (`gstrtpsession.c`, `rtcp-sync-send-time`), the same for audio and
-//! video, and a receiver lines the two streams up by those reports. Video keeps its
+//! Lip sync does not depend on when a packet leaves: each RTP session's sender reports map a
+//! packet's RTP time to the NTP time of its capture (`tessera_webrtc::rtcp` sets
+//! `rtcp-sync-send-time` off), the same for audio and video, and a receiver lines the two
+//! streams up by those reports (`tests/scenarios/browser_av_sync.rs`). Video keeps its
 //! `clocksync`: it makes the composite leave at the same moment after its time, frame after
 //! frame, whatever the encoder took.
 
@@ -31,14 +30,13 @@ pub(super) fn send_audio_unpaced(webrtc: &gst::Element) {
 /// Turns `clocksync`'s `sync` off when its first caps say audio; then stops looking.
 fn watch_caps(clocksync: &gst::Element) {
     let Some(sink) = clocksync.static_pad("sink") else { return };
-    let element = clocksync.downgrade();
-    sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+    sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |pad, info| {
         let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view()) else {
             return gst::PadProbeReturn::Ok;
         };
         let media = caps.caps().structure(0).and_then(|s| s.get::<&str>("media").ok()).map(str::to_owned);
         if media.as_deref() == Some("audio")
-            && let Some(element) = element.upgrade()
+            && let Some(element) = pad.parent_element()
         {
             element.set_property("sync", false);
         }

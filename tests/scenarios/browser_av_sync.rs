@@ -47,16 +47,18 @@ const MEASURE_JS: &str = r#"async ({ probe: [px, py], ms }) => {
       } else if (loud) { loud = false; quietSince = t; }
     }
   };
+  // Only the probe's 8x8 pixels are drawn: a whole frame each time would load the page's
+  // thread, on which the audio callback runs too.
   const c = document.createElement('canvas');
+  c.width = 8; c.height = 8;
   const g = c.getContext('2d', { willReadFrequently: true });
   const flashes = []; let bright = false; let frames = 0;
   await new Promise((resolve) => {
     setTimeout(resolve, ms);
     const onFrame = (now, meta) => {
       frames++;
-      if (c.width !== v.videoWidth || c.height !== v.videoHeight) { c.width = v.videoWidth; c.height = v.videoHeight; }
-      g.drawImage(v, 0, 0, c.width, c.height);
-      const p = g.getImageData(px - 4, py - 4, 8, 8).data;
+      g.drawImage(v, px - 4, py - 4, 8, 8, 0, 0, 8, 8);
+      const p = g.getImageData(0, 0, 8, 8).data;
       let sum = 0;
       for (let i = 0; i < p.length; i += 4) sum += p[i] + p[i + 1] + p[i + 2];
       const now_bright = sum / (3 * 64) > 128;

@@ -91,7 +91,8 @@ fn the_encoder_sounds_and_times_its_frames_as_opusenc_does() {
     assert_eq!(ours.len(), 10);
 }
 
-/// The packets `tesseraopusenc` (with `props`) makes of 20 frames of a 440 Hz tone over noise.
+/// The packets `tesseraopusenc` (with `props`) makes of 20 frames of two tones (the same
+/// input every time: no noise source, whose seed changes from run to run).
 fn encoded_packets(props: &str) -> Vec<Vec<u8>> {
     gst::init().unwrap();
     super::register();
@@ -99,7 +100,7 @@ fn encoded_packets(props: &str) -> Vec<Vec<u8>> {
         "audiotestsrc num-buffers=20 samplesperbuffer=960 freq=440 volume=0.3 ! audiomixer name=m \
          ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! tesseraopusenc bitrate=32000 {props} \
          ! appsink name=out sync=false \
-         audiotestsrc num-buffers=20 samplesperbuffer=960 wave=white-noise volume=0.02 ! m."
+         audiotestsrc num-buffers=20 samplesperbuffer=960 freq=3150 volume=0.1 ! m."
     );
     let pipeline = gst::parse::launch(&launch).unwrap().downcast::<gst::Pipeline>().unwrap();
     let sink = pipeline.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
@@ -114,10 +115,17 @@ fn encoded_packets(props: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn complexity_reaches_the_encoder_and_the_room_s_setting_sounds_right() {
-    // libopus codes the same input differently at another complexity.
+    // The same input codes to the same packets at one complexity, and differently at another.
     let (low, high) = (encoded_packets("complexity=4"), encoded_packets("complexity=10"));
     assert_eq!((low.len(), high.len()), (20, 20));
+    assert_eq!(high, encoded_packets("complexity=10"), "the control: one complexity, the same packets");
     assert!(low.iter().zip(&high).filter(|(a, b)| a != b).count() > 10, "complexity made no difference");
+    // The room's setting reaches the element.
+    let mut config = crate::config::Config::default();
+    config.composite.audio_complexity = 7;
+    let element = gst::ElementFactory::make("tesseraopusenc").build().unwrap();
+    crate::media::encoder::configure(&element, tessera_webrtc::codecs::Codec::Opus, &config);
+    assert_eq!(element.property::<i32>("complexity"), 7);
     // At the room's default (4), GStreamer's decoder hears the tone at its frequency and level.
     let (samples, _) = decode(
         "audiotestsrc num-buffers=50 samplesperbuffer=960 freq=1000 volume=0.5 \
