@@ -80,14 +80,15 @@ pub fn live_ice_agents() -> u64 {
 }
 
 /// Builds a `webrtcbin` named `name`: max-bundle, `latency_ms` of jitter buffer, sender reports
-/// in capture time, and an ICE agent that gathers UDP candidates on `ice`'s addresses, with
-/// UPnP and ICE-TCP off.
+/// in capture time, a lighter send path ([`crate::send_path`]), and an ICE agent that gathers
+/// UDP candidates on `ice`'s addresses, with UPnP and ICE-TCP off.
 pub fn new_webrtcbin(name: &str, latency_ms: u32, ice: &IceSettings) -> anyhow::Result<gst::Element> {
     let webrtc = gst::ElementFactory::make("webrtcbin").name(name).build()?;
     WEBRTCBINS.track(&webrtc);
     webrtc.set_property_from_str("bundle-policy", "max-bundle");
     webrtc.set_property("latency", latency_ms);
     crate::rtcp::report_capture_time(&webrtc);
+    crate::send_path::streamline(&webrtc);
     if let Some(stun) = ice.stun {
         webrtc.set_property("stun-server", stun);
     }
