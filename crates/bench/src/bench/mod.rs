@@ -100,7 +100,7 @@ impl Plan {
                 warmup: 5,
                 window: 20,
                 joins: 20,
-                churn: 200,
+                churn: 400,
             }
         }
     }
