@@ -212,7 +212,7 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
         s,
         "| flat after churn: the second half of the cycles adds ≤ 10 KiB of RSS a cycle, fds back | {} | {} |",
         churn.map_or("–".into(), |c| format!(
-            "{} cycles: RSS {:.1} → {:.1} (first half) → {:.1} MiB (+{:.1}, allowed {:.1}), fds {} → {}",
+            "{} cycles: RSS {:.1} → {:.1} (first half) → {:.1} MiB ({:+.1}, allowed {:.1}), fds {} → {}",
             c.cycles,
             c.before.rss_mib,
             c.middle.rss_mib,

@@ -115,9 +115,10 @@ pub async fn churn(
             result?;
         }
     }
+    // The churn's own time: without the settling before the middle sample.
+    let secs = start.elapsed().saturating_sub(if middle.is_some() { SETTLE } else { Duration::ZERO }).as_secs_f64();
     tokio::time::sleep(SETTLE).await;
     let after = ProcSample::read(Some(server_pid))?;
-    let secs = start.elapsed().as_secs_f64();
     let middle = middle.unwrap_or(before);
     Ok(ChurnReport { cycles, secs, before, middle, after })
 }
