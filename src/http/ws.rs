@@ -28,6 +28,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// socket with unread data sends a TCP reset, which can reach the client before it has read
 /// the error (seen in CI: "Connection reset by peer" instead of `message_too_large`).
 const OVERSIZED_LINGER: Duration = Duration::from_secs(1);
+/// How long a connection waits after its close frame for the client's (the closing handshake,
+/// RFC 6455 section 7.1.1). A socket dropped while the client's last frames are still arriving
+/// answers them with a TCP reset, which the client sees as a broken connection: Firefox logged
+/// "The connection to ws://… was interrupted" when the room let go of a participant (its
+/// `webrtcbin` saw the page close its peer connection) while the page's own close was on its way.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// Refused inputs logged per second at most: a flood of bad input must not become a flood of
 /// log lines (disk, and the CPU of formatting them).
@@ -330,6 +336,10 @@ pub async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard) {
     if conn.oversized {
         // The read half keeps the socket open while the writer delivers the error and close.
         tokio::time::sleep(OVERSIZED_LINGER).await;
+    } else {
+        // Frames the client sent meanwhile are read and dropped, up to its close or its end.
+        let handshake = async { while stream.next().await.is_some_and(|m| m.is_ok_and(|m| !m.is_close())) {} };
+        let _ = tokio::time::timeout(CLOSE_LINGER, handshake).await;
     }
     drop(stream);
 }

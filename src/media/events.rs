@@ -141,10 +141,7 @@ impl RoomMedia {
                     return Some(Notice::RecordingFailed { id, reason: format!("{}{detail}", err.error()) });
                 }
                 match msg.src().and_then(owning_participant) {
-                    Some(peer) => {
-                        tracing::warn!(%source, participant = %peer, "participant media error: {} ({:?})", err.error(), err.debug());
-                        Some(Notice::Failed { peer, reason: err.error().to_string() })
-                    }
+                    Some(peer) => Some(participant_error(msg, err, peer)),
                     None => {
                         // A shared element (compositor, encoder, tee) failed: the composite is
                         // gone for everyone. Keep the graph for diagnosis (written when
@@ -167,6 +164,24 @@ impl RoomMedia {
             _ => None,
         }
     }
+}
+
+/// What an error inside a participant's branch means for them.
+fn participant_error(msg: &gst::Message, err: &gst::message::Error, peer: ParticipantId) -> Notice {
+    let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+    if msg.src().is_some_and(is_sctp_encoder) {
+        // Its association ends in error when the peer aborts it (a page closing its peer
+        // connection as it leaves) or stops answering: the peer is gone, nothing failed here.
+        tracing::info!(%source, participant = %peer, "the peer's SCTP association ended: {:?}", err.debug());
+        return Notice::Closed { peer };
+    }
+    tracing::warn!(%source, participant = %peer, "participant media error: {} ({:?})", err.error(), err.debug());
+    Notice::Failed { peer, reason: err.error().to_string() }
+}
+
+/// Whether `object` is a `webrtcbin`'s SCTP encoder, whose only error is its association's end.
+fn is_sctp_encoder(object: &gst::Object) -> bool {
+    object.downcast_ref::<gst::Element>().and_then(|e| e.factory()).is_some_and(|f| f.name() == "sctpenc")
 }
 
 /// The recording whose bin (`recorder-recN`) contains `object`, if any.
@@ -207,4 +222,33 @@ fn watch_video_size(pad: &impl IsA<gst::Pad>, peer: ParticipantId, events: Unbou
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error from each of a participant's elements, as its bus message says.
+    fn error_from(factory: &str) -> Notice {
+        gst::init().unwrap();
+        let bin = gst::Bin::with_name("peer-p3");
+        let element = gst::ElementFactory::make(factory).build().unwrap();
+        bin.add(&element).unwrap();
+        let msg = gst::message::Error::builder(gst::ResourceError::Write, "Could not write to resource.")
+            .src(&element)
+            .debug("SCTP association went into error state")
+            .build();
+        let gst::MessageView::Error(err) = msg.view() else { unreachable!() };
+        participant_error(&msg, err, owning_participant(msg.src().unwrap()).unwrap())
+    }
+
+    #[test]
+    fn an_ended_sctp_association_is_a_departure_and_other_errors_are_failures() {
+        assert!(matches!(error_from("sctpenc"), Notice::Closed { peer } if peer.to_string() == "p3"));
+        let failed = error_from("vp8dec");
+        assert!(
+            matches!(&failed, Notice::Failed { peer, reason } if peer.to_string() == "p3" && reason.contains("write")),
+            "{failed:?}"
+        );
+    }
 }

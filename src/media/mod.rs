@@ -181,6 +181,12 @@ pub enum Notice {
         /// Why.
         reason: String,
     },
+    /// The participant's peer connection ended on its side (its SCTP association was aborted
+    /// or lost): remove them as if their socket had closed.
+    Closed {
+        /// Who.
+        peer: ParticipantId,
+    },
     /// A participant's DataChannel opened: send it the room's state.
     ChannelOpen {
         /// Whose.

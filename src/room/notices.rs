@@ -49,6 +49,7 @@ impl RoomActor {
                     self.feed(Input::MediaFailed { id: peer, reason });
                 }
             }
+            Notice::Closed { peer } => self.feed(Input::Gone(peer)),
             Notice::ChannelOpen { peer } => self.feed(Input::ChannelOpen(peer)),
             Notice::Connected { peer } => self.feed(Input::Connected(peer)),
             Notice::VideoFlowing { peer } => self.feed(Input::VideoFlowing(peer)),

@@ -328,6 +328,15 @@ async fn scenario(server: ServerProcess) -> anyhow::Result<()> {
         )
         .await?;
 
+    // Each page closed its peer connection as it left, which ends its SCTP association in
+    // error at the server: a departure, never a media failure.
+    let (status, metrics) = tessera_client::rest::request_text(room.server.addr, "GET", "/metrics", None, "").await?;
+    let leaves: Vec<&str> = metrics.lines().filter(|l| l.starts_with("tessera_leaves_total{")).collect();
+    println!("departures: {leaves:?}");
+    assert_eq!(status, 200, "{metrics}");
+    assert!(leaves.contains(&"tessera_leaves_total{reason=\"left\"} 2"), "{leaves:?}");
+    assert!(leaves.contains(&"tessera_leaves_total{reason=\"error\"} 0"), "{leaves:?}");
+
     let origin = room.origin.clone();
     for (b, page, _) in room.browsers() {
         let shown = b

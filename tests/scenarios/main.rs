@@ -85,4 +85,5 @@ mod webhook_events;
 mod whip_aiortc;
 mod whip_browser;
 mod whip_errors;
+mod ws_close;
 mod ws_drop;
