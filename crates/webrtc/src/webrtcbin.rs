@@ -89,6 +89,7 @@ pub fn new_webrtcbin(name: &str, latency_ms: u32, ice: &IceSettings) -> anyhow::
     webrtc.set_property("latency", latency_ms);
     crate::rtcp::report_capture_time(&webrtc);
     crate::send_path::streamline(&webrtc);
+    crate::sctp::assign_association_ids(&webrtc);
     if let Some(stun) = ice.stun {
         webrtc.set_property("stun-server", stun);
     }
