@@ -217,10 +217,14 @@ impl RoomActor {
                 }
                 Some(msg) = bus.next() => {
                     let _step = self.watch.step("bus message");
-                    match self.media.handle_bus(&msg) {
+                    let flow = match self.media.handle_bus(&msg) {
                         Some(notice) => self.on_notice(notice),
                         None => ControlFlow::Continue(()),
-                    }
+                    };
+                    // The message can hold the last reference to a removed peer's elements:
+                    // let it go inside the step, so the watchdog sees their disposal too.
+                    drop(msg);
+                    flow
                 }
                 _ = tick.tick() => {
                     let _step = self.watch.step("tick");
