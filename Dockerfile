@@ -10,6 +10,8 @@ FROM debian:bookworm-slim
 COPY scripts/install-deps.sh /tmp/install-deps.sh
 RUN bash /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
 COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
+# libsrtp2 on OpenSSL, built by install-deps.sh in the build stage (crates/webrtc/src/srtp.rs).
+COPY --from=build /usr/local/lib/tessera /usr/local/lib/tessera
 COPY assets /srv/tessera/assets
 WORKDIR /srv/tessera
 # Recordings go to ./recordings by default: writable by the unprivileged user the server runs as.

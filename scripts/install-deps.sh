@@ -28,6 +28,8 @@ build=(
   libgstreamer-plugins-bad1.0-dev
   libssl-dev
   curl
+  # apt-get source (dpkg-source), for libsrtp2 on OpenSSL below.
+  dpkg-dev
 )
 tests=(
   # End-to-end browser tests: real browsers, driven by puppeteer-core from npm.
@@ -75,13 +77,39 @@ if [[ "$mode" == "all" ]] && ! { command -v node && command -v npm; } >/dev/null
   missing+=(nodejs npm)
 fi
 
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-deps: installing ${missing[*]}" >&2
-  sudo=""
-  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# SRTP on OpenSSL (crates/webrtc/src/srtp.rs): Debian's libsrtp2 encrypts through NSS and
+# builds an NSS context for every packet. The same source package (the installed version)
+# built with --enable-openssl costs each receiver about a third less; the server loads it in
+# place of the system's. Built once; the Docker image copies it from its build stage.
+srtp_lib=/usr/local/lib/tessera/libsrtp2.so.1
+if [[ "$mode" != "--runtime" && ! -e "$srtp_lib" ]]; then
+  version="$(dpkg-query -W -f='${source:Version}' libsrtp2-1)"
+  echo "install-deps: building libsrtp2 $version on OpenSSL into $srtp_lib" >&2
+  if ! apt-cache showsrc libsrtp2 2>/dev/null | grep -q '^Package: libsrtp2'; then
+    uris="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)"
+    printf 'Types: deb-src\nURIs: %s\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "${uris:-http://deb.debian.org/debian}" | $sudo tee /etc/apt/sources.list.d/tessera-deb-src.sources >/dev/null
+    $sudo apt-get update -qq
+  fi
+  work="$(mktemp -d)"
+  (
+    cd "$work"
+    apt-get source -qq "libsrtp2=$version" >/dev/null 2>&1
+    cd libsrtp2-*/
+    ./configure -q --enable-openssl >/dev/null
+    make -s -j"$(nproc)" shared_library >/dev/null
+  )
+  $sudo install -D -m 0644 "$work"/libsrtp2-*/libsrtp2.so.1 "$srtp_lib"
+  rm -rf "$work"
 fi
 
 # The interop tests' aiortc peer and the Python agent examples: a venv at the repository root

@@ -68,8 +68,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     media::memory::tune_allocator();
+    let srtp = tessera_webrtc::srtp::preload(); // before GStreamer can load its srtp plugin
     gst::init()?;
     route_glib_logs();
+    log_srtp(srtp);
     let server_settings = config.server.clone();
     let keys = access::Keys::new(&server_settings.token_secret)?;
     // A Config built in code skips `resolve`'s checks: refuse bad TURN settings here too.
@@ -146,6 +148,24 @@ pub async fn run(
     // The rooms' last events (`participant_left`, `room_finished`), within the 5 s.
     webhooks::flush(Duration::from_secs(1)).await;
     Ok(())
+}
+
+/// Says which libsrtp2 encrypts media: the OpenSSL build is the fast one (see
+/// [`tessera_webrtc::srtp`]).
+fn log_srtp(srtp: &tessera_webrtc::srtp::Preloaded) {
+    use tessera_webrtc::srtp::Preloaded;
+    match srtp {
+        Preloaded::Library(path) => tracing::info!("SRTP: libsrtp2 on OpenSSL ({})", path.display()),
+        Preloaded::System(None) => tracing::info!("SRTP: the system's libsrtp2, as asked"),
+        Preloaded::System(Some(path)) => tracing::warn!(
+            "SRTP: the system's libsrtp2 (NSS), which costs each receiver more: no {} (scripts/install-deps.sh builds it)",
+            path.display()
+        ),
+        Preloaded::TooLate(path) => tracing::warn!("SRTP: {} was loaded before Tessera could choose", path.display()),
+        Preloaded::Failed(why) => {
+            tracing::warn!("SRTP: the system's libsrtp2; loading the OpenSSL build failed: {why}")
+        }
+    }
 }
 
 /// Sends GLib/GStreamer warnings printed with `g_warning` to `tracing` instead of raw stderr.

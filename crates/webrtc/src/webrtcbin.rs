@@ -80,9 +80,11 @@ pub fn live_ice_agents() -> u64 {
 }
 
 /// Builds a `webrtcbin` named `name`: max-bundle, `latency_ms` of jitter buffer, sender reports
-/// in capture time, a lighter send path ([`crate::send_path`]), and an ICE agent that gathers
+/// in capture time, a lighter send path ([`crate::send_path`]), SRTP on OpenSSL when installed
+/// ([`crate::srtp`]), and an ICE agent that gathers
 /// UDP candidates on `ice`'s addresses, with UPnP and ICE-TCP off.
 pub fn new_webrtcbin(name: &str, latency_ms: u32, ice: &IceSettings) -> anyhow::Result<gst::Element> {
+    crate::srtp::preload();
     let webrtc = gst::ElementFactory::make("webrtcbin").name(name).build()?;
     WEBRTCBINS.track(&webrtc);
     webrtc.set_property_from_str("bundle-policy", "max-bundle");

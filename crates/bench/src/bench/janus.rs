@@ -37,7 +37,12 @@ impl Janus {
         std::fs::create_dir_all(&dir)?;
         write_config(&dir, lib, port)?;
         let log = std::fs::File::create(dir.join("janus.log"))?;
-        let child = crate::loadgen::child::die_with_parent(&mut Command::new("janus"))
+        let mut command = Command::new("janus");
+        // The same SRTP as Tessera's, so the comparison is of the audio work, not of NSS.
+        if let tessera_webrtc::srtp::Preloaded::Library(srtp) = tessera_webrtc::srtp::preload() {
+            command.env("LD_PRELOAD", srtp);
+        }
+        let child = crate::loadgen::child::die_with_parent(&mut command)
             .arg("--configs-folder")
             .arg(&dir)
             .arg("--config")

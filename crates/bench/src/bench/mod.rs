@@ -134,6 +134,8 @@ pub struct Machine {
     pub gstreamer: String,
     /// Janus version, when installed.
     pub janus: Option<String>,
+    /// The libsrtp2 Tessera and Janus encrypt with (`tessera_webrtc::srtp`).
+    pub srtp: String,
     /// Tessera version.
     pub tessera: String,
 }
@@ -316,6 +318,10 @@ fn machine() -> Machine {
         kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
         gstreamer: gst::version_string().to_string(),
         janus,
+        srtp: match tessera_webrtc::srtp::preload() {
+            tessera_webrtc::srtp::Preloaded::Library(path) => format!("libsrtp2 on OpenSSL ({})", path.display()),
+            other => format!("the system's libsrtp2 ({other:?})"),
+        },
         tessera: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }

@@ -120,7 +120,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
          Absolute times on a shared machine are noise, so every comparison here is between runs \
          made minutes apart on the same machine: Tessera, the bare GStreamer floor doing the same \
          media work, and Janus.\n\n\
-         **Machine:** {} × {}; {}; Linux {}; {}; {}; Tessera {}.\n",
+         **Machine:** {} × {}; {}; Linux {}; {}; {}; Tessera {}; SRTP: {}, for Tessera and Janus alike.\n",
         r.started,
         r.duration_secs / 60.0,
         json.display(),
@@ -132,6 +132,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
         m.gstreamer,
         m.janus.as_deref().unwrap_or("Janus not installed"),
         m.tessera,
+        m.srtp,
     );
     targets(&mut s, r, &d);
     publishers(&mut s, r);
