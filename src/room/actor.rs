@@ -233,9 +233,7 @@ impl RoomActor {
                 }
                 _ = stage_tick.tick() => {
                     let _step = self.watch.step("stage tick");
-                    let levels = self.media.take_levels();
-                    let frames = self.media.frame_counts();
-                    self.feed(Input::StageTick { levels, frames });
+                    self.on_stage_tick();
                     ControlFlow::Continue(())
                 }
             };

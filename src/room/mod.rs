@@ -15,6 +15,7 @@ mod end;
 mod handle;
 mod notices;
 mod reports;
+mod ticks;
 mod watchdog;
 
 pub(crate) use active_recordings::FINALIZE_LIMIT;
