@@ -6,6 +6,7 @@ pub mod agents;
 pub mod audio;
 mod codecs;
 mod compare;
+mod derived;
 mod floor;
 pub mod janus;
 pub mod janus_peer;

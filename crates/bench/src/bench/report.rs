@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::Results;
+use super::derived::{Derived, cpu};
 use crate::loadgen::{LoadReport, Percentiles};
 
 /// Reference numbers measured when the project started, on its development machine (cores at
@@ -11,14 +12,14 @@ use crate::loadgen::{LoadReport, Percentiles};
 pub const REFERENCE: [(usize, f64, f64); 3] = [(4, 0.44, 0.58), (9, 0.75, 0.96), (16, 0.88, 1.21)];
 
 /// The publisher count the CPU target is judged at, and the largest at which latency is.
-const TARGET_N: usize = 16;
+pub(super) const TARGET_N: usize = 16;
 /// Issue 16's targets: the added server CPU per extra viewer (cores), and the glass-to-glass
 /// latency the server adds, (p50, p95) ms.
 const VIEWER_CORES: f64 = 0.003;
 const ADDED_LATENCY_MS: (f64, f64) = (80.0, 100.0);
 
 /// A frame rate "held at 30": mean and worst 1-second window.
-fn holds_30(r: &LoadReport) -> bool {
+pub(super) fn holds_30(r: &LoadReport) -> bool {
     r.probe_fps_mean >= 29.5 && r.probe_fps_min >= 28.0
 }
 
@@ -31,79 +32,6 @@ pub(super) fn mark(met: Option<bool>) -> &'static str {
         Some(true) => "met",
         Some(false) => "**missed**",
         None => "not measured",
-    }
-}
-
-/// Least-squares slope of `y` against `x`.
-pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
-    let n = points.len() as f64;
-    if points.len() < 2 {
-        return None;
-    }
-    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
-}
-
-/// Server CPU of a load report (0 when unmeasured).
-fn cpu(r: &LoadReport) -> f64 {
-    r.server.as_ref().map_or(0.0, |s| s.cpu_cores)
-}
-
-/// Derived figures the targets are judged on.
-pub struct Derived {
-    /// Tessera ÷ floor at [`TARGET_N`] and whether 30 fps held there.
-    pub ratio_at_target: Option<(f64, bool)>,
-    /// Added server CPU per viewer, cores.
-    pub per_viewer: Option<f64>,
-    /// Glass-to-glass minus the clients' own share, the worst over every size up to
-    /// [`TARGET_N`] publishers: (p50, p95) ms and the sizes where each was read.
-    pub added_latency: Option<WorstLatency>,
-    /// Added RSS per publisher across the sweep, MiB.
-    pub rss_per_publisher: Option<f64>,
-}
-
-/// The worst added latency over the sizes measured.
-#[derive(Debug, Clone, Copy)]
-pub struct WorstLatency {
-    /// (publishers, ms) of the highest p50.
-    pub p50: (usize, f64),
-    /// (publishers, ms) of the highest p95.
-    pub p95: (usize, f64),
-    /// How many sizes were measured.
-    pub sizes: usize,
-}
-
-impl Derived {
-    /// Computes the derived figures of `r`.
-    pub fn of(r: &Results) -> Self {
-        let floor_at = |n: usize| r.floor.iter().find(|f| f.publishers == n).map(|f| f.cpu_cores);
-        let ratio_at_target = r
-            .tessera
-            .iter()
-            .find(|t| t.publishers == TARGET_N)
-            .and_then(|t| Some((cpu(t) / floor_at(TARGET_N)?, holds_30(t))));
-        let base = r.tessera.iter().find(|t| t.publishers == r.plan.viewer_room && t.viewers == 0);
-        let viewer_points: Vec<(f64, f64)> =
-            base.into_iter().chain(&r.viewers).map(|t| (t.viewers as f64, cpu(t))).collect();
-        let client = r.client_latency.map(|c| c.p50_ms);
-        let added: Vec<(usize, f64, f64)> = r
-            .tessera
-            .iter()
-            .filter(|t| t.publishers <= TARGET_N)
-            .filter_map(|t| Some((t.publishers, t.latency?.p50_ms - client?, t.latency?.p95_ms - client?)))
-            .collect();
-        let worst_by = |f: fn(&(usize, f64, f64)) -> f64| {
-            added.iter().copied().max_by(|a, b| f(a).total_cmp(&f(b))).map(|w| (w.0, f(&w)))
-        };
-        let added_latency = match (worst_by(|a| a.1), worst_by(|a| a.2)) {
-            (Some(p50), Some(p95)) => Some(WorstLatency { p50, p95, sizes: added.len() }),
-            _ => None,
-        };
-        let rss: Vec<(f64, f64)> =
-            r.tessera.iter().filter_map(|t| Some((t.publishers as f64, t.server.as_ref()?.at_end.rss_mib))).collect();
-        Self { ratio_at_target, per_viewer: slope(&viewer_points), added_latency, rss_per_publisher: slope(&rss) }
     }
 }
 
