@@ -130,7 +130,7 @@ impl RoomMedia {
     }
 
     /// Handles a bus message. Errors inside a participant's branch fail only that participant.
-    pub fn handle_bus(&mut self, msg: &gst::Message) -> Option<Notice> {
+    pub fn handle_bus(&self, msg: &gst::Message) -> Option<Notice> {
         use gst::MessageView;
         match msg.view() {
             MessageView::Error(err) => {
@@ -158,18 +158,10 @@ impl RoomMedia {
                 None
             }
             MessageView::Latency(_) => {
-                self.latency.note(std::time::Instant::now());
+                let _ = self.pipeline.recalculate_latency();
                 None
             }
             _ => None,
-        }
-    }
-
-    /// Recalculates the pipeline's latency if LATENCY messages came and have settled (see
-    /// `latency_settle`). Called on the room's stage tick.
-    pub fn settle_latency(&mut self, now: std::time::Instant) {
-        if self.latency.due(now) && self.pipeline.recalculate_latency().is_err() {
-            tracing::debug!("latency recalculation failed");
         }
     }
 }

@@ -24,7 +24,6 @@ mod events;
 mod ghost;
 mod ingress;
 mod late_frames;
-mod latency_settle;
 pub(crate) mod memory;
 mod mix_latency;
 mod mixengine;

@@ -80,8 +80,6 @@ pub struct RoomMedia {
     pub(super) answering: std::collections::BTreeSet<ParticipantId>,
     /// JPEGs of the composite while some agent wants them.
     pub(super) snapshots: Option<super::snapshot::SnapshotBranch>,
-    /// LATENCY messages the pipeline's latency has not yet been recalculated for.
-    pub(super) latency: super::latency_settle::PendingLatency,
 }
 
 /// Stops `element` (checked, a failure logged) and removes it from `pipeline`.
@@ -125,7 +123,6 @@ impl RoomMedia {
             border: Vec::new(),
             answering: Default::default(),
             snapshots: None,
-            latency: Default::default(),
         };
         media.border = border_strips(&media)?;
         Ok(media)

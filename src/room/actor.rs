@@ -233,7 +233,9 @@ impl RoomActor {
                 }
                 _ = stage_tick.tick() => {
                     let _step = self.watch.step("stage tick");
-                    self.on_stage_tick();
+                    let levels = self.media.take_levels();
+                    let frames = self.media.frame_counts();
+                    self.feed(Input::StageTick { levels, frames });
                     ControlFlow::Continue(())
                 }
             };

@@ -15,7 +15,6 @@ mod end;
 mod handle;
 mod notices;
 mod reports;
-mod ticks;
 mod watchdog;
 
 pub(crate) use active_recordings::FINALIZE_LIMIT;
