@@ -40,8 +40,9 @@ async fn open_connected(b: &mut Browser, url: &str, status: &str) -> anyhow::Res
     Ok(page)
 }
 
-/// Clicks the page's Stop; the participant named `name` leaves the room within 2 s.
-async fn stop(b: &mut Browser, page: Page, addr: SocketAddr, name: &str) -> anyhow::Result<()> {
+/// Clicks the page's Stop; the participant named `name` leaves the room within 2 s and the page
+/// (whose state object is `window.{status}`) shows Stopped once its DELETE is answered.
+async fn stop(b: &mut Browser, page: Page, addr: SocketAddr, name: &str, status: &str) -> anyhow::Result<()> {
     let clicked = Instant::now();
     // Clicked from the page's script: a CDP mouse click on a page that is not the front tab
     // waits for a frame the background page does not render.
@@ -51,6 +52,8 @@ async fn stop(b: &mut Browser, page: Page, addr: SocketAddr, name: &str) -> anyh
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     println!("{name} left {:?} after Stop", clicked.elapsed());
+    // The server removes the participant before its answer to the DELETE reaches the page.
+    b.wait_for(page, &format!("window.{status}.state === 'stopped'"), secs(2)).await?;
     let shown = page::state_history(b, page).await?;
     assert_eq!(shown.last(), Some(&("Stopped".to_owned(), true)), "{shown:?}");
     Ok(())
@@ -125,8 +128,8 @@ async fn chromium_publishes_over_whip_and_watches_over_whep() -> anyhow::Result<
     println!("WHEP page's audio level: {level}");
     assert!(participants(addr).await.contains(&("Watcher".to_owned(), "viewer".to_owned())));
 
-    stop(&mut b, publisher, addr, "Chromium").await?;
-    stop(&mut b, viewer, addr, "Watcher").await?;
+    stop(&mut b, publisher, addr, "Chromium", "whip").await?;
+    stop(&mut b, viewer, addr, "Watcher", "whep").await?;
     assert_eq!(participants(addr).await, [("rust".to_owned(), "publisher".to_owned())]);
     // Chromium reports a page's DELETE as aborted (net::ERR_ABORTED) in about every other run
     // although the server answered it: `stop` saw the participant leave, by that DELETE, within
