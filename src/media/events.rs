@@ -158,7 +158,7 @@ impl RoomMedia {
                 None
             }
             MessageView::Latency(_) => {
-                let _ = self.pipeline.recalculate_latency();
+                let _ = self.latency.recalculate(&self.pipeline);
                 None
             }
             _ => None,

@@ -157,6 +157,11 @@ impl VideoMix {
         Ok(Self { bin, compositor, encoders, counters, late })
     }
 
+    /// The compositor's source pad.
+    pub(super) fn mixer_src(&self) -> gst::Pad {
+        self.compositor.static_pad("src").expect("compositor has a src pad")
+    }
+
     /// Adds a compositor input for `participant`, hidden until placed.
     pub fn add_input(&self, participant: ParticipantId) -> anyhow::Result<gst::GhostPad> {
         let pad = ghost::request(&self.bin, &self.compositor, "sink_%u", &format!("video-{participant}"))?;
@@ -264,6 +269,11 @@ impl AudioMix {
             encoders.ensure(&bin, main, config)?;
         }
         Ok(Self { bin, engine, main, encoders })
+    }
+
+    /// The engine's source pad (the full mix; every listener's pad asks it too).
+    pub(super) fn mixer_src(&self) -> gst::Pad {
+        self.engine.static_pad("src").expect("the engine has a src pad")
     }
 
     /// Adds an input for `participant`'s decoded audio.

@@ -24,6 +24,7 @@ mod events;
 mod ghost;
 mod ingress;
 mod late_frames;
+mod latency_memo;
 pub(crate) mod memory;
 mod mix_latency;
 mod mixengine;

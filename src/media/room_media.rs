@@ -80,6 +80,8 @@ pub struct RoomMedia {
     pub(super) answering: std::collections::BTreeSet<ParticipantId>,
     /// JPEGs of the composite while some agent wants them.
     pub(super) snapshots: Option<super::snapshot::SnapshotBranch>,
+    /// Latency recalculations, with the mixers' answers remembered within each.
+    pub(super) latency: super::latency_memo::LatencyMemo,
 }
 
 /// Stops `element` (checked, a failure logged) and removes it from `pipeline`.
@@ -108,6 +110,11 @@ impl RoomMedia {
         } else {
             None
         };
+        let latency = super::latency_memo::LatencyMemo::default();
+        latency.watch(&audio.mixer_src());
+        if let Some(video) = &video {
+            latency.watch(&video.mixer_src());
+        }
         pipeline.set_state(gst::State::Playing).context("starting room pipeline")?;
         let (peers, recorders) = (BTreeMap::new(), BTreeMap::new());
         let mut media = Self {
@@ -123,6 +130,7 @@ impl RoomMedia {
             border: Vec::new(),
             answering: Default::default(),
             snapshots: None,
+            latency,
         };
         media.border = border_strips(&media)?;
         Ok(media)
