@@ -43,9 +43,12 @@ export async function negotiate(pc, kind, room, name) {
   return new URL(location, response.url).href;
 }
 
-// Ends the session (best effort: the server also drops it when its room ends).
-async function hangUp(session) {
-  if (session) await fetch(session, { method: 'DELETE', keepalive: true }).catch(() => {});
+// Ends the session (best effort: the server also drops it when its room ends). `leaving`: the
+// page is going away, so the request must outlive it (`keepalive`); Chromium reports such a
+// request as aborted (net::ERR_ABORTED) even when the server answered it, so the Stop button
+// sends a plain one.
+async function hangUp(session, leaving = false) {
+  if (session) await fetch(session, { method: 'DELETE', keepalive: leaving }).then((r) => r.arrayBuffer()).catch(() => {});
 }
 
 // Shows `state` ('connecting', 'connected', 'failed', 'stopped') in the `#state` badge,
@@ -87,6 +90,8 @@ export function runPage(status, start, stop, release) {
     status.state = 'stopped';
     showState('stopped');
   });
+  // A page closed or navigated away leaves too, without waiting for ICE to notice.
+  addEventListener('pagehide', () => { hangUp(status.session, true); status.session = null; });
   start().then(() => { stop.disabled = false; }, (e) => {
     status.state = 'failed';
     showState('failed', e.message);
