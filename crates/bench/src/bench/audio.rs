@@ -11,7 +11,8 @@ use serde::Serialize;
 use tessera_client::EncodedClip;
 
 use super::{Plan, Results, janus, janus_peer, measure_tessera};
-use crate::loadgen::{self, LoadOptions, procfs::ProcSample};
+use crate::loadgen::procfs::{ProcSample, ThreadGroup};
+use crate::loadgen::{self, LoadOptions};
 
 /// How many talk in the "few talkers" runs.
 pub const FEW_TALKERS: usize = 2;
@@ -23,7 +24,7 @@ pub struct AudioRun {
     pub participants: usize,
     /// How many of them talk (the others send silence); none: all of them.
     pub talkers: Option<usize>,
-    /// Tessera's CPU in cores.
+    /// Tessera's CPU in cores (mean of its windows; so are the figures below).
     pub tessera_cpu_cores: f64,
     /// Tessera's RSS, MiB.
     pub tessera_rss_mib: f64,
@@ -37,6 +38,8 @@ pub struct AudioRun {
     pub janus_rss_mib: f64,
     /// Mix packets per second each participant received from Janus.
     pub janus_pps: f64,
+    /// Each round's cores, Tessera and Janus (the figures above are their means).
+    pub rounds: Vec<[f64; 2]>,
 }
 
 impl AudioRun {
@@ -59,6 +62,14 @@ pub async fn measure_all(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips
     Ok(runs)
 }
 
+/// Windows of each server per configuration, taking turns at going first. Back-to-back runs of
+/// one binary read up to a quarter apart on this machine, and a server measured only before
+/// the other would carry any drift of the machine's speed alone.
+pub const ROUNDS: usize = 2;
+
+/// One window of Tessera's room: cores, RSS, mix packets/s per participant, threads.
+type TesseraWindow = (f64, f64, f64, Vec<ThreadGroup>);
+
 async fn measure(
     n: usize,
     talkers: Option<usize>,
@@ -66,9 +77,59 @@ async fn measure(
     base: &LoadOptions,
     clips: &loadgen::Clips,
 ) -> anyhow::Result<AudioRun> {
+    let (mut tessera, mut janus) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        if round % 2 == 1 {
+            janus.push(janus_window(n, talkers, plan, clips).await?);
+        }
+        tessera.push(tessera_window(n, talkers, base, clips).await?);
+        if round % 2 == 0 {
+            janus.push(janus_window(n, talkers, plan, clips).await?);
+        }
+    }
+    // A server that mixes nothing costs nothing: such a comparison would be meaningless.
+    let pps = [
+        ("Tessera", tessera.iter().map(|t| t.2).fold(f64::MAX, f64::min)),
+        ("Janus", janus.iter().map(|j| j.2).fold(f64::MAX, f64::min)),
+    ];
+    for (server, pps) in pps {
+        anyhow::ensure!(pps >= 40.0, "{server}'s participants got {pps:.1} mix packets/s, not ~50; see its log");
+    }
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(AudioRun {
+        participants: n,
+        talkers,
+        tessera_cpu_cores: mean(tessera.iter().map(|t| t.0).collect()),
+        tessera_rss_mib: mean(tessera.iter().map(|t| t.1).collect()),
+        tessera_pps: mean(tessera.iter().map(|t| t.2).collect()),
+        tessera_threads: mean_threads(tessera.iter().map(|t| t.3.as_slice())),
+        janus_cpu_cores: mean(janus.iter().map(|j| j.0).collect()),
+        janus_rss_mib: mean(janus.iter().map(|j| j.1).collect()),
+        janus_pps: mean(janus.iter().map(|j| j.2).collect()),
+        rounds: tessera.iter().zip(&janus).map(|(t, j)| [t.0, j.0]).collect(),
+    })
+}
+
+/// Tessera's audio-only room for one window (the load generator's warm-up and window).
+async fn tessera_window(
+    n: usize,
+    talkers: Option<usize>,
+    base: &LoadOptions,
+    clips: &loadgen::Clips,
+) -> anyhow::Result<TesseraWindow> {
     let audio_only = LoadOptions { publishers: n, audio_only: true, latency: false, talkers, ..base.clone() };
     let tessera = measure_tessera(audio_only, &["--video", "false"], clips).await?;
     let server = tessera.server.context("no server sample")?;
+    Ok((server.cpu_cores, server.at_end.rss_mib, tessera.publisher_audio_pps, server.threads))
+}
+
+/// Janus's AudioBridge for one window: cores, RSS, mix packets/s per participant.
+async fn janus_window(
+    n: usize,
+    talkers: Option<usize>,
+    plan: &Plan,
+    clips: &loadgen::Clips,
+) -> anyhow::Result<(f64, f64, f64)> {
     let janus = Arc::new(janus::Janus::start().await?);
     let silent = loadgen::blocking(|| EncodedClip::opus_silent(10)).await?;
     let mut peers = Vec::new();
@@ -83,22 +144,28 @@ async fn measure(
     let (t1, s1, p1) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
     let secs = t1.duration_since(t0).as_secs_f64();
     drop(peers);
-    let janus_pps = (p1 - p0) as f64 / secs / n as f64;
-    // A server that mixes nothing costs nothing: such a comparison would be meaningless.
-    for (server, pps) in [("Tessera", tessera.publisher_audio_pps), ("Janus", janus_pps)] {
-        anyhow::ensure!(pps >= 40.0, "{server}'s participants got {pps:.1} mix packets/s, not ~50; see its log");
+    Ok((s0.cores_until(&s1, secs), s1.rss_mib, (p1 - p0) as f64 / secs / n as f64))
+}
+
+/// Each thread group's mean over the windows, busiest first.
+fn mean_threads<'a>(windows: impl Iterator<Item = &'a [ThreadGroup]>) -> Vec<ThreadGroup> {
+    let mut groups: Vec<ThreadGroup> = Vec::new();
+    let mut count = 0.0;
+    for window in windows {
+        count += 1.0;
+        for g in window {
+            match groups.iter_mut().find(|m| m.name == g.name) {
+                Some(m) => {
+                    m.threads = m.threads.max(g.threads);
+                    m.cores += g.cores;
+                }
+                None => groups.push(g.clone()),
+            }
+        }
     }
-    Ok(AudioRun {
-        participants: n,
-        talkers,
-        tessera_cpu_cores: server.cpu_cores,
-        tessera_rss_mib: server.at_end.rss_mib,
-        tessera_pps: tessera.publisher_audio_pps,
-        tessera_threads: server.threads.clone(),
-        janus_cpu_cores: s0.cores_until(&s1, secs),
-        janus_rss_mib: s1.rss_mib,
-        janus_pps,
-    })
+    groups.iter_mut().for_each(|g| g.cores /= f64::max(count, 1.0));
+    groups.sort_by(|a, b| b.cores.total_cmp(&a.cores));
+    groups
 }
 
 /// `--only audio`: this step alone, its table printed.
@@ -174,21 +241,24 @@ pub fn section(s: &mut String, r: &Results) {
          and encodes one Opus stream per participant. Tessera sums everyone once \
          (`src/media/mixengine`) and encodes once for everyone who is not talking, plus once per \
          talker. Janus runs from the Debian package with only the AudioBridge plugin and its HTTP \
-         transport, driven through its HTTP API; a 48 kHz room.\n\n\
-         | Participants | Talking | Tessera CPU | per participant | Janus CPU | per participant | Tessera ÷ Janus | Mix packets/s per participant (Tessera / Janus) | RSS MiB (Tessera / Janus) |\n\
-         |---|---|---|---|---|---|---|---|---|"
+         transport, driven through its HTTP API; a 48 kHz room. Each server is measured {ROUNDS} times, \
+         taking turns at going first (back-to-back runs of one binary read up to a quarter apart \
+         here); the table gives the means, and each round's ratio.\n\n\
+         | Participants | Talking | Tessera CPU | per participant | Janus CPU | per participant | Tessera ÷ Janus | each round | Mix packets/s per participant (Tessera / Janus) | RSS MiB (Tessera / Janus) |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
     for a in &r.audio {
         let n = a.participants;
         let _ = writeln!(
             s,
-            "| {n} | {} | {:.3} | {:.4} | {:.3} | {:.4} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} |",
+            "| {n} | {} | {:.3} | {:.4} | {:.3} | {:.4} | {:.2} | {} | {:.0} / {:.0} | {:.0} / {:.0} |",
             a.talkers.map_or("all".into(), |t| t.to_string()),
             a.tessera_cpu_cores,
             per(a.tessera_cpu_cores, n),
             a.janus_cpu_cores,
             per(a.janus_cpu_cores, n),
             a.ratio(),
+            a.rounds.iter().map(|[t, j]| format!("{:.2}", t / j)).collect::<Vec<_>>().join(", "),
             a.tessera_pps,
             a.janus_pps,
             a.tessera_rss_mib,
@@ -196,4 +266,24 @@ pub fn section(s: &mut String, r: &Results) {
         );
     }
     let _ = writeln!(s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, threads: usize, cores: f64) -> ThreadGroup {
+        ThreadGroup { name: name.into(), threads, cores }
+    }
+
+    /// Groups are matched by name across windows: a group seen in one window only counts as idle
+    /// in the others.
+    #[test]
+    fn thread_groups_are_averaged_over_the_windows_busiest_first() {
+        let a = [group("mixer:src", 1, 0.02), group("nicesrc#:src", 4, 0.01)];
+        let b = [group("nicesrc#:src", 5, 0.03), group("timer", 1, 0.002)];
+        let mean = mean_threads([&a[..], &b[..]].into_iter());
+        let got: Vec<_> = mean.iter().map(|g| (g.name.as_str(), g.threads, (g.cores * 1000.0).round())).collect();
+        assert_eq!(got, [("nicesrc#:src", 5, 20.0), ("mixer:src", 1, 10.0), ("timer", 1, 1.0)]);
+    }
 }
