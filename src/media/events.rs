@@ -158,7 +158,10 @@ impl RoomMedia {
                 None
             }
             MessageView::Latency(_) => {
+                let started = std::time::Instant::now();
                 let _ = self.latency.recalculate(&self.pipeline);
+                let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                tracing::debug!(%source, took = ?started.elapsed(), "latency recalculated");
                 None
             }
             _ => None,

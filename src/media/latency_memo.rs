@@ -7,7 +7,9 @@
 //! the room thread, about seven of them per join. Within one recalculation nothing
 //! upstream of a mixer changes, so the first answer its source pad gives is every later
 //! one's too: [`LatencyMemo`] remembers it for the rest of that recalculation, and a
-//! recalculation costs N queries through each mixer instead of N².
+//! recalculation costs N queries through each mixer instead of N². The LATENCY event the
+//! recalculation then sends from every sink goes the same way; each mixer passes it upstream
+//! once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +41,7 @@ impl LatencyMemo {
     /// Makes `pad` (a mixer's source pad) answer a latency query once per recalculation; out
     /// of one, every query goes through as before.
     pub(super) fn watch(&self, pad: &gst::Pad) {
+        self.forward_latency_once(pad);
         let current = self.current.clone();
         let remembered: Mutex<Option<(u64, Answer)>> = Mutex::new(None);
         pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PUSH | gst::PadProbeType::PULL, {
@@ -68,28 +71,62 @@ impl LatencyMemo {
     }
 }
 
+impl LatencyMemo {
+    /// Makes `pad` pass a recalculation's LATENCY event upstream once: the pipeline sends one
+    /// from every sink, and a mixer forwards each to every input, as with the queries. The
+    /// later ones carry the same latency and stop here.
+    fn forward_latency_once(&self, pad: &gst::Pad) {
+        let current = self.current.clone();
+        let forwarded: Mutex<Option<(u64, gst::ClockTime)>> = Mutex::new(None);
+        pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+            let round = current.load(Ordering::Acquire);
+            let Some(gst::EventView::Latency(event)) = info.event().map(|e| e.view()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            if round == 0 {
+                return gst::PadProbeReturn::Ok;
+            }
+            let latency = event.latency();
+            let mut forwarded = forwarded.lock().unwrap();
+            if *forwarded == Some((round, latency)) {
+                // Dropped, the sender is told it went through (and it did, the first time).
+                return gst::PadProbeReturn::Drop;
+            }
+            *forwarded = Some((round, latency));
+            gst::PadProbeReturn::Ok
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use gst_base::prelude::*;
 
     use super::*;
 
-    /// Counts the latency queries that reach `pad`'s element.
-    fn counting(pad: &gst::Pad) -> Arc<AtomicU64> {
-        let count = Arc::new(AtomicU64::new(0));
-        let seen = count.clone();
+    /// Counts the latency queries that leave by `pad` and the LATENCY events that reach its peer.
+    fn counting(pad: &gst::Pad) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
+        let (queries, events) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (q, e) = (queries.clone(), events.clone());
         pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PUSH, move |_, info| {
             if matches!(info.query().map(|q| q.view()), Some(gst::QueryView::Latency(_))) {
-                seen.fetch_add(1, Ordering::Relaxed);
+                q.fetch_add(1, Ordering::Relaxed);
             }
             gst::PadProbeReturn::Ok
         });
-        count
+        // An aggregator sends upstream events straight to each input's peer.
+        pad.peer().unwrap().add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+            if matches!(info.event().map(|e| e.view()), Some(gst::EventView::Latency(_))) {
+                e.fetch_add(1, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        (queries, events)
     }
 
     /// A live source into a mixer whose output four sinks take: a recalculation asks the
-    /// mixer's input once, gives every sink the same answer, and a query outside one goes
-    /// through again.
+    /// mixer's input once and sends it one LATENCY event, gives every sink the same latency,
+    /// and a query outside one goes through again.
     #[test]
     fn a_recalculation_asks_through_a_watched_pad_once() {
         gst::init().unwrap();
@@ -102,7 +139,7 @@ mod tests {
         .downcast::<gst::Pipeline>()
         .unwrap();
         let mix = pipeline.by_name("mix").unwrap();
-        let input = counting(&mix.sink_pads()[0]);
+        let (input, events) = counting(&mix.sink_pads()[0]);
         let memo = LatencyMemo::default();
         memo.watch(&mix.static_pad("src").unwrap());
         pipeline.set_state(gst::State::Playing).unwrap();
@@ -119,17 +156,22 @@ mod tests {
         let sink = pipeline.by_name("s3").unwrap().downcast::<gst_base::BaseSink>().unwrap();
         let before = input.load(Ordering::Relaxed);
         sink.send_event(gst::event::Latency::new(gst::ClockTime::ZERO));
+        let events_before = events.load(Ordering::Relaxed);
         pipeline.recalculate_latency().unwrap();
         let plain = input.load(Ordering::Relaxed) - before;
+        let plain_events = events.load(Ordering::Relaxed) - events_before;
+        assert!(plain_events >= 4, "without the memo each sink's LATENCY event reaches the input: {plain_events}");
         let plain_latency = sink.latency();
         assert!(plain >= 4, "without the memo each sink's query reaches the input: {plain}");
         assert!(plain_latency >= gst::ClockTime::from_mseconds(20), "{plain_latency}");
 
         let before = input.load(Ordering::Relaxed);
         sink.send_event(gst::event::Latency::new(gst::ClockTime::ZERO));
+        let events_before = events.load(Ordering::Relaxed);
         memo.recalculate(&pipeline).unwrap();
         let memoized = input.load(Ordering::Relaxed) - before;
         assert_eq!(memoized, 1, "with it, once ({plain} without)");
+        assert_eq!(events.load(Ordering::Relaxed) - events_before, 1, "and one LATENCY event ({plain_events} without)");
         assert_eq!(sink.latency(), plain_latency, "and every sink is given the same latency");
 
         let mut q = gst::query::Latency::new();
