@@ -44,9 +44,8 @@ export async function negotiate(pc, kind, room, name) {
 }
 
 // Ends the session (best effort: the server also drops it when its room ends). `leaving`: the
-// page is going away, so the request must outlive it (`keepalive`); Chromium reports such a
-// request as aborted (net::ERR_ABORTED) even when the server answered it, so the Stop button
-// sends a plain one.
+// page is going away, so the request must outlive it (`keepalive`). The answer is read to its
+// end: Chromium reports a response whose body nobody read as aborted (net::ERR_ABORTED).
 async function hangUp(session, leaving = false) {
   if (session) await fetch(session, { method: 'DELETE', keepalive: leaving }).then((r) => r.arrayBuffer()).catch(() => {});
 }

@@ -160,8 +160,8 @@ impl RoomMedia {
             MessageView::Latency(_) => {
                 let started = std::time::Instant::now();
                 let _ = self.latency.recalculate(&self.pipeline);
-                let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-                tracing::debug!(%source, took = ?started.elapsed(), "latency recalculated");
+                let source = msg.src().map(|s| s.path_string());
+                tracing::debug!(source = ?source, took = ?started.elapsed(), "latency recalculated");
                 None
             }
             _ => None,

@@ -38,10 +38,15 @@ impl LatencyMemo {
         result
     }
 
-    /// Makes `pad` (a mixer's source pad) answer a latency query once per recalculation; out
-    /// of one, every query goes through as before.
+    /// Makes `pad` (a mixer's source pad) answer a latency query and pass a LATENCY event
+    /// once per recalculation; out of one, every query and event goes through as before.
     pub(super) fn watch(&self, pad: &gst::Pad) {
+        self.answer_queries_once(pad);
         self.forward_latency_once(pad);
+    }
+
+    /// Makes `pad` answer every latency query of a recalculation after the first from memory.
+    fn answer_queries_once(&self, pad: &gst::Pad) {
         let current = self.current.clone();
         let remembered: Mutex<Option<(u64, Answer)>> = Mutex::new(None);
         pad.add_probe(gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PUSH | gst::PadProbeType::PULL, {
@@ -69,9 +74,7 @@ impl LatencyMemo {
             }
         });
     }
-}
 
-impl LatencyMemo {
     /// Makes `pad` pass a recalculation's LATENCY event upstream once: the pipeline sends one
     /// from every sink, and a mixer forwards each to every input, as with the queries. The
     /// later ones carry the same latency and stop here.
