@@ -110,12 +110,17 @@ async fn room_and_connection_floods_leave_the_server_serving() -> anyhow::Result
 /// without a token sent as fast as this client manages for 5 s, first each on a fresh
 /// connection (the token check answers `unauthorized`), then 1,000 a second over 20 kept
 /// sockets (their join rate answers `rate_limited` first).
+///
+/// The kept sockets' bound is the attacker's own cost: the server's CPU over the client's in the
+/// same window. Both are the same build on the same cores, so the ratio holds on any machine; an
+/// absolute bound (0.3 core) failed in CI at 0.317 (0.18 to 0.27 on the machine that set it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_joins_cost_little() -> anyhow::Result<()> {
     let secret = "flood-secret-0123456789abcdefghijkl";
     let server = ServerProcess::start_with_prefix(&["env", &format!("TESSERA_TOKEN_SECRET={secret}")], &[]).await?;
     let addr = server.addr;
     let cpu = || tessera_bench::loadgen::ProcSample::read(Some(server.pid())).unwrap().cpu_secs;
+    let client_cpu = || tessera_bench::loadgen::ProcSample::read(None).unwrap().cpu_secs;
 
     let (before, started) = (cpu(), Instant::now());
     let mut fresh = 0u32;
@@ -139,7 +144,7 @@ async fn refused_joins_cost_little() -> anyhow::Result<()> {
     for _ in 0..20 {
         sockets.push(Signaling::connect(addr).await?);
     }
-    let (before, started) = (cpu(), Instant::now());
+    let (before, client_before, started) = (cpu(), client_cpu(), Instant::now());
     let (mut kept, mut closed) = (0u32, 0u32);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     while started.elapsed() < Duration::from_secs(5) {
@@ -164,9 +169,10 @@ async fn refused_joins_cost_little() -> anyhow::Result<()> {
     }
     let took = started.elapsed().as_secs_f64();
     let kept_cores = (cpu() - before) / took;
+    let client_cores = (client_cpu() - client_before) / took;
     println!(
         "kept sockets: {kept} refused joins in {took:.1} s ({:.0}/s), {closed} sockets closed for their rate, \
-         server CPU {kept_cores:.3} core",
+         server CPU {kept_cores:.3} core, the client sending them {client_cores:.3} core",
         f64::from(kept) / took
     );
     assert!(closed > 0, "sockets that keep going over the rate are closed");
@@ -178,6 +184,12 @@ async fn refused_joins_cost_little() -> anyhow::Result<()> {
     );
     let (_, stats) = http(addr, "GET", "/api/stats", Some(&admin)).await;
     assert_eq!((stats["rooms"].as_u64(), stats["webrtcbins"].as_u64()), (Some(0), Some(0)), "{stats}");
-    assert!(kept_cores < 0.3, "refusing joins must stay cheap: {kept_cores:.3} core");
+    // Seen here: 1.44 to 1.63 (quiet and beside a busy loop); a refusal that did real work (a room,
+    // a webrtcbin) would cost many times the client's send; 200 µs more per refusal fails it.
+    assert!(
+        kept_cores < 2.5 * client_cores,
+        "refusing joins must cost the server little more than sending them costs the client: \
+         {kept_cores:.3} core against {client_cores:.3}"
+    );
     Ok(())
 }
