@@ -93,7 +93,7 @@ impl LatencyMemo {
             let mut forwarded = forwarded.lock().unwrap();
             if *forwarded == Some((round, latency)) {
                 // Dropped, the sender is told it went through (and it did, the first time).
-                return gst::PadProbeReturn::Drop;
+                return super::discard::discard(info);
             }
             *forwarded = Some((round, latency));
             gst::PadProbeReturn::Ok

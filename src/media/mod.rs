@@ -17,6 +17,7 @@ mod answerer;
 mod audio_send;
 mod audio_timing;
 mod composite_stats;
+mod discard;
 mod egress;
 mod egress_gate;
 mod encoder;

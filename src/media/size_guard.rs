@@ -71,11 +71,13 @@ pub fn guard(depay: &gst::Element, rule: SizeRule) {
         let verdict = sizes.lock().unwrap().check(size, Instant::now());
         let Err(why) = verdict else { return gst::PadProbeReturn::Ok };
         // From now on nothing reaches the decoder; the publisher is being removed.
-        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, |_, _| gst::PadProbeReturn::Drop);
+        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, |_, info| {
+            super::discard::discard(info)
+        });
         if let Some(element) = pad.parent_element() {
             gst::element_error!(element, gst::StreamError::Format, ("{}", why));
         }
-        gst::PadProbeReturn::Drop
+        super::discard::discard(info)
     });
 }
 

@@ -94,14 +94,6 @@ impl Recorder {
     }
 }
 
-/// Consumes the probed buffer. (Returning `Drop` instead makes GStreamer 1.22 unref a NULL
-/// buffer behind gstreamer-rs 0.25, which logs a critical; `Handled` with the buffer taken does
-/// not.)
-fn discard(info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
-    drop(info.take_buffer());
-    gst::PadProbeReturn::Handled
-}
-
 /// Drops video while the gate is closed, up to a keyframe, and audio until the first one, so
 /// every file starts with a decodable frame and its audio alongside it. Video dropped after
 /// the start (waiting to recover from a loss) counts as lost.
@@ -132,13 +124,17 @@ fn gate_on_keyframe(
                 if video_gate.started.load(Ordering::Relaxed) {
                     progress.drop_video();
                 }
-                discard(info)
+                crate::media::discard::discard(info)
             }
         }
     });
     let audio_gate = gate.clone();
     audio.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if audio_gate.started.load(Ordering::Relaxed) { gst::PadProbeReturn::Ok } else { discard(info) }
+        if audio_gate.started.load(Ordering::Relaxed) {
+            gst::PadProbeReturn::Ok
+        } else {
+            crate::media::discard::discard(info)
+        }
     });
 }
 

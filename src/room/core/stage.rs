@@ -44,7 +44,19 @@ impl RoomCore {
         }
         for (who, count) in frames {
             if let Some(p) = self.participants.get_mut(who) {
-                p.stalled = p.video_stalled(*count, now, STALL_AFTER);
+                let stalled = p.video_stalled(*count, now, STALL_AFTER);
+                if stalled != p.stalled {
+                    // Whether video kept arriving without decoding (a keyframe awaited) tells
+                    // the server's side from a publisher that stopped sending.
+                    let (room, kbps) = (&self.id, p.rates().bitrate_kbps.round());
+                    let undecoded = p.inbound.undecodable_since.is_some();
+                    if stalled {
+                        tracing::info!(%room, participant = %who, kbps, undecoded, "video stalled: no new frame for {STALL_AFTER:?}");
+                    } else {
+                        tracing::info!(%room, participant = %who, kbps, "video resumed");
+                    }
+                }
+                p.stalled = stalled;
             }
         }
         let levels: Vec<_> = levels.iter().filter(|(who, _)| self.participants.contains_key(who)).copied().collect();
