@@ -25,6 +25,25 @@ async fn participants(addr: SocketAddr) -> Vec<(String, String)> {
     people.iter().map(|p| (text(&p["name"]), text(&p["role"]))).collect()
 }
 
+/// Waits until the server decodes every publisher's video at 20 fps or more. A publisher
+/// starved of CPU (Chromium starting its pages, the test's own peer beside it) can send no
+/// frame for a second; the server then rightly draws its placeholder (logged as "video
+/// stalled" with `undecoded=false`), which the frames sampled next would show.
+async fn publishers_flowing(addr: SocketAddr) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let (_, detail) = http(addr, "GET", &format!("/api/rooms/{ROOM}"), None).await;
+        let people = detail["participants"].as_array().cloned().unwrap_or_default();
+        let publishers: Vec<_> = people.iter().filter(|p| p["role"] == "publisher").collect();
+        let fps: Vec<f64> = publishers.iter().map(|p| p["inbound"]["fps"].as_f64().unwrap_or(0.0)).collect();
+        if fps.len() == 2 && fps.iter().all(|f| *f >= 20.0) {
+            return Ok(());
+        }
+        anyhow::ensure!(started.elapsed() < secs(10), "publishers' decoded fps after 10 s: {fps:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Opens a WHIP or WHEP page and waits for its connection.
 async fn open_connected(b: &mut Browser, url: &str, status: &str) -> anyhow::Result<Page> {
     let page = b.open(url).await?;
@@ -102,6 +121,7 @@ async fn chromium_publishes_over_whip_and_watches_over_whep() -> anyhow::Result<
         b.click(viewer, "#play").await?;
     }
     b.wait_for(viewer, &format!("{video}.videoWidth > 0 && !{video}.paused"), secs(15)).await?;
+    publishers_flowing(addr).await?;
     let s = page::sample_frames(&mut b, viewer, 60, &[tile(0, 2).centre(), tile(1, 2).centre()]).await?;
     let both =
         s.frames.iter().filter(|f| close_to(f.probes[0], RED, TOLERANCE) && close_to(f.probes[1], GREEN, TOLERANCE));
