@@ -20,11 +20,12 @@ mod tests {
     use super::*;
 
     /// A buffer probe on a sink pad and an event probe on a source pad discard what they see,
-    /// and GLib aborts this test's process on any critical (the `Drop` these replace logged one).
+    /// and GLib aborts this test's process on any critical (the `Drop` these replace logged one;
+    /// the mask is restored after, for runners that share the process among tests).
     #[test]
     fn discarding_logs_no_critical_and_nothing_passes() {
         gst::init().unwrap();
-        gst::glib::log_set_always_fatal(gst::glib::LogLevels::LEVEL_CRITICAL);
+        let fatal_before = gst::glib::log_set_always_fatal(gst::glib::LogLevels::LEVEL_CRITICAL);
         let pipeline = gst::parse::launch("fakesrc num-buffers=5 name=src ! identity name=id ! fakesink name=sink")
             .unwrap()
             .downcast::<gst::Pipeline>()
@@ -52,6 +53,7 @@ mod tests {
             bus.timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Eos, gst::MessageType::Error]);
         assert!(matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)));
         pipeline.set_state(gst::State::Null).unwrap();
+        gst::glib::log_set_always_fatal(fatal_before);
         assert_eq!(passed.load(std::sync::atomic::Ordering::Relaxed), 0, "every buffer was discarded");
     }
 }
