@@ -54,7 +54,7 @@ pub use peer::Session;
 pub use reception::ReceptionSnapshot;
 pub use room_media::RoomMedia;
 pub use snapshot::Snapshots;
-pub use stats::{InboundRates, InboundSnapshot};
+pub use stats::{InboundRates, InboundSnapshot, VideoProgress};
 
 use crate::ids::ParticipantId;
 

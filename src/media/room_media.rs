@@ -19,6 +19,7 @@ use super::mixminus::{AudioFeed, AudioSource};
 use super::overlay::Overlay;
 use super::peer::{PeerBin, Session};
 use super::stage::{PeerOverlays, border_strips};
+use super::stats::VideoProgress;
 use super::{MediaError, MediaEvent};
 use crate::config::Config;
 use crate::ids::ParticipantId;
@@ -298,12 +299,16 @@ impl RoomMedia {
         self.video.is_some()
     }
 
-    /// Decoded video frames of every publisher so far (for stalled-video detection).
-    pub fn frame_counts(&self) -> Vec<(ParticipantId, u64)> {
+    /// Every publisher's video so far: decoded frames and its stream's bytes (for stalled-video
+    /// detection).
+    pub fn video_progress(&self) -> Vec<(ParticipantId, VideoProgress)> {
         self.peers
             .iter()
             .filter(|(_, p)| p.role == Role::Publisher)
-            .map(|(id, p)| (*id, p.bin.inbound.snapshot().frames))
+            .map(|(id, p)| {
+                let s = p.bin.inbound.snapshot();
+                (*id, VideoProgress { frames: s.frames, bytes: s.video_bytes })
+            })
             .collect()
     }
 

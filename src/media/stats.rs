@@ -41,6 +41,16 @@ pub struct InboundSnapshot {
     pub last_packet: Option<Instant>,
 }
 
+/// A publisher's video so far: frames decoded, and RTP bytes of the stream they come from
+/// (bytes without frames: video arrives but does not decode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VideoProgress {
+    /// Frames decoded.
+    pub frames: u64,
+    /// RTP bytes of the decoded stream.
+    pub bytes: u64,
+}
+
 /// Inbound rates over an interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -234,7 +234,7 @@ impl RoomActor {
                 _ = stage_tick.tick() => {
                     let _step = self.watch.step("stage tick");
                     let levels = self.media.take_levels();
-                    let frames = self.media.frame_counts();
+                    let frames = self.media.video_progress();
                     self.feed(Input::StageTick { levels, frames });
                     ControlFlow::Continue(())
                 }

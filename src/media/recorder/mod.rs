@@ -124,17 +124,13 @@ fn gate_on_keyframe(
                 if video_gate.started.load(Ordering::Relaxed) {
                     progress.drop_video();
                 }
-                crate::media::discard::discard(info)
+                super::discard::discard(info)
             }
         }
     });
     let audio_gate = gate.clone();
     audio.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if audio_gate.started.load(Ordering::Relaxed) {
-            gst::PadProbeReturn::Ok
-        } else {
-            crate::media::discard::discard(info)
-        }
+        if audio_gate.started.load(Ordering::Relaxed) { gst::PadProbeReturn::Ok } else { super::discard::discard(info) }
     });
 }
 

@@ -98,13 +98,13 @@ pub enum Input {
         /// Each participant's inbound counters.
         inbound: Vec<(ParticipantId, InboundSnapshot)>,
     },
-    /// Every 100 ms: each publisher's audio level (dBFS; none when no audio came) and decoded
-    /// video frames so far.
+    /// Every 100 ms: each publisher's audio level (dBFS; none when no audio came) and their
+    /// video so far.
     StageTick {
         /// Levels since the last stage tick.
         levels: Vec<(ParticipantId, Option<f64>)>,
-        /// Decoded frames so far.
-        frames: Vec<(ParticipantId, u64)>,
+        /// Video decoded and received so far.
+        frames: Vec<(ParticipantId, crate::media::VideoProgress)>,
     },
 }
 

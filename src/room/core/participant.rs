@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::access::rate::Bucket;
 use crate::layout::Size;
-use crate::media::{InboundRates, InboundSnapshot};
+use crate::media::{InboundRates, InboundSnapshot, VideoProgress};
 use crate::protocol::{ParticipantInfo, VideoConstraints};
 
 /// `setLayout` and `mute` messages a participant may send in a burst...
@@ -65,7 +65,7 @@ pub struct Participant {
     /// Whether they may change the layout (their token, or a publisher in `--dev` mode).
     pub(super) may_set_layout: bool,
     /// Recent decoded-frame counts, to notice stalled video.
-    pub(super) frames: VecDeque<(Instant, u64)>,
+    pub(super) frames: VecDeque<(Instant, VideoProgress)>,
     /// Whether their video showed no new frame lately (then the placeholder is shown).
     pub(super) stalled: bool,
     /// Since when their audio has been quiet.
@@ -115,13 +115,19 @@ impl Participant {
         self.inbound.rates
     }
 
-    /// Whether their video has shown no new frame for `stall_after`, given their frame count now.
-    pub(super) fn video_stalled(&mut self, frames: u64, now: Instant, stall_after: Duration) -> bool {
-        self.frames.push_back((now, frames));
+    /// Whether their video has shown no new frame for `stall_after`, given their video now.
+    pub(super) fn video_stalled(&mut self, video: VideoProgress, now: Instant, stall_after: Duration) -> bool {
+        self.frames.push_back((now, video));
         while self.frames.len() > 2 && now - self.frames[1].0 >= stall_after {
             self.frames.pop_front();
         }
-        self.video.flowing && self.frames.front().is_some_and(|(t, f)| now - *t >= stall_after && *f == frames)
+        self.video.flowing
+            && self.frames.front().is_some_and(|(t, v)| now - *t >= stall_after && v.frames == video.frames)
+    }
+
+    /// Whether video bytes arrived over the window [`Participant::video_stalled`] judges.
+    pub(super) fn video_arrived_in_window(&self, video: VideoProgress) -> bool {
+        self.frames.front().is_some_and(|(_, v)| video.bytes > v.bytes)
     }
 }
 

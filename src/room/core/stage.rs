@@ -8,6 +8,7 @@ use super::{Output, RoomCore};
 use crate::ids::ParticipantId;
 use crate::layout;
 use crate::layout::{Border, StagePlan, TilePlan};
+use crate::media::VideoProgress;
 use crate::protocol::{ChannelMessage, ChannelParticipant, Role, ServerMessage};
 use crate::speaker::SILENCE_DB;
 
@@ -28,7 +29,7 @@ impl RoomCore {
     pub(super) fn on_stage_tick(
         &mut self,
         levels: &[(ParticipantId, Option<f64>)],
-        frames: &[(ParticipantId, u64)],
+        frames: &[(ParticipantId, VideoProgress)],
         now: Instant,
     ) {
         // `None`: no audio arrived this tick. The detector skips it; for the silence badge it
@@ -42,18 +43,19 @@ impl RoomCore {
                 p.quiet_since.get_or_insert(now);
             }
         }
-        for (who, count) in frames {
+        for (who, video) in frames {
             if let Some(p) = self.participants.get_mut(who) {
-                let stalled = p.video_stalled(*count, now, STALL_AFTER);
+                let stalled = p.video_stalled(*video, now, STALL_AFTER);
                 if stalled != p.stalled {
-                    // Whether video kept arriving without decoding (a keyframe awaited) tells
-                    // the server's side from a publisher that stopped sending.
-                    let (room, kbps) = (&self.id, p.rates().bitrate_kbps.round());
-                    let undecoded = p.inbound.undecodable_since.is_some();
+                    let room = &self.id;
                     if stalled {
-                        tracing::info!(%room, participant = %who, kbps, undecoded, "video stalled: no new frame for {STALL_AFTER:?}");
+                        // Video that kept arriving without decoding (a keyframe awaited) is the
+                        // server's to explain; none arriving, the publisher stopped sending.
+                        let arriving = p.video_arrived_in_window(*video);
+                        let stall_ms = STALL_AFTER.as_millis() as u64;
+                        tracing::info!(%room, participant = %who, arriving, stall_ms, "video stalled");
                     } else {
-                        tracing::info!(%room, participant = %who, kbps, "video resumed");
+                        tracing::info!(%room, participant = %who, "video resumed");
                     }
                 }
                 p.stalled = stalled;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::tests::*;
 use super::*;
 use crate::layout::{Mode, Rect};
+use crate::media::VideoProgress;
 
 #[test]
 fn layout_changes_are_applied_told_and_can_be_locked() {
@@ -69,7 +70,10 @@ fn muted_silent_and_stalled_publishers_get_their_badge_and_placeholder() {
     while t <= SILENT_FOR + Duration::from_millis(100) {
         f.at(t);
         frames += 3;
-        f.input(Input::StageTick { levels: vec![(b, Some(-90.0))], frames: vec![(b, frames)] });
+        f.input(Input::StageTick {
+            levels: vec![(b, Some(-90.0))],
+            frames: vec![(b, VideoProgress { frames, bytes: frames * 1000 })],
+        });
         let expected = t >= SILENT_FOR;
         assert_eq!(tile(&f, b).badge.is_some(), expected, "at {t:?}");
         t += Duration::from_millis(100);
@@ -79,10 +83,17 @@ fn muted_silent_and_stalled_publishers_get_their_badge_and_placeholder() {
     let stopped = t;
     while t <= stopped + STALL_AFTER + Duration::from_millis(200) {
         f.at(t);
-        f.input(Input::StageTick { levels: vec![(b, Some(-20.0))], frames: vec![(b, frames)] });
+        f.input(Input::StageTick {
+            levels: vec![(b, Some(-20.0))],
+            frames: vec![(b, VideoProgress { frames, bytes: frames * 1000 })],
+        });
         t += Duration::from_millis(100);
     }
     assert!(!tile(&f, b).video, "stalled video shows the placeholder");
+    // The stall's log tells a publisher that stopped sending from video that does not decode.
+    let (p, now) = (&f.core.participants[&b], VideoProgress { frames, bytes: frames * 1000 });
+    assert!(!p.video_arrived_in_window(now), "no bytes either: the publisher stopped sending");
+    assert!(p.video_arrived_in_window(VideoProgress { bytes: now.bytes + 1, ..now }), "bytes without frames");
 }
 
 #[test]
