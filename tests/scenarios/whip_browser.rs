@@ -28,7 +28,7 @@ async fn participants(addr: SocketAddr) -> Vec<(String, String)> {
 /// Waits until the server decodes every publisher's video at 20 fps or more. A publisher
 /// starved of CPU (Chromium starting its pages, the test's own peer beside it) can send no
 /// frame for a second; the server then rightly draws its placeholder (logged as "video
-/// stalled" with `undecoded=false`), which the frames sampled next would show.
+/// stalled" with `arriving=false`), which the frames sampled next would show.
 async fn publishers_flowing(addr: SocketAddr) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
