@@ -5,7 +5,8 @@
 # bitrates set as src/media/encoder.rs sets them for the default 1500 kbit/s), for SECS seconds
 # each under /usr/bin/time -v; the source alone is measured too and subtracted. Then, in shorter
 # runs under GStreamer's latency tracer, how long each encoder holds a frame (in to out).
-# Results: docs/interop.md, "Cost". Run it on an otherwise idle machine.
+# Results: docs/interop.md, "Cost". Run it on an otherwise idle machine. Last, the VP8 speed
+# settings compared on a 25-tile composite: CPU per frame, bits and PSNR.
 #
 #   scripts/encoder-cost.sh [SECS]        (default 30)
 set -euo pipefail
@@ -52,3 +53,41 @@ latency() {
 }
 latency "$source ! $vp8" vp8enc
 latency "$source ! $h264" x264enc
+
+# VP8 speed settings on the composite of 25 publishers (a 5x5 grid of scrolling bars, as in
+# `make bench`): encoded from a raw file as fast as the encoder goes, so CPU seconds per frame
+# leave out the source; then bits and luma PSNR of the decoded frames against the raw ones
+# (numpy from the project's .venv, scripts/install-deps.sh). `cpu-used=-6` is the fragment's.
+speeds() {
+  local dir raw places="" tiles=""
+  dir="$(mktemp -d)"; raw="$dir/grid.yuv"
+  for i in $(seq 0 24); do
+    places="$places sink_$i::xpos=$(( (i % 5) * 256 )) sink_$i::ypos=$(( (i / 5) * 144 ))"
+    tiles="$tiles videotestsrc is-live=true pattern=smpte horizontal-speed=$((2 + i % 3))
+      ! video/x-raw,width=256,height=144,framerate=30/1 ! grid.sink_$i"
+  done
+  # shellcheck disable=SC2086
+  gst-launch-1.0 -q compositor name=grid $places ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 \
+    ! identity eos-after=300 ! filesink location="$raw" $tiles
+  local parse="filesrc location=$raw ! rawvideoparse width=1280 height=720 format=i420 framerate=30/1"
+  local settings
+  for speed in -6 8 -4 -8 -12 16; do
+    settings="$(sed -e "s/cpu-used=-6/cpu-used=$speed/" -e 's/! *fakesink *$//' <<<"$vp8")"
+    /usr/bin/time -f %U -o "$dir/user" gst-launch-1.0 -q $parse ! $settings ! fakesink
+    gst-launch-1.0 -q $parse ! $settings ! tee name=t ! queue ! matroskamux ! filesink location="$dir/out.mkv" \
+      t. ! queue ! vp8dec ! filesink location="$dir/decoded.yuv"
+    .venv/bin/python - "$raw" "$dir/decoded.yuv" "$(stat -c %s "$dir/out.mkv")" "$(cat "$dir/user")" "$speed" <<'PY'
+import sys, numpy as np
+raw, dec, size, user, speed = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+w, h = 1280, 720; frame = w * h * 3 // 2
+a, b = np.fromfile(raw, np.uint8), np.fromfile(dec, np.uint8)
+n = min(a.size, b.size) // frame
+psnr = [10 * np.log10(255 ** 2 / max(((a[i*frame:i*frame+w*h].astype(int) - b[i*frame:i*frame+w*h]) ** 2).mean(), 1e-9))
+        for i in range(30, n)]
+print(f"cpu-used={speed:>3}: {1000 * user / n:5.1f} ms CPU per frame, {size * 8 / 1000 / (n / 30):5.0f} kbit/s "
+      f"(target 1500), Y-PSNR {np.mean(psnr):.2f} dB (worst frame {np.min(psnr):.2f})")
+PY
+  done
+  rm -rf "$dir"
+}
+speeds
