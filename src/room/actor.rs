@@ -234,8 +234,8 @@ impl RoomActor {
                 _ = stage_tick.tick() => {
                     let _step = self.watch.step("stage tick");
                     let levels = self.media.take_levels();
-                    let frames = self.media.video_progress();
-                    self.feed(Input::StageTick { levels, frames });
+                    let video = self.media.video_progress();
+                    self.feed(Input::StageTick { levels, video });
                     ControlFlow::Continue(())
                 }
             };

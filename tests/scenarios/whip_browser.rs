@@ -17,10 +17,15 @@ const ROOM: &str = "whip-web";
 const RUST_HZ: f64 = 300.0;
 const CHROMIUM_HZ: f64 = 700.0;
 
+/// The room's participants as the REST API details them.
+async fn room_people(addr: SocketAddr) -> Vec<serde_json::Value> {
+    let (_, detail) = http(addr, "GET", &format!("/api/rooms/{ROOM}"), None).await;
+    detail["participants"].as_array().cloned().unwrap_or_default()
+}
+
 /// The (name, role) of every participant in the room.
 async fn participants(addr: SocketAddr) -> Vec<(String, String)> {
-    let (_, detail) = http(addr, "GET", &format!("/api/rooms/{ROOM}"), None).await;
-    let people = detail["participants"].as_array().cloned().unwrap_or_default();
+    let people = room_people(addr).await;
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     people.iter().map(|p| (text(&p["name"]), text(&p["role"]))).collect()
 }
@@ -32,8 +37,7 @@ async fn participants(addr: SocketAddr) -> Vec<(String, String)> {
 async fn publishers_flowing(addr: SocketAddr) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let (_, detail) = http(addr, "GET", &format!("/api/rooms/{ROOM}"), None).await;
-        let people = detail["participants"].as_array().cloned().unwrap_or_default();
+        let people = room_people(addr).await;
         let publishers: Vec<_> = people.iter().filter(|p| p["role"] == "publisher").collect();
         let fps: Vec<f64> = publishers.iter().map(|p| p["inbound"]["fps"].as_f64().unwrap_or(0.0)).collect();
         if fps.len() == 2 && fps.iter().all(|f| *f >= 20.0) {

@@ -20,7 +20,7 @@ fn an_agent_has_a_tile_gets_the_list_on_its_socket_and_is_never_timed_out() {
     let mut f = Fixture::new();
     let red = f.publisher("red");
     let bot = f.join("Bot", Role::Agent);
-    f.input(Input::StageTick { levels: vec![], frames: vec![] });
+    f.input(Input::StageTick { levels: vec![], video: vec![] });
     assert_eq!(f.core.stage.tiles.iter().map(|t| t.participant).collect::<Vec<_>>(), [red, bot], "a tile each");
     let bot_tile = f.core.stage.tiles.iter().find(|t| t.participant == bot).unwrap();
     assert!(!bot_tile.video, "a placeholder");

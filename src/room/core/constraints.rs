@@ -172,7 +172,7 @@ mod tests {
         // Told the 2-up half at once, then held: the 2x2 quarter a second later.
         assert_eq!(f.core.constraints_sent(a).map(|c| (c.width, c.height)), Some((640, 720)));
         f.at(Duration::from_secs(2));
-        f.input(Input::StageTick { levels: vec![], frames: vec![] });
+        f.input(Input::StageTick { levels: vec![], video: vec![] });
         assert_eq!((f.core.constraints_sent(a).unwrap().width, f.core.constraints_sent(a).unwrap().height), (640, 360));
         // A viewer joining moves no tile.
         let viewer = f.join("v", Role::Viewer);
@@ -211,9 +211,9 @@ mod tests {
         assert_eq!(told_a, [hidden(CANVAS, 1500)], "the first change at once, then held");
         // The burst ended on the grid: once the second is up, a stage tick tells the last value.
         f.at(t0 + Duration::from_millis(900));
-        assert!(told(&f.input(Input::StageTick { levels: vec![], frames: vec![] }), a).is_empty());
+        assert!(told(&f.input(Input::StageTick { levels: vec![], video: vec![] }), a).is_empty());
         f.at(t0 + MIN_INTERVAL);
-        let later = told(&f.input(Input::StageTick { levels: vec![], frames: vec![] }), a);
+        let later = told(&f.input(Input::StageTick { levels: vec![], video: vec![] }), a);
         assert_eq!(later, [for_cell(Size::new(640, 720), CANVAS, 30, 1500)], "the grid's half");
     }
 }

@@ -104,7 +104,7 @@ pub enum Input {
         /// Levels since the last stage tick.
         levels: Vec<(ParticipantId, Option<f64>)>,
         /// Video decoded and received so far.
-        frames: Vec<(ParticipantId, crate::media::VideoProgress)>,
+        video: Vec<(ParticipantId, crate::media::VideoProgress)>,
     },
 }
 

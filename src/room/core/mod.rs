@@ -145,7 +145,7 @@ impl RoomCore {
             }
             Input::ChannelOpen(id) => self.on_channel_open(id),
             Input::Tick { inbound } => self.on_tick(&inbound, now),
-            Input::StageTick { levels, frames } => self.on_stage_tick(&levels, &frames, now),
+            Input::StageTick { levels, video } => self.on_stage_tick(&levels, &video, now),
         }
         self.restage(now);
         std::mem::take(&mut self.out)

@@ -64,8 +64,8 @@ pub struct Participant {
     pub(super) budget: Bucket,
     /// Whether they may change the layout (their token, or a publisher in `--dev` mode).
     pub(super) may_set_layout: bool,
-    /// Recent decoded-frame counts, to notice stalled video.
-    pub(super) frames: VecDeque<(Instant, VideoProgress)>,
+    /// Their recent video progress, to notice stalled video.
+    pub(super) video_history: VecDeque<(Instant, VideoProgress)>,
     /// Whether their video showed no new frame lately (then the placeholder is shown).
     pub(super) stalled: bool,
     /// Since when their audio has been quiet.
@@ -92,7 +92,7 @@ impl Participant {
             },
             budget: Bucket::new(PER_SECOND, BURST),
             may_set_layout: false,
-            frames: VecDeque::new(),
+            video_history: VecDeque::new(),
             stalled: false,
             quiet_since: None,
             constraints_sent: None,
@@ -117,17 +117,17 @@ impl Participant {
 
     /// Whether their video has shown no new frame for `stall_after`, given their video now.
     pub(super) fn video_stalled(&mut self, video: VideoProgress, now: Instant, stall_after: Duration) -> bool {
-        self.frames.push_back((now, video));
-        while self.frames.len() > 2 && now - self.frames[1].0 >= stall_after {
-            self.frames.pop_front();
+        self.video_history.push_back((now, video));
+        while self.video_history.len() > 2 && now - self.video_history[1].0 >= stall_after {
+            self.video_history.pop_front();
         }
         self.video.flowing
-            && self.frames.front().is_some_and(|(t, v)| now - *t >= stall_after && v.frames == video.frames)
+            && self.video_history.front().is_some_and(|(t, v)| now - *t >= stall_after && v.frames == video.frames)
     }
 
     /// Whether video bytes arrived over the window [`Participant::video_stalled`] judges.
     pub(super) fn video_arrived_in_window(&self, video: VideoProgress) -> bool {
-        self.frames.front().is_some_and(|(_, v)| video.bytes > v.bytes)
+        self.video_history.front().is_some_and(|(_, v)| video.bytes > v.bytes)
     }
 }
 

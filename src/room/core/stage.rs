@@ -29,7 +29,7 @@ impl RoomCore {
     pub(super) fn on_stage_tick(
         &mut self,
         levels: &[(ParticipantId, Option<f64>)],
-        frames: &[(ParticipantId, VideoProgress)],
+        video: &[(ParticipantId, VideoProgress)],
         now: Instant,
     ) {
         // `None`: no audio arrived this tick. The detector skips it; for the silence badge it
@@ -43,15 +43,15 @@ impl RoomCore {
                 p.quiet_since.get_or_insert(now);
             }
         }
-        for (who, video) in frames {
+        for (who, progress) in video {
             if let Some(p) = self.participants.get_mut(who) {
-                let stalled = p.video_stalled(*video, now, STALL_AFTER);
+                let stalled = p.video_stalled(*progress, now, STALL_AFTER);
                 if stalled != p.stalled {
                     let room = &self.id;
                     if stalled {
                         // Video that kept arriving without decoding (a keyframe awaited) is the
                         // server's to explain; none arriving, the publisher stopped sending.
-                        let arriving = p.video_arrived_in_window(*video);
+                        let arriving = p.video_arrived_in_window(*progress);
                         let stall_ms = STALL_AFTER.as_millis() as u64;
                         tracing::info!(%room, participant = %who, arriving, stall_ms, "video stalled");
                     } else {

@@ -72,7 +72,7 @@ fn muted_silent_and_stalled_publishers_get_their_badge_and_placeholder() {
         frames += 3;
         f.input(Input::StageTick {
             levels: vec![(b, Some(-90.0))],
-            frames: vec![(b, VideoProgress { frames, bytes: frames * 1000 })],
+            video: vec![(b, VideoProgress { frames, bytes: frames * 1000 })],
         });
         let expected = t >= SILENT_FOR;
         assert_eq!(tile(&f, b).badge.is_some(), expected, "at {t:?}");
@@ -85,7 +85,7 @@ fn muted_silent_and_stalled_publishers_get_their_badge_and_placeholder() {
         f.at(t);
         f.input(Input::StageTick {
             levels: vec![(b, Some(-20.0))],
-            frames: vec![(b, VideoProgress { frames, bytes: frames * 1000 })],
+            video: vec![(b, VideoProgress { frames, bytes: frames * 1000 })],
         });
         t += Duration::from_millis(100);
     }

@@ -107,7 +107,7 @@ pub(super) fn speak(f: &mut Fixture, from: Duration, to: Duration, levels: &[(Pa
     while t <= to {
         f.at(t);
         let levels = levels.iter().map(|(p, db)| (*p, Some(*db))).collect();
-        out.extend(f.input(Input::StageTick { levels, frames: Vec::new() }));
+        out.extend(f.input(Input::StageTick { levels, video: Vec::new() }));
         t += Duration::from_millis(100);
     }
     out
