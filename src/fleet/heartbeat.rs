@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::placement::{NodeLoad, RoomEntry};
-use super::{Fleet, FleetUnavailable, NODES, REGISTRY, SETTLING, node_key, room_key};
+use super::{Fleet, FleetUnavailable, NODES, REGISTRY, SETTLING, leases_key, node_key, room_key, script};
 use crate::registry::Registry;
 use crate::room::RoomHandle;
 
@@ -110,7 +110,7 @@ async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(),
         id: fleet.node.clone(),
         url: fleet.url.clone(),
         cpu: cores,
-        rooms: rooms.len() as u64,
+        rooms: rooms.len() as u64, // not written: `count` writes the leases' count
         participants: list.iter().map(|r| r.participants as u64).sum(),
         list,
     };
@@ -133,6 +133,15 @@ async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(),
             tokio::spawn(async move { room.shutdown().await });
         }
     }
+    count(fleet).await
+}
+
+/// Writes this node's room count from its leases (claims made for it by any node included),
+/// after the renewals above.
+async fn count(fleet: &Fleet) -> Result<(), FleetUnavailable> {
+    static COUNT: std::sync::LazyLock<redis::Script> = script!("count.lua");
+    let (entry, leases) = (node_key(&fleet.node), leases_key(&fleet.node));
+    fleet.call(async move |mut redis| COUNT.arg(entry).arg(leases).invoke_async::<i64>(&mut redis).await).await?;
     Ok(())
 }
 
@@ -159,11 +168,14 @@ async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
 
 /// Renews `room`'s lease; `Some(owner)` when another node holds it.
 async fn renew(fleet: &Fleet, room: &RoomHandle) -> Result<Option<String>, FleetUnavailable> {
-    static RENEW: std::sync::LazyLock<redis::Script> =
-        std::sync::LazyLock::new(|| redis::Script::new(include_str!("scripts/renew.lua")));
+    static RENEW: std::sync::LazyLock<redis::Script> = script!("renew.lua");
     let (key, node, lease) = (room_key(room.id().as_str()), fleet.node.clone(), fleet.lease_ms());
-    let answer: redis::Value =
-        fleet.call(async move |mut redis| RENEW.key(key).arg(node).arg(lease).invoke_async(&mut redis).await).await?;
+    let answer: redis::Value = fleet
+        .call(async move |mut redis| {
+            let leases = leases_key(&node);
+            RENEW.key(key).arg(node).arg(lease).arg(leases).invoke_async(&mut redis).await
+        })
+        .await?;
     Ok(match answer {
         redis::Value::Int(1) => None,
         other => Some(redis::from_redis_value::<String>(other).unwrap_or_else(|_| "?".into())),

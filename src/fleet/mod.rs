@@ -2,7 +2,8 @@
 //!
 //! Each node registers itself (`tessera:node:{id}`, a hash: public URL, CPU, rooms,
 //! participants, its room list) under a TTL its heartbeat renews ([`heartbeat`]). A room is
-//! owned by the node named in `tessera:room:{id}`, a lease the owner's heartbeat renews; the
+//! owned by the node named in `tessera:room:{id}`, a lease the owner's heartbeat renews (and
+//! `tessera:leases:{id}` counts the node's leases, claimed or running, as its rooms); the
 //! first join of a room claims it for the least-loaded live node ([`placement`]) in one Lua
 //! script, so two nodes never both own it. A join that reaches another node is redirected
 //! ([`Route::Elsewhere`]); HTTP calls for the room get a `307` ([`redirect`]). A dead node's
@@ -105,6 +106,21 @@ fn node_key(node: &str) -> String {
     format!("{PREFIX}node:{node}")
 }
 
+/// The key of a node's leases (`scripts/leases.lua`), from which its room count is written.
+fn leases_key(node: &str) -> String {
+    format!("{PREFIX}leases:{node}")
+}
+
+/// A Lua script of `scripts/`, after the lease helpers they share.
+macro_rules! script {
+    ($file:literal) => {
+        std::sync::LazyLock::new(|| {
+            redis::Script::new(concat!(include_str!("scripts/leases.lua"), include_str!(concat!("scripts/", $file))))
+        })
+    };
+}
+use script;
+
 fn random_id() -> String {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 6];
@@ -176,14 +192,20 @@ impl Fleet {
         room: &RoomId,
         candidate: Option<(&str, &str)>,
     ) -> Result<Option<(String, String)>, FleetUnavailable> {
-        static CLAIM: std::sync::LazyLock<redis::Script> =
-            std::sync::LazyLock::new(|| redis::Script::new(include_str!("scripts/claim.lua")));
+        static CLAIM: std::sync::LazyLock<redis::Script> = script!("claim.lua");
         let (id, url) = candidate.unwrap_or(("", ""));
         let (key, lease, me) = (room_key(room.as_str()), self.lease_ms(), self.node.clone());
         let answer: Option<(String, String)> = self
             .call(async move |mut redis| {
                 let mut call = CLAIM.key(key);
-                call.arg(node_key("")).arg(id).arg(lease).arg(url).arg(me).arg(REGISTRY).arg(SETTLING);
+                call.arg(node_key(""))
+                    .arg(id)
+                    .arg(lease)
+                    .arg(url)
+                    .arg(me)
+                    .arg(REGISTRY)
+                    .arg(SETTLING)
+                    .arg(leases_key(""));
                 call.invoke_async(&mut redis).await
             })
             .await?;
@@ -274,10 +296,14 @@ impl Fleet {
 
     /// Releases `room` now if this node holds it.
     async fn release_now(&self, room: &RoomId) -> Result<(), FleetUnavailable> {
-        static RELEASE: std::sync::LazyLock<redis::Script> =
-            std::sync::LazyLock::new(|| redis::Script::new(include_str!("scripts/release.lua")));
+        static RELEASE: std::sync::LazyLock<redis::Script> = script!("release.lua");
         let (key, me) = (room_key(room.as_str()), self.node.clone());
-        self.call(async move |mut redis| RELEASE.key(key).arg(me).invoke_async::<i64>(&mut redis).await).await?;
+        self.call(async move |mut redis| {
+            let mut call = RELEASE.key(key);
+            call.arg(&me).arg(node_key(&me)).arg(leases_key(&me));
+            call.invoke_async::<i64>(&mut redis).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -300,7 +326,8 @@ impl Fleet {
         let node = self.node.clone();
         let left = self
             .call(async move |mut redis| {
-                redis::pipe().del(node_key(&node)).srem(NODES, &node).query_async::<()>(&mut redis).await
+                let keys = [node_key(&node), leases_key(&node)];
+                redis::pipe().del(&keys).srem(NODES, &node).query_async::<()>(&mut redis).await
             })
             .await;
         if let Err(e) = left {

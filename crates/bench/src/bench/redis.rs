@@ -55,7 +55,8 @@ impl Redis {
     }
 
     /// Sends one command (inline form: words separated by spaces, none containing one) and
-    /// returns the first line of the reply (`+OK`, `$5`, `:1`, `-ERR …`).
+    /// returns the first line of the reply (`+OK`, `:1`, `-ERR …`), or a bulk string's value
+    /// (`GET`, `HGET`; `$-1` when there is none).
     pub async fn command(&self, words: &[&str]) -> anyhow::Result<String> {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
         s.write_all(format!("{}\r\n", words.join(" ")).as_bytes()).await?;
@@ -65,7 +66,14 @@ impl Redis {
             s.read_exact(&mut byte).await?;
             reply.push(byte[0]);
         }
-        Ok(String::from_utf8_lossy(&reply).trim_end().to_owned())
+        let line = String::from_utf8_lossy(&reply).trim_end().to_owned();
+        if let Some(len) = line.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+            let mut value = vec![0u8; len + 2];
+            s.read_exact(&mut value).await?;
+            value.truncate(len);
+            return Ok(String::from_utf8_lossy(&value).into_owned());
+        }
+        Ok(line)
     }
 
     /// `kill -9`, waits until it is gone, and returns its port (to start it again there).
