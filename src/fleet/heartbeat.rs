@@ -21,9 +21,15 @@ use crate::room::RoomHandle;
 /// How long a room may take to say how many participants it has, for the heartbeat.
 const INFO_LIMIT: Duration = Duration::from_millis(500);
 
-/// CPU time of this process, and when it was read.
+/// The shortest window a CPU reading is taken over: the kernel counts CPU time in ticks of
+/// 10 ms, so over a few ms one tick read as 4–5 cores (a node's second heartbeat, right after
+/// its first, did that, and the placements of its first second avoided it).
+const CPU_WINDOW: Duration = Duration::from_millis(500);
+
+/// CPU time of this process, and when it was read; the last reading.
 struct CpuClock {
     last: Option<(Instant, f64)>,
+    cores: f64,
 }
 
 impl CpuClock {
@@ -38,15 +44,17 @@ impl CpuClock {
         Some(ticks / if hz > 0 { hz as f64 } else { 100.0 })
     }
 
-    /// Cores used since the last call (0 on the first).
+    /// Cores used since the last reading (0 before the first); within [`CPU_WINDOW`] of it,
+    /// the last reading again.
     fn cores(&mut self) -> f64 {
         let now = (Instant::now(), Self::cpu_seconds().unwrap_or(0.0));
-        let used = match self.last {
-            Some((at, cpu)) if now.0 > at => (now.1 - cpu) / now.0.duration_since(at).as_secs_f64(),
-            _ => 0.0,
-        };
+        match self.last {
+            Some((at, _)) if now.0.duration_since(at) < CPU_WINDOW => return self.cores,
+            Some((at, cpu)) => self.cores = ((now.1 - cpu) / now.0.duration_since(at).as_secs_f64()).max(0.0),
+            None => {}
+        }
         self.last = Some(now);
-        used.max(0.0)
+        self.cores
     }
 }
 
@@ -54,10 +62,12 @@ impl CpuClock {
 /// The first beat is made before this returns, so a node is placeable as soon as it serves.
 pub async fn start(fleet: Arc<Fleet>, registry: Weak<Registry>, mut shutdown: watch::Receiver<bool>) {
     let mut released = fleet.released.lock().unwrap().take().expect("one heartbeat per fleet");
-    let mut cpu = CpuClock { last: None };
+    let mut cpu = CpuClock { last: None, cores: 0.0 };
     let mut up = beat(&fleet, &registry, &mut cpu, true).await;
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(fleet.ttl / 3);
+        // From one period on: the first beat was just made.
+        let period = fleet.ttl / 3;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -187,15 +197,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_uses_some_cpu() {
-        let mut clock = CpuClock { last: None };
+    fn this_process_uses_some_cpu_read_over_half_a_second_or_more() {
+        let mut clock = CpuClock { last: None, cores: 0.0 };
         assert_eq!(clock.cores(), 0.0);
-        // Busy until the kernel has counted at least one more tick of this process's CPU.
+        // Busy until the kernel has counted at least one more tick of this process's CPU: too
+        // soon to read, so the last reading again.
         let (start, before) = (Instant::now(), CpuClock::cpu_seconds().unwrap());
         while CpuClock::cpu_seconds().unwrap() == before && start.elapsed() < Duration::from_secs(5) {
             std::hint::black_box(0u64.wrapping_add(1));
         }
-        let cores = clock.cores();
-        assert!(cores > 0.0 && cores < 64.0, "{cores}");
+        assert_eq!(clock.cores(), 0.0, "a reading over {:?}", start.elapsed());
+        // Busy for the rest of the window: some CPU, and no more than the machine has (the
+        // other tests of this process run beside it).
+        while start.elapsed() < CPU_WINDOW + Duration::from_millis(100) {
+            std::hint::black_box(0u64.wrapping_add(1));
+        }
+        let (cores, machine) = (clock.cores(), std::thread::available_parallelism().unwrap().get() as f64);
+        assert!(cores > 0.0 && cores <= machine + 0.1, "{cores} of {machine} cores");
     }
 }
