@@ -18,6 +18,10 @@ use super::{Fleet, FleetUnavailable, NODES, REGISTRY, SETTLING, leases_key, node
 use crate::registry::Registry;
 use crate::room::RoomHandle;
 
+/// The next beat after one that failed: soon, so that a node re-registers its rooms within
+/// moments of Redis coming back, not a period later.
+const RETRY: Duration = Duration::from_millis(250);
+
 /// How long a room may take to say how many participants it has, for the heartbeat.
 const INFO_LIMIT: Duration = Duration::from_millis(500);
 
@@ -71,7 +75,12 @@ pub async fn start(fleet: Arc<Fleet>, registry: Weak<Registry>, mut shutdown: wa
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = ticks.tick() => up = beat(&fleet, &registry, &mut cpu, up).await,
+                _ = ticks.tick() => {
+                    up = beat(&fleet, &registry, &mut cpu, up).await;
+                    if !up {
+                        ticks.reset_after(RETRY);
+                    }
+                }
                 Some(room) = released.recv() => {
                     // A join may have started the room again here since it closed: keep its lease.
                     if registry.upgrade().is_some_and(|r| r.get(&room).is_some()) {
@@ -156,11 +165,14 @@ async fn count(fleet: &Fleet) -> Result<(), FleetUnavailable> {
 }
 
 /// Sets the registry's marker if it is missing. When this node had seen it before, Redis
-/// restarted empty: claims then wait half a lease (every live node heartbeats within a third),
-/// so the rooms running on the nodes are registered again before anyone can take them.
+/// restarted empty: claims then wait a whole lease, so the rooms running on the nodes are
+/// registered again before anyone can take them. A node's first beat after Redis is back may
+/// still fail (its connection reconnects on that call) and the next comes [`RETRY`] later; half
+/// a lease, as before, was not always enough: a running room was once claimed by the other
+/// node in `fleet_redis_restart`, beside a busy loop.
 async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
     use std::sync::atomic::Ordering;
-    let (node, settle) = (fleet.node.clone(), fleet.lease_ms() / 2);
+    let (node, settle) = (fleet.node.clone(), fleet.lease_ms());
     let fresh: Option<String> = fleet
         .call(async move |mut redis| redis::cmd("SET").arg(REGISTRY).arg(node).arg("NX").query_async(&mut redis).await)
         .await?;

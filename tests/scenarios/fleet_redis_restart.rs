@@ -64,7 +64,8 @@ async fn a_running_room_survives_a_redis_restart_and_the_fleet_recovers() -> any
         );
     }
     late.wait_for(secs(10), |p| shows_tiles(p, &[RED])).await?;
-    let fresh = join_until(other, &PeerOptions::publisher("fresh", "N", GREEN, 660.0), secs(5)).await?;
+    // New rooms wait a whole lease after the first node found Redis empty.
+    let fresh = join_until(other, &PeerOptions::publisher("fresh", "N", GREEN, 660.0), TTL + secs(5)).await?;
     fresh.wait_for(secs(15), |p| shows_tiles(p, &[GREEN])).await?;
     println!(
         "Redis down {took:?}: {got} frames meanwhile; after its restart new rooms open again within {:?}",
