@@ -8,6 +8,7 @@
 pub mod child;
 mod joins;
 pub mod procfs;
+mod room_api;
 pub mod soak;
 pub mod stats;
 pub mod stress;
@@ -105,6 +106,12 @@ pub struct LoadOptions {
     /// real room does at any moment. Unset: everyone talks.
     #[arg(long)]
     pub talkers: Option<usize>,
+    /// The nice value of the crowd's streaming threads: the publishers' and the counting
+    /// viewers', not the flashing publisher's or the probe's. On one machine the crowd stands in
+    /// for clients on other machines, so it yields the CPU to the server; 0 makes it compete
+    /// as an equal.
+    #[arg(long, default_value_t = 10)]
+    pub crowd_nice: i32,
 }
 
 fn codec(name: &str) -> Result<Codec, String> {
@@ -153,6 +160,11 @@ pub struct LoadReport {
     /// flashing tile counts when its flashes were seen); equals `publishers` when every
     /// publisher made it into the composite.
     pub probe_tiles_with_video: usize,
+    /// The lowest decoded frame rate of any publisher at the server, over the window's
+    /// one-second samples (REST `inbound.fps`): whether the crowd's video arrived in full
+    /// (`--crowd-nice` must not starve it). `None` without video or when the room was unreadable.
+    #[serde(default)]
+    pub publisher_fps_min: Option<f64>,
 }
 
 /// The server's resource use over the measured window.
@@ -228,7 +240,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
             tessera_client::rest::request(opts.server, "PUT", &path, opts.admin_key.as_deref(), &body).await?;
         anyhow::ensure!(status == 200, "setting the layout failed: {status} {reply}");
     }
-    let recording = if opts.record { Some(start_recording(opts).await?) } else { None };
+    let recording = if opts.record { Some(room_api::start_recording(opts).await?) } else { None };
     tokio::time::sleep(Duration::from_secs(opts.warmup)).await;
 
     let (server0, self0) = (opts.server_pid.map(|p| ProcSample::read(Some(p))).transpose()?, ProcSample::read(None)?);
@@ -238,13 +250,18 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
     let (video0, audio0) = (video_packets(&crowd), audio_packets(&crowd));
     let probe_frames = || crowd.probe.as_ref().map_or(0, |p| p.received().frames());
     let start = Instant::now();
-    let mut windows = Vec::new();
+    let (mut windows, mut publisher_fps) = (Vec::new(), Vec::new());
     let mut last = probe_frames();
+    let mut seconds =
+        tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     for _ in 0..opts.seconds {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        seconds.tick().await;
         let now = probe_frames();
         windows.push((now - last) as f64);
         last = now;
+        if !opts.audio_only {
+            publisher_fps.extend(room_api::slowest_publisher_fps(opts).await);
+        }
     }
     let window = start.elapsed().as_secs_f64();
     let server1 = opts.server_pid.map(|p| ProcSample::read(Some(p))).transpose()?;
@@ -260,7 +277,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         _ => latency::FlashMatch::default(),
     };
     let recorded_bytes = match &recording {
-        Some(id) => stop_recording(opts, id).await?,
+        Some(id) => room_api::stop_recording(opts, id).await?,
         None => None,
     };
     let probe_tiles_with_video = tiles_with_video(opts, &crowd, !flashes.delays.is_empty());
@@ -293,6 +310,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
         churn,
         recorded_bytes,
         probe_tiles_with_video,
+        publisher_fps_min: publisher_fps.into_iter().reduce(f64::min),
     })
 }
 
@@ -306,10 +324,11 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
     let mut publishers = Vec::new();
     for i in 0..opts.publishers {
         let flash = VideoSpec { rgb: [0, 0, 0], width: opts.width, height: opts.height, fps: opts.fps };
-        let video = match (i, opts.audio_only) {
-            (_, true) => None,
-            (0, false) if opts.latency => Some(VideoSource::Flash(flash)),
-            _ => Some(VideoSource::Ladder(clips.ladder.clone())),
+        let flasher = i == 0 && opts.latency && !opts.audio_only;
+        let video = match (opts.audio_only, flasher) {
+            (true, _) => None,
+            (false, true) => Some(VideoSource::Flash(flash)),
+            (false, false) => Some(VideoSource::Ladder(clips.ladder.clone())),
         };
         let o = PeerOptions {
             room: opts.room.clone(),
@@ -328,13 +347,18 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
             video_codec: Codec::Vp8,
             audio_codec: opts.audio_codec,
             follow_constraints: !opts.ignore_constraints,
+            nice: if flasher { 0 } else { opts.crowd_nice },
         };
         publishers.push(TestPeer::join(opts.server, o).await?);
     }
     let mut viewers = Vec::new();
     for i in 0..opts.viewers {
-        let o = PeerOptions { decode: false, ..PeerOptions::viewer(&opts.room, &format!("viewer-{i}")) }
-            .with_codecs(opts.viewer_codec, Codec::Opus);
+        let o = PeerOptions {
+            decode: false,
+            nice: opts.crowd_nice,
+            ..PeerOptions::viewer(&opts.room, &format!("viewer-{i}"))
+        }
+        .with_codecs(opts.viewer_codec, Codec::Opus);
         viewers.push(TestPeer::join(opts.server, o).await?);
     }
     let probe = if opts.audio_only {
@@ -368,18 +392,4 @@ fn tiles_with_video(opts: &LoadOptions, crowd: &Crowd, flashes_seen: bool) -> us
             frame.rgb_at(x, y, 16).iter().any(|c| *c > 40)
         })
         .count()
-}
-
-async fn start_recording(opts: &LoadOptions) -> anyhow::Result<String> {
-    let path = format!("/api/rooms/{}/recordings", opts.room);
-    let (status, body) =
-        tessera_client::rest::request(opts.server, "POST", &path, opts.admin_key.as_deref(), "").await?;
-    anyhow::ensure!(status == 201, "starting a recording failed: {status} {body}");
-    body["id"].as_str().map(str::to_owned).context("recording without id")
-}
-
-async fn stop_recording(opts: &LoadOptions, id: &str) -> anyhow::Result<Option<u64>> {
-    let path = format!("/api/rooms/{}/recordings/{id}", opts.room);
-    let (_, body) = tessera_client::rest::request(opts.server, "DELETE", &path, opts.admin_key.as_deref(), "").await?;
-    Ok(body["bytes"].as_u64())
 }
