@@ -30,7 +30,6 @@ mod constraints;
 pub mod latency;
 mod media;
 mod options;
-mod priority;
 mod received;
 pub mod rest;
 mod rtp;

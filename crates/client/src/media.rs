@@ -63,7 +63,7 @@ impl PeerMedia {
     /// Builds the pipeline; local ICE candidates go to `outgoing`.
     pub fn new(options: PeerOptions, outgoing: mpsc::UnboundedSender<ClientMessage>) -> anyhow::Result<Self> {
         gst::init()?;
-        let pipeline = super::priority::pipeline(&format!("peer-{}", options.name), options.nice);
+        let pipeline = gst::Pipeline::builder().name(format!("peer-{}", options.name)).build();
         let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
         let ice = webrtc::IceSettings { addresses: &loopback, ..Default::default() };
         let webrtc = webrtc::new_webrtcbin("webrtcbin", JITTER_MS, &ice)?;

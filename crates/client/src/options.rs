@@ -79,10 +79,6 @@ pub struct PeerOptions {
     /// Follow the server's `videoConstraints` (scale, frame rate and bitrate of live video, the
     /// rung of a clip ladder); false sends as a client that ignores them.
     pub follow_constraints: bool,
-    /// The nice value of this peer's streaming threads; 0 leaves them as the process's. A load
-    /// generator's crowd stands in for clients on other machines: above 0 it yields the CPU to
-    /// the server it shares one machine with.
-    pub nice: i32,
 }
 
 impl PeerOptions {
@@ -104,7 +100,6 @@ impl PeerOptions {
             video_codec: Codec::Vp8,
             audio_codec: Codec::Opus,
             follow_constraints: true,
-            nice: 0,
         }
     }
 
@@ -121,7 +116,6 @@ impl PeerOptions {
             video_codec: Codec::Vp8,
             audio_codec: Codec::Opus,
             follow_constraints: true,
-            nice: 0,
         }
     }
 }

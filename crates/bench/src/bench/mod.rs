@@ -291,7 +291,6 @@ fn base_options(plan: &Plan) -> LoadOptions {
         viewer_codec: tessera_client::Codec::Vp8,
         audio_codec: tessera_client::Codec::Opus,
         talkers: None,
-        crowd_nice: 10,
     }
 }
 

@@ -99,7 +99,6 @@ pub async fn churn(
                     video_codec: tessera_client::Codec::Vp8,
                     audio_codec: tessera_client::Codec::Opus,
                     follow_constraints: true,
-                    nice: 0,
                 }
             } else {
                 PeerOptions { decode: false, ..PeerOptions::viewer(room, &format!("churn-{i}")) }

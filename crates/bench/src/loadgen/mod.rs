@@ -106,12 +106,6 @@ pub struct LoadOptions {
     /// real room does at any moment. Unset: everyone talks.
     #[arg(long)]
     pub talkers: Option<usize>,
-    /// The nice value of the crowd's streaming threads: the publishers' and the counting
-    /// viewers', not the flashing publisher's or the probe's. On one machine the crowd stands in
-    /// for clients on other machines, so it yields the CPU to the server; 0 makes it compete
-    /// as an equal.
-    #[arg(long, default_value_t = 10)]
-    pub crowd_nice: i32,
 }
 
 fn codec(name: &str) -> Result<Codec, String> {
@@ -162,7 +156,8 @@ pub struct LoadReport {
     pub probe_tiles_with_video: usize,
     /// The lowest decoded frame rate of any publisher at the server, over the window's
     /// one-second samples (REST `inbound.fps`): whether the crowd's video arrived in full
-    /// (`--crowd-nice` must not starve it). `None` without video or when the room was unreadable.
+    /// (a starved load generator shows here). `None` without video or when the room was
+    /// unreadable.
     #[serde(default)]
     pub publisher_fps_min: Option<f64>,
 }
@@ -347,18 +342,13 @@ async fn gather(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<Crowd> {
             video_codec: Codec::Vp8,
             audio_codec: opts.audio_codec,
             follow_constraints: !opts.ignore_constraints,
-            nice: if flasher { 0 } else { opts.crowd_nice },
         };
         publishers.push(TestPeer::join(opts.server, o).await?);
     }
     let mut viewers = Vec::new();
     for i in 0..opts.viewers {
-        let o = PeerOptions {
-            decode: false,
-            nice: opts.crowd_nice,
-            ..PeerOptions::viewer(&opts.room, &format!("viewer-{i}"))
-        }
-        .with_codecs(opts.viewer_codec, Codec::Opus);
+        let o = PeerOptions { decode: false, ..PeerOptions::viewer(&opts.room, &format!("viewer-{i}")) }
+            .with_codecs(opts.viewer_codec, Codec::Opus);
         viewers.push(TestPeer::join(opts.server, o).await?);
     }
     let probe = if opts.audio_only {
