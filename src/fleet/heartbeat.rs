@@ -1,6 +1,7 @@
-//! The node's heartbeat: every third of the TTL it writes its entry (URL and load), renews the
-//! lease of every room it runs (re-claiming those whose key vanished: Redis restarted, or was
-//! out of reach longer than the lease), and releases rooms that closed.
+//! The node's heartbeat: every third of the TTL (250 ms after one that failed) it writes its
+//! entry (URL and load), renews the lease of every room it runs (re-claiming those whose key
+//! vanished: Redis restarted, or was out of reach longer than the lease), writes its room count
+//! from its leases, and releases rooms that closed.
 //!
 //! While Redis is out of reach, rooms running here go on untouched; only rooms this node does
 //! not run cannot be placed (`fleet_unavailable`). If, when Redis is back, another node holds
@@ -26,14 +27,16 @@ const RETRY: Duration = Duration::from_millis(250);
 const INFO_LIMIT: Duration = Duration::from_millis(500);
 
 /// The shortest window a CPU reading is taken over: the kernel counts CPU time in ticks of
-/// 10 ms, so over a few ms one tick read as 4–5 cores (a node's second heartbeat, right after
-/// its first, did that, and the placements of its first second avoided it).
+/// 10 ms, and one tick over a few ms would read as several cores.
 const CPU_WINDOW: Duration = Duration::from_millis(500);
 
-/// CPU time of this process, and when it was read; the last reading.
+/// This process's CPU use in cores, read over windows of [`CPU_WINDOW`] or more.
+#[derive(Debug, Default)]
 struct CpuClock {
-    last: Option<(Instant, f64)>,
-    cores: f64,
+    /// When the last reading was taken, and the CPU seconds used by then.
+    since: Option<(Instant, f64)>,
+    /// The last reading, in cores.
+    last_cores: f64,
 }
 
 impl CpuClock {
@@ -48,17 +51,23 @@ impl CpuClock {
         Some(ticks / if hz > 0 { hz as f64 } else { 100.0 })
     }
 
-    /// Cores used since the last reading (0 before the first); within [`CPU_WINDOW`] of it,
-    /// the last reading again.
+    /// Cores used since the last reading, read now.
     fn cores(&mut self) -> f64 {
-        let now = (Instant::now(), Self::cpu_seconds().unwrap_or(0.0));
-        match self.last {
-            Some((at, _)) if now.0.duration_since(at) < CPU_WINDOW => return self.cores,
-            Some((at, cpu)) => self.cores = ((now.1 - cpu) / now.0.duration_since(at).as_secs_f64()).max(0.0),
+        self.reading(Instant::now(), Self::cpu_seconds().unwrap_or(0.0))
+    }
+
+    /// Cores used since the last reading, at `at` with `cpu_seconds` used by then (0 before
+    /// the first); within [`CPU_WINDOW`] of the last reading, that reading again.
+    fn reading(&mut self, at: Instant, cpu_seconds: f64) -> f64 {
+        match self.since {
+            Some((then, _)) if at.duration_since(then) < CPU_WINDOW => return self.last_cores,
+            Some((then, used)) => {
+                self.last_cores = ((cpu_seconds - used) / at.duration_since(then).as_secs_f64()).max(0.0);
+            }
             None => {}
         }
-        self.last = Some(now);
-        self.cores
+        self.since = Some((at, cpu_seconds));
+        self.last_cores
     }
 }
 
@@ -66,12 +75,13 @@ impl CpuClock {
 /// The first beat is made before this returns, so a node is placeable as soon as it serves.
 pub async fn start(fleet: Arc<Fleet>, registry: Weak<Registry>, mut shutdown: watch::Receiver<bool>) {
     let mut released = fleet.released.lock().unwrap().take().expect("one heartbeat per fleet");
-    let mut cpu = CpuClock { last: None, cores: 0.0 };
+    let mut cpu = CpuClock::default();
     let mut up = beat(&fleet, &registry, &mut cpu, true).await;
     tokio::spawn(async move {
-        // From one period on: the first beat was just made.
+        // The first beat was just made: the next after a period, or soon if it failed.
         let period = fleet.ttl / 3;
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let first = if up { period } else { RETRY };
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -103,7 +113,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 
 /// One heartbeat; returns whether Redis answered (and logs when that changes from `was_up`).
 async fn beat(fleet: &Fleet, registry: &Weak<Registry>, cpu: &mut CpuClock, was_up: bool) -> bool {
-    let Some(registry) = registry.upgrade() else { return false };
+    let Some(registry) = registry.upgrade() else { return was_up }; // shutting down
     let rooms = registry.rooms();
     let result = register(fleet, &rooms, cpu.cores()).await;
     match (&result, was_up) {
@@ -152,12 +162,12 @@ async fn register(fleet: &Fleet, rooms: &[RoomHandle], cores: f64) -> Result<(),
             tokio::spawn(async move { room.shutdown().await });
         }
     }
-    count(fleet).await
+    write_room_count(fleet).await
 }
 
 /// Writes this node's room count from its leases (claims made for it by any node included),
 /// after the renewals above.
-async fn count(fleet: &Fleet) -> Result<(), FleetUnavailable> {
+async fn write_room_count(fleet: &Fleet) -> Result<(), FleetUnavailable> {
     static COUNT: std::sync::LazyLock<redis::Script> = script!("count.lua");
     let (entry, leases) = (node_key(&fleet.node), leases_key(&fleet.node));
     fleet.call(async move |mut redis| COUNT.arg(entry).arg(leases).invoke_async::<i64>(&mut redis).await).await?;
@@ -165,24 +175,24 @@ async fn count(fleet: &Fleet) -> Result<(), FleetUnavailable> {
 }
 
 /// Sets the registry's marker if it is missing. When this node had seen it before, Redis
-/// restarted empty: claims then wait a whole lease, so the rooms running on the nodes are
-/// registered again before anyone can take them. A node's first beat after Redis is back may
-/// still fail (its connection reconnects on that call) and the next comes [`RETRY`] later; half
-/// a lease, as before, was not always enough: a running room was once claimed by the other
-/// node in `fleet_redis_restart`, beside a busy loop.
+/// restarted empty: claims then wait a whole lease (set in the same script, so none slips in
+/// between), and the rooms running on the nodes are registered again before anyone can take
+/// them. A node's first call after Redis is back may fail while its connection reconnects, and
+/// its next beat comes [`RETRY`] later: well within the lease.
 async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
     use std::sync::atomic::Ordering;
+    static ANNOUNCE: std::sync::LazyLock<redis::Script> = script!("announce.lua");
     let (node, settle) = (fleet.node.clone(), fleet.lease_ms());
-    let fresh: Option<String> = fleet
-        .call(async move |mut redis| redis::cmd("SET").arg(REGISTRY).arg(node).arg("NX").query_async(&mut redis).await)
+    let seen = fleet.seen_registry.load(Ordering::Relaxed);
+    let fresh: i64 = fleet
+        .call(async move |mut redis| {
+            let mut call = ANNOUNCE.prepare_invoke();
+            call.arg(REGISTRY).arg(node).arg(SETTLING).arg(settle).arg(if seen { "1" } else { "0" });
+            call.invoke_async(&mut redis).await
+        })
         .await?;
-    if fresh.is_some() && fleet.seen_registry.swap(true, Ordering::Relaxed) {
+    if fresh == 1 && seen {
         tracing::warn!("the fleet's registry restarted empty: rooms are claimed again after {settle} ms");
-        fleet
-            .call(async move |mut redis| {
-                redis::cmd("SET").arg(SETTLING).arg(1).arg("PX").arg(settle).query_async::<()>(&mut redis).await
-            })
-            .await?;
     }
     fleet.seen_registry.store(true, Ordering::Relaxed);
     Ok(())
@@ -209,22 +219,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_uses_some_cpu_read_over_half_a_second_or_more() {
-        let mut clock = CpuClock { last: None, cores: 0.0 };
-        assert_eq!(clock.cores(), 0.0);
-        // Busy until the kernel has counted at least one more tick of this process's CPU: too
-        // soon to read, so the last reading again.
-        let (start, before) = (Instant::now(), CpuClock::cpu_seconds().unwrap());
-        while CpuClock::cpu_seconds().unwrap() == before && start.elapsed() < Duration::from_secs(5) {
-            std::hint::black_box(0u64.wrapping_add(1));
-        }
-        assert_eq!(clock.cores(), 0.0, "a reading over {:?}", start.elapsed());
-        // Busy for the rest of the window: some CPU, and no more than the machine has (the
-        // other tests of this process run beside it).
-        while start.elapsed() < CPU_WINDOW + Duration::from_millis(100) {
-            std::hint::black_box(0u64.wrapping_add(1));
-        }
-        let (cores, machine) = (clock.cores(), std::thread::available_parallelism().unwrap().get() as f64);
-        assert!(cores > 0.0 && cores <= machine + 0.1, "{cores} of {machine} cores");
+    fn cpu_is_read_over_half_a_second_or_more() {
+        let (t0, ms) = (Instant::now(), Duration::from_millis);
+        let near = |cores: f64, want: f64| (cores - want).abs() < 1e-9;
+        let mut clock = CpuClock::default();
+        assert_eq!(clock.reading(t0, 10.0), 0.0, "nothing to compare the first with");
+        // One 10 ms tick a few ms later is not read as several cores.
+        assert_eq!(clock.reading(t0 + ms(4), 10.01), 0.0);
+        assert!(near(clock.reading(t0 + ms(600), 10.3), 0.5));
+        assert!(near(clock.reading(t0 + ms(700), 11.0), 0.5), "too soon: the last reading again");
+        assert!(near(clock.reading(t0 + ms(1600), 11.3), 1.0), "1 s of CPU over the 1 s since 600 ms");
+    }
+
+    #[test]
+    fn the_process_cpu_time_reads_from_proc() {
+        let used = CpuClock::cpu_seconds().expect("/proc/self/stat reads");
+        assert!((0.0..1e6).contains(&used), "{used}");
     }
 }

@@ -32,8 +32,8 @@ const NODES: &str = "tessera:nodes";
 /// Set by the first heartbeat a Redis sees: without it, Redis (re)started empty and no room
 /// may be claimed until a node has announced the registry (and, after a restart, it settled).
 const REGISTRY: &str = "tessera:registry";
-/// Exists for a while after a node found Redis restarted: claims wait until every live node
-/// has re-registered its rooms (one heartbeat), so none of them is taken from its node.
+/// Exists for a lease after a node found Redis restarted: claims wait until every live node
+/// has re-registered its rooms, so none of them is taken from its node.
 const SETTLING: &str = "tessera:settling";
 /// How long one Redis call may take before the registry counts as unreachable: a join must
 /// not hang on a Redis that is gone.

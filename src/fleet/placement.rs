@@ -14,7 +14,8 @@ pub struct NodeLoad {
     pub url: String,
     /// Cores its process used over the last heartbeat interval (1.0 = one core).
     pub cpu: f64,
-    /// Rooms it runs, plus those placed on it since its last heartbeat.
+    /// Its unexpired room leases: the rooms it runs, and those placed on it that its clients
+    /// have not reached yet (`scripts/leases.lua`).
     pub rooms: u64,
     /// Participants in its rooms.
     pub participants: u64,

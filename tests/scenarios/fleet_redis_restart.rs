@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tessera_client::{PeerOptions, TestPeer};
 use tessera_protocol::ErrorCode;
 
-use crate::common::fleet::{Redis, TTL, join_until, start_nodes};
+use crate::common::fleet::{Redis, TTL, fleet_log, join_until, start_nodes};
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,27 +42,13 @@ async fn a_running_room_survives_a_redis_restart_and_the_fleet_recovers() -> any
     let back = Instant::now();
     // The running room is re-claimed by its node: a join on the other node is sent there.
     let late = join_until(other, &PeerOptions::viewer("steady", "Late"), secs(5)).await?;
-    if late.server() != home {
-        let log: Vec<String> = nodes
-            .iter()
-            .flat_map(|n| {
-                let lines = n.log.lock().unwrap();
-                lines
-                    .iter()
-                    .filter(|l| {
-                        ["fleet", "registry", "placing", "placed", "holds this room"].iter().any(|w| l.contains(w))
-                    })
-                    .map(|l| format!("{}: {l}", n.addr))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        panic!(
-            "the running room moved from {home} to {} ({:?} after Redis came back); the nodes' fleet log:\n{}",
-            late.server(),
-            back.elapsed(),
-            log.join("\n")
-        );
-    }
+    assert_eq!(
+        late.server(),
+        home,
+        "the running room moved ({:?} after Redis came back); the nodes' fleet log:\n{}",
+        back.elapsed(),
+        fleet_log(&nodes, &["fleet", "registry", "placing", "placed", "holds this room"])
+    );
     late.wait_for(secs(10), |p| shows_tiles(p, &[RED])).await?;
     // New rooms wait a whole lease after the first node found Redis empty.
     let fresh = join_until(other, &PeerOptions::publisher("fresh", "N", GREEN, 660.0), TTL + secs(5)).await?;

@@ -37,6 +37,7 @@ mod crash_recovery;
 mod datachannel_events;
 mod decoder_garbage;
 mod dtx;
+mod fleet_claim_count;
 mod fleet_failover;
 mod fleet_placement;
 mod fleet_redis_restart;

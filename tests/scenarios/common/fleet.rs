@@ -71,3 +71,15 @@ pub async fn rooms_until(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The lines of the nodes' logs holding any of `words`, each after its node's address.
+pub fn fleet_log(nodes: &[ServerProcess], words: &[&str]) -> String {
+    let lines = nodes.iter().flat_map(|n| {
+        let log = n.log.lock().unwrap();
+        log.iter()
+            .filter(|l| words.iter().any(|w| l.contains(w)))
+            .map(|l| format!("{}: {l}", n.addr))
+            .collect::<Vec<_>>()
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}

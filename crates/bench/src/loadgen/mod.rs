@@ -249,6 +249,7 @@ pub async fn run_with(opts: &LoadOptions, clips: &Clips) -> anyhow::Result<LoadR
     let mut last = probe_frames();
     let mut seconds =
         tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    seconds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for _ in 0..opts.seconds {
         seconds.tick().await;
         let now = probe_frames();

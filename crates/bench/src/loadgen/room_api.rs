@@ -6,11 +6,11 @@ use anyhow::Context;
 use super::LoadOptions;
 
 /// The lowest decoded frame rate among the room's publishers at the server over the last
-/// second (REST `inbound.fps`); `None` if the room could not be read.
+/// second (REST `inbound.fps`); `None` if the room could not be read within half a second.
 pub(super) async fn slowest_publisher_fps(opts: &LoadOptions) -> Option<f64> {
     let path = format!("/api/rooms/{}", opts.room);
-    let (status, body) =
-        tessera_client::rest::request(opts.server, "GET", &path, opts.admin_key.as_deref(), "").await.ok()?;
+    let get = tessera_client::rest::request(opts.server, "GET", &path, opts.admin_key.as_deref(), "");
+    let (status, body) = tokio::time::timeout(std::time::Duration::from_millis(500), get).await.ok()?.ok()?;
     (status == 200).then_some(())?;
     let publishers = body["participants"].as_array()?.iter().filter(|p| p["role"] == "publisher");
     publishers.filter_map(|p| p["inbound"]["fps"].as_f64()).reduce(f64::min)
