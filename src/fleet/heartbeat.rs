@@ -181,7 +181,8 @@ async fn write_room_count(fleet: &Fleet) -> Result<(), FleetUnavailable> {
 /// its next beat comes [`RETRY`] later: well within the lease.
 async fn announce(fleet: &Fleet) -> Result<(), FleetUnavailable> {
     use std::sync::atomic::Ordering;
-    static ANNOUNCE: std::sync::LazyLock<redis::Script> = script!("announce.lua");
+    static ANNOUNCE: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(include_str!("scripts/announce.lua")));
     let (node, settle) = (fleet.node.clone(), fleet.lease_ms());
     let seen = fleet.seen_registry.load(Ordering::Relaxed);
     let fresh: i64 = fleet

@@ -4,15 +4,10 @@
 -- ARGV[3] this node's lease set
 -- Returns 1 when the room is this node's, else the id of the node that holds it now.
 local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  hold(ARGV[3], KEYS[1], ARGV[2])
-  return 1
+if owner and owner ~= ARGV[1] then
+  redis.call('ZREM', ARGV[3], KEYS[1])
+  return owner
 end
-if not owner then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  hold(ARGV[3], KEYS[1], ARGV[2])
-  return 1
-end
-redis.call('ZREM', ARGV[3], KEYS[1])
-return owner
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+hold(ARGV[3], KEYS[1], ARGV[2])
+return 1
