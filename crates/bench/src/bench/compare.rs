@@ -51,11 +51,7 @@ fn figures(r: &Value) -> Vec<(&'static str, Option<String>)> {
         Some(format!("{:.2}×", f(a, "/tessera_cpu_cores")? / f(a, "/janus_cpu_cores")?))
     };
     let viewer_room = r.pointer("/plan/viewer_room").and_then(Value::as_u64).unwrap_or(4);
-    let per_viewer = run(r, viewer_room).and_then(|base| {
-        let most = r["viewers"].as_array()?.iter().max_by_key(|v| v["viewers"].as_u64())?;
-        let extra = f(most, "/server/cpu_cores")? - f(base, "/server/cpu_cores")?;
-        Some(format!("{:.4} core", extra / most["viewers"].as_f64()?))
-    });
+    let per_viewer = super::viewers::per_viewer_of_json(r).map(|v| format!("{v:.4} core"));
     let latency = run(r, viewer_room).and_then(|t| {
         let client = f(r, "/client_latency/p50_ms")?;
         Some(format!("{:.0} / {:.0} ms", f(t, "/latency/p50_ms")? - client, f(t, "/latency/p95_ms")? - client))

@@ -25,8 +25,8 @@ pub(super) fn cpu(r: &LoadReport) -> f64 {
 pub struct Derived {
     /// Tessera ÷ floor at [`TARGET_N`] and whether 30 fps held there.
     pub ratio_at_target: Option<(f64, bool)>,
-    /// Added server CPU per viewer, cores.
-    pub per_viewer: Option<f64>,
+    /// Added server CPU per viewer.
+    pub per_viewer: Option<super::viewers::PerViewer>,
     /// Glass-to-glass minus the clients' own share, the worst over every size up to
     /// [`TARGET_N`] publishers: (p50, p95) ms and the sizes where each was read.
     pub added_latency: Option<WorstLatency>,
@@ -54,9 +54,6 @@ impl Derived {
             .iter()
             .find(|t| t.publishers == TARGET_N)
             .and_then(|t| Some((cpu(t) / floor_at(TARGET_N)?, holds_30(t))));
-        let base = r.tessera.iter().find(|t| t.publishers == r.plan.viewer_room && t.viewers == 0);
-        let viewer_points: Vec<(f64, f64)> =
-            base.into_iter().chain(&r.viewers).map(|t| (t.viewers as f64, cpu(t))).collect();
         let client = r.client_latency.map(|c| c.p50_ms);
         let added: Vec<(usize, f64, f64)> = r
             .tessera
@@ -73,6 +70,11 @@ impl Derived {
         };
         let rss: Vec<(f64, f64)> =
             r.tessera.iter().filter_map(|t| Some((t.publishers as f64, t.server.as_ref()?.at_end.rss_mib))).collect();
-        Self { ratio_at_target, per_viewer: slope(&viewer_points), added_latency, rss_per_publisher: slope(&rss) }
+        Self {
+            ratio_at_target,
+            per_viewer: super::viewers::per_viewer(r),
+            added_latency,
+            rss_per_publisher: slope(&rss),
+        }
     }
 }

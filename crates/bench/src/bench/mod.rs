@@ -18,6 +18,7 @@ pub mod redirect;
 pub mod redis;
 mod report;
 pub mod server;
+mod viewers;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -56,6 +57,8 @@ pub enum Step {
     Agents,
     /// Audio-only rooms against Janus AudioBridge (everyone talking; two talking).
     Audio,
+    /// The viewer sweep (rounds of 0, 10 and 30 viewers on 4 publishers).
+    Viewers,
 }
 
 /// What one run measures.
@@ -65,8 +68,10 @@ pub struct Plan {
     pub publishers: Vec<usize>,
     /// Publishers of the viewer sweep.
     pub viewer_room: usize,
-    /// Viewer counts of the viewer sweep (0 comes from the video sweep).
+    /// Viewer counts of the viewer sweep, 0 among them (`viewers`).
     pub viewers: Vec<usize>,
+    /// Rounds of the viewer sweep.
+    pub viewer_rounds: usize,
     /// Participant counts of the audio comparison.
     pub audio: Vec<usize>,
     /// Warm-up before each window, seconds.
@@ -86,6 +91,7 @@ impl Plan {
                 publishers: vec![4],
                 viewer_room: 4,
                 viewers: vec![],
+                viewer_rounds: 0,
                 audio: vec![4],
                 warmup: 3,
                 window: 10,
@@ -96,7 +102,8 @@ impl Plan {
             Self {
                 publishers: vec![1, 4, 9, 16, 25],
                 viewer_room: 4,
-                viewers: vec![10, 30],
+                viewers: vec![0, 10, 30],
+                viewer_rounds: 3,
                 audio: vec![4, 16],
                 warmup: 5,
                 window: 20,
@@ -164,8 +171,10 @@ pub struct Results {
     /// sends 640x360 whatever its tile): what non-cooperating clients cost.
     #[serde(default)]
     pub ignoring: Vec<LoadReport>,
-    /// Tessera, viewer sweep.
+    /// Tessera, viewer sweep, run by run in the order run (`viewers`).
     pub viewers: Vec<LoadReport>,
+    /// Rounds of the viewer sweep run again because the machine's speed moved under them.
+    pub viewer_rounds_rerun: usize,
     /// The floor, publisher sweep.
     pub floor: Vec<FloorRun>,
     /// Audio-only rooms against Janus.
@@ -207,6 +216,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         tessera: Vec::new(),
         ignoring: Vec::new(),
         viewers: Vec::new(),
+        viewer_rounds_rerun: 0,
         floor: Vec::new(),
         audio: Vec::new(),
         codecs: Vec::new(),
@@ -217,6 +227,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     match opts.only {
         Some(Step::Observability) => return observability::alone(&plan, &base, &clips, results).await,
         Some(Step::Audio) => return audio::alone(&plan, &base, &clips, results).await,
+        Some(Step::Viewers) => return viewers::alone(&Plan::new(false), &base, &clips, results).await,
         _ => {}
     }
     for &n in &plan.publishers {
@@ -235,13 +246,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         let ignoring = LoadOptions { publishers: n, ignore_constraints: true, ..base.clone() };
         results.ignoring.push(measure_tessera(ignoring, &[], &clips).await?);
     }
-    for &v in &plan.viewers {
-        tracing::info!(viewers = v, "tessera");
-        let load = LoadOptions { publishers: plan.viewer_room, viewers: v, ..base.clone() };
-        let report = measure_tessera(load, &[], &clips).await?;
-        latency_floor::refuse_impossible_latency(&report, results.latency_floor_ms)?;
-        results.viewers.push(report);
-    }
+    (results.viewers, results.viewer_rounds_rerun) =
+        viewers::measure(&plan, &base, &clips, results.latency_floor_ms).await?;
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("publisher.webm");

@@ -89,8 +89,8 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
     let _ = writeln!(
         s,
         "| each extra viewer ≤ {VIEWER_CORES} core | {} | {} |",
-        d.per_viewer.map_or("–".into(), |v| format!("{v:.4} core")),
-        mark(d.per_viewer.map(|v| v <= VIEWER_CORES))
+        d.per_viewer.as_ref().map_or("–".into(), |v| format!("{:.4} core", v.cores)),
+        mark(d.per_viewer.as_ref().map(|v| v.cores <= VIEWER_CORES))
     );
     let (p50, p95) = ADDED_LATENCY_MS;
     let _ = writeln!(
@@ -236,27 +236,39 @@ fn latency(s: &mut String, r: &Results, d: &Derived) {
     let _ = writeln!(s);
 }
 
-fn viewers(s: &mut String, r: &Results, d: &Derived) {
-    if r.viewers.is_empty() {
-        return;
-    }
+/// The viewer sweep's section.
+pub(super) fn viewers(s: &mut String, r: &Results, d: &Derived) {
+    let Some(per_viewer) = &d.per_viewer else { return };
+    let rounds: Vec<String> = per_viewer.rounds.iter().map(|v| format!("{v:.4}")).collect();
     let _ = writeln!(
         s,
         "## Viewers\n\n\
          {} publishers; receive-only viewers that count packets without decoding. The composite is \
-         encoded once, so a viewer should cost only packetising, SRTP and sending. Added CPU per \
-         viewer (least squares): **{}**.\n\n\
-         | Viewers | Tessera CPU | Video packets/s per viewer | Probe fps (mean / worst 1 s) | RSS MiB | Load generator CPU |\n|---|---|---|---|---|---|",
+         encoded once, so a viewer should cost only packetising, SRTP and sending. {} rounds of runs \
+         at {} viewers, each round in the other order from the last, so that the machine's drift over \
+         the sweep weighs on both ends alike; a round within which the compositor's thread (whose \
+         work does not change with viewers) moved by more than 15 % is run again ({} this time). \
+         Added CPU per viewer (least squares over every run): **{:.4} core**; each round on its own: \
+         {}. Of it, the fan-out threads (each output's sends to its receivers: RTP session, RTX \
+         store, SRTP, UDP): {:.4} core.\n\n\
+         | Round | Viewers | Tessera CPU | Fan-out threads | Compositor's thread | Video packets/s per viewer | Probe fps (mean / worst 1 s) | RSS MiB | Load generator CPU |\n|---|---|---|---|---|---|---|---|---|",
         r.plan.viewer_room,
-        d.per_viewer.map_or("–".into(), |v| format!("{v:.4} core"))
+        r.plan.viewer_rounds,
+        r.plan.viewers.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+        per_viewer.rerun,
+        per_viewer.cores,
+        rounds.join(", "),
+        per_viewer.fanout,
     );
-    let base = r.tessera.iter().find(|t| t.publishers == r.plan.viewer_room);
-    for t in base.into_iter().chain(&r.viewers) {
+    for (i, t) in r.viewers.iter().enumerate() {
         let _ = writeln!(
             s,
-            "| {} | {:.3} | {:.0} | {:.1} / {:.0} | {} | {:.3} |",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.0} | {:.1} / {:.0} | {} | {:.3} |",
+            i / r.plan.viewers.len().max(1) + 1,
             t.viewers,
             cpu(t),
+            super::viewers::fanout_cores(t),
+            super::viewers::compositor_cores(t),
             t.viewer_video_pps,
             t.probe_fps_mean,
             t.probe_fps_min,
