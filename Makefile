@@ -32,7 +32,7 @@ test: deps $(BROWSER_DEPS)
 
 ## Benchmark against the bare GStreamer floor and Janus; writes bench/results/<date>.json and
 ## docs/benchmarks.md (QUICK=1: N=4 only, about a minute, results not written to docs/;
-## ONLY=observability, ONLY=agents or ONLY=audio: that step alone, printed).
+## ONLY=observability, ONLY=agents, ONLY=audio or ONLY=viewers: that step alone, printed).
 bench: deps
 	$(CARGO) build --release --locked -p tessera -p tessera-bench
 	./target/release/tessera-bench bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))

@@ -227,7 +227,7 @@ pub async fn run_alone(plan: Plan, started: Instant) -> anyhow::Result<Results> 
         tessera: Vec::new(),
         ignoring: Vec::new(),
         viewers: Vec::new(),
-        viewer_rounds_rerun: 0,
+        viewer_sweep: Default::default(),
         floor: Vec::new(),
         audio: Vec::new(),
         codecs: Vec::new(),

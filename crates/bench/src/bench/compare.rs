@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::viewers::{PerViewer, Run};
+
 /// The newest full run's results in `dir` other than `this` (quick runs and soaks left out).
 pub fn previous(dir: &Path, this: &Path) -> Option<(PathBuf, Value)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -35,6 +37,39 @@ fn run(r: &Value, publishers: u64) -> Option<&Value> {
     r["tessera"].as_array()?.iter().find(|t| t["publishers"].as_u64() == Some(publishers) && t["viewers"] == 0)
 }
 
+/// The viewer row of a results file: its sweep's figure when the sweep has its own run at 0
+/// viewers; from an older file, the server's slope with the publisher sweep's run as the
+/// baseline, labelled so, as that file's own page computed it.
+fn per_viewer(r: &Value, viewer_room: u64) -> Option<String> {
+    let thread = |t: &Value, group: &str| {
+        let groups = t.pointer("/server/threads")?.as_array()?;
+        let of: Vec<f64> = groups.iter().filter(|g| g["name"] == group).filter_map(|g| g["cores"].as_f64()).collect();
+        (!of.is_empty()).then(|| of.iter().sum())
+    };
+    let sweep: Vec<&Value> = r["viewers"].as_array()?.iter().collect();
+    if sweep.iter().any(|t| t["viewers"] == 0) {
+        let runs: Vec<Run> = sweep
+            .iter()
+            .filter_map(|t| {
+                Some(Run {
+                    viewers: t["viewers"].as_f64()?,
+                    server: f(t, "/server/cpu_cores")?,
+                    fanout: thread(t, "fanout:src")?,
+                    compositor: thread(t, "compositor:src")?,
+                })
+            })
+            .collect();
+        let per_round = r.pointer("/plan/viewers").and_then(Value::as_array).map_or(1, Vec::len);
+        return PerViewer::of(&runs, per_round).map(|v| format!("{:.4} core", v.judged));
+    }
+    let base = run(r, viewer_room)?;
+    let points: Vec<(f64, f64)> = std::iter::once(base)
+        .chain(sweep)
+        .filter_map(|t| Some((t["viewers"].as_f64()?, f(t, "/server/cpu_cores")?)))
+        .collect();
+    Some(format!("{:.4} core (publisher-sweep baseline)", super::derived::slope(&points)?))
+}
+
 /// The rows of the table: what issue 16 set out to move, as text for one results file.
 fn figures(r: &Value) -> Vec<(&'static str, Option<String>)> {
     let ratio16 = run(r, 16).and_then(|t| {
@@ -51,7 +86,7 @@ fn figures(r: &Value) -> Vec<(&'static str, Option<String>)> {
         Some(format!("{:.2}×", f(a, "/tessera_cpu_cores")? / f(a, "/janus_cpu_cores")?))
     };
     let viewer_room = r.pointer("/plan/viewer_room").and_then(Value::as_u64).unwrap_or(4);
-    let per_viewer = super::viewers::per_viewer_of_json(r).map(|v| format!("{v:.4} core"));
+    let per_viewer = per_viewer(r, viewer_room);
     let latency = run(r, viewer_room).and_then(|t| {
         let client = f(r, "/client_latency/p50_ms")?;
         Some(format!("{:.0} / {:.0} ms", f(t, "/latency/p50_ms")? - client, f(t, "/latency/p95_ms")? - client))
@@ -85,7 +120,8 @@ pub fn section(s: &mut String, now: &Value, previous: Option<&(PathBuf, Value)>)
         s,
         "## Before and after\n\n\
          This run beside the previous one on record ([`{}`](../{}), started {}), computed the same way \
-         from both results files.\n\n| | before | now |\n|---|---|---|",
+         from both results files, except where a figure's method changed since: the older file's \
+         figure is then labelled with its own method.\n\n| | before | now |\n|---|---|---|",
         path.display(),
         path.display(),
         before["started"].as_str().unwrap_or("?")
@@ -119,8 +155,21 @@ mod tests {
         assert_eq!(rows[1], None, "no 25-publisher run");
         assert_eq!(rows[3].as_deref(), Some("1.80×"));
         assert_eq!(rows[4], None, "no few-talkers run then");
-        assert_eq!(rows[5].as_deref(), Some("0.0100 core"));
+        assert_eq!(rows[5].as_deref(), Some("0.0100 core (publisher-sweep baseline)"));
         assert_eq!(rows[6].as_deref(), Some("100 / 110 ms"));
         assert_eq!(rows[7].as_deref(), Some("100 / 110 ms"), "the 16-publisher run has no latency");
+    }
+
+    #[test]
+    fn a_sweep_with_its_own_baseline_is_judged_as_the_page_judges_it() {
+        let threads = |fanout: f64| serde_json::json!([{"name": "fanout:src", "cores": fanout}, {"name": "compositor:src", "cores": 0.25}]);
+        let run = |viewers: u64, cpu: f64, fanout: f64| serde_json::json!({"viewers": viewers, "server": {"cpu_cores": cpu, "threads": threads(fanout)}});
+        let new = serde_json::json!({
+            "plan": {"viewer_room": 4, "viewers": [0, 30]},
+            "tessera": [{"publishers": 4, "viewers": 0, "server": {"cpu_cores": 9.0}}],
+            // The server's slope 0.001, the fan-out's 0.003: the larger is the figure.
+            "viewers": [run(0, 0.50, 0.02), run(30, 0.53, 0.11), run(30, 0.53, 0.11), run(0, 0.50, 0.02)],
+        });
+        assert_eq!(per_viewer(&new, 4).as_deref(), Some("0.0030 core"), "its own baseline, not the sweep's");
     }
 }

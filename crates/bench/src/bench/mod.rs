@@ -57,7 +57,7 @@ pub enum Step {
     Agents,
     /// Audio-only rooms against Janus AudioBridge (everyone talking; two talking).
     Audio,
-    /// The viewer sweep (rounds of 0, 10 and 30 viewers on 4 publishers).
+    /// The viewer sweep (rounds of 0, 10 and 30 viewers on 4 publishers; not with `--quick`).
     Viewers,
 }
 
@@ -70,7 +70,7 @@ pub struct Plan {
     pub viewer_room: usize,
     /// Viewer counts of the viewer sweep, 0 among them (`viewers`).
     pub viewers: Vec<usize>,
-    /// Rounds of the viewer sweep.
+    /// Rounds of the viewer sweep, an even number (`viewers`).
     pub viewer_rounds: usize,
     /// Participant counts of the audio comparison.
     pub audio: Vec<usize>,
@@ -78,9 +78,9 @@ pub struct Plan {
     pub warmup: u64,
     /// Measured window, seconds.
     pub window: u64,
-    /// Timed joins (in the `viewer_room` run).
+    /// Timed joins (in the publisher sweep's run at `viewer_room` publishers).
     pub joins: usize,
-    /// Churn cycles (in the `viewer_room` run).
+    /// Churn cycles (in the publisher sweep's run at `viewer_room` publishers).
     pub churn: usize,
 }
 
@@ -103,7 +103,7 @@ impl Plan {
                 publishers: vec![1, 4, 9, 16, 25],
                 viewer_room: 4,
                 viewers: vec![0, 10, 30],
-                viewer_rounds: 3,
+                viewer_rounds: 4,
                 audio: vec![4, 16],
                 warmup: 5,
                 window: 20,
@@ -173,8 +173,8 @@ pub struct Results {
     pub ignoring: Vec<LoadReport>,
     /// Tessera, viewer sweep, run by run in the order run (`viewers`).
     pub viewers: Vec<LoadReport>,
-    /// Rounds of the viewer sweep run again because the machine's speed moved under them.
-    pub viewer_rounds_rerun: usize,
+    /// What the viewer sweep ran again, and why.
+    pub viewer_sweep: viewers::SweepLog,
     /// The floor, publisher sweep.
     pub floor: Vec<FloorRun>,
     /// Audio-only rooms against Janus.
@@ -216,7 +216,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         tessera: Vec::new(),
         ignoring: Vec::new(),
         viewers: Vec::new(),
-        viewer_rounds_rerun: 0,
+        viewer_sweep: Default::default(),
         floor: Vec::new(),
         audio: Vec::new(),
         codecs: Vec::new(),
@@ -227,7 +227,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     match opts.only {
         Some(Step::Observability) => return observability::alone(&plan, &base, &clips, results).await,
         Some(Step::Audio) => return audio::alone(&plan, &base, &clips, results).await,
-        Some(Step::Viewers) => return viewers::alone(&Plan::new(false), &base, &clips, results).await,
+        Some(Step::Viewers) => return viewers::alone(&plan, &base, &clips, results).await,
         _ => {}
     }
     for &n in &plan.publishers {
@@ -246,8 +246,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         let ignoring = LoadOptions { publishers: n, ignore_constraints: true, ..base.clone() };
         results.ignoring.push(measure_tessera(ignoring, &[], &clips).await?);
     }
-    (results.viewers, results.viewer_rounds_rerun) =
-        viewers::measure(&plan, &base, &clips, results.latency_floor_ms).await?;
+    (results.viewers, results.viewer_sweep) = viewers::measure(&plan, &base, &clips, results.latency_floor_ms).await?;
     let dir = std::env::temp_dir().join(format!("tessera-bench-floor-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("publisher.webm");

@@ -77,6 +77,19 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     s
 }
 
+/// The Targets table's row for the viewer sweep.
+pub(super) fn viewer_target(s: &mut String, d: &Derived) {
+    let _ = writeln!(
+        s,
+        "| each extra viewer ≤ {VIEWER_CORES} core | {} | {} |",
+        d.per_viewer.as_ref().map_or("–".into(), |v| format!(
+            "{:.4} core (server {:.4}, its fan-out threads {:.4})",
+            v.judged, v.server, v.fanout
+        )),
+        mark(d.per_viewer.as_ref().map(|v| v.judged <= VIEWER_CORES))
+    );
+}
+
 fn targets(s: &mut String, r: &Results, d: &Derived) {
     let _ = writeln!(s, "## Targets\n\n| Target | Measured | |\n|---|---|---|");
     let ratio = d.ratio_at_target;
@@ -86,12 +99,7 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
         ratio.map_or("–".into(), |(x, fps)| format!("{x:.2} ×, 30 fps {}", if fps { "held" } else { "not held" })),
         mark(ratio.map(|(x, fps)| x <= 1.25 && fps))
     );
-    let _ = writeln!(
-        s,
-        "| each extra viewer ≤ {VIEWER_CORES} core | {} | {} |",
-        d.per_viewer.as_ref().map_or("–".into(), |v| format!("{:.4} core", v.cores)),
-        mark(d.per_viewer.as_ref().map(|v| v.cores <= VIEWER_CORES))
-    );
+    viewer_target(s, d);
     let (p50, p95) = ADDED_LATENCY_MS;
     let _ = writeln!(
         s,
@@ -238,37 +246,57 @@ fn latency(s: &mut String, r: &Results, d: &Derived) {
 
 /// The viewer sweep's section.
 pub(super) fn viewers(s: &mut String, r: &Results, d: &Derived) {
-    let Some(per_viewer) = &d.per_viewer else { return };
-    let rounds: Vec<String> = per_viewer.rounds.iter().map(|v| format!("{v:.4}")).collect();
+    let Some(v) = &d.per_viewer else { return };
+    let list = |xs: &mut dyn Iterator<Item = String>| xs.collect::<Vec<_>>().join(", ");
+    let log = &r.viewer_sweep;
+    let discarded = list(&mut log.discarded.iter().map(|a| {
+        let cores = list(&mut a.compositor_cores.iter().map(|c| format!("{c:.3}")));
+        format!("round {} attempt {} ({cores})", a.round + 1, a.attempt)
+    }));
     let _ = writeln!(
         s,
         "## Viewers\n\n\
          {} publishers; receive-only viewers that count packets without decoding. The composite is \
          encoded once, so a viewer should cost only packetising, SRTP and sending. {} rounds of runs \
-         at {} viewers, each round in the other order from the last, so that the machine's drift over \
-         the sweep weighs on both ends alike; a round within which the compositor's thread (whose \
-         work does not change with viewers) moved by more than 15 % is run again ({} this time). \
-         Added CPU per viewer (least squares over every run): **{:.4} core**; each round on its own: \
-         {}. Of it, the fan-out threads (each output's sends to its receivers: RTP session, RTX \
-         store, SRTP, UDP): {:.4} core.\n\n\
+         at {} viewers, every other round in the reverse order, so that a steady drift of the \
+         machine's speed weighs on every count alike. The compositor's thread does the same work at \
+         every count, so a round within which it moved by more than {:.0} % is run again, up to {} \
+         attempts. Attempts thrown away: {}. Rounds kept although still unsteady: {}.\n\n\
+         Added CPU per viewer: **{:.4} core**, the larger of the server's slope ({:.4}, least \
+         squares over every run kept) and its fan-out threads' ({:.4}; each output's sends to its \
+         receivers: RTP session, RTX store, SRTP, UDP). A viewer costs at least its sends; a server \
+         slope below theirs means something else got cheaper while viewers were added. The \
+         server's slope in each round: {}; step by step: {}. The compositor's thread moved by \
+         {:.4} core per viewer.\n\n\
          | Round | Viewers | Tessera CPU | Fan-out threads | Compositor's thread | Video packets/s per viewer | Probe fps (mean / worst 1 s) | RSS MiB | Load generator CPU |\n|---|---|---|---|---|---|---|---|---|",
         r.plan.viewer_room,
         r.plan.viewer_rounds,
-        r.plan.viewers.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
-        per_viewer.rerun,
-        per_viewer.cores,
-        rounds.join(", "),
-        per_viewer.fanout,
+        list(&mut r.plan.viewers.iter().map(usize::to_string)),
+        (super::viewers::MAX_COMPOSITOR_SPREAD - 1.0) * 100.0,
+        super::viewers::ATTEMPTS,
+        if discarded.is_empty() { "none".into() } else { format!("{discarded}, the compositor's thread in cores") },
+        if log.unsteady_kept.is_empty() {
+            "none".into()
+        } else {
+            list(&mut log.unsteady_kept.iter().map(|r| (r + 1).to_string()))
+        },
+        v.judged,
+        v.server,
+        v.fanout,
+        list(&mut v.rounds.iter().map(|x| format!("{x:.4}"))),
+        list(&mut v.steps.iter().map(|(a, b, x)| format!("{a:.0} → {b:.0} viewers {x:.4}"))),
+        v.compositor,
     );
     for (i, t) in r.viewers.iter().enumerate() {
+        let run = super::viewers::Run::of(t);
         let _ = writeln!(
             s,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.0} | {:.1} / {:.0} | {} | {:.3} |",
+            "| {} | {} | {:.3} | {} | {} | {:.0} | {:.1} / {:.0} | {} | {:.3} |",
             i / r.plan.viewers.len().max(1) + 1,
             t.viewers,
             cpu(t),
-            super::viewers::fanout_cores(t),
-            super::viewers::compositor_cores(t),
+            run.map_or("–".into(), |r| format!("{:.3}", r.fanout)),
+            run.map_or("–".into(), |r| format!("{:.3}", r.compositor)),
             t.viewer_video_pps,
             t.probe_fps_mean,
             t.probe_fps_min,
@@ -340,7 +368,7 @@ fn method(s: &mut String, r: &Results) {
          - Reference numbers (bare pipeline, and a quick prototype with one `webrtcbin` per peer) \
          were measured on the development machine when the project started; they are plotted for \
          orientation, not compared against.\n\
-         - Reproduce: `make bench` (about 10 minutes), or `make bench QUICK=1` for N=4 only.",
+         - Reproduce: `make bench` (about 25 minutes), or `make bench QUICK=1` for N=4 only.",
         r.plan.viewer_room,
         desc.split("  ").filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
     );
