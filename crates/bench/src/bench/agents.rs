@@ -1,7 +1,12 @@
 //! What agents on `/agent` cost (docs/agents.md): a room of 4 publishers plus 1, 4 and 10
-//! agents, each speaking a tone in real time and hearing its mix-minus, against the same room
-//! with none and with a fifth publisher; the agent's mouth-to-ear latency (its tone's onset to a
-//! publisher's decoded audio); and the cadence of its frames (longest gap over the window).
+//! agents, each speaking a tone in real time and hearing its mix-minus; the agent's
+//! mouth-to-ear latency (its tone's onset to a publisher's decoded audio); and the cadence of
+//! its frames (longest gap over the window).
+//!
+//! The cost is compared in rounds of three rooms: 4 publishers alone, with 4 more publishers,
+//! and with the most agents, the rooms taking turns at going first. One more publisher adds
+//! less than two runs minutes apart differ by on this machine, so the comparison adds four
+//! and divides, and averages the rounds.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -16,8 +21,12 @@ use crate::loadgen::ProcSample;
 
 /// Publishers in every agent room.
 const PUBLISHERS: usize = 4;
-/// Agent counts measured.
+/// Publishers added in the room an agent is compared with.
+const MORE_PUBLISHERS: usize = 4;
+/// Agent counts measured; the last is the one compared.
 const AGENTS: [usize; 3] = [1, 4, 10];
+/// Rounds of the comparison, an even number, so each room goes first as often as last.
+const ROUNDS: usize = 4;
 /// The agents' tone.
 const HZ: f64 = 700.0;
 
@@ -36,25 +45,49 @@ pub struct AgentRun {
     pub frames_per_sec: f64,
 }
 
+/// One round of the cost comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostRound {
+    /// The publishers alone.
+    pub baseline: AgentRun,
+    /// With [`MORE_PUBLISHERS`] more.
+    pub more_publishers: AgentRun,
+    /// With the most agents.
+    pub agents: AgentRun,
+}
+
+impl CostRound {
+    /// CPU per agent and per added publisher, cores.
+    fn per_agent(&self) -> (f64, f64) {
+        let base = self.baseline.cpu_cores;
+        let added = (self.more_publishers.publishers - self.baseline.publishers).max(1);
+        (
+            (self.agents.cpu_cores - base) / self.agents.agents.max(1) as f64,
+            (self.more_publishers.cpu_cores - base) / added as f64,
+        )
+    }
+}
+
 /// Everything the agent step measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentBench {
-    /// 4 publishers and no agent.
-    pub baseline: AgentRun,
-    /// 5 publishers and no agent: what one more publisher costs.
-    pub five_publishers: AgentRun,
-    /// 4 publishers and 1, 4, 10 agents.
+    /// The cost comparison, round by round.
+    pub rounds: Vec<CostRound>,
+    /// 4 publishers and each agent count but the last, once (the last is in the rounds).
     pub runs: Vec<AgentRun>,
     /// Mouth-to-ear latency of an agent's tone at a publisher, each onset, ms.
     pub mouth_to_ear_ms: Vec<f64>,
 }
 
 impl AgentBench {
-    /// CPU per agent at the largest count, and what one publisher costs, cores.
+    /// CPU per agent with the most agents, and per added publisher, cores: the means over the
+    /// rounds.
     pub fn per_agent(&self) -> Option<(f64, f64)> {
-        let run = self.runs.last()?;
-        let per_agent = (run.cpu_cores - self.baseline.cpu_cores) / run.agents as f64;
-        Some((per_agent, self.five_publishers.cpu_cores - self.baseline.cpu_cores))
+        let n = self.rounds.len();
+        (n > 0).then(|| {
+            let (a, p) = self.rounds.iter().map(CostRound::per_agent).fold((0.0, 0.0), |s, r| (s.0 + r.0, s.1 + r.1));
+            (a / n as f64, p / n as f64)
+        })
     }
 
     /// The median mouth-to-ear latency, ms.
@@ -62,6 +95,11 @@ impl AgentBench {
         let mut v = self.mouth_to_ear_ms.clone();
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied()
+    }
+
+    /// Every room measured with agents in it, fewest agents first.
+    fn agent_runs(&self) -> impl Iterator<Item = &AgentRun> {
+        self.runs.iter().chain(self.rounds.iter().map(|r| &r.agents))
     }
 }
 
@@ -145,15 +183,34 @@ async fn mouth_to_ear(count: usize) -> anyhow::Result<Vec<f64>> {
 pub async fn measure(plan: &Plan) -> anyhow::Result<AgentBench> {
     // The cadence is checked over 30 s (10 s in the quick run).
     let long = if plan.window >= 20 { 30 } else { plan.window };
-    let baseline = room(PUBLISHERS, 0, plan, plan.window).await?;
-    let five_publishers = room(PUBLISHERS + 1, 0, plan, plan.window).await?;
+    let (&most, fewer) = AGENTS.split_last().expect("agent counts");
     let mut runs = Vec::new();
-    for n in AGENTS {
+    for &n in fewer {
         tracing::info!(agents = n, "agents");
         runs.push(room(PUBLISHERS, n, plan, if n == 1 { long } else { plan.window }).await?);
     }
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let mut order = [(PUBLISHERS, 0), (PUBLISHERS + MORE_PUBLISHERS, 0), (PUBLISHERS, most)];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        let mut measured = Vec::new();
+        for (publishers, agents) in order {
+            tracing::info!(publishers, agents, round, "agents: the cost comparison");
+            measured.push(room(publishers, agents, plan, plan.window).await?);
+        }
+        let take = |p: usize, a: usize| {
+            measured.iter().find(|r| r.publishers == p && r.agents == a).cloned().expect("measured above")
+        };
+        rounds.push(CostRound {
+            baseline: take(PUBLISHERS, 0),
+            more_publishers: take(PUBLISHERS + MORE_PUBLISHERS, 0),
+            agents: take(PUBLISHERS, most),
+        });
+    }
     let mouth_to_ear_ms = mouth_to_ear(10).await?;
-    Ok(AgentBench { baseline, five_publishers, runs, mouth_to_ear_ms })
+    Ok(AgentBench { rounds, runs, mouth_to_ear_ms })
 }
 
 /// The Targets table's rows.
@@ -164,7 +221,8 @@ pub fn target_rows(s: &mut String, r: &Results, mark: impl Fn(Option<bool>) -> &
         s,
         "| CPU per agent ≤ one publisher's | {} | {} |",
         per.map_or("–".into(), |(agent, publisher)| format!(
-            "{agent:.4} core per agent, {publisher:.4} per publisher"
+            "{agent:.4} core per agent, {publisher:.4} per publisher (means of {} rounds)",
+            a.rounds.len()
         )),
         mark(per.map(|(agent, publisher)| agent <= publisher))
     );
@@ -175,7 +233,7 @@ pub fn target_rows(s: &mut String, r: &Results, mark: impl Fn(Option<bool>) -> &
         median.map_or("–".into(), |m| format!("median {m:.0} ms over {} onsets", a.mouth_to_ear_ms.len())),
         mark(median.map(|m| m <= 100.0))
     );
-    let gap = a.runs.first().map(|r| r.max_frame_gap_ms);
+    let gap = a.agent_runs().map(|r| r.max_frame_gap_ms).reduce(f64::max);
     let _ = writeln!(
         s,
         "| agent frames every 20 ms, no gap over 60 ms | {} | {} |",
@@ -192,24 +250,39 @@ pub fn section(s: &mut String, r: &Results) {
         "## Agents\n\n\
          A room of {PUBLISHERS} publishers (320x180 VP8 and Opus, not decoded by the load generator) \
          plus agents on `/agent`, each speaking a {HZ} Hz tone in real time (16 kHz) and hearing its \
-         mix-minus; the same room without agents and with a fifth publisher for comparison. \
-         Mouth-to-ear: an agent's tone onset to the moment a publisher's decoded audio holds it \
-         (median of {} onsets: {}).\n\n\
-         | Publishers | Agents | Server CPU (cores) | Per agent | Frames/s per agent | Longest frame gap |\n\
-         |---|---|---|---|---|---|",
+         mix-minus. The cost is compared in {} rounds of three rooms, taking turns at going first: \
+         the publishers alone, with {MORE_PUBLISHERS} more publishers (one alone adds less than the \
+         run-to-run noise), and with {} agents. Mouth-to-ear: an agent's tone onset to the moment \
+         a publisher's decoded audio holds it (median of {} onsets: {}).\n\n\
+         | Round | Publishers | Agents | Server CPU (cores) | Per agent or added publisher | Frames/s per agent | Longest frame gap |\n\
+         |---|---|---|---|---|---|---|",
+        a.rounds.len(),
+        AGENTS[AGENTS.len() - 1],
         a.mouth_to_ear_ms.len(),
         a.mouth_to_ear_ms.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(", ")
     );
-    for run in std::iter::once(&a.baseline).chain([&a.five_publishers]).chain(&a.runs) {
-        let per = match run.agents {
-            0 => "–".to_owned(),
-            n => format!("{:.4}", (run.cpu_cores - a.baseline.cpu_cores) / n as f64),
-        };
+    let row = |s: &mut String, round: &str, run: &AgentRun, per: Option<f64>| {
+        let frames = |x: f64| if run.agents == 0 { "–".to_owned() } else { format!("{x:.1}") };
+        let gap = if run.agents == 0 { "–".to_owned() } else { format!("{:.0} ms", run.max_frame_gap_ms) };
         let _ = writeln!(
             s,
-            "| {} | {} | {:.3} | {per} | {:.1} | {:.0} ms |",
-            run.publishers, run.agents, run.cpu_cores, run.frames_per_sec, run.max_frame_gap_ms
+            "| {round} | {} | {} | {:.3} | {} | {} | {gap} |",
+            run.publishers,
+            run.agents,
+            run.cpu_cores,
+            per.map_or("–".into(), |p| format!("{p:.4}")),
+            frames(run.frames_per_sec),
         );
+    };
+    for (i, round) in a.rounds.iter().enumerate() {
+        let (agent, publisher) = round.per_agent();
+        let n = (i + 1).to_string();
+        row(s, &n, &round.baseline, None);
+        row(s, &n, &round.more_publishers, Some(publisher));
+        row(s, &n, &round.agents, Some(agent));
+    }
+    for run in &a.runs {
+        row(s, "cadence", run, None);
     }
     let _ = writeln!(s);
 }
@@ -241,4 +314,33 @@ pub async fn run_alone(plan: Plan, started: Instant) -> anyhow::Result<Results> 
     section(&mut s, &results);
     println!("{s}");
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(publishers: usize, agents: usize, cpu_cores: f64) -> AgentRun {
+        AgentRun { publishers, agents, cpu_cores, max_frame_gap_ms: 22.0, frames_per_sec: 50.0 }
+    }
+
+    #[test]
+    fn the_cost_is_per_agent_and_per_added_publisher_averaged_over_rounds() {
+        let round = |base: f64, more: f64, agents: f64| CostRound {
+            baseline: run(4, 0, base),
+            more_publishers: run(8, 0, more),
+            agents: run(4, 10, agents),
+        };
+        let bench = AgentBench {
+            rounds: vec![round(0.40, 0.48, 0.42), round(0.44, 0.56, 0.48)],
+            runs: vec![run(4, 1, 0.41)],
+            mouth_to_ear_ms: vec![],
+        };
+        let (agent, publisher) = bench.per_agent().unwrap();
+        assert!((agent - 0.003).abs() < 1e-9, "(0.002 + 0.004) / 2: {agent}");
+        assert!((publisher - 0.025).abs() < 1e-9, "(0.02 + 0.03) / 2: {publisher}");
+        assert_eq!(bench.agent_runs().count(), 3, "the cadence run and each round's agents");
+        let none = AgentBench { rounds: vec![], runs: vec![], mouth_to_ear_ms: vec![] };
+        assert_eq!(none.per_agent(), None);
+    }
 }
