@@ -17,7 +17,7 @@ use tessera_client::{PeerOptions, TestPeer};
 
 use super::server::Server;
 use super::{Plan, Results};
-use crate::loadgen::ProcSample;
+use crate::loadgen::{ProcSample, procfs};
 
 /// Publishers in every agent room.
 const PUBLISHERS: usize = 4;
@@ -39,6 +39,8 @@ pub struct AgentRun {
     pub agents: usize,
     /// Server CPU, cores.
     pub cpu_cores: f64,
+    /// Of it, the compositor's thread (compositing, the one encode): what the layout costs.
+    pub compositor_cores: f64,
     /// The longest gap between two frames an agent received in the window, ms.
     pub max_frame_gap_ms: f64,
     /// Frames per second each agent received.
@@ -130,6 +132,7 @@ async fn room(publishers: usize, agents: usize, plan: &Plan, window: u64) -> any
         speakers.iter().for_each(|a| a.play(second.clone()));
     }
     let (t0, s0) = (Instant::now(), ProcSample::read(Some(server.pid()))?);
+    let threads0 = procfs::thread_times(server.pid())?;
     let end = t0 + Duration::from_secs(window);
     while Instant::now() < end {
         tick.tick().await;
@@ -137,6 +140,8 @@ async fn room(publishers: usize, agents: usize, plan: &Plan, window: u64) -> any
     }
     let (t1, s1) = (Instant::now(), ProcSample::read(Some(server.pid()))?);
     let secs = t1.duration_since(t0).as_secs_f64();
+    let groups = procfs::thread_groups(&threads0, &procfs::thread_times(server.pid())?, secs);
+    let compositor_cores = groups.iter().filter(|g| g.name == "compositor:src").map(|g| g.cores).sum();
     let (mut max_gap, mut frames) = (Duration::ZERO, 0usize);
     for a in &speakers {
         a.received(|r| {
@@ -149,6 +154,7 @@ async fn room(publishers: usize, agents: usize, plan: &Plan, window: u64) -> any
         publishers,
         agents,
         cpu_cores: s0.cores_until(&s1, secs),
+        compositor_cores,
         max_frame_gap_ms: max_gap.as_secs_f64() * 1000.0,
         frames_per_sec: frames as f64 / secs / agents.max(1) as f64,
     })
@@ -254,8 +260,8 @@ pub fn section(s: &mut String, r: &Results) {
          the publishers alone, with {MORE_PUBLISHERS} more publishers (one alone adds less than the \
          run-to-run noise), and with {} agents. Mouth-to-ear: an agent's tone onset to the moment \
          a publisher's decoded audio holds it (median of {} onsets: {}).\n\n\
-         | Round | Publishers | Agents | Server CPU (cores) | Per agent or added publisher | Frames/s per agent | Longest frame gap |\n\
-         |---|---|---|---|---|---|---|",
+         | Round | Publishers | Agents | Server CPU (cores) | Compositor's thread | Per agent or added publisher | Frames/s per agent | Longest frame gap |\n\
+         |---|---|---|---|---|---|---|---|",
         a.rounds.len(),
         AGENTS[AGENTS.len() - 1],
         a.mouth_to_ear_ms.len(),
@@ -266,10 +272,11 @@ pub fn section(s: &mut String, r: &Results) {
         let gap = if run.agents == 0 { "–".to_owned() } else { format!("{:.0} ms", run.max_frame_gap_ms) };
         let _ = writeln!(
             s,
-            "| {round} | {} | {} | {:.3} | {} | {} | {gap} |",
+            "| {round} | {} | {} | {:.3} | {:.3} | {} | {} | {gap} |",
             run.publishers,
             run.agents,
             run.cpu_cores,
+            run.compositor_cores,
             per.map_or("–".into(), |p| format!("{p:.4}")),
             frames(run.frames_per_sec),
         );
@@ -321,7 +328,7 @@ mod tests {
     use super::*;
 
     fn run(publishers: usize, agents: usize, cpu_cores: f64) -> AgentRun {
-        AgentRun { publishers, agents, cpu_cores, max_frame_gap_ms: 22.0, frames_per_sec: 50.0 }
+        AgentRun { publishers, agents, cpu_cores, compositor_cores: 0.2, max_frame_gap_ms: 22.0, frames_per_sec: 50.0 }
     }
 
     #[test]
