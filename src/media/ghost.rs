@@ -33,6 +33,10 @@ pub fn request_isolated(
 /// whose transport would stop on it and take the participant's whole receive path along. One
 /// failing mixer input then costs only that input. `what` names the link in the log (one
 /// warning per link).
+///
+/// That covers a sticky event downstream refuses too (a tee refuses a segment while its only
+/// output is being released): a source pad pushing an event ignores a sticky one's failure,
+/// and the ghost's next buffer, which would carry it again, is absorbed if it fails.
 pub fn expose_isolated(bin: &gst::Bin, target: &gst::Pad, name: &str, what: String) -> anyhow::Result<gst::GhostPad> {
     let warned = AtomicBool::new(false);
     let ghost = gst::GhostPad::builder(target.direction())
@@ -209,6 +213,12 @@ mod tests {
             counter.fetch_add(1, Ordering::Relaxed);
             gst::PadProbeReturn::Ok
         });
+        // The joins race buffers, not the stream's first sticky events (a segment refused by a
+        // pad being released: `a_refused_sticky_event_does_not_stop_an_isolated_stream`).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pushed.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let mut failed = None;
         for n in 0..3000 {
             let sink = gst::ElementFactory::make("fakesink").property("async", false).build().unwrap();
@@ -230,6 +240,53 @@ mod tests {
         assert_eq!(failed, None, "the tee failed a push while receiver (n) joined: (n, result)");
         let pushed = pushed.load(Ordering::Relaxed);
         assert!(pushed > 3000, "only {pushed} buffers went through the tee: the joins were not raced");
+    }
+
+    /// A tee whose only output is being released (its pad already flushing) refuses the
+    /// stream's segment. Through an isolated link the queue before it goes on, and once the
+    /// tee has a working output again the segment and the buffers reach it.
+    #[test]
+    fn a_refused_sticky_event_does_not_stop_an_isolated_stream() {
+        gst::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let src = gst_app::AppSrc::builder()
+            .caps(&gst::Caps::new_empty_simple("application/x-test"))
+            .format(gst::Format::Time)
+            .build();
+        let bin = gst::Bin::builder().name("output").build();
+        let queue = gst::ElementFactory::make("queue").build().unwrap();
+        bin.add(&queue).unwrap();
+        expose(&bin, &queue.static_pad("sink").unwrap(), "sink").unwrap();
+        let out = expose_isolated(&bin, &queue.static_pad("src").unwrap(), "src", "test fan-out".into()).unwrap();
+        let tee = gst::ElementFactory::make("tee").property("allow-not-linked", true).build().unwrap();
+        let sink = gst_app::AppSink::builder().sync(false).async_(false).build();
+        pipeline.add_many([src.upcast_ref(), bin.upcast_ref(), &tee, sink.upcast_ref()]).unwrap();
+        src.link(&bin).unwrap();
+        out.link(&tee.static_pad("sink").unwrap()).unwrap();
+        let tee_out = tee.request_pad_simple("src_%u").unwrap();
+        tee_out.link(&sink.static_pad("sink").unwrap()).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // The release's first step, as `tee` takes it: the pad stops accepting data and events.
+        tee_out.set_active(false).unwrap();
+        let push = |pts: u64| {
+            let mut buffer = gst::Buffer::with_size(8).unwrap();
+            buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(pts));
+            src.push_buffer(buffer).unwrap();
+        };
+        push(0);
+        let queue_src = queue.static_pad("src").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while out.last_flow_result().is_ok() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(out.last_flow_result().is_err(), "the tee never refused: the test raced nothing");
+        assert_eq!(queue_src.last_flow_result(), Ok(gst::FlowSuccess::Ok), "the queue's thread stopped");
+        tee_out.set_active(true).unwrap();
+        push(20);
+        let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(5));
+        assert!(sample.is_some(), "nothing reached the tee's output once it worked again");
+        assert_eq!(queue_src.last_flow_result(), Ok(gst::FlowSuccess::Ok));
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 
     /// A failing element downstream of an isolated link: the push upstream still succeeds,
