@@ -141,7 +141,7 @@ async fn room(publishers: usize, agents: usize, plan: &Plan, window: u64) -> any
     let (t1, s1) = (Instant::now(), ProcSample::read(Some(server.pid()))?);
     let secs = t1.duration_since(t0).as_secs_f64();
     let groups = procfs::thread_groups(&threads0, &procfs::thread_times(server.pid())?, secs);
-    let compositor_cores = groups.iter().filter(|g| g.name == "compositor:src").map(|g| g.cores).sum();
+    let compositor_cores = procfs::group_cores(&groups, super::viewers::COMPOSITOR).unwrap_or(0.0);
     let (mut max_gap, mut frames) = (Duration::ZERO, 0usize);
     for a in &speakers {
         a.received(|r| {
@@ -197,12 +197,9 @@ pub async fn measure(plan: &Plan) -> anyhow::Result<AgentBench> {
     }
     let mut rounds = Vec::new();
     for round in 0..ROUNDS {
-        let mut order = [(PUBLISHERS, 0), (PUBLISHERS + MORE_PUBLISHERS, 0), (PUBLISHERS, most)];
-        if round % 2 == 1 {
-            order.reverse();
-        }
+        let rooms = [(PUBLISHERS, 0), (PUBLISHERS + MORE_PUBLISHERS, 0), (PUBLISHERS, most)];
         let mut measured = Vec::new();
-        for (publishers, agents) in order {
+        for (publishers, agents) in super::viewers::in_turn(&rooms, round) {
             tracing::info!(publishers, agents, round, "agents: the cost comparison");
             measured.push(room(publishers, agents, plan, plan.window).await?);
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::viewers::{PerViewer, Run};
+use super::viewers::{COMPOSITOR, FANOUT, PerViewer, Run};
 
 /// The newest full run's results in `dir` other than `this` (quick runs and soaks left out).
 pub fn previous(dir: &Path, this: &Path) -> Option<(PathBuf, Value)> {
@@ -42,9 +42,7 @@ fn run(r: &Value, publishers: u64) -> Option<&Value> {
 /// baseline, labelled so, as that file's own page computed it.
 fn per_viewer(r: &Value, viewer_room: u64) -> Option<String> {
     let thread = |t: &Value, group: &str| {
-        let groups = t.pointer("/server/threads")?.as_array()?;
-        let of: Vec<f64> = groups.iter().filter(|g| g["name"] == group).filter_map(|g| g["cores"].as_f64()).collect();
-        (!of.is_empty()).then(|| of.iter().sum())
+        t.pointer("/server/threads")?.as_array()?.iter().find(|g| g["name"] == group)?["cores"].as_f64()
     };
     let sweep: Vec<&Value> = r["viewers"].as_array()?.iter().collect();
     if sweep.iter().any(|t| t["viewers"] == 0) {
@@ -54,8 +52,8 @@ fn per_viewer(r: &Value, viewer_room: u64) -> Option<String> {
                 Some(Run {
                     viewers: t["viewers"].as_f64()?,
                     server: f(t, "/server/cpu_cores")?,
-                    fanout: thread(t, "fanout:src")?,
-                    compositor: thread(t, "compositor:src")?,
+                    fanout: thread(t, FANOUT)?,
+                    compositor: thread(t, COMPOSITOR)?,
                 })
             })
             .collect();

@@ -20,13 +20,13 @@
 use serde::Serialize;
 
 use super::{Plan, Results, derived};
-use crate::loadgen::{Clips, LoadOptions, LoadReport};
+use crate::loadgen::{Clips, LoadOptions, LoadReport, procfs};
 
 /// The thread group that sends an output's packets to each of its receivers (`egress_gate`).
-const FANOUT: &str = "fanout:src";
+pub(super) const FANOUT: &str = "fanout:src";
 
 /// The thread group that composites and encodes.
-const COMPOSITOR: &str = "compositor:src";
+pub(super) const COMPOSITOR: &str = "compositor:src";
 
 /// The most the compositor's thread may move within a round: its highest reading over its
 /// lowest.
@@ -114,13 +114,13 @@ pub(super) async fn alone(
     Ok(results)
 }
 
-/// The counts of round `round`: forward in even rounds, backward in odd ones.
-fn in_turn(counts: &[usize], round: usize) -> Vec<usize> {
-    let mut counts = counts.to_vec();
+/// What round `round` runs of `items`: forward in even rounds, backward in odd ones.
+pub(super) fn in_turn<T: Clone>(items: &[T], round: usize) -> Vec<T> {
+    let mut items = items.to_vec();
     if round % 2 == 1 {
-        counts.reverse();
+        items.reverse();
     }
-    counts
+    items
 }
 
 /// The highest of `readings` over the lowest.
@@ -131,8 +131,7 @@ fn spread(readings: &[f64]) -> f64 {
 
 /// A thread group's cores in `t`; `None` when the server or the group went unread.
 fn thread_cores(t: &LoadReport, group: &str) -> Option<f64> {
-    let threads = &t.server.as_ref()?.threads;
-    threads.iter().any(|g| g.name == group).then(|| threads.iter().filter(|g| g.name == group).map(|g| g.cores).sum())
+    procfs::group_cores(&t.server.as_ref()?.threads, group)
 }
 
 /// One run of the sweep as the figure needs it.

@@ -63,6 +63,11 @@ pub fn thread_groups(
     out
 }
 
+/// The cores of the group named `name` in `groups` (names are unique there), if it ran.
+pub fn group_cores(groups: &[ThreadGroup], name: &str) -> Option<f64> {
+    groups.iter().find(|g| g.name == name).map(|g| g.cores)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
