@@ -1,11 +1,11 @@
-//! The shared mixers of a room: the composite video chain and the audio mix chains.
+//! The shared mixers of a room: the composite video chain here, the audio mix in
+//! [`super::audio_mix`].
 //!
 //! Each is a bin parsed from a fixed launch string in `pipelines/`; per-participant inputs are
-//! request pads on its compositor or audiomixer, exposed as ghost pads on the bin, and each
-//! codec's encoder runs once per mix ([`super::encoder`]).
+//! request pads on its compositor or engine, exposed as ghost pads on the bin, and each
+//! codec's encoder runs once per mix ([`Encoders`], [`super::encoder`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use gst::prelude::*;
@@ -13,12 +13,11 @@ use tessera_webrtc::codecs::Codec;
 
 use super::encoder::Encoder;
 use super::ghost;
-use super::mixengine::{Listen, MixEngine, Route};
 use crate::config::Config;
 use crate::ids::ParticipantId;
 use crate::layout::Rect;
 
-use crate::pipelines::{AUDIO_MIX, VIDEO_MIX};
+use crate::pipelines::VIDEO_MIX;
 
 /// The shortest time between two forced keyframes of the composite. Newcomers and receivers'
 /// PLIs within this window share one keyframe, so a burst of joins never floods the room with
@@ -35,12 +34,8 @@ pub fn parse_fragment(text: &str, ghost_unlinked: bool) -> anyhow::Result<gst::B
     gst::parse::bin_from_description(&desc, ghost_unlinked).context("parsing pipeline fragment")
 }
 
-fn child(bin: &gst::Bin, name: &str) -> anyhow::Result<gst::Element> {
+pub(super) fn child(bin: &gst::Bin, name: &str) -> anyhow::Result<gst::Element> {
     bin.by_name(name).ok_or_else(|| anyhow!("fragment has no element named {name}"))
-}
-
-fn ms(ms: u32) -> u64 {
-    u64::from(ms) * 1_000_000
 }
 
 /// Stamps each composite frame with the middle of the time its pictures come from.
@@ -68,7 +63,7 @@ fn centre_frame_times(src: &gst::Pad, fps: u32) {
 
 /// The encoders of one mix, by codec, and the `raw` tee feeding them.
 #[derive(Debug)]
-pub struct Encoders {
+pub(super) struct Encoders {
     /// The mix's raw output.
     raw: gst::Element,
     /// Running encoders.
@@ -76,12 +71,12 @@ pub struct Encoders {
 }
 
 impl Encoders {
-    fn new(bin: &gst::Bin) -> anyhow::Result<Self> {
+    pub(super) fn new(bin: &gst::Bin) -> anyhow::Result<Self> {
         Ok(Self { raw: child(bin, "raw")?, by_codec: BTreeMap::new() })
     }
 
     /// The running encoder of `codec`, built (and started) if there is none yet.
-    fn ensure(&mut self, mix: &gst::Bin, codec: Codec, config: &Config) -> anyhow::Result<&Encoder> {
+    pub(super) fn ensure(&mut self, mix: &gst::Bin, codec: Codec, config: &Config) -> anyhow::Result<&Encoder> {
         if !self.by_codec.contains_key(&codec) {
             let encoder = Encoder::attach(mix, &self.raw, codec, config)?;
             tracing::info!(mix = %mix.name(), %codec, "encoder started");
@@ -90,12 +85,12 @@ impl Encoders {
         Ok(&self.by_codec[&codec])
     }
 
-    fn get(&self, codec: Codec) -> Option<&Encoder> {
+    pub(super) fn get(&self, codec: Codec) -> Option<&Encoder> {
         self.by_codec.get(&codec)
     }
 
     /// Stops `codec`'s encoder if it feeds nothing any more (`keep` is never stopped).
-    fn stop_idle(&mut self, mix: &gst::Bin, codec: Codec, keep: Option<Codec>) {
+    pub(super) fn stop_idle(&mut self, mix: &gst::Bin, codec: Codec, keep: Option<Codec>) {
         if Some(codec) == keep || self.by_codec.get(&codec).is_none_or(|e| e.outputs() > 0) {
             return;
         }
@@ -239,103 +234,6 @@ impl VideoMix {
     }
 }
 
-/// The room's audio mix: the mix-minus engine with a silent input, and the full mix's
-/// encoders. The full mix always encodes Opus (viewers, recordings, and every Opus listener
-/// while they are not talking) and G.711 while a viewer takes only that.
-#[derive(Debug)]
-pub struct AudioMix {
-    /// The bin; its encoders' outputs and listeners' pads are ghost pads on it.
-    pub bin: gst::Bin,
-    /// The engine, whose request pads are the participants' voices.
-    engine: MixEngine,
-    /// The codec never stopped (Opus).
-    main: Option<Codec>,
-    /// Its encoders.
-    encoders: Encoders,
-}
-
-impl AudioMix {
-    /// Builds a mix named `name` encoding `main`.
-    pub fn new(name: &str, main: Option<Codec>, config: &Config) -> anyhow::Result<Self> {
-        let bin = parse_fragment(AUDIO_MIX, false)?;
-        bin.set_property("name", name);
-        let mixer = child(&bin, "mixer")?;
-        super::mix_latency::unbounded_upstream_latency(&mixer, super::mix_latency::mix_wait(config));
-        mixer.set_property("latency", ms(20));
-        mixer.set_property("min-upstream-latency", super::mix_latency::mix_wait(config).nseconds());
-        let engine = mixer.downcast::<MixEngine>().map_err(|_| anyhow!("audio-mix.txt's mixer is not tesseramix"))?;
-        let mut encoders = Encoders::new(&bin)?;
-        if let Some(main) = main {
-            encoders.ensure(&bin, main, config)?;
-        }
-        Ok(Self { bin, engine, main, encoders })
-    }
-
-    /// The engine's source pad (the full mix; every listener's pad asks it too).
-    pub(super) fn mixer_src(&self) -> gst::Pad {
-        self.engine.static_pad("src").expect("the engine has a src pad")
-    }
-
-    /// Adds an input for `participant`'s decoded audio.
-    pub fn add_input(&self, participant: ParticipantId) -> anyhow::Result<gst::GhostPad> {
-        ghost::request(&self.bin, self.engine.upcast_ref(), "sink_%u", &format!("audio-{participant}"))
-    }
-
-    /// Releases an input; its upstream must already be cut or stopped.
-    pub fn remove_input(&self, input: &gst::GhostPad) {
-        ghost::release(&self.bin, self.engine.upcast_ref(), input);
-    }
-
-    /// A new listener's own mix, a ghost pad named `name`, and the route of their frames.
-    pub(super) fn add_listener(&self, listen: Listen, name: &str) -> anyhow::Result<(gst::GhostPad, Arc<Route>)> {
-        let (pad, route) = self.engine.add_listener(listen)?;
-        match ghost::expose(&self.bin, &pad, name) {
-            Ok(ghost) => Ok((ghost, route)),
-            Err(e) => {
-                self.engine.remove_listener(&pad);
-                Err(e)
-            }
-        }
-    }
-
-    /// Tells the engine that `voice` (an input of [`AudioMix::add_input`]) is the listener's own.
-    pub(super) fn set_voice(&self, listener: &gst::GhostPad, voice: Option<&gst::GhostPad>) {
-        if let Some(pad) = listener.target() {
-            self.engine.set_voice(&pad, voice.and_then(|v| v.target()).as_ref());
-        }
-    }
-
-    /// Removes a listener: the engine stops pushing their frames at once.
-    pub(super) fn remove_listener(&self, listener: &gst::GhostPad) {
-        let target = listener.target();
-        let _ = listener.set_target(None::<&gst::Pad>);
-        let _ = listener.set_active(false);
-        let _ = self.bin.remove_pad(listener);
-        if let Some(pad) = target {
-            self.engine.remove_listener(&pad);
-        }
-    }
-
-    /// A new output of the mix encoded in `codec` (whose encoder starts if it is not running),
-    /// named `name`; isolated like the video one.
-    pub fn add_encoded_output(&mut self, codec: Codec, name: &str, config: &Config) -> anyhow::Result<gst::GhostPad> {
-        let output = self.encoders.ensure(&self.bin, codec, config)?.add_output(&self.bin, name);
-        if output.is_err() {
-            self.encoders.stop_idle(&self.bin, codec, self.main);
-        }
-        output
-    }
-
-    /// Releases an output of `codec`; an encoder other than the main one stops with its last
-    /// output.
-    pub fn remove_encoded_output(&mut self, codec: Codec, output: &gst::GhostPad) {
-        if let Some(encoder) = self.encoders.get(codec) {
-            encoder.remove_output(&self.bin, output);
-        }
-        self.encoders.stop_idle(&self.bin, codec, self.main);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,8 +254,6 @@ mod tests {
         let config = Config::default();
         let mut video = VideoMix::new(&config).unwrap();
         assert!(video.compositor.property::<bool>("force-live"));
-        let mut audio = AudioMix::new("audio-mix", Some(Codec::Opus), &config).unwrap();
-        assert!(audio.engine.property::<bool>("force-live"));
         // Encoders start with their first output and stop with their last, except the main one.
         let h264 = video.add_encoded_output(Codec::H264, "h264-out", &config).unwrap();
         assert!(video.encoders.get(Codec::H264).is_some());
@@ -366,10 +262,5 @@ mod tests {
         let vp8 = video.add_encoded_output(Codec::Vp8, "vp8-out", &config).unwrap();
         video.remove_encoded_output(Codec::Vp8, &vp8);
         assert!(video.encoders.get(Codec::Vp8).is_some(), "VP8 runs for recordings");
-        for codec in [Codec::Pcmu, Codec::Pcma, Codec::Opus] {
-            let out = audio.add_encoded_output(codec, "out", &config).unwrap();
-            audio.remove_encoded_output(codec, &out);
-        }
-        assert_eq!(audio.encoders.by_codec.keys().copied().collect::<Vec<_>>(), [Codec::Opus]);
     }
 }

@@ -222,7 +222,7 @@ impl RoomMedia {
         bin.static_pad("rtp").context("branch output")?.link(sink)?;
         listener.pad.link(&bin.static_pad("sink").context("branch input")?)?;
         if key.0 == Codec::Opus {
-            let shared = self.audio.add_encoded_output(Codec::Opus, &format!("shared-{id}"), &self.config)?;
+            let shared = self.audio.add_listener_share(&format!("shared-{id}"), &self.config)?;
             listener.branch = Branch::Encoded { bin: bin.clone(), shared: Some(shared.clone()) };
             shared.link(&bin.static_pad("shared").context("branch shared input")?)?;
         }
@@ -235,10 +235,15 @@ impl RoomMedia {
         self.audio.remove_listener(&listener.pad);
         if let Branch::Encoded { bin, shared } = listener.branch {
             if let Some(shared) = shared {
-                self.audio.remove_encoded_output(Codec::Opus, &shared);
+                self.audio.remove_listener_share(&shared);
             }
             stop_in(&self.pipeline, bin.upcast_ref());
         }
+    }
+
+    /// Whether the full mix's Opus encode ran on the last frame (someone heard it).
+    pub fn full_mix_heard(&self) -> bool {
+        self.audio.full_mix_heard()
     }
 
     /// Own and shared frames, and switches, over every listener in the room.

@@ -14,6 +14,7 @@
 mod agent;
 mod agent_image;
 mod answerer;
+mod audio_mix;
 mod audio_send;
 mod audio_timing;
 mod composite_stats;
@@ -294,7 +295,7 @@ pub fn readiness_check() -> anyhow::Result<()> {
         tracing::warn!("x264enc (gstreamer1.0-plugins-ugly) is not installed: no H.264 output, VP8 only");
     }
     let video = mixer::VideoMix::new(&config)?;
-    let audio = mixer::AudioMix::new("audio-mix", Some(tessera_webrtc::codecs::Codec::Opus), &config)?;
+    let audio = audio_mix::AudioMix::new("audio-mix", Some(tessera_webrtc::codecs::Codec::Opus), &config)?;
     let webrtc = tessera_webrtc::new_webrtcbin("readiness", 50, &tessera_webrtc::IceSettings::default())?;
     pipeline.add_many([video.bin.upcast_ref(), audio.bin.upcast_ref(), &webrtc])?;
     let ready = pipeline.set_state(gst::State::Ready);

@@ -13,8 +13,9 @@ use gst::prelude::*;
 use tessera_webrtc::codecs::Codec;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::audio_mix::AudioMix;
 use super::egress::{OutputKey, RtpOutput};
-use super::mixer::{AudioMix, VideoMix};
+use super::mixer::VideoMix;
 use super::mixminus::{AudioFeed, AudioSource};
 use super::overlay::Overlay;
 use super::peer::{PeerBin, Session};

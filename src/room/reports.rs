@@ -97,8 +97,10 @@ impl RoomActor {
                 second.publisher_fps.push(rates.fps);
             }
         }
-        // The full audio mix, the composite, and each talker's own encode (running now).
-        second.mixes = 1 + i64::from(composite.is_some()) + self.media.mix_minus_counts().on_own as i64;
+        // The full audio mix (while someone hears it), the composite, and each talker's own
+        // encode (running now).
+        let full_mix = i64::from(self.media.full_mix_heard());
+        second.mixes = full_mix + i64::from(composite.is_some()) + self.media.mix_minus_counts().on_own as i64;
         self.reports.last_reception = reception;
         self.reports.metrics.second(&second);
         // Read at the next second.

@@ -96,7 +96,7 @@ async fn metrics_of_a_live_room() -> anyhow::Result<()> {
     assert_eq!(
         get(&s, &format!("tessera_room_mixes_encoded{room}")),
         4.0,
-        "composite, full mix, and both publishers' own encodes (their tones never stop)"
+        "composite, full mix (the viewer hears it), and both publishers' own encodes (their tones never stop)"
     );
     assert_eq!(get(&s, "tessera_errors_sent_total{code=\"bad_json\"}"), 1.0);
     assert!(get(&s, "tessera_signaling_messages_total{direction=\"in\"}") >= 4.0);

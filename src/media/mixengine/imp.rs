@@ -11,12 +11,8 @@ use gst::subclass::prelude::*;
 use gst_audio::subclass::prelude::*;
 use gst_base::prelude::*;
 
-use super::{Listen, Route, pcm};
-
-/// Frames of the full mix an own encoder is given (and whose output is dropped) before the
-/// frame it takes over with, so that its state starts close to the shared encoder's and the
-/// listener's decoder hears no seam.
-pub const WARMUP_FRAMES: usize = 3;
+use super::{Listen, Route, SharedDemand, pcm};
+use crate::media::opus::WARMUP_FRAMES;
 
 /// Frames a listener keeps their own encode after their voice fell below the gate (500 ms):
 /// the pauses inside a sentence cost no switch.
@@ -69,6 +65,8 @@ pub struct MixEngine {
     pub(super) state: Mutex<State>,
     /// Whether a failed push of the full mix was logged (once per engine).
     full_mix_failed: std::sync::atomic::AtomicBool,
+    /// Who hears the full mix's Opus encode.
+    pub(super) demand: Arc<SharedDemand>,
 }
 
 #[glib::object_subclass]
@@ -149,6 +147,9 @@ impl AggregatorImpl for MixEngine {
             }
             let pushes: Vec<_> =
                 listeners.iter_mut().filter_map(|l| frame_for(l, sum, voices, history, &buffer)).collect();
+            // Before the full mix goes out: its encode runs in this push and asks.
+            self.demand
+                .set_listeners(listeners.iter().any(|l| l.listen == Listen::WhenTalking && l.route.takes_shared()));
             history.push_back(buffer.clone());
             if history.len() > WARMUP_FRAMES {
                 history.pop_front();

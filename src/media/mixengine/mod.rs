@@ -18,7 +18,7 @@ pub(super) mod pcm;
 pub(in crate::media) use imp::pcm_caps;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use anyhow::anyhow;
 use gst::glib;
@@ -137,7 +137,41 @@ impl std::ops::AddAssign for RouteCounts {
     }
 }
 
+/// Who hears the full mix's Opus encode: outputs that take every frame of it (viewers,
+/// recordings) and, frame by frame, the listeners who are not talking. When nobody does (every
+/// listener talks, nobody watches or records) the encode skips the frame
+/// ([`crate::media::opus::OpusEncoder::set_heard`]): a room of talkers costs one encode per
+/// talker, not one more.
+#[derive(Debug, Default)]
+pub struct SharedDemand {
+    steady: AtomicUsize,
+    listeners: AtomicBool,
+}
+
+impl SharedDemand {
+    /// Whether anyone hears the frame being encoded.
+    pub fn heard(&self) -> bool {
+        self.steady.load(Relaxed) > 0 || self.listeners.load(Relaxed)
+    }
+
+    /// An output that takes every frame was added (`true`) or removed.
+    pub fn steady_output(&self, added: bool) {
+        let _ = self.steady.fetch_update(Relaxed, Relaxed, |n| Some(if added { n + 1 } else { n.saturating_sub(1) }));
+    }
+
+    /// Whether a listener takes the frame being mixed from the shared encode (the engine sets
+    /// it before pushing the frame).
+    fn set_listeners(&self, any: bool) {
+        self.listeners.store(any, Relaxed);
+    }
+}
+
 impl MixEngine {
+    /// Who hears the full mix's Opus encode (see [`SharedDemand`]).
+    pub fn shared_demand(&self) -> Arc<SharedDemand> {
+        self.imp().demand.clone()
+    }
+
     /// A new listener: a `minus_N` source pad, active, on the engine, and its route.
     pub fn add_listener(&self, listen: Listen) -> anyhow::Result<(gst::Pad, Arc<Route>)> {
         let templ = self.pad_template("minus_%u").ok_or_else(|| anyhow!("tesseramix has no minus_%u template"))?;

@@ -3,7 +3,15 @@
 //! 10 unless set), with libopus's single-stream API. Output times match `opusenc`'s: the first frame is
 //! shortened by the encoder's look-ahead (and says so in a clipping meta), so every frame is
 //! stamped with the time its sound came in.
+//!
+//! An encoder told who hears it ([`super::OpusEncoder::set_heard`]) skips the frames nobody
+//! hears: the room's shared encode of the full mix while every listener talks and no viewer or
+//! recording takes it. It keeps the last [`WARMUP_FRAMES`] it skipped and encodes them, output
+//! dropped, before the next frame someone hears, so its state is where a steady encoder's
+//! would be and the listener's decoder hears no seam. Output times are unchanged: a skipped
+//! frame is still counted as consumed input.
 
+use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
@@ -18,6 +26,13 @@ use super::libopus::{self, RATE};
 const FRAME: usize = 960;
 /// The largest packet one frame may take (Opus's own limit is 1275 bytes).
 const MAX_PACKET: usize = 1500;
+
+/// Frames an encoder is given, output dropped, before it takes over from another encoder or
+/// from its own silence, so that its state starts where a steady encoder's would be.
+pub const WARMUP_FRAMES: usize = 3;
+
+/// Whether anyone hears the frame being encoded (asked once per frame, in the streaming thread).
+pub type Heard = Box<dyn Fn() -> bool + Send + Sync>;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -40,12 +55,16 @@ struct State {
     pcm: Vec<i16>,
     /// Where each frame is encoded before it is copied out at its size.
     packet: Vec<u8>,
+    /// The last frames skipped because nobody heard them, oldest first.
+    skipped: VecDeque<Vec<i16>>,
 }
 
 #[derive(Default)]
 pub struct OpusEncoder {
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Who hears it; none: every frame is encoded.
+    pub(super) heard: Mutex<Option<Heard>>,
 }
 
 #[glib::object_subclass]
@@ -163,6 +182,7 @@ impl AudioEncoderImpl for OpusEncoder {
     fn handle_frame(&self, buffer: Option<&gst::Buffer>) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Draining: the look-ahead's last 2.5 ms stay in the encoder.
         let Some(buffer) = buffer else { return Ok(gst::FlowSuccess::Ok) };
+        let heard = self.heard.lock().unwrap().as_ref().is_none_or(|heard| heard());
         let obj = self.obj();
         let mut guard = self.state.lock().unwrap();
         let state = &mut *guard;
@@ -173,7 +193,23 @@ impl AudioEncoderImpl for OpusEncoder {
         state.pcm.clear();
         state.pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
         state.pcm.resize(FRAME, 0);
+        let trim = state.pending_lookahead.min(samples);
+        state.pending_lookahead -= trim;
+        if !heard {
+            let mut kept =
+                if state.skipped.len() == WARMUP_FRAMES { state.skipped.pop_front() } else { None }.unwrap_or_default();
+            kept.clone_from(&state.pcm);
+            state.skipped.push_back(kept);
+            drop(guard);
+            return obj.finish_frame(None, (samples - trim) as i32);
+        }
         state.packet.resize(MAX_PACKET, 0);
+        // Back from skipping: the skipped frames' sound goes through the encoder's state.
+        for frame in state.skipped.drain(..) {
+            if let Err(e) = encoder.encode(&frame, &mut state.packet) {
+                gst::warning!(gst::CAT_RUST, imp = self, "warming up: {e}");
+            }
+        }
         let encoded = encoder.encode(&state.pcm, &mut state.packet);
         let len = match encoded {
             Ok(len) => len,
@@ -185,8 +221,6 @@ impl AudioEncoderImpl for OpusEncoder {
         };
         // Its own allocation of its own size: payloaders and RTP histories keep this memory.
         let packet = state.packet[..len].to_vec();
-        let trim = state.pending_lookahead.min(samples);
-        state.pending_lookahead -= trim;
         drop(guard);
         let mut out = gst::Buffer::from_mut_slice(packet);
         if trim > 0 {

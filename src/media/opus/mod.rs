@@ -8,6 +8,9 @@ pub(super) mod libopus;
 
 use gst::glib;
 use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+pub use encoder::WARMUP_FRAMES;
 
 glib::wrapper! {
     /// The decoder element.
@@ -19,6 +22,14 @@ glib::wrapper! {
     /// The encoder element.
     pub struct OpusEncoder(ObjectSubclass<encoder::OpusEncoder>)
         @extends gst_audio::AudioEncoder, gst::Element, gst::Object;
+}
+
+impl OpusEncoder {
+    /// Asks `heard` before each frame whether anyone hears it, and skips the frames nobody
+    /// does (see the [`encoder`] module).
+    pub fn set_heard(&self, heard: impl Fn() -> bool + Send + Sync + 'static) {
+        *self.imp().heard.lock().unwrap() = Some(Box::new(heard));
+    }
 }
 
 /// An always `sink` and `src` pad template with these caps (both elements have exactly these).
