@@ -58,13 +58,17 @@ impl Encoder {
     /// `mix`). Undoes its own work on failure.
     pub fn attach(mix: &gst::Bin, raw: &gst::Element, codec: Codec, config: &Config) -> anyhow::Result<Self> {
         let (text, name) = fragment(codec);
-        // Its first element's sink pad, the only one unlinked, becomes the bin's `sink`.
-        let bin = parse_fragment(text, true)?;
+        let bin = parse_fragment(text, false)?;
         bin.set_property("name", format!("encoder-{}", codec.encoding_name().to_ascii_lowercase()));
         let element = bin.by_name(name).ok_or_else(|| anyhow!("{codec} encoder fragment has no {name}"))?;
         let encoded = bin.by_name("encoded").ok_or_else(|| anyhow!("{codec} encoder fragment has no tee"))?;
         configure(&element, codec, config);
-        let sink = bin.static_pad("sink").context("encoder fragment takes no input")?;
+        // Its first element's sink pad, the only one unlinked, becomes the bin's `sink`:
+        // isolated, so that a frame the encoder fails to push (its `encoded` tee refuses the
+        // first segment while its only output is being released) costs that frame, not the
+        // mixer feeding it and every other encoder.
+        let input = bin.find_unlinked_pad(gst::PadDirection::Sink).context("encoder fragment takes no input")?;
+        let sink = ghost::expose_isolated(&bin, &input, "sink", format!("the {codec} encoder's input"))?;
         mix.add(&bin)?;
         let started = bin.sync_state_with_parent().map_err(anyhow::Error::from).and_then(|_| {
             let feed = raw.request_pad_simple("src_%u").context("requesting a raw tee pad")?;
@@ -140,5 +144,62 @@ pub(super) fn configure(element: &gst::Element, codec: Codec, config: &Config) {
             element.set_property("complexity", config.composite.audio_complexity as i32);
         }
         Codec::Pcmu | Codec::Pcma => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An encoder started for one receiver who leaves at once: the `encoded` tee's only output
+    /// is flushing (being released) when the encoder pushes its first frame, so the tee refuses
+    /// the segment and the encoder fails that push. The mix's `raw` tee, which feeds every
+    /// encoder, must not see the failure: it would stop the mixer for the whole room.
+    #[test]
+    fn a_push_an_encoder_fails_stays_out_of_the_mix() {
+        gst::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let caps = gst::Caps::builder("audio/x-raw")
+            .field("format", "S16LE")
+            .field("rate", 48_000)
+            .field("channels", 1)
+            .field("layout", "interleaved")
+            .build();
+        let src = gst_app::AppSrc::builder().caps(&caps).format(gst::Format::Time).build();
+        let mix = gst::Bin::builder().name("mix").build();
+        let raw = gst::ElementFactory::make("tee").name("raw").property("allow-not-linked", true).build().unwrap();
+        mix.add(&raw).unwrap();
+        ghost::expose(&mix, &raw.static_pad("sink").unwrap(), "sink").unwrap();
+        let sink = gst_app::AppSink::builder().sync(false).async_(false).build();
+        pipeline.add_many([src.upcast_ref::<gst::Element>(), mix.upcast_ref(), sink.upcast_ref()]).unwrap();
+        src.link(&mix).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let encoder = Encoder::attach(&mix, &raw, Codec::Pcmu, &Config::default()).unwrap();
+        let output = encoder.add_output(&mix, "out").unwrap();
+        output.link(&sink.static_pad("sink").unwrap()).unwrap();
+        // The release's first step, as `tee` takes it: its pad stops taking data and events.
+        let tee_pad = output.target().and_then(|t| t.downcast::<gst::GhostPad>().ok()).and_then(|g| g.target());
+        let tee_pad = tee_pad.expect("the output reaches a pad of the encoded tee");
+        tee_pad.set_active(false).unwrap();
+        let push = |ms: u64| {
+            let mut buffer = gst::Buffer::with_size(1920).unwrap();
+            buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(ms));
+            src.push_buffer(buffer).unwrap();
+        };
+        push(0);
+        let element_src = encoder.element.static_pad("src").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while element_src.last_flow_result().is_ok() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(element_src.last_flow_result().is_err(), "the tee never refused: the test raced nothing");
+        let feed = raw.src_pads().pop().expect("the raw tee feeds the encoder");
+        assert_eq!(feed.last_flow_result(), Ok(gst::FlowSuccess::Ok), "the raw tee saw the encoder's failure");
+        assert_eq!(src.static_pad("src").unwrap().last_flow_result(), Ok(gst::FlowSuccess::Ok));
+        tee_pad.set_active(true).unwrap();
+        push(20);
+        let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(5));
+        assert!(sample.is_some(), "the encoder's output never came once its tee worked again");
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 }
