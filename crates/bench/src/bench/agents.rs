@@ -306,6 +306,7 @@ pub async fn run_alone(plan: Plan, started: Instant) -> anyhow::Result<Results> 
         viewers: Vec::new(),
         viewer_sweep: Default::default(),
         floor: Vec::new(),
+        paired: None,
         audio: Vec::new(),
         codecs: Vec::new(),
         redirect: None,

@@ -68,12 +68,21 @@ fn per_viewer(r: &Value, viewer_room: u64) -> Option<String> {
     Some(format!("{:.4} core (publisher-sweep baseline)", super::derived::slope(&points)?))
 }
 
+/// Tessera ÷ floor over the adjacent rounds (`paired`), with the probe's lowest mean fps.
+fn paired_ratio(r: &Value) -> Option<String> {
+    let rounds = r.pointer("/paired/rounds")?.as_array()?;
+    let sum = |key: &str| rounds.iter().map(|x| f(x, key)).sum::<Option<f64>>();
+    let fps = rounds.iter().filter_map(|x| f(x, "/probe_fps/0")).reduce(f64::min)?;
+    Some(format!("{:.2}× ({fps:.1} fps; adjacent windows)", sum("/tessera_cores")? / sum("/floor_cores")?))
+}
+
 /// The rows of the table: what issue 16 set out to move, as text for one results file.
 fn figures(r: &Value) -> Vec<(&'static str, Option<String>)> {
-    let ratio16 = run(r, 16).and_then(|t| {
+    let ratio16 = paired_ratio(r).or_else(|| {
+        let t = run(r, 16)?;
         let floor = f(find(&r["floor"], "publishers", 16)?, "/cpu_cores")?;
         let fps = f(t, "/probe_fps_mean")?;
-        Some(format!("{:.2}× ({:.1} fps)", f(t, "/server/cpu_cores")? / floor, fps))
+        Some(format!("{:.2}× ({:.1} fps; sweeps minutes apart)", f(t, "/server/cpu_cores")? / floor, fps))
     });
     let at25 = run(r, 25)
         .and_then(|t| Some(format!("{:.1} fps, p50 {:.0} ms", f(t, "/probe_fps_mean")?, f(t, "/latency/p50_ms")?)));
@@ -149,7 +158,7 @@ mod tests {
             "audio": [{"participants": 16, "tessera_cpu_cores": 0.36, "janus_cpu_cores": 0.2}]
         });
         let rows: Vec<Option<String>> = figures(&old).into_iter().map(|(_, v)| v).collect();
-        assert_eq!(rows[0].as_deref(), Some("1.50× (29.5 fps)"));
+        assert_eq!(rows[0].as_deref(), Some("1.50× (29.5 fps; sweeps minutes apart)"));
         assert_eq!(rows[1], None, "no 25-publisher run");
         assert_eq!(rows[3].as_deref(), Some("1.80×"));
         assert_eq!(rows[4], None, "no few-talkers run then");
@@ -169,5 +178,17 @@ mod tests {
             "viewers": [run(0, 0.50, 0.02), run(30, 0.53, 0.11), run(30, 0.53, 0.11), run(0, 0.50, 0.02)],
         });
         assert_eq!(per_viewer(&new, 4).as_deref(), Some("0.0030 core"), "its own baseline, not the sweep's");
+    }
+
+    #[test]
+    fn the_floor_ratio_comes_from_adjacent_windows_when_a_file_has_them() {
+        let round = |t: f64, f: f64, fps: f64| serde_json::json!({"tessera_cores": t, "floor_cores": f, "probe_fps": [fps, fps]});
+        let new = serde_json::json!({
+            "tessera": [{"publishers": 16, "viewers": 0, "server": {"cpu_cores": 0.3}, "probe_fps_mean": 30.0}],
+            "floor": [{"publishers": 16, "cpu_cores": 0.9}],
+            "paired": {"publishers": 16, "rounds": [round(0.6, 0.8, 30.0), round(1.0, 0.8, 29.8)]},
+        });
+        let rows: Vec<Option<String>> = figures(&new).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(rows[0].as_deref(), Some("1.00× (29.8 fps; adjacent windows)"), "not the sweeps' 0.33");
     }
 }

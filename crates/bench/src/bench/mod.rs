@@ -12,6 +12,7 @@ pub mod janus;
 pub mod janus_peer;
 mod latency_floor;
 mod observability;
+mod paired;
 mod plot;
 mod profile;
 pub mod redirect;
@@ -177,6 +178,8 @@ pub struct Results {
     pub viewer_sweep: viewers::SweepLog,
     /// The floor, publisher sweep.
     pub floor: Vec<FloorRun>,
+    /// Tessera and the floor at the target size in adjacent windows (not with `--quick`).
+    pub paired: Option<paired::Paired>,
     /// Audio-only rooms against Janus.
     pub audio: Vec<audio::AudioRun>,
     /// What H.264 output and G.711 publishers add.
@@ -218,6 +221,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
         viewers: Vec::new(),
         viewer_sweep: Default::default(),
         floor: Vec::new(),
+        paired: None,
         audio: Vec::new(),
         codecs: Vec::new(),
         redirect: None,
@@ -256,6 +260,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Results> {
     for &n in &plan.publishers {
         tracing::info!(publishers = n, "floor");
         results.floor.push(floor::measure(n, &file, &plan, &dir)?);
+    }
+    if !opts.quick {
+        results.paired = Some(paired::measure(&plan, &base, &clips, &file, &dir).await?);
     }
     let _ = std::fs::remove_dir_all(&dir);
     results.audio = audio::measure_all(&plan, &base, &clips).await?;

@@ -64,6 +64,7 @@ pub fn markdown(r: &Results, json: &Path) -> String {
     );
     targets(&mut s, r, &d);
     publishers(&mut s, r);
+    super::paired::section(&mut s, r.paired.as_ref());
     super::profile::section(&mut s, r);
     latency(&mut s, r, &d);
     viewers(&mut s, r, &d);
@@ -96,7 +97,11 @@ fn targets(s: &mut String, r: &Results, d: &Derived) {
     let _ = writeln!(
         s,
         "| CPU ≤ 1.25 × the floor at N={TARGET_N}, 30 fps held | {} | {} |",
-        ratio.map_or("–".into(), |(x, fps)| format!("{x:.2} ×, 30 fps {}", if fps { "held" } else { "not held" })),
+        ratio.map_or("–".into(), |(x, fps)| format!(
+            "{x:.2} ×{}, 30 fps {}",
+            if r.paired.is_some() { " (adjacent windows)" } else { " (sweeps minutes apart)" },
+            if fps { "held" } else { "not held" }
+        )),
         mark(ratio.map(|(x, fps)| x <= 1.25 && fps))
     );
     viewer_target(s, d);
