@@ -45,7 +45,9 @@ impl AudioMix {
         let demand = engine.shared_demand();
         if let Some(main) = main {
             let encoder = encoders.ensure(&bin, main, config)?;
-            if let Ok(opus) = encoder.element.clone().downcast::<super::opus::OpusEncoder>() {
+            if main == Codec::Opus {
+                let opus = encoder.element.clone().downcast::<super::opus::OpusEncoder>();
+                let opus = opus.map_err(|_| anyhow!("the Opus encoder fragment is not tesseraopusenc"))?;
                 let demand = demand.clone();
                 opus.set_heard(move || demand.heard());
             }
@@ -103,7 +105,7 @@ impl AudioMix {
     pub fn add_encoded_output(&mut self, codec: Codec, name: &str, config: &Config) -> anyhow::Result<gst::GhostPad> {
         let output = self.add_output(codec, name, config)?;
         if Some(codec) == self.main {
-            self.demand.steady_output(true);
+            self.demand.add_steady();
         }
         Ok(output)
     }
@@ -112,7 +114,7 @@ impl AudioMix {
     /// one stops with its last output.
     pub fn remove_encoded_output(&mut self, codec: Codec, output: &gst::GhostPad) {
         if Some(codec) == self.main {
-            self.demand.steady_output(false);
+            self.demand.remove_steady();
         }
         self.remove_output(codec, output);
     }

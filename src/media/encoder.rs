@@ -58,17 +58,11 @@ impl Encoder {
     /// `mix`). Undoes its own work on failure.
     pub fn attach(mix: &gst::Bin, raw: &gst::Element, codec: Codec, config: &Config) -> anyhow::Result<Self> {
         let (text, name) = fragment(codec);
-        let bin = parse_fragment(text, false)?;
+        let (bin, encoded) = isolated_tee(text, codec)?;
         bin.set_property("name", format!("encoder-{}", codec.encoding_name().to_ascii_lowercase()));
         let element = bin.by_name(name).ok_or_else(|| anyhow!("{codec} encoder fragment has no {name}"))?;
-        let encoded = bin.by_name("encoded").ok_or_else(|| anyhow!("{codec} encoder fragment has no tee"))?;
         configure(&element, codec, config);
-        // Its first element's sink pad, the only one unlinked, becomes the bin's `sink`:
-        // isolated, so that a frame the encoder fails to push (its `encoded` tee refuses the
-        // first segment while its only output is being released) costs that frame, not the
-        // mixer feeding it and every other encoder.
-        let input = bin.find_unlinked_pad(gst::PadDirection::Sink).context("encoder fragment takes no input")?;
-        let sink = ghost::expose_isolated(&bin, &input, "sink", format!("the {codec} encoder's input"))?;
+        let sink = bin.static_pad("sink").context("encoder fragment takes no input")?;
         mix.add(&bin)?;
         let started = bin.sync_state_with_parent().map_err(anyhow::Error::from).and_then(|_| {
             let feed = raw.request_pad_simple("src_%u").context("requesting a raw tee pad")?;
@@ -126,6 +120,30 @@ impl Encoder {
     }
 }
 
+/// The fragment `text` in a bin of its own, `encode`, whose output reaches the `encoded` tee
+/// through an isolated link ([`ghost::expose_isolated`]), both in a bin with the fragment's
+/// input as its `sink`. A frame the encoder cannot hand on (the tee refuses the first segment
+/// while its only output is being released, as when a receiver leaves while the encoder it
+/// started pushes its first frame) then costs that frame. Without it the failure reached the
+/// encoder's streaming thread: the `raw` tee that feeds every encoder of the mix (and the
+/// mixer behind it) read it, or, in a fragment starting with a queue (H.264), the queue
+/// stopped its thread and that encoder for good.
+fn isolated_tee(text: &str, codec: Codec) -> anyhow::Result<(gst::Bin, gst::Element)> {
+    let encode = parse_fragment(text, false)?;
+    encode.set_property("name", "encode");
+    let encoded = encode.by_name("encoded").ok_or_else(|| anyhow!("{codec} encoder fragment has no tee"))?;
+    encode.remove(&encoded)?;
+    let input = encode.find_unlinked_pad(gst::PadDirection::Sink).context("encoder fragment takes no input")?;
+    ghost::expose(&encode, &input, "sink")?;
+    let output = encode.find_unlinked_pad(gst::PadDirection::Src).context("encoder fragment has no output")?;
+    let output = ghost::expose_isolated(&encode, &output, "src", format!("the {codec} encoder's output"))?;
+    let bin = gst::Bin::new();
+    bin.add_many([encode.upcast_ref(), &encoded])?;
+    output.link(&encoded.static_pad("sink").context("tees take input")?)?;
+    ghost::expose(&bin, &encode.static_pad("sink").context("exposed above")?, "sink")?;
+    Ok((bin, encoded))
+}
+
 /// Sets what depends on the configuration: bitrates, and for video the shortest time between
 /// two forced keyframes (receivers' requests within it share one keyframe).
 pub(super) fn configure(element: &gst::Element, codec: Codec, config: &Config) {
@@ -153,26 +171,24 @@ mod tests {
 
     /// An encoder started for one receiver who leaves at once: the `encoded` tee's only output
     /// is flushing (being released) when the encoder pushes its first frame, so the tee refuses
-    /// the segment and the encoder fails that push. The mix's `raw` tee, which feeds every
-    /// encoder, must not see the failure: it would stop the mixer for the whole room.
+    /// the segment. The mix's `raw` tee, which feeds every encoder, must not see a failure, and
+    /// the encoder must go on once its tee works again.
     #[test]
     fn a_push_an_encoder_fails_stays_out_of_the_mix() {
         gst::init().unwrap();
-        let pipeline = gst::Pipeline::new();
         let caps = gst::Caps::builder("audio/x-raw")
             .field("format", "S16LE")
             .field("rate", 48_000)
             .field("channels", 1)
             .field("layout", "interleaved")
             .build();
-        let src = gst_app::AppSrc::builder().caps(&caps).format(gst::Format::Time).build();
+        let pipeline = gst::Pipeline::new();
         let mix = gst::Bin::builder().name("mix").build();
         let raw = gst::ElementFactory::make("tee").name("raw").property("allow-not-linked", true).build().unwrap();
         mix.add(&raw).unwrap();
-        ghost::expose(&mix, &raw.static_pad("sink").unwrap(), "sink").unwrap();
+        let input = ghost::expose(&mix, &raw.static_pad("sink").unwrap(), "sink").unwrap();
         let sink = gst_app::AppSink::builder().sync(false).async_(false).build();
-        pipeline.add_many([src.upcast_ref::<gst::Element>(), mix.upcast_ref(), sink.upcast_ref()]).unwrap();
-        src.link(&mix).unwrap();
+        pipeline.add_many([mix.upcast_ref::<gst::Element>(), sink.upcast_ref()]).unwrap();
         pipeline.set_state(gst::State::Playing).unwrap();
         let encoder = Encoder::attach(&mix, &raw, Codec::Pcmu, &Config::default()).unwrap();
         let output = encoder.add_output(&mix, "out").unwrap();
@@ -181,23 +197,19 @@ mod tests {
         let tee_pad = output.target().and_then(|t| t.downcast::<gst::GhostPad>().ok()).and_then(|g| g.target());
         let tee_pad = tee_pad.expect("the output reaches a pad of the encoded tee");
         tee_pad.set_active(false).unwrap();
-        let push = |ms: u64| {
+        assert!(input.send_event(gst::event::StreamStart::new("test")));
+        assert!(input.send_event(gst::event::Caps::new(&caps)));
+        assert!(input.send_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())));
+        let frame = |ms: u64| {
             let mut buffer = gst::Buffer::with_size(1920).unwrap();
             buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(ms));
-            src.push_buffer(buffer).unwrap();
+            buffer
         };
-        push(0);
-        let element_src = encoder.element.static_pad("src").unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while element_src.last_flow_result().is_ok() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(element_src.last_flow_result().is_err(), "the tee never refused: the test raced nothing");
-        let feed = raw.src_pads().pop().expect("the raw tee feeds the encoder");
-        assert_eq!(feed.last_flow_result(), Ok(gst::FlowSuccess::Ok), "the raw tee saw the encoder's failure");
-        assert_eq!(src.static_pad("src").unwrap().last_flow_result(), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(input.chain(frame(0)), Ok(gst::FlowSuccess::Ok), "the raw tee saw the encoder's failure");
+        let isolated = encoder.bin.by_name("encode").and_then(|e| e.static_pad("src")).unwrap();
+        assert!(isolated.last_flow_result().is_err(), "the tee never refused: the test raced nothing");
         tee_pad.set_active(true).unwrap();
-        push(20);
+        assert_eq!(input.chain(frame(20)), Ok(gst::FlowSuccess::Ok));
         let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(5));
         assert!(sample.is_some(), "the encoder's output never came once its tee worked again");
         pipeline.set_state(gst::State::Null).unwrap();

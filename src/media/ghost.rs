@@ -28,28 +28,21 @@ pub fn request_isolated(
     expose_isolated(bin, &target, name, what).inspect_err(|_| element.release_request_pad(&target))
 }
 
-/// Exposes a pad of a child of `bin` whose downstream may fail on its own: a flow error from
-/// downstream is dropped here instead of travelling up. One failing mixer input then costs
-/// only that input, not `webrtcbin`'s transport and the participant's whole receive path; one
-/// failing encoder (a source pad below), not the mixer feeding every encoder. `what` names the
-/// link in the log (one warning per link).
+/// Exposes a source pad of a child of `bin` whose downstream (a shared mixer) may fail on its
+/// own: a flow error from downstream is dropped here instead of travelling up into webrtcbin,
+/// whose transport would stop on it and take the participant's whole receive path along. One
+/// failing mixer input then costs only that input. `what` names the link in the log (one
+/// warning per link).
 ///
 /// That covers a sticky event downstream refuses too (a tee refuses a segment while its only
 /// output is being released): a source pad pushing an event ignores a sticky one's failure,
-/// and the ghost's next buffer, which would carry it again, is absorbed if it fails. For a
-/// sink pad (an encoder's input) the isolation is the whole element behind it: the refusal
-/// reaches the encoder as an error on the frame it finishes, and is absorbed here.
+/// and the ghost's next buffer, which would carry it again, is absorbed if it fails.
 pub fn expose_isolated(bin: &gst::Bin, target: &gst::Pad, name: &str, what: String) -> anyhow::Result<gst::GhostPad> {
     let warned = AtomicBool::new(false);
-    let builder = gst::GhostPad::builder(target.direction()).name(name);
-    let ghost = match target.direction() {
-        gst::PadDirection::Sink => builder
-            .chain_function(move |pad, parent, buffer| chain_absorbing(pad, parent, buffer, &warned, &what))
-            .build(),
-        _ => builder
-            .proxy_pad_chain_function(move |pad, parent, buffer| chain_absorbing(pad, parent, buffer, &warned, &what))
-            .build(),
-    };
+    let ghost = gst::GhostPad::builder(target.direction())
+        .name(name)
+        .proxy_pad_chain_function(move |pad, parent, buffer| chain_absorbing(pad, parent, buffer, &warned, &what))
+        .build();
     install(bin, &ghost, target)?;
     Ok(ghost)
 }

@@ -157,6 +157,9 @@ impl AggregatorImpl for MixEngine {
             pushes
         };
         let result = self.parent_finish_buffer(buffer);
+        // The shared encode ran inside that push (no queue before it, pipelines/audio-mix.txt);
+        // anything else that asks hears "heard" and encodes.
+        self.demand.set_listeners(true);
         let src = self.obj().src_pad().clone();
         for (pad, fresh, buffers) in pushes {
             if fresh && !send_stream_events(&src, &pad) {

@@ -144,7 +144,10 @@ impl std::ops::AddAssign for RouteCounts {
 /// talker, not one more.
 #[derive(Debug, Default)]
 pub struct SharedDemand {
+    /// Outputs that take every frame (viewers' and recordings').
     steady: AtomicUsize,
+    /// Whether a listener takes the frame being mixed; outside the engine's push of a frame it
+    /// reads true, so an encode that ran outside that push would never skip.
     listeners: AtomicBool,
 }
 
@@ -154,13 +157,19 @@ impl SharedDemand {
         self.steady.load(Relaxed) > 0 || self.listeners.load(Relaxed)
     }
 
-    /// An output that takes every frame was added (`true`) or removed.
-    pub fn steady_output(&self, added: bool) {
-        let _ = self.steady.fetch_update(Relaxed, Relaxed, |n| Some(if added { n + 1 } else { n.saturating_sub(1) }));
+    /// An output that takes every frame was added.
+    pub fn add_steady(&self) {
+        self.steady.fetch_add(1, Relaxed);
+    }
+
+    /// An output of [`SharedDemand::add_steady`] was removed.
+    pub fn remove_steady(&self) {
+        let before = self.steady.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+        debug_assert!(before.is_ok(), "a steady output removed twice");
     }
 
     /// Whether a listener takes the frame being mixed from the shared encode (the engine sets
-    /// it before pushing the frame).
+    /// it before pushing the frame, and back to true after).
     fn set_listeners(&self, any: bool) {
         self.listeners.store(any, Relaxed);
     }

@@ -71,7 +71,9 @@ fn talk_in_bursts(viewer: bool) -> (u64, u64) {
     let opusenc = shared.by_name("opusenc").unwrap();
     crate::media::encoder::configure(&opusenc, key.0, &config);
     let demand = engine.shared_demand();
-    demand.steady_output(viewer);
+    if viewer {
+        demand.add_steady();
+    }
     opusenc.downcast::<crate::media::opus::OpusEncoder>().unwrap().set_heard(move || demand.heard());
     let shared_encoded = Arc::new(AtomicU64::new(0));
     let count = shared_encoded.clone();

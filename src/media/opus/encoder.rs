@@ -9,7 +9,8 @@
 //! recording takes it. It keeps the last [`WARMUP_FRAMES`] it skipped and encodes them, output
 //! dropped, before the next frame someone hears, so its state is where a steady encoder's
 //! would be and the listener's decoder hears no seam. Output times are unchanged: a skipped
-//! frame is still counted as consumed input.
+//! frame is still counted as consumed input. The look-ahead is taken off the stream's first
+//! frame, skipped or not, so a first output after skipped frames carries no clipping meta.
 
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex};

@@ -72,7 +72,9 @@ fn per_viewer(r: &Value, viewer_room: u64) -> Option<String> {
 fn paired_ratio(r: &Value) -> Option<String> {
     let rounds = r.pointer("/paired/rounds")?.as_array()?;
     let sum = |key: &str| rounds.iter().map(|x| f(x, key)).sum::<Option<f64>>();
-    let fps = rounds.iter().filter_map(|x| f(x, "/probe_fps/0")).reduce(f64::min)?;
+    // `probe_fps` was a (mean, worst second) pair in the first files that had rounds.
+    let mean_fps = |x: &Value| f(x, "/probe_fps_mean").or_else(|| f(x, "/probe_fps/0"));
+    let fps = rounds.iter().filter_map(mean_fps).reduce(f64::min)?;
     Some(format!("{:.2}× ({fps:.1} fps; adjacent windows)", sum("/tessera_cores")? / sum("/floor_cores")?))
 }
 
@@ -182,7 +184,8 @@ mod tests {
 
     #[test]
     fn the_floor_ratio_comes_from_adjacent_windows_when_a_file_has_them() {
-        let round = |t: f64, f: f64, fps: f64| serde_json::json!({"tessera_cores": t, "floor_cores": f, "probe_fps": [fps, fps]});
+        let round =
+            |t: f64, f: f64, fps: f64| serde_json::json!({"tessera_cores": t, "floor_cores": f, "probe_fps_mean": fps});
         let new = serde_json::json!({
             "tessera": [{"publishers": 16, "viewers": 0, "server": {"cpu_cores": 0.3}, "probe_fps_mean": 30.0}],
             "floor": [{"publishers": 16, "cpu_cores": 0.9}],

@@ -26,8 +26,10 @@ pub struct PairRound {
     pub tessera_cores: f64,
     /// The floor's `gst-launch-1.0`, cores.
     pub floor_cores: f64,
-    /// Probe frame rate in Tessera's window (mean, worst second).
-    pub probe_fps: (f64, f64),
+    /// Probe frame rate in Tessera's window, mean.
+    pub probe_fps_mean: f64,
+    /// Its worst second.
+    pub probe_fps_min: f64,
     /// Whether that is 30 fps held ([`holds_30`]).
     pub held_30: bool,
     /// The floor's encoded frame rate.
@@ -92,7 +94,8 @@ pub async fn measure(
         rounds.push(PairRound {
             tessera_cores: cpu(&t),
             floor_cores: f.cpu_cores,
-            probe_fps: (t.probe_fps_mean, t.probe_fps_min),
+            probe_fps_mean: t.probe_fps_mean,
+            probe_fps_min: t.probe_fps_min,
             held_30: holds_30(&t),
             floor_fps: f.fps,
             tessera_first: order[0] == Side::Tessera,
@@ -125,8 +128,8 @@ pub fn section(s: &mut String, paired: Option<&Paired>) {
             r.tessera_cores,
             r.floor_cores,
             r.tessera_cores / r.floor_cores,
-            r.probe_fps.0,
-            r.probe_fps.1,
+            r.probe_fps_mean,
+            r.probe_fps_min,
             r.floor_fps
         );
     }
@@ -140,11 +143,12 @@ mod tests {
     use super::*;
 
     fn round(tessera: f64, floor: f64, held_30: bool) -> PairRound {
-        let probe_fps = if held_30 { (30.0, 30.0) } else { (27.0, 20.0) };
+        let (probe_fps_mean, probe_fps_min) = if held_30 { (30.0, 30.0) } else { (27.0, 20.0) };
         PairRound {
             tessera_cores: tessera,
             floor_cores: floor,
-            probe_fps,
+            probe_fps_mean,
+            probe_fps_min,
             held_30,
             floor_fps: 30.0,
             tessera_first: true,
