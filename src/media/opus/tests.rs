@@ -138,3 +138,41 @@ fn complexity_reaches_the_encoder_and_the_room_s_setting_sounds_right() {
     assert!((dbfs(steady) + 9.0).abs() < 1.5, "level {:.1} dBFS", dbfs(steady));
     assert_eq!(crate::config::Config::default().composite.audio_complexity, 4);
 }
+
+/// Frames nobody hears are not put out, and the times of the frames after them are those of a
+/// steady encoder: the first ten skipped, the eleventh comes out at 200 ms less the 2.5 ms
+/// look-ahead (taken off the stream's first frame, the skipped one), without a clipping meta.
+#[test]
+fn skipped_frames_leave_the_times_of_the_frames_after_them_alone() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    gst::init().unwrap();
+    super::register();
+    let pipeline = gst::parse::launch(
+        "audiotestsrc num-buffers=20 samplesperbuffer=960 freq=1000 volume=0.5 \
+         ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! tesseraopusenc name=enc bitrate=32000 \
+         ! appsink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    let enc = pipeline.by_name("enc").unwrap().downcast::<super::OpusEncoder>().unwrap();
+    enc.set_heard(move || count.fetch_add(1, Ordering::Relaxed) >= 10);
+    let sink = pipeline.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        let clipped = buffer.meta::<gst_audio::AudioClippingMeta>().is_some();
+        out.push((buffer.pts().unwrap().nseconds(), buffer.duration().unwrap().nseconds(), clipped));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(asked.load(Ordering::Relaxed), 20, "asked once per frame");
+    assert_eq!(out.len(), 10, "only the frames someone hears: {out:?}");
+    assert_eq!(out[0], (197_500_000, 20_000_000, false));
+    for (i, &(pts, duration, clipped)) in out.iter().enumerate() {
+        assert_eq!((pts, duration, clipped), (197_500_000 + i as u64 * 20_000_000, 20_000_000, false));
+    }
+}
