@@ -49,7 +49,7 @@ impl AudioMix {
                 let opus = encoder.element.clone().downcast::<super::opus::OpusEncoder>();
                 let opus = opus.map_err(|_| anyhow!("the Opus encoder fragment is not tesseraopusenc"))?;
                 let demand = demand.clone();
-                opus.set_heard(move || demand.heard());
+                opus.set_heard(move || demand.heard())?;
             }
         }
         Ok(Self { bin, engine, main, encoders, demand })

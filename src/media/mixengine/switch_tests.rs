@@ -74,7 +74,7 @@ fn talk_in_bursts(viewer: bool) -> (u64, u64) {
     if viewer {
         demand.add_steady();
     }
-    opusenc.downcast::<crate::media::opus::OpusEncoder>().unwrap().set_heard(move || demand.heard());
+    opusenc.downcast::<crate::media::opus::OpusEncoder>().unwrap().set_heard(move || demand.heard()).unwrap();
     let shared_encoded = Arc::new(AtomicU64::new(0));
     let count = shared_encoded.clone();
     shared.by_name("encoded").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {

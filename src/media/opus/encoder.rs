@@ -13,7 +13,7 @@
 //! frame, skipped or not, so a first output after skipped frames carries no clipping meta.
 
 use std::collections::VecDeque;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use gst::glib;
 use gst::prelude::*;
@@ -64,8 +64,8 @@ struct State {
 pub struct OpusEncoder {
     settings: Mutex<Settings>,
     state: Mutex<State>,
-    /// Who hears it; none: every frame is encoded.
-    pub(super) heard: Mutex<Option<Heard>>,
+    /// Who hears it, set once; unset: every frame is encoded. Read on every frame, so no lock.
+    pub(super) heard: OnceLock<Heard>,
 }
 
 #[glib::object_subclass]
@@ -183,7 +183,7 @@ impl AudioEncoderImpl for OpusEncoder {
     fn handle_frame(&self, buffer: Option<&gst::Buffer>) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Draining: the look-ahead's last 2.5 ms stay in the encoder.
         let Some(buffer) = buffer else { return Ok(gst::FlowSuccess::Ok) };
-        let heard = self.heard.lock().unwrap().as_ref().is_none_or(|heard| heard());
+        let heard = self.heard.get().is_none_or(|heard| heard());
         let obj = self.obj();
         let mut guard = self.state.lock().unwrap();
         let state = &mut *guard;

@@ -26,9 +26,9 @@ glib::wrapper! {
 
 impl OpusEncoder {
     /// Asks `heard` before each frame whether anyone hears it, and skips the frames nobody
-    /// does (see the [`encoder`] module).
-    pub fn set_heard(&self, heard: impl Fn() -> bool + Send + Sync + 'static) {
-        *self.imp().heard.lock().unwrap() = Some(Box::new(heard));
+    /// does (see the [`encoder`] module). Set once: a second call is refused.
+    pub fn set_heard(&self, heard: impl Fn() -> bool + Send + Sync + 'static) -> anyhow::Result<()> {
+        self.imp().heard.set(Box::new(heard)).map_err(|_| anyhow::anyhow!("{} already knows who hears it", self.name()))
     }
 }
 

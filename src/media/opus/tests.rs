@@ -159,7 +159,7 @@ fn skipped_frames_leave_the_times_of_the_frames_after_them_alone() {
     let asked = Arc::new(AtomicUsize::new(0));
     let count = asked.clone();
     let enc = pipeline.by_name("enc").unwrap().downcast::<super::OpusEncoder>().unwrap();
-    enc.set_heard(move || count.fetch_add(1, Ordering::Relaxed) >= 10);
+    enc.set_heard(move || count.fetch_add(1, Ordering::Relaxed) >= 10).unwrap();
     let sink = pipeline.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::report::{TARGET_N, holds_30};
-use super::{Plan, derived::cpu, floor, measure_tessera, viewers::in_turn};
+use super::{Plan, derived::cpu, floor, measure_tessera};
 use crate::loadgen::{self, LoadOptions};
 
 /// Rounds of the pair; even, so that each side goes first equally often.
@@ -61,12 +61,6 @@ impl Paired {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Side {
-    Tessera,
-    Floor,
-}
-
 /// Runs the rounds: Tessera with `base`'s load at [`TARGET_N`] publishers, the floor decoding
 /// `file` as many times.
 pub async fn measure(
@@ -78,19 +72,14 @@ pub async fn measure(
 ) -> anyhow::Result<Paired> {
     let mut rounds = Vec::new();
     for round in 0..ROUNDS {
-        let (mut tessera, mut floor_run) = (None, None);
-        let order = in_turn(&[Side::Tessera, Side::Floor], round);
-        for side in &order {
-            tracing::info!(publishers = TARGET_N, round, ?side, "tessera against the floor, adjacent windows");
-            match side {
-                Side::Tessera => {
-                    let load = LoadOptions { publishers: TARGET_N, ..base.clone() };
-                    tessera = Some(measure_tessera(load, &[], clips).await?);
-                }
-                Side::Floor => floor_run = Some(floor::measure(TARGET_N, file, plan, dir)?),
-            }
-        }
-        let (Some(t), Some(f)) = (tessera, floor_run) else { unreachable!("both sides run every round") };
+        let tessera_first = round % 2 == 0;
+        tracing::info!(publishers = TARGET_N, round, tessera_first, "tessera against the floor, adjacent windows");
+        let floor_before = if tessera_first { None } else { Some(floor::measure(TARGET_N, file, plan, dir)?) };
+        let t = measure_tessera(LoadOptions { publishers: TARGET_N, ..base.clone() }, &[], clips).await?;
+        let f = match floor_before {
+            Some(f) => f,
+            None => floor::measure(TARGET_N, file, plan, dir)?,
+        };
         rounds.push(PairRound {
             tessera_cores: cpu(&t),
             floor_cores: f.cpu_cores,
@@ -98,7 +87,7 @@ pub async fn measure(
             probe_fps_min: t.probe_fps_min,
             held_30: holds_30(&t),
             floor_fps: f.fps,
-            tessera_first: order[0] == Side::Tessera,
+            tessera_first,
         });
     }
     Ok(Paired { publishers: TARGET_N, rounds })
