@@ -11,7 +11,7 @@ use serde::Serialize;
 use tessera_client::EncodedClip;
 
 use super::{Plan, Results, janus, janus_peer, measure_tessera};
-use crate::loadgen::procfs::{ProcSample, ThreadGroup};
+use crate::loadgen::procfs::{ProcSample, ThreadGroup, thread_groups, thread_times};
 use crate::loadgen::{self, LoadOptions};
 
 /// How many talk in the "few talkers" runs.
@@ -31,13 +31,15 @@ pub struct AudioRun {
     /// Mix packets per second each participant received from Tessera.
     pub tessera_pps: f64,
     /// Where Tessera's CPU went, by thread group.
-    pub tessera_threads: Vec<crate::loadgen::procfs::ThreadGroup>,
+    pub tessera_threads: Vec<ThreadGroup>,
     /// Janus's CPU in cores.
     pub janus_cpu_cores: f64,
     /// Janus's RSS, MiB.
     pub janus_rss_mib: f64,
     /// Mix packets per second each participant received from Janus.
     pub janus_pps: f64,
+    /// Where Janus's CPU went, by thread group (its threads are named by Janus and GLib).
+    pub janus_threads: Vec<ThreadGroup>,
     /// Each round's cores, Tessera and Janus (the figures above are their means).
     pub rounds: Vec<[f64; 2]>,
 }
@@ -68,8 +70,8 @@ pub async fn measure_all(plan: &Plan, base: &LoadOptions, clips: &loadgen::Clips
 /// N=4 swung ±9 % between rounds (0.91 and 1.09 in one bench), so it is the mean of 4.
 pub const ROUNDS: usize = 4;
 
-/// One window of Tessera's room: cores, RSS, mix packets/s per participant, threads.
-type TesseraWindow = (f64, f64, f64, Vec<ThreadGroup>);
+/// One window of a server's room: cores, RSS, mix packets/s per participant, threads.
+type Window = (f64, f64, f64, Vec<ThreadGroup>);
 
 async fn measure(
     n: usize,
@@ -107,6 +109,7 @@ async fn measure(
         janus_cpu_cores: mean(janus.iter().map(|j| j.0).collect()),
         janus_rss_mib: mean(janus.iter().map(|j| j.1).collect()),
         janus_pps: mean(janus.iter().map(|j| j.2).collect()),
+        janus_threads: mean_threads(janus.iter().map(|j| j.3.as_slice())),
         rounds: tessera.iter().zip(&janus).map(|(t, j)| [t.0, j.0]).collect(),
     })
 }
@@ -117,20 +120,15 @@ async fn tessera_window(
     talkers: Option<usize>,
     base: &LoadOptions,
     clips: &loadgen::Clips,
-) -> anyhow::Result<TesseraWindow> {
+) -> anyhow::Result<Window> {
     let audio_only = LoadOptions { publishers: n, audio_only: true, latency: false, talkers, ..base.clone() };
     let tessera = measure_tessera(audio_only, &["--video", "false"], clips).await?;
     let server = tessera.server.context("no server sample")?;
     Ok((server.cpu_cores, server.at_end.rss_mib, tessera.publisher_audio_pps, server.threads))
 }
 
-/// Janus's AudioBridge for one window: cores, RSS, mix packets/s per participant.
-async fn janus_window(
-    n: usize,
-    talkers: Option<usize>,
-    plan: &Plan,
-    clips: &loadgen::Clips,
-) -> anyhow::Result<(f64, f64, f64)> {
+/// Janus's AudioBridge for one window.
+async fn janus_window(n: usize, talkers: Option<usize>, plan: &Plan, clips: &loadgen::Clips) -> anyhow::Result<Window> {
     let janus = Arc::new(janus::Janus::start().await?);
     let silent = loadgen::blocking(|| EncodedClip::opus_silent(10)).await?;
     let mut peers = Vec::new();
@@ -140,12 +138,14 @@ async fn janus_window(
     }
     tokio::time::sleep(Duration::from_secs(plan.warmup)).await;
     let packets = |peers: &[janus_peer::JanusPeer]| peers.iter().map(|p| p.received.rtp().audio_packets).sum::<u64>();
-    let (t0, s0, p0) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
+    let pid = janus.pid();
+    let (t0, s0, th0, p0) = (Instant::now(), ProcSample::read(Some(pid))?, thread_times(pid)?, packets(&peers));
     tokio::time::sleep(Duration::from_secs(plan.window)).await;
-    let (t1, s1, p1) = (Instant::now(), ProcSample::read(Some(janus.pid()))?, packets(&peers));
+    let (t1, s1, th1, p1) = (Instant::now(), ProcSample::read(Some(pid))?, thread_times(pid)?, packets(&peers));
     let secs = t1.duration_since(t0).as_secs_f64();
     drop(peers);
-    Ok((s0.cores_until(&s1, secs), s1.rss_mib, (p1 - p0) as f64 / secs / n as f64))
+    let threads = thread_groups(&th0, &th1, secs);
+    Ok((s0.cores_until(&s1, secs), s1.rss_mib, (p1 - p0) as f64 / secs / n as f64, threads))
 }
 
 /// Each thread group's mean over the windows, busiest first.
@@ -178,9 +178,11 @@ pub async fn alone(
 ) -> anyhow::Result<Results> {
     results.audio = measure_all(plan, base, clips).await?;
     for a in &results.audio {
-        println!("Tessera's threads, {} participants, {:?} talking:", a.participants, a.talkers);
-        for g in &a.tessera_threads {
-            println!("  {:<28} {:>3} threads {:.3} cores", g.name, g.threads, g.cores);
+        for (server, threads) in [("Tessera", &a.tessera_threads), ("Janus", &a.janus_threads)] {
+            println!("{server}'s threads, {} participants, {:?} talking:", a.participants, a.talkers);
+            for g in threads.iter().filter(|g| g.cores > 0.0) {
+                println!("  {:<28} {:>3} threads {:.4} cores", g.name, g.threads, g.cores);
+            }
         }
     }
     let mut table = String::new();

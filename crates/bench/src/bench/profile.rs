@@ -27,6 +27,13 @@ fn stage(name: &str) -> &'static str {
         "webrtcbin-p#:pc" => "webrtcbin's own operations (SDP, ICE, stats)",
         "silence:src" => "a silent source that keeps each audio mix running",
         "background:src" => "the composite's live background (frame clock)",
+        // Janus 1.1's AudioBridge (janus_audiobridge.c) and core.
+        "mixer # #" => {
+            "Janus: each participant's thread, awake every 2.5 ms: decodes what they sent, encodes their mix"
+        }
+        "mixer #" => "Janus: the room's mixer: sums everyone once, takes each listener's voice out",
+        "hloop #" => "Janus: each participant's ICE loop: UDP receive and send, DTLS, SRTP",
+        "log" => "Janus's logger",
         _ => "",
     }
 }
@@ -57,12 +64,20 @@ pub fn section(s: &mut String, r: &Results) {
         let _ = writeln!(s, "**{} publishers** ({:.3} cores in all):\n", t.publishers, server.cpu_cores);
         table(s, &server.threads, server.cpu_cores);
     }
-    if let Some(a) = r.audio.iter().max_by_key(|a| a.participants) {
+    // The smallest room is where Tessera and Janus are closest; the largest shows the scaling.
+    let all_talking = || r.audio.iter().filter(|a| a.talkers.is_none());
+    let (smallest, largest) =
+        (all_talking().min_by_key(|a| a.participants), all_talking().max_by_key(|a| a.participants));
+    for a in smallest.into_iter().chain(largest.filter(|l| Some(l.participants) != smallest.map(|s| s.participants))) {
         let _ = writeln!(
             s,
             "**Audio-only room, {} participants** ({:.3} cores in all; Janus {:.3}):\n",
             a.participants, a.tessera_cpu_cores, a.janus_cpu_cores
         );
         table(s, &a.tessera_threads, a.tessera_cpu_cores);
+        if !a.janus_threads.is_empty() {
+            let _ = writeln!(s, "Janus AudioBridge, the same room (its thread names):\n");
+            table(s, &a.janus_threads, a.janus_cpu_cores);
+        }
     }
 }
