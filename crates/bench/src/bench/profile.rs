@@ -16,9 +16,8 @@ fn stage(name: &str) -> &'static str {
             "the mix-minus engine: voices summed once, the shared Opus encode, talkers' own encodes, each publisher's send (RTP session, SRTP, UDP)"
         }
         "fanout:src" => "per RTP output, for each of its receivers: RTP session, RTX store, SRTP encrypt, UDP send",
-        "nicesrc#:src" | "queue#:src" => {
-            "per peer: UDP receive, DTLS/SRTP decrypt, RTP session, into the jitter buffers"
-        }
+        "nicesrc#:src" => "per peer: UDP receive (libnice), handed to the next thread",
+        "queue#:src" => "per peer (webrtcbin's receive queue): DTLS/SRTP decrypt, RTP session, into the jitter buffers",
         n if n.starts_with("room-") => "the room task: signaling, layout, decorations, speaker detection, bus",
         // GLib names its thread-pool threads `pool-<program>`; a stack sample shows them in
         // `gst_video_scaler_2d`: the compositor's converters run their slices there.
