@@ -64,10 +64,13 @@ pub fn section(s: &mut String, r: &Results) {
         table(s, &server.threads, server.cpu_cores);
     }
     // The smallest room is where Tessera and Janus are closest; the largest shows the scaling.
-    let all_talking = || r.audio.iter().filter(|a| a.talkers.is_none());
-    let (smallest, largest) =
-        (all_talking().min_by_key(|a| a.participants), all_talking().max_by_key(|a| a.participants));
-    for a in smallest.into_iter().chain(largest.filter(|l| Some(l.participants) != smallest.map(|s| s.participants))) {
+    let mut rooms: Vec<_> = r.audio.iter().filter(|a| a.talkers.is_none()).collect();
+    rooms.sort_by_key(|a| a.participants);
+    let shown = match rooms.as_slice() {
+        [first, .., last] => vec![*first, *last],
+        one => one.to_vec(),
+    };
+    for a in shown {
         let _ = writeln!(
             s,
             "**Audio-only room, {} participants** ({:.3} cores in all; Janus {:.3}):\n",
