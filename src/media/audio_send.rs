@@ -10,9 +10,10 @@
 //! Lip sync does not depend on when a packet leaves: each RTP session's sender reports map a
 //! packet's RTP time to the NTP time of its capture (`tessera_webrtc::rtcp` sets
 //! `rtcp-sync-send-time` off), the same for audio and video, and a receiver lines the two
-//! streams up by those reports (`tests/scenarios/browser_av_sync.rs`). Video keeps its
-//! `clocksync`: it makes the composite leave at the same moment after its time, frame after
-//! frame, whatever the encoder took.
+//! streams up by those reports (`tests/scenarios/browser_av_sync.rs`). Video keeps its wait:
+//! the composite leaves at the same moment after its time, frame after frame, whatever the
+//! encoder took (a `clocksync` before each video output's tee, `egress.rs`, since the egress
+//! gates hand packets straight to the RTP session past `webrtcbin`'s own).
 
 use gst::prelude::*;
 

@@ -27,7 +27,8 @@ pub(super) type OutputKey = (Codec, u32);
 /// queue before it (see [`super::egress_gate`]).
 #[derive(Debug)]
 pub(super) struct RtpOutput {
-    /// `payloader ! queue ! tee`, with a `sink` ghost pad.
+    /// `payloader ! queue ! tee` (video: `payloader ! queue ! clocksync ! tee`), with a
+    /// `sink` ghost pad.
     bin: gst::Bin,
     /// The mix's encoded output feeding it (a ghost pad on the mix's bin).
     feed: gst::GhostPad,
@@ -71,7 +72,17 @@ impl RtpOutput {
         let fanout = super::egress_gate::fanout_queue(name)?;
         let fanout = fanout.upcast_ref::<gst::Element>();
         bin.add_many([&pay, fanout, &tee])?;
-        fanout.link(&tee)?;
+        if codec.is_video() {
+            // The composite leaves at its running time plus the latency, frame after frame,
+            // whatever the encoder took: the wait `webrtcbin`'s own `clocksync` did in each
+            // receiver's path, which the gates' shortcut skips (`egress_gate`). Once here, in
+            // the fan-out thread, for every receiver. Audio does not wait (`audio_send`).
+            let paced = gst::ElementFactory::make("clocksync").property("sync", true).build()?;
+            bin.add(&paced)?;
+            gst::Element::link_many([fanout, &paced, &tee])?;
+        } else {
+            fanout.link(&tee)?;
+        }
         if codec == Codec::H264 {
             // x264 marks its constrained-baseline streams 42c0xx (and picks the level from the
             // canvas); receivers were offered 42e01f, and webrtcbin refuses caps that differ.

@@ -83,7 +83,9 @@ fn settle(
 }
 
 /// Exposes `target` (a `webrtcbin` sink pad, child of `bin`) as the sink ghost pad `name`,
-/// forwarding buffers only while `gate` is open; `what` names it in the log.
+/// forwarding buffers only while `gate` is open, straight into the RTP session when the
+/// input chain would pass them on unchanged ([`tessera_webrtc::send_path::Shortcut`]); `what`
+/// names it in the log.
 pub(super) fn expose(
     bin: &gst::Bin,
     target: &gst::Pad,
@@ -96,6 +98,8 @@ pub(super) fn expose(
     let (gate_list, what_list, warned_list) = (Arc::clone(gate), Arc::clone(&what), Arc::clone(&warned));
     let gate = Arc::clone(gate);
     let (what_event, warned_event) = (Arc::clone(&what), Arc::clone(&warned));
+    let shortcut = Arc::new(tessera_webrtc::send_path::Shortcut::new(target));
+    let shortcut_list = Arc::clone(&shortcut);
     let ghost = gst::GhostPad::builder(target.direction())
         .name(name)
         .event_function(move |pad, parent, event| {
@@ -112,13 +116,17 @@ pub(super) fn expose(
             if !gate.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            settle(gst::ProxyPad::chain_default(pad, parent, buffer), &warned, &what)
+            let sent = shortcut.chain(pad.upcast_ref(), buffer);
+            let result = sent.unwrap_or_else(|buffer| gst::ProxyPad::chain_default(pad, parent, buffer));
+            settle(result, &warned, &what)
         })
         .chain_list_function(move |pad, parent, list| {
             if !gate_list.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            settle(gst::ProxyPad::chain_list_default(pad, parent, list), &warned_list, &what_list)
+            let sent = shortcut_list.chain_list(pad.upcast_ref(), list);
+            let result = sent.unwrap_or_else(|list| gst::ProxyPad::chain_list_default(pad, parent, list));
+            settle(result, &warned_list, &what_list)
         })
         .build();
     super::ghost::install(bin, &ghost, target)?;

@@ -2,13 +2,17 @@
 
 use gst::prelude::*;
 
+// Segments that differ at most in their position tell a sender's sink nothing new: the funnel
+// repeats each input's segment as it was when that input last changed it.
+use super::shortcut::same_but_position;
+
 /// What an `rtpfunnel` has already sent downstream, so that it is not sent again.
 #[derive(Default)]
 struct Forwarded {
     /// The last segment (downstream has it).
     segment: Option<gst::Segment>,
-    /// The mids whose TOS event went through.
-    tos_mids: std::collections::HashSet<String>,
+    /// The mids whose TOS event went through (a few: one per m-line).
+    tos_mids: Vec<String>,
 }
 
 impl Forwarded {
@@ -18,7 +22,9 @@ impl Forwarded {
         match event.view() {
             gst::EventView::Segment(e) => {
                 let repeated = self.segment.as_ref().is_some_and(|last| same_but_position(last, e.segment()));
-                self.segment = Some(e.segment().clone());
+                if !repeated {
+                    self.segment = Some(e.segment().clone());
+                }
                 repeated
             }
             // Flushing resets downstream's segment: the next one must go.
@@ -29,7 +35,11 @@ impl Forwarded {
             gst::EventView::CustomDownstreamSticky(e) => match e.structure() {
                 Some(s) if s.name() == TOS_EVENT => {
                     let mid = s.get::<&str>("mid").unwrap_or_default();
-                    !self.tos_mids.insert(mid.to_owned())
+                    let repeated = self.tos_mids.iter().any(|seen| seen == mid);
+                    if !repeated {
+                        self.tos_mids.push(mid.to_owned());
+                    }
+                    repeated
                 }
                 _ => false,
             },
@@ -40,17 +50,6 @@ impl Forwarded {
 
 /// The event with which `webrtcbin` has `nicesink` set the DSCP of a mid's packets.
 const TOS_EVENT: &str = "GstWebRtcBinUpdateTos";
-
-/// Whether two segments differ at most in their position (which a sender's sink ignores: the
-/// funnel repeats each input's segment as it was when that input last changed it).
-fn same_but_position(a: &gst::Segment, b: &gst::Segment) -> bool {
-    if a.format() != b.format() {
-        return false;
-    }
-    let mut b = b.clone();
-    b.set_position(a.position());
-    *a == b
-}
 
 /// Has `funnel`'s output drop the events it repeats each time its input changes, when
 /// downstream has them already: a segment equal to the last one but for its position, and a

@@ -20,11 +20,19 @@
 //!   (`gst_pad_push_event` was 22 % of the send threads in `perf`). The funnel's output now
 //!   answers as handled a segment equal to the last one but for its position, and a mid's TOS
 //!   event after its first (`funnel_events.rs`).
+//! - **The input chain.** Between a `webrtcbin` sink pad and its RTP session, a packet crosses
+//!   about ten pads (ghost pads, `clocksync`, the funnel) that hand it on unchanged. A
+//!   [`Shortcut`] takes the owner's packets straight to the session's sink pad whenever the
+//!   funnel would have pushed nothing before them (`shortcut.rs`); it is used by whoever
+//!   feeds the `webrtcbin` (the server's egress gates), not by `streamline`.
 
 use gst::prelude::*;
 
 mod fec_stage;
 mod funnel_events;
+mod shortcut;
+
+pub use shortcut::Shortcut;
 
 /// Lightens the send path of every stream `webrtc` builds from now on (see the module docs).
 pub fn streamline(webrtc: &gst::Element) {
