@@ -55,9 +55,13 @@ impl Shortcut {
         stream: &gst::Pad,
         list: gst::BufferList,
     ) -> Result<Result<gst::FlowSuccess, gst::FlowError>, gst::BufferList> {
-        match self.ready(stream) {
-            Some(session) => Ok(session.chain_list(list)),
-            None => Err(list),
+        let Some(session) = self.session().and_then(|pad| pad.upgrade()) else { return Err(list) };
+        // Held from the check to the push, so that no segment the funnel pushes for another
+        // input comes between them (the pad's stream lock is recursive: the push takes it too).
+        let _serialized = session.stream_lock();
+        match ready(&session, stream) {
+            true => Ok(session.chain_list(list)),
+            false => Err(list),
         }
     }
 
@@ -67,18 +71,12 @@ impl Shortcut {
         stream: &gst::Pad,
         buffer: gst::Buffer,
     ) -> Result<Result<gst::FlowSuccess, gst::FlowError>, gst::Buffer> {
-        match self.ready(stream) {
-            Some(session) => Ok(session.chain(buffer)),
-            None => Err(buffer),
+        let Some(session) = self.session().and_then(|pad| pad.upgrade()) else { return Err(buffer) };
+        let _serialized = session.stream_lock();
+        match ready(&session, stream) {
+            true => Ok(session.chain(buffer)),
+            false => Err(buffer),
         }
-    }
-
-    /// The session's sink pad, if `stream`'s next packet may go straight into it.
-    fn ready(&self, stream: &gst::Pad) -> Option<gst::Pad> {
-        let session = self.session()?.upgrade()?;
-        let theirs = session.sticky_event::<gst::event::Segment>(0)?;
-        let ours = stream.sticky_event::<gst::event::Segment>(0)?;
-        (session.has_current_caps() && same_but_position(theirs.segment(), ours.segment())).then_some(session)
     }
 
     fn session(&self) -> Option<&gst::glib::WeakRef<gst::Pad>> {
@@ -94,6 +92,17 @@ impl Shortcut {
             None => None,
         }
     }
+}
+
+/// Whether `stream`'s next packet may go straight into `session`: it has caps, and the
+/// stream's segment but for its position.
+fn ready(session: &gst::Pad, stream: &gst::Pad) -> bool {
+    let (Some(theirs), Some(ours)) =
+        (session.sticky_event::<gst::event::Segment>(0), stream.sticky_event::<gst::event::Segment>(0))
+    else {
+        return false;
+    };
+    session.has_current_caps() && same_but_position(theirs.segment(), ours.segment())
 }
 
 /// The RTP session's sink pad that `webrtcbin`'s funnel feeds, for its sink pad `sink`.
