@@ -77,7 +77,7 @@ impl RtpOutput {
             // whatever the encoder took: the wait `webrtcbin`'s own `clocksync` did in each
             // receiver's path, which the gates' shortcut skips (`egress_gate`). Once here, in
             // the fan-out thread, for every receiver. Audio does not wait (`audio_send`).
-            let paced = gst::ElementFactory::make("clocksync").property("sync", true).build()?;
+            let paced = gst::ElementFactory::make("clocksync").name("pace").property("sync", true).build()?;
             bin.add(&paced)?;
             gst::Element::link_many([fanout, &paced, &tee])?;
         } else {

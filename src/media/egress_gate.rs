@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gst::prelude::*;
+use tessera_webrtc::send_path::{Sent, Shortcut};
 
 /// Whether a peer's outgoing streams flow: closed until its connection is first up.
 #[derive(Debug, Default)]
@@ -98,7 +99,7 @@ pub(super) fn expose(
     let (gate_list, what_list, warned_list) = (Arc::clone(gate), Arc::clone(&what), Arc::clone(&warned));
     let gate = Arc::clone(gate);
     let (what_event, warned_event) = (Arc::clone(&what), Arc::clone(&warned));
-    let shortcut = Arc::new(tessera_webrtc::send_path::Shortcut::new(target));
+    let shortcut = Arc::new(Shortcut::new(target));
     let shortcut_list = Arc::clone(&shortcut);
     let ghost = gst::GhostPad::builder(target.direction())
         .name(name)
@@ -116,16 +117,20 @@ pub(super) fn expose(
             if !gate.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            let sent = shortcut.chain(pad.upcast_ref(), buffer);
-            let result = sent.unwrap_or_else(|buffer| gst::ProxyPad::chain_default(pad, parent, buffer));
+            let result = match shortcut.chain(buffer) {
+                Sent::Straight(result) => result,
+                Sent::Declined(buffer) => gst::ProxyPad::chain_default(pad, parent, buffer),
+            };
             settle(result, &warned, &what)
         })
         .chain_list_function(move |pad, parent, list| {
             if !gate_list.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            let sent = shortcut_list.chain_list(pad.upcast_ref(), list);
-            let result = sent.unwrap_or_else(|list| gst::ProxyPad::chain_list_default(pad, parent, list));
+            let result = match shortcut_list.chain_list(list) {
+                Sent::Straight(result) => result,
+                Sent::Declined(list) => gst::ProxyPad::chain_list_default(pad, parent, list),
+            };
             settle(result, &warned_list, &what_list)
         })
         .build();

@@ -10,6 +10,9 @@ use gst::prelude::*;
 use gst_webrtc::WebRTCDataChannelState;
 use tessera_webrtc::{IceSettings, new_webrtcbin, sctp, teardown};
 
+mod common;
+use common::{describe, set};
+
 const LOOPBACK: [IpAddr; 1] = [IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
 
 /// A pipeline holding an offerer with a DataChannel and its answerer, negotiating. `tweak`
@@ -66,25 +69,6 @@ impl Session {
         }
         false
     }
-}
-
-fn describe(webrtc: &gst::Element, signal: &str, field: &'static str) -> gst_webrtc::WebRTCSessionDescription {
-    let (tx, rx) = mpsc::channel();
-    let promise = gst::Promise::with_change_func(move |reply| {
-        let sdp = reply.ok().flatten().and_then(|s| s.get::<gst_webrtc::WebRTCSessionDescription>(field).ok());
-        let _ = tx.send(sdp);
-    });
-    webrtc.emit_by_name::<()>(signal, &[&None::<gst::Structure>, &promise]);
-    rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap_or_else(|| panic!("{signal} gave no {field}"))
-}
-
-fn set(webrtc: &gst::Element, signal: &str, sdp: &gst_webrtc::WebRTCSessionDescription) {
-    let (tx, rx) = mpsc::channel();
-    let promise = gst::Promise::with_change_func(move |reply| {
-        let _ = tx.send(reply.is_ok());
-    });
-    webrtc.emit_by_name::<()>(signal, &[sdp, &promise]);
-    assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "{signal} failed");
 }
 
 fn started_tasks(element: &gst::Element) -> Vec<String> {

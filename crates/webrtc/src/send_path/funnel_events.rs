@@ -2,9 +2,7 @@
 
 use gst::prelude::*;
 
-// Segments that differ at most in their position tell a sender's sink nothing new: the funnel
-// repeats each input's segment as it was when that input last changed it.
-use super::shortcut::same_but_position;
+use super::same_but_position;
 
 /// What an `rtpfunnel` has already sent downstream, so that it is not sent again.
 #[derive(Default)]

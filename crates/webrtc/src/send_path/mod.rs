@@ -32,7 +32,7 @@ mod fec_stage;
 mod funnel_events;
 mod shortcut;
 
-pub use shortcut::Shortcut;
+pub use shortcut::{Sent, Shortcut};
 
 /// Lightens the send path of every stream `webrtc` builds from now on (see the module docs).
 pub fn streamline(webrtc: &gst::Element) {
@@ -44,4 +44,20 @@ pub fn streamline(webrtc: &gst::Element) {
             funnel_events::drop_repeats(element);
         }
     });
+}
+
+/// Whether two segments differ at most in their position, which a sender's sink ignores (the
+/// funnel repeats each input's segment as it was when that input last changed it); without
+/// copying either.
+fn same_but_position(a: &gst::Segment, b: &gst::Segment) -> bool {
+    a.format() == b.format()
+        && a.flags() == b.flags()
+        && a.rate() == b.rate()
+        && a.applied_rate() == b.applied_rate()
+        && a.base() == b.base()
+        && a.offset() == b.offset()
+        && a.start() == b.start()
+        && a.stop() == b.stop()
+        && a.time() == b.time()
+        && a.duration() == b.duration()
 }
