@@ -2,7 +2,6 @@
 //! loopback: their SCTP associations must not share an id, and one that does must not leave a
 //! task behind that blocks whoever lets its element go.
 
-use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -11,9 +10,7 @@ use gst_webrtc::WebRTCDataChannelState;
 use tessera_webrtc::{IceSettings, new_webrtcbin, sctp, teardown};
 
 mod common;
-use common::{describe, set};
-
-const LOOPBACK: [IpAddr; 1] = [IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
+use common::{LOOPBACK, exchange_candidates, negotiate};
 
 /// A pipeline holding an offerer with a DataChannel and its answerer, negotiating. `tweak`
 /// sees both `webrtcbin`s before they start.
@@ -33,16 +30,7 @@ impl Session {
         tweak(&offerer);
         tweak(&answerer);
         pipeline.add_many([&offerer, &answerer]).unwrap();
-        for (from, to) in [(&offerer, &answerer), (&answerer, &offerer)] {
-            let to = to.downgrade();
-            from.connect("on-ice-candidate", false, move |args| {
-                let (mline, candidate) = (args[1].get::<u32>().unwrap(), args[2].get::<String>().unwrap());
-                if let Some(to) = to.upgrade() {
-                    to.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
-                }
-                None
-            });
-        }
+        exchange_candidates(&offerer, &answerer);
         pipeline.set_state(gst::State::Playing).unwrap();
         let channel = offerer
             .emit_by_name::<Option<gst_webrtc::WebRTCDataChannel>>(
@@ -50,12 +38,7 @@ impl Session {
                 &[&"probe", &None::<gst::Structure>],
             )
             .expect("a DataChannel");
-        let offer = describe(&offerer, "create-offer", "offer");
-        set(&offerer, "set-local-description", &offer);
-        set(&answerer, "set-remote-description", &offer);
-        let answer = describe(&answerer, "create-answer", "answer");
-        set(&answerer, "set-local-description", &answer);
-        set(&offerer, "set-remote-description", &answer);
+        negotiate(&offerer, &answerer);
         Self { pipeline, offerer, answerer, channel }
     }
 

@@ -2,7 +2,6 @@
 //! that use it, as the server's egress gates do, reach a second `webrtcbin` over loopback,
 //! nearly all of their packets having gone straight into the RTP session.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -12,9 +11,7 @@ use tessera_webrtc::send_path::{Sent, Shortcut};
 use tessera_webrtc::{IceSettings, new_webrtcbin, teardown};
 
 mod common;
-use common::{describe, set};
-
-const LOOPBACK: [IpAddr; 1] = [IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
+use common::{LOOPBACK, exchange_candidates, negotiate};
 
 /// Packets a gate handed on, each way.
 #[derive(Default)]
@@ -120,26 +117,12 @@ fn a_connected_peers_packets_go_straight_into_its_rtp_session() {
         source.static_pad("src").unwrap().link(&ghost).unwrap();
     }
     let received = count_received(&answerer);
-    for (from, to) in [(&offerer, &answerer), (&answerer, &offerer)] {
-        let to = to.downgrade();
-        from.connect("on-ice-candidate", false, move |args| {
-            let (mline, candidate) = (args[1].get::<u32>().unwrap(), args[2].get::<String>().unwrap());
-            if let Some(to) = to.upgrade() {
-                to.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
-            }
-            None
-        });
-    }
+    exchange_candidates(&offerer, &answerer);
     pipeline.set_state(gst::State::Playing).unwrap();
     // Both inputs' caps must be known before the offer describes them.
     let has_caps = |n: usize| offerer.sink_pads().iter().filter(|p| p.current_caps().is_some()).count() >= n;
     assert!(wait_for(Duration::from_secs(5), || has_caps(2)), "the sources' caps reached webrtcbin");
-    let offer = describe(&offerer, "create-offer", "offer");
-    set(&offerer, "set-local-description", &offer);
-    set(&answerer, "set-remote-description", &offer);
-    let answer = describe(&answerer, "create-answer", "answer");
-    set(&answerer, "set-local-description", &answer);
-    set(&offerer, "set-remote-description", &answer);
+    negotiate(&offerer, &answerer);
     let connected = || {
         offerer.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state")
             == gst_webrtc::WebRTCPeerConnectionState::Connected
