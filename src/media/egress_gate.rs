@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gst::prelude::*;
-use tessera_webrtc::send_path::{Sent, Shortcut};
+use tessera_webrtc::send_path::Shortcut;
 
 /// Whether a peer's outgoing streams flow: closed until its connection is first up.
 #[derive(Debug, Default)]
@@ -117,20 +117,15 @@ pub(super) fn expose(
             if !gate.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            let result = match shortcut.chain(buffer) {
-                Sent::Straight(result) => result,
-                Sent::Declined(buffer) => gst::ProxyPad::chain_default(pad, parent, buffer),
-            };
+            let result = shortcut.chain(buffer).or_else(|buffer| gst::ProxyPad::chain_default(pad, parent, buffer));
             settle(result, &warned, &what)
         })
         .chain_list_function(move |pad, parent, list| {
             if !gate_list.is_open() {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            let result = match shortcut_list.chain_list(list) {
-                Sent::Straight(result) => result,
-                Sent::Declined(list) => gst::ProxyPad::chain_list_default(pad, parent, list),
-            };
+            let result =
+                shortcut_list.chain_list(list).or_else(|list| gst::ProxyPad::chain_list_default(pad, parent, list));
             settle(result, &warned_list, &what_list)
         })
         .build();

@@ -14,9 +14,9 @@ pub(super) fn mix_wait(config: &Config) -> gst::ClockTime {
 ///
 /// The minimum: each input reports its jitter buffer's latency (`jitter_ms`, 50 ms), and the
 /// aggregator would wait that long past each frame's time for any input that is late, and
-/// every sender after it (the `clocksync` before each video output's tee) as long again. But the jitter buffer passes
-/// in-order packets straight on; it holds only behind a lost packet, waiting for its
-/// retransmission. Such a late frame is worth waiting for in a player, not in a mix of many
+/// every sender after it (the `clocksync` before each video output's tee) as long again. But
+/// the jitter buffer passes in-order packets straight on; it holds only behind a lost packet,
+/// waiting for its retransmission. Such a late frame is worth waiting for in a player, not in a mix of many
 /// inputs: here it is mixed without (audio: that input's samples are dropped, as a loss;
 /// video: its tile keeps its last picture for a frame), and nobody else waits. Capped at
 /// `wait` = 20 ms (the default), the room's added latency fell from 89 to 55 ms and an

@@ -41,6 +41,19 @@ pub enum Sent<T> {
     Declined(T),
 }
 
+impl<T> Sent<T> {
+    /// What the session answered, or what `usual` (the usual way) answers for declined packets.
+    pub fn or_else(
+        self,
+        usual: impl FnOnce(T) -> Result<gst::FlowSuccess, gst::FlowError>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        match self {
+            Sent::Straight(result) => result,
+            Sent::Declined(packets) => usual(packets),
+        }
+    }
+}
+
 /// The way from one `webrtcbin` input straight to its RTP session's sink pad.
 #[derive(Debug)]
 pub struct Shortcut {
